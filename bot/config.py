@@ -1,0 +1,169 @@
+"""Settings: a TOML file plus OPSBOT_* environment variables (env wins), validated at start."""
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+ROLES = ("director", "channel", "new_media", "content", "user_ops", "activity")
+BOTFATHER_HINT = (
+    "telegram.token is missing: talk to @BotFather in Telegram, send /newbot, and put the token "
+    "in OPSBOT_TELEGRAM__TOKEN (or OPSBOT_TELEGRAM__TOKEN_FILE, or telegram.token in opsbot.toml). "
+    "To try the bot without a token, run: opsbot demo"
+)
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class Section(BaseModel):
+    """A TOML table; unknown keys are typos and stop start-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramSettings(Section):
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+
+    @model_validator(mode="after")
+    def _read_token_file(self) -> "TelegramSettings":
+        if self.token is None and self.token_file is not None:
+            try:
+                self.token = SecretStr(self.token_file.read_text(encoding="utf-8").strip())
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read token_file {self.token_file}: {exc.strerror}"
+                ) from None
+        return self
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///opsbot.db"
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+            )
+        return url
+
+
+class TeamSettings(Section):
+    name: str = "互联网运营部"
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh", "en"] = "zh"
+    group_chat_id: int | None = None
+    directors: list[int] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Asia/Shanghai") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class CalendarSettings(Section):
+    extra_holidays: list[date] = Field(default_factory=list)
+    extra_workdays: list[date] = Field(default_factory=list)
+
+
+class JoinSettings(Section):
+    invite_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    max_requests_per_day: int = Field(default=3, ge=1, le=50)
+
+
+class Settings(BaseSettings):
+    """Everything opsbot reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPSBOT_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    team: TeamSettings = TeamSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    join: JoinSettings = JoinSettings()
+    clock_start: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_toml_path.get("path"))
+        return (init_settings, env_settings, toml)
+
+    def require_token(self) -> str:
+        """Return the bot token or raise ConfigError explaining how to get one."""
+        if self.telegram.token is None or not self.telegram.token.get_secret_value():
+            raise ConfigError(BOTFATHER_HINT)
+        return self.telegram.token.get_secret_value()
+
+
+_toml_path: dict[str, Path | None] = {}
+
+
+def load_settings(config_file: str | Path | None = None, **overrides) -> Settings:
+    """Load settings from `config_file`, $OPSBOT_CONFIG or ./opsbot.toml, then the environment."""
+    path = config_file or os.environ.get("OPSBOT_CONFIG")
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"config file {path} not found (given by --config or OPSBOT_CONFIG)")
+    if path is None and Path("opsbot.toml").is_file():
+        path = "opsbot.toml"
+    _toml_path["path"] = Path(path) if path else None
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:  # an env value that should be JSON is not
+        raise ConfigError(f"config error: {exc} (lists are JSON, e.g. [123, 456])") from None
+    except ValueError as exc:  # malformed TOML
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """Turn the first validation error into one line naming the key."""
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    env = "OPSBOT_" + "__".join(str(p) for p in err["loc"] if not isinstance(p, int)).upper()
+    msg = err["msg"].removeprefix("Value error, ")
+    given = err.get("input")
+    shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    return f"config error: {key} ({env}): {msg}{shown}"
