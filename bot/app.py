@@ -1,0 +1,73 @@
+"""The one place that assembles the bot: PTB, database, calendar, handlers and jobs."""
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import BotCommand, BotCommandScopeDefault
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+import jobs
+from bot import migrate
+from bot.calendar import WorkCalendar
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.i18n import LOCALES
+from bot.services import menu, team
+from bot.state import AppState, BotContext
+
+log = logging.getLogger(__name__)
+
+
+def build_application(settings: Settings, *, engine: AsyncEngine | None = None) -> Application:
+    """Assemble the Application; the database opens in post_init and closes in post_shutdown."""
+    app = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .context_types(ContextTypes(context=BotContext, bot_data=AppState))
+        .post_init(startup)
+        .post_shutdown(shutdown)
+        .build()
+    )
+    state: AppState = app.bot_data
+    state.settings = settings
+    state.engine = engine
+    state.calendar = WorkCalendar(
+        settings.calendar.extra_holidays, settings.calendar.extra_workdays
+    )
+    handlers.register(app)
+    jobs.register(app)
+    return app
+
+
+async def startup(app: Application) -> None:
+    """Open the database, migrate to head, seed the team, set the default command menus."""
+    state: AppState = app.bot_data
+    if state.engine is None:
+        state.engine = make_engine(state.settings.database.url)
+    await migrate.upgrade(state.engine)
+    state.sessions = make_sessionmaker(state.engine)
+    async with state.sessions() as session, session.begin():
+        await team.ensure(session, state.settings.team)
+    state.bot_username = app.bot.username
+    await _default_menus(app)
+
+
+async def _default_menus(app: Application) -> None:
+    for locale in LOCALES:
+        commands = [BotCommand(c, d) for c, d in menu.described(menu.PUBLIC_COMMANDS, locale)]
+        # Telegram picks the menu by the user's app language; Chinese is the team's default.
+        language = None if locale == app.bot_data.settings.team.locale else locale
+        await app.bot.set_my_commands(commands, BotCommandScopeDefault(), language_code=language)
+
+
+async def shutdown(app: Application) -> None:
+    """Close the database."""
+    state: AppState = app.bot_data
+    if state.engine is not None:
+        await state.engine.dispose()

@@ -1,0 +1,239 @@
+"""Joining the team: requests a director decides once, and single-use invite links."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.i18n import t
+from bot.models import Invite, JoinRequest, Staff
+from bot.outbox import enqueue, enqueue_edit
+from bot.render import render
+from bot.services import audit, menu
+from bot.services import staff as staff_service
+from bot.services.roles import ROLE_LABELS, STAFF_ROLES, is_role
+from bot.services.staff import Person
+
+REQUEST_WINDOW = timedelta(hours=24)
+
+
+class JoinError(Exception):
+    """A join step that cannot happen; `reason` picks the message the user gets."""
+
+    def __init__(self, reason: str, **details) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of a director's press on a join card."""
+
+    request: JoinRequest
+    staff: Staff | None
+
+
+def card_key(request_id: int, director_telegram_id: int) -> str:
+    """Outbox key of one director's copy of a join card (later edits refer to it)."""
+    return f"join:{request_id}:card:{director_telegram_id}"
+
+
+async def check_can_request(session: AsyncSession, person: Person, max_per_day: int) -> None:
+    """Raise JoinError when `person` may not ask to join right now."""
+    staff = await staff_service.by_telegram_id(session, person.telegram_id)
+    if staff is not None:
+        raise JoinError("already_staff" if staff.active else "deactivated")
+    pending = await session.scalar(
+        select(JoinRequest).where(
+            JoinRequest.telegram_id == person.telegram_id, JoinRequest.status == "pending"
+        )
+    )
+    if pending is not None:
+        raise JoinError("pending", role=pending.role)
+    since = clock.now() - REQUEST_WINDOW
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(JoinRequest)
+        .where(JoinRequest.telegram_id == person.telegram_id, JoinRequest.created_at >= since)
+    )
+    if recent >= max_per_day:
+        raise JoinError("rate_limited")
+
+
+async def request(
+    session: AsyncSession, person: Person, role: str, max_per_day: int
+) -> JoinRequest:
+    """File a join request for `role` and queue a card to every director."""
+    if role not in STAFF_ROLES:
+        raise JoinError("bad_role")
+    await check_can_request(session, person, max_per_day)
+    req = JoinRequest(
+        telegram_id=person.telegram_id,
+        display_name=person.display_name,
+        username=person.username,
+        locale=person.locale,
+        role=role,
+        status="pending",
+        created_at=clock.now(),
+    )
+    session.add(req)
+    await session.flush()
+    directors = await staff_service.directors(session)
+    if not directors:
+        raise JoinError("no_directors")
+    for director in directors:
+        await enqueue(
+            session,
+            card_key(req.id, director.telegram_id),
+            director.telegram_id,
+            render("join_card.html.j2", director.locale, req=req, role=_role(req.role, director)),
+            card_buttons(req.id, director.locale),
+        )
+    await audit.record(session, person.telegram_id, "join.request", f"join:{req.id}", role=role)
+    return req
+
+
+def card_buttons(request_id: int, locale: str) -> list[list[tuple[str, str]]]:
+    """Approve / Reject buttons of a join card."""
+    return [
+        [
+            (t(locale, "✅ Approve"), f"join:v1:ok:{request_id}"),
+            (t(locale, "❌ Reject"), f"join:v1:no:{request_id}"),
+        ]
+    ]
+
+
+async def decide(
+    session: AsyncSession, request_id: int, approve: bool, director: Staff
+) -> Decision:
+    """Record the one decision on a request; a second press raises JoinError('decided')."""
+    status = "approved" if approve else "rejected"
+    changed = await session.execute(
+        update(JoinRequest)
+        .where(JoinRequest.id == request_id, JoinRequest.status == "pending")
+        .values(status=status, decided_by=director.id, decided_at=clock.now())
+    )
+    req = await session.get(JoinRequest, request_id, populate_existing=True)
+    if req is None:
+        raise JoinError("not_found")
+    if changed.rowcount != 1:
+        decider = await session.get(Staff, req.decided_by) if req.decided_by else None
+        raise JoinError("decided", status=req.status, by=decider.display_name if decider else "")
+    new_staff = None
+    if approve:
+        person = Person(req.telegram_id, req.display_name, req.username, req.locale)
+        new_staff = await staff_service.add(session, person, {req.role}, director.telegram_id)
+        await _welcome(session, new_staff, f"join:{req.id}:welcome")
+    else:
+        await enqueue(
+            session,
+            f"join:{req.id}:rejected",
+            req.telegram_id,
+            render("join_rejected.html.j2", req.locale),
+        )
+    await _close_cards(session, req, director)
+    await audit.record(session, director.telegram_id, f"join.{status}", f"join:{req.id}")
+    return Decision(req, new_staff)
+
+
+async def _close_cards(session: AsyncSession, req: JoinRequest, director: Staff) -> None:
+    """Edit every director's copy of the card to show the decision and who made it."""
+    for other in await staff_service.directors(session):
+        text = render(
+            "join_card.html.j2",
+            other.locale,
+            req=req,
+            role=_role(req.role, other),
+            decided_by=director.display_name,
+        )
+        key = card_key(req.id, other.telegram_id)
+        await enqueue_edit(session, f"{key}:closed", key, text)
+
+
+async def _welcome(session: AsyncSession, staff: Staff, key: str) -> None:
+    roles = [t(staff.locale, ROLE_LABELS[r]) for r in sorted(staff.role_names)]
+    commands = menu.commands_for(staff)
+    await enqueue(
+        session,
+        key,
+        staff.telegram_id,
+        render(
+            "welcome.html.j2",
+            staff.locale,
+            name=staff.display_name,
+            roles=roles,
+            commands=menu.described(commands, staff.locale),
+        ),
+    )
+    await menu.enqueue_commands(session, staff, f"{key}:menu")
+
+
+def _role(role: str | None, reader: Staff) -> str:
+    return t(reader.locale, ROLE_LABELS[role]) if role else ""
+
+
+async def create_invite(
+    session: AsyncSession, role: str, director: Staff, ttl: timedelta
+) -> Invite:
+    """A single-use invite for `role`, valid for `ttl`."""
+    if not is_role(role):
+        raise JoinError("bad_role")
+    now = clock.now()
+    invite = Invite(
+        token=secrets.token_urlsafe(12),
+        role=role,
+        created_by=director.id,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(invite)
+    await session.flush()
+    await audit.record(
+        session, director.telegram_id, "invite.create", f"invite:{invite.id}", role=role
+    )
+    return invite
+
+
+async def redeem_invite(session: AsyncSession, token: str, person: Person) -> Staff:
+    """Join with an invite token; it works once and only before it expires."""
+    existing = await staff_service.by_telegram_id(session, person.telegram_id)
+    if existing is not None:
+        raise JoinError("already_staff" if existing.active else "deactivated")
+    invite = await session.scalar(select(Invite).where(Invite.token == token))
+    if invite is None:
+        raise JoinError("invite_unknown")
+    now = clock.now()
+    claimed = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now, used_by=person.telegram_id)
+    )
+    if claimed.rowcount != 1:
+        await audit.record(session, person.telegram_id, "invite.refused", f"invite:{invite.id}")
+        raise JoinError("invite_used" if invite.used_at else "invite_expired")
+    staff = await staff_service.add(session, person, {invite.role}, person.telegram_id)
+    await audit.record(session, person.telegram_id, "invite.redeem", f"invite:{invite.id}")
+    await _welcome(session, staff, f"invite:{invite.id}:welcome")
+    await _tell_directors_invite_used(session, staff, invite)
+    return staff
+
+
+async def _tell_directors_invite_used(session: AsyncSession, staff: Staff, invite: Invite) -> None:
+    for director in await staff_service.directors(session):
+        if director.id == staff.id:
+            continue
+        await enqueue(
+            session,
+            f"invite:{invite.id}:joined:{director.telegram_id}",
+            director.telegram_id,
+            render(
+                "invite_used.html.j2",
+                director.locale,
+                name=staff.display_name,
+                role=_role(invite.role, director),
+            ),
+        )

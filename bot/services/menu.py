@@ -1,0 +1,44 @@
+"""Command menus by role and language (Telegram's setMyCommands, per person)."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_, t
+from bot.models import Staff
+from bot.outbox import enqueue
+
+# (command, description, roles that see it; None = everyone on the team)
+COMMANDS: list[tuple[str, str, set[str] | None]] = [
+    ("help", N_("What I can do for you"), None),
+    ("lang", N_("Change language"), None),
+    ("cancel", N_("Cancel what you are doing"), None),
+    ("invite", N_("Create an invite link for a role"), {"director"}),
+    ("staff", N_("Manage staff and roles"), {"director"}),
+]
+PUBLIC_COMMANDS: list[tuple[str, str]] = [
+    ("start", N_("Ask to join the team")),
+    ("help", N_("What I can do for you")),
+]
+
+
+def commands_for(staff: Staff) -> list[tuple[str, str]]:
+    """The (command, msgid) pairs a person sees, by their roles."""
+    roles = staff.role_names
+    return [(c, d) for c, d, who in COMMANDS if who is None or roles & who]
+
+
+def described(commands: list[tuple[str, str]], locale: str) -> list[tuple[str, str]]:
+    """Translate the descriptions into `locale`."""
+    return [(c, t(locale, d)) for c, d in commands]
+
+
+async def enqueue_commands(session: AsyncSession, staff: Staff, key: str) -> None:
+    """Queue this person's menu (chat scope) in their language."""
+    commands = described(commands_for(staff) if staff.active else PUBLIC_COMMANDS, staff.locale)
+    await enqueue(
+        session,
+        key,
+        staff.telegram_id,
+        "",
+        method="setMyCommands",
+        extra={"commands": [[c, d] for c, d in commands]},
+    )

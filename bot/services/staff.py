@@ -1,0 +1,171 @@
+"""Staff and roles: who is in the team, with which roles, active or not."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.models import Staff, StaffRole
+from bot.services import audit
+from bot.services.roles import is_role
+
+
+class StaffError(Exception):
+    """A staff change that cannot be made; `reason` is a stable code for the message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Person:
+    """What we know of a Telegram user when they write to us."""
+
+    telegram_id: int
+    display_name: str
+    username: str | None
+    locale: str
+
+
+async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Staff | None:
+    """The staff row of a Telegram user, active or not."""
+    return await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
+
+
+async def get(session: AsyncSession, staff_id: int) -> Staff:
+    """A staff row by id, or StaffError('not_found')."""
+    staff = await session.get(Staff, staff_id)
+    if staff is None:
+        raise StaffError("not_found")
+    return staff
+
+
+async def list_all(session: AsyncSession, *, active_only: bool = False) -> list[Staff]:
+    """Everyone, active first, then by name."""
+    query = select(Staff).order_by(Staff.active.desc(), Staff.display_name, Staff.id)
+    if active_only:
+        query = query.where(Staff.active.is_(True))
+    return list(await session.scalars(query))
+
+
+async def directors(session: AsyncSession) -> list[Staff]:
+    """Active directors (the approvers)."""
+    query = (
+        select(Staff)
+        .join(StaffRole)
+        .where(Staff.active.is_(True), StaffRole.role == "director")
+        .order_by(Staff.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def add(
+    session: AsyncSession, person: Person, roles: Iterable[str], actor: int | None
+) -> Staff:
+    """Make `person` staff with `roles`, or reactivate them with those roles."""
+    roles = _checked(roles)
+    staff = await by_telegram_id(session, person.telegram_id)
+    if staff is None:
+        staff = Staff(
+            telegram_id=person.telegram_id,
+            display_name=person.display_name,
+            username=person.username,
+            locale=person.locale,
+            active=True,
+            joined_at=clock.now(),
+        )
+        session.add(staff)
+    staff.active = True
+    _replace_roles(staff, roles)
+    await session.flush()
+    await audit.record(session, actor, "staff.add", f"staff:{staff.id}", roles=sorted(roles))
+    return staff
+
+
+async def set_roles(session: AsyncSession, staff: Staff, roles: Iterable[str], actor: int) -> None:
+    """Replace a person's roles; the last active director cannot give up directing."""
+    roles = _checked(roles)
+    if not roles:
+        raise StaffError("no_roles")
+    if staff.has_role("director") and "director" not in roles:
+        await _keep_a_director(session, staff)
+    before = sorted(staff.role_names)
+    _replace_roles(staff, roles)
+    await session.flush()
+    await audit.record(
+        session, actor, "staff.set_roles", f"staff:{staff.id}", before=before, after=sorted(roles)
+    )
+
+
+async def toggle_role(session: AsyncSession, staff: Staff, role: str, actor: int) -> None:
+    """Add `role` to a person, or take it away."""
+    roles = set(staff.role_names) ^ {role}
+    await set_roles(session, staff, roles, actor)
+
+
+async def deactivate(session: AsyncSession, staff: Staff, actor: int) -> None:
+    """Stop a person from using the bot (their history stays)."""
+    if not staff.active:
+        raise StaffError("already_inactive")
+    if staff.has_role("director"):
+        await _keep_a_director(session, staff)
+    staff.active = False
+    await audit.record(session, actor, "staff.deactivate", f"staff:{staff.id}")
+
+
+async def reactivate(session: AsyncSession, staff: Staff, actor: int) -> None:
+    """Let a deactivated person use the bot again."""
+    if staff.active:
+        raise StaffError("already_active")
+    staff.active = True
+    await audit.record(session, actor, "staff.reactivate", f"staff:{staff.id}")
+
+
+async def handover(session: AsyncSession, source: Staff, target: Staff, actor: int) -> int:
+    """Give a deactivated person's open work to someone active; returns how many items moved.
+
+    Open work (drafts, obligations, plans) arrives with the report and approval features; each
+    registers its own mover in HANDOVER_MOVERS, so this stays the one place that hands work over.
+    """
+    if source.active:
+        raise StaffError("still_active")
+    if not target.active or target.id == source.id:
+        raise StaffError("bad_target")
+    moved = 0
+    for mover in HANDOVER_MOVERS:
+        moved += await mover(session, source.id, target.id)
+    await audit.record(
+        session, actor, "staff.handover", f"staff:{source.id}", to=target.id, moved=moved
+    )
+    return moved
+
+
+HANDOVER_MOVERS: list = []
+
+
+async def set_locale(session: AsyncSession, staff: Staff, locale: str) -> None:
+    """Remember the language a person wants the bot to speak."""
+    staff.locale = locale
+
+
+def _checked(roles: Iterable[str]) -> set[str]:
+    roles = set(roles)
+    unknown = [r for r in roles if not is_role(r)]
+    if unknown:
+        raise StaffError("unknown_role")
+    return roles
+
+
+def _replace_roles(staff: Staff, roles: set[str]) -> None:
+    keep = [r for r in staff.roles if r.role in roles]
+    have = {r.role for r in keep}
+    staff.roles = keep + [StaffRole(role=r) for r in sorted(roles - have)]
+
+
+async def _keep_a_director(session: AsyncSession, leaving: Staff) -> None:
+    others = [d for d in await directors(session) if d.id != leaving.id]
+    if not others:
+        raise StaffError("last_director")

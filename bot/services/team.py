@@ -1,0 +1,78 @@
+"""The team this deployment serves: first-start defaults, and its bound group."""
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.config import TeamSettings
+from bot.models import ProcessedUpdate, Team
+from bot.services import audit
+from bot.services import staff as staff_service
+from bot.services.staff import Person
+
+TEAM_ID = 1
+
+
+async def ensure(session: AsyncSession, settings: TeamSettings) -> Team:
+    """Create the team row and config directors on first start; later starts change nothing."""
+    team = await session.get(Team, TEAM_ID)
+    if team is None:
+        team = Team(id=TEAM_ID, name=settings.name, group_chat_id=settings.group_chat_id)
+        session.add(team)
+    for telegram_id in settings.directors:
+        if await staff_service.by_telegram_id(session, telegram_id) is None:
+            person = Person(telegram_id, f"Director {telegram_id}", None, settings.locale)
+            await staff_service.add(session, person, {"director"}, actor=None)
+    await session.flush()
+    return team
+
+
+async def get(session: AsyncSession) -> Team:
+    """The team row (created by ensure at start-up)."""
+    team = await session.get(Team, TEAM_ID)
+    if team is None:
+        raise RuntimeError("team row missing: start-up did not run")
+    return team
+
+
+async def bind_group(session: AsyncSession, chat_id: int, title: str | None, actor: int) -> Team:
+    """Make `chat_id` the team group."""
+    team = await get(session)
+    before = team.group_chat_id
+    team.group_chat_id, team.group_title = chat_id, title
+    team.bound_by, team.bound_at = actor, clock.now()
+    await audit.record(session, actor, "group.bind", f"chat:{chat_id}", before=before)
+    return team
+
+
+async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> bool:
+    """A group became a supergroup: keep it bound under its new id."""
+    team = await get(session)
+    if team.group_chat_id != old_chat_id:
+        return False
+    team.group_chat_id = new_chat_id
+    await audit.record(session, None, "group.migrated", f"chat:{new_chat_id}", old=old_chat_id)
+    return True
+
+
+async def mark_update(session: AsyncSession, update_id: int) -> bool:
+    """Record an update id; False when it was already handled (a redelivery)."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, processed_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def forget_updates_before(session: AsyncSession, moment) -> None:
+    """Prune old processed update ids (Telegram never redelivers after a day)."""
+    await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < moment))
+
+
+async def is_team_group(session: AsyncSession, chat_id: int) -> bool:
+    """True for the bound team group."""
+    return await session.scalar(select(Team.group_chat_id).where(Team.id == TEAM_ID)) == chat_id

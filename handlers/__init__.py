@@ -1,0 +1,26 @@
+"""Thin Telegram layer: parse the update, authorise the sender, call a service, render, reply."""
+
+from telegram.ext import Application
+
+from handlers import basics, errors, groups, invite, join, lang, staff, start, updates
+
+
+def register(app: Application) -> None:
+    """Register every handler; order matters, so it is spelled out here."""
+    # Group -1: drop redelivered updates before anything can act twice.
+    updates.register(app)
+    # Group 0, first match wins. Groups before private chats: a bot added to a group, /bind, and
+    # supergroup migration; nothing else in groups reaches a handler.
+    groups.register(app)
+    # Joining: /start (request or invite) and the role buttons; then directors' join cards.
+    start.register(app)
+    join.register(app)
+    # Directors' tools.
+    invite.register(app)
+    staff.register(app)
+    # Everyone's basics.
+    lang.register(app)
+    basics.register(app)
+    # Last: unknown commands and unexpected text in private chats.
+    basics.register_fallbacks(app)
+    app.add_error_handler(errors.on_error)

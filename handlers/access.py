@@ -1,0 +1,81 @@
+"""Who may do what: every handler is wrapped here, so roles are checked on every update."""
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from bot.i18n import normalise
+from bot.models import Staff
+from bot.services import audit
+from bot.services import staff as staff_service
+from bot.services.staff import Person
+from bot.state import BotContext
+from handlers.reply import answer_alert, flush_outbox, reply
+
+Handler = Callable[[Update, BotContext, AsyncSession, Staff], Awaitable[None]]
+
+
+def person_of(update: Update, context: BotContext) -> Person:
+    """The sender as a Person, with a supported locale."""
+    user = update.effective_user
+    name = user.full_name or user.username or str(user.id)
+    locale = normalise(user.language_code, context.settings.team.locale)
+    return Person(user.id, name[:128], user.username, locale)
+
+
+def staff_only(*roles: str) -> Callable[[Handler], Callable]:
+    """Run the handler in one transaction with the sender's active staff row, if they hold `roles`.
+
+    Unknown users are told they can only ask to join, deactivated ones that access is off; a
+    button press without the right gets an alert and an audit entry. The outbox is flushed after
+    the transaction commits, so messages queued by the handler go out right away.
+    """
+
+    def wrap(func: Handler) -> Callable:
+        @functools.wraps(func)
+        async def run(update: Update, context: BotContext) -> None:
+            user = update.effective_user
+            if user is None:
+                return
+            async with context.db() as session, session.begin():
+                actor = await staff_service.by_telegram_id(session, user.id)
+                refusal = _refusal(actor, roles)
+                if refusal is None:
+                    await func(update, context, session, actor)
+                else:
+                    await _refuse(update, context, session, actor, refusal)
+            await flush_outbox(context)
+
+        return run
+
+    return wrap
+
+
+def _refusal(actor: Staff | None, roles: tuple[str, ...]) -> str | None:
+    if actor is None:
+        return "unknown"
+    if not actor.active:
+        return "deactivated"
+    if roles and not actor.role_names & set(roles):
+        return "forbidden"
+    return None
+
+
+async def _refuse(
+    update: Update, context: BotContext, session: AsyncSession, actor: Staff | None, why: str
+) -> None:
+    locale = actor.locale if actor else person_of(update, context).locale
+    if update.callback_query is not None:
+        await audit.record(
+            session,
+            update.effective_user.id,
+            "access.refused",
+            update.callback_query.data[:128] if update.callback_query.data else None,
+            reason=why,
+        )
+        await answer_alert(update, locale, "refused.html.j2", reason=why)
+        return
+    if update.effective_chat and update.effective_chat.type == "private":
+        await reply(update, locale, "refused.html.j2", reason=why)

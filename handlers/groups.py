@@ -1,0 +1,66 @@
+"""Groups: the bot stays only where a director put it; /bind makes the team group."""
+
+import logging
+
+from telegram import ChatMemberUpdated, Update
+from telegram.ext import ChatMemberHandler, CommandHandler, MessageHandler, filters
+
+from bot.services import audit, team
+from bot.services import staff as staff_service
+from bot.state import BotContext
+from handlers.reply import flush_outbox, reply
+
+log = logging.getLogger(__name__)
+GROUPS = filters.ChatType.GROUPS
+
+
+async def on_added(update: Update, context: BotContext) -> None:
+    """Added to a group: stay if a director did it (and explain /bind), otherwise leave."""
+    change: ChatMemberUpdated = update.my_chat_member
+    if change.chat.type not in ("group", "supergroup") or not _joined(change):
+        return
+    async with context.db() as session, session.begin():
+        adder = await staff_service.by_telegram_id(session, change.from_user.id)
+        allowed = adder is not None and adder.active and adder.has_role("director")
+        action = "group.added" if allowed else "group.left_unauthorised"
+        await audit.record(session, change.from_user.id, action, f"chat:{change.chat.id}")
+    if allowed:
+        await reply(update, adder.locale, "group_added.html.j2")
+    else:
+        log.info("left group %s: added by non-director %s", change.chat.id, change.from_user.id)
+        await context.bot.leave_chat(change.chat.id)
+
+
+def _joined(change: ChatMemberUpdated) -> bool:
+    was = change.old_chat_member.status in ("member", "administrator")
+    now = change.new_chat_member.status in ("member", "administrator")
+    return now and not was
+
+
+async def bind(update: Update, context: BotContext) -> None:
+    """/bind in a group by a director: this becomes the team group. Others get nothing."""
+    chat = update.effective_chat
+    async with context.db() as session, session.begin():
+        actor = await staff_service.by_telegram_id(session, update.effective_user.id)
+        if actor is None or not actor.active or not actor.has_role("director"):
+            await audit.record(
+                session, update.effective_user.id, "group.bind_refused", f"chat:{chat.id}"
+            )
+            return
+        await team.bind_group(session, chat.id, chat.title, actor.telegram_id)
+    await reply(update, actor.locale, "group_bound.html.j2", title=chat.title or "")
+    await flush_outbox(context)
+
+
+async def on_migrated(update: Update, context: BotContext) -> None:
+    """A group became a supergroup: follow it, so the team group keeps receiving."""
+    message = update.effective_message
+    async with context.db() as session, session.begin():
+        await team.follow_migration(session, message.chat.id, message.migrate_to_chat_id)
+
+
+def register(app) -> None:
+    """Group membership, /bind, and supergroup migration."""
+    app.add_handler(ChatMemberHandler(on_added, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(CommandHandler("bind", bind, filters=GROUPS))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE & GROUPS, on_migrated))

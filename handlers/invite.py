@@ -1,0 +1,61 @@
+"""/invite: a director creates a single-use, expiring deep link that joins with a role."""
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot.i18n import t
+from bot.models import Staff
+from bot.services import joining
+from bot.services.roles import ROLE_LABELS, ROLES
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import edit, reply
+
+
+@staff_only("director")
+async def ask_invite_role(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """/invite [role]: with a role, make the link; without, offer the roles as buttons."""
+    role = context.args[0] if context.args else None
+    if role in ROLES:
+        await _send_link(update, context, session, director, role, edit_message=False)
+        return
+    buttons = [(t(director.locale, ROLE_LABELS[r]), f"inv:v1:role:{r}") for r in ROLES]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    await reply(update, director.locale, "invite_choose_role.html.j2", rows, bad=role is not None)
+
+
+@staff_only("director")
+async def create_invite(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """The director picked a role for the invite."""
+    await update.callback_query.answer()
+    role = update.callback_query.data.rsplit(":", 1)[-1]
+    await _send_link(update, context, session, director, role, edit_message=True)
+
+
+async def _send_link(update, context, session, director, role, *, edit_message: bool) -> None:
+    ttl = timedelta(hours=context.settings.join.invite_ttl_hours)
+    invite = await joining.create_invite(session, role, director, ttl)
+    link = f"https://t.me/{context.bot.username}?start={invite.token}"
+    send = edit if edit_message else reply
+    await send(
+        update,
+        director.locale,
+        "invite_link.html.j2",
+        link=link,
+        role=t(director.locale, ROLE_LABELS[role]),
+        hours=ttl.total_seconds() // 3600,
+        expires=invite.expires_at.astimezone(context.settings.team.tz),
+    )
+
+
+def register(app) -> None:
+    """/invite and its role buttons."""
+    app.add_handler(CommandHandler("invite", ask_invite_role, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(create_invite, pattern=r"^inv:v1:role:\w+$"))

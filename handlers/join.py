@@ -1,0 +1,45 @@
+"""A director's press on a join card: approve or reject, exactly once."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler
+
+from bot.models import Staff
+from bot.services import joining
+from bot.services.joining import JoinError
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import answer_alert, answer_note
+
+
+@staff_only("director")
+async def decide_join(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """Approve (`ok`) or reject (`no`) the request named in the button."""
+    _, _, action, request_id = update.callback_query.data.split(":")
+    try:
+        decision = await joining.decide(session, int(request_id), action == "ok", director)
+    except JoinError as exc:
+        await answer_alert(
+            update,
+            director.locale,
+            "join_error.html.j2",
+            reason=exc.reason,
+            status=exc.details.get("status"),
+            by=exc.details.get("by", ""),
+            role="",
+        )
+        return
+    await answer_note(
+        update,
+        director.locale,
+        "join_decided_note.html.j2",
+        approved=decision.staff is not None,
+        name=decision.request.display_name,
+    )
+
+
+def register(app) -> None:
+    """Join-card buttons."""
+    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:v1:(ok|no):\d+$"))

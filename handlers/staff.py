@@ -1,0 +1,171 @@
+"""/staff: directors list people, change roles, deactivate, and hand open work over."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot.i18n import t
+from bot.models import Staff
+from bot.services import notices
+from bot.services import staff as staff_service
+from bot.services.roles import ROLE_LABELS, ROLES
+from bot.services.staff import StaffError
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import answer_alert, edit, reply
+
+PAGE_SIZE = 8
+
+
+@staff_only("director")
+async def list_staff(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """/staff: the first page of the team."""
+    everyone = await staff_service.list_all(session)
+    text, buttons = _page(everyone, 0, director.locale)
+    await reply(update, director.locale, "staff_list.html.j2", buttons, **text)
+
+
+@staff_only("director")
+async def on_staff_button(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """Every /staff button: list pages, a person's card, role toggles, (de)activation, handover."""
+    parts = update.callback_query.data.split(":")[2:]
+    action, args = parts[0], [int(p) if p.isdigit() else p for p in parts[1:]]
+    try:
+        await ACTIONS[action](update, session, director, *args)
+    except StaffError as exc:
+        await answer_alert(update, director.locale, "staff_error.html.j2", reason=exc.reason)
+        return
+    await update.callback_query.answer()
+
+
+async def _show_page(update, session, director, page: int) -> None:
+    everyone = await staff_service.list_all(session)
+    text, buttons = _page(everyone, page, director.locale)
+    await edit(update, director.locale, "staff_list.html.j2", buttons, **text)
+
+
+async def _show_person(update, session, director, staff_id: int) -> None:
+    person = await staff_service.get(session, staff_id)
+    await edit(
+        update,
+        director.locale,
+        "staff_card.html.j2",
+        _person_buttons(person, director),
+        person=person,
+        roles=_labels(person, director.locale),
+    )
+
+
+async def _toggle_role(update, session, director, staff_id: int, role: str) -> None:
+    person = await staff_service.get(session, staff_id)
+    if role not in ROLES:
+        raise StaffError("unknown_role")
+    await staff_service.toggle_role(session, person, role, director.telegram_id)
+    await notices.staff_changed(session, person, director)
+    await _show_person(update, session, director, staff_id)
+
+
+async def _deactivate(update, session, director, staff_id: int) -> None:
+    person = await staff_service.get(session, staff_id)
+    await staff_service.deactivate(session, person, director.telegram_id)
+    await notices.staff_changed(session, person, director)
+    await _show_person(update, session, director, staff_id)
+
+
+async def _reactivate(update, session, director, staff_id: int) -> None:
+    person = await staff_service.get(session, staff_id)
+    await staff_service.reactivate(session, person, director.telegram_id)
+    await notices.staff_changed(session, person, director)
+    await _show_person(update, session, director, staff_id)
+
+
+async def _pick_handover(update, session, director, staff_id: int) -> None:
+    person = await staff_service.get(session, staff_id)
+    active = await staff_service.list_all(session, active_only=True)
+    rows = [[(s.display_name, f"staff:v1:hoto:{person.id}:{s.id}")] for s in active[:20]]
+    rows.append([(t(director.locale, "« Back"), f"staff:v1:show:{person.id}")])
+    await edit(update, director.locale, "staff_handover.html.j2", rows, person=person)
+
+
+async def _handover(update, session, director, source_id: int, target_id: int) -> None:
+    source = await staff_service.get(session, source_id)
+    target = await staff_service.get(session, target_id)
+    moved = await staff_service.handover(session, source, target, director.telegram_id)
+    back = [[(t(director.locale, "« Back"), "staff:v1:list:0")]]
+    await edit(
+        update,
+        director.locale,
+        "staff_handover_done.html.j2",
+        back,
+        source=source,
+        target=target,
+        moved=moved,
+    )
+
+
+ACTIONS = {
+    "list": _show_page,
+    "show": _show_person,
+    "role": _toggle_role,
+    "off": _deactivate,
+    "on": _reactivate,
+    "ho": _pick_handover,
+    "hoto": _handover,
+}
+
+
+def _page(everyone: list[Staff], page: int, locale: str):
+    pages = max(1, -(-len(everyone) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = everyone[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [[(_button_label(s), f"staff:v1:show:{s.id}")] for s in shown]
+    nav = []
+    if page > 0:
+        nav.append(("◀", f"staff:v1:list:{page - 1}"))
+    if page < pages - 1:
+        nav.append(("▶", f"staff:v1:list:{page + 1}"))
+    if nav:
+        rows.append(nav)
+    people_ = [(s, _labels(s, locale)) for s in shown]
+    return {"people": people_, "page": page + 1, "pages": pages, "total": len(everyone)}, rows
+
+
+def _button_label(s: Staff) -> str:
+    return s.display_name if s.active else f"⛔ {s.display_name}"
+
+
+def _labels(s: Staff, locale: str) -> list[str]:
+    return [t(locale, ROLE_LABELS[r]) for r in ROLES if s.has_role(r)]
+
+
+def _person_buttons(person: Staff, director: Staff) -> list[list[tuple[str, str]]]:
+    loc = director.locale
+    toggles = [
+        (
+            ("✓ " if person.has_role(r) else "") + t(loc, ROLE_LABELS[r]),
+            f"staff:v1:role:{person.id}:{r}",
+        )
+        for r in ROLES
+    ]
+    rows = [toggles[i : i + 2] for i in range(0, len(toggles), 2)]
+    if person.active:
+        rows.append([(t(loc, "Deactivate"), f"staff:v1:off:{person.id}")])
+    else:
+        rows.append(
+            [
+                (t(loc, "Reactivate"), f"staff:v1:on:{person.id}"),
+                (t(loc, "Hand over open work"), f"staff:v1:ho:{person.id}"),
+            ]
+        )
+    rows.append([(t(loc, "« Back"), "staff:v1:list:0")])
+    return rows
+
+
+def register(app) -> None:
+    """/staff and its buttons."""
+    app.add_handler(CommandHandler("staff", list_staff, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(on_staff_button, pattern=r"^staff:v1:\w+(:\w+)*$"))

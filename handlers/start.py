@@ -1,0 +1,93 @@
+"""/start: join by request (pick a role, a director decides) or by invite link; welcome back."""
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot.i18n import t
+from bot.services import joining, menu
+from bot.services import staff as staff_service
+from bot.services.joining import JoinError
+from bot.services.roles import ROLE_LABELS, STAFF_ROLES
+from bot.state import BotContext
+from handlers.access import person_of
+from handlers.reply import answer_alert, edit, flush_outbox, reply
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Known people get a welcome back; invite tokens join; others pick a role to request."""
+    person = person_of(update, context)
+    token = context.args[0] if context.args else None
+    async with context.db() as session, session.begin():
+        staff = await staff_service.by_telegram_id(session, person.telegram_id)
+        if staff is not None and staff.active:
+            commands = menu.described(menu.commands_for(staff), staff.locale)
+            await reply(
+                update,
+                staff.locale,
+                "welcome_back.html.j2",
+                name=staff.display_name,
+                commands=commands,
+            )
+            return
+        try:
+            if token:
+                await joining.redeem_invite(session, token, person)
+            else:
+                await joining.check_can_request(
+                    session, person, context.settings.join.max_requests_per_day
+                )
+                await reply(
+                    update,
+                    person.locale,
+                    "join_choose_role.html.j2",
+                    role_buttons(person.locale),
+                    team=context.settings.team.name,
+                )
+        except JoinError as exc:
+            await reply(
+                update,
+                person.locale,
+                "join_error.html.j2",
+                reason=exc.reason,
+                role=_label(exc.details.get("role"), person.locale),
+            )
+            return
+    await flush_outbox(context)
+
+
+def role_buttons(locale: str) -> list[list[tuple[str, str]]]:
+    """One button per staff role, two per row."""
+    buttons = [(t(locale, ROLE_LABELS[r]), f"join:v1:role:{r}") for r in STAFF_ROLES]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+async def choose_role(update: Update, context: BotContext) -> None:
+    """The unknown user picked a role: file the request and tell the directors."""
+    query = update.callback_query
+    person = person_of(update, context)
+    role = query.data.rsplit(":", 1)[-1]
+    try:
+        async with context.db() as session, session.begin():
+            await joining.request(session, person, role, context.settings.join.max_requests_per_day)
+    except JoinError as exc:
+        await answer_alert(
+            update,
+            person.locale,
+            "join_error.html.j2",
+            reason=exc.reason,
+            role=_label(exc.details.get("role"), person.locale),
+        )
+        return
+    await query.answer()
+    await edit(update, person.locale, "join_requested.html.j2", role=_label(role, person.locale))
+    await flush_outbox(context)
+
+
+def _label(role: str | None, locale: str) -> str:
+    return t(locale, ROLE_LABELS[role]) if role in ROLE_LABELS else ""
+
+
+def register(app) -> None:
+    """/start in private chats and the role buttons."""
+    app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(choose_role, pattern=r"^join:v1:role:\w+$"))

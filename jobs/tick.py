@@ -1,0 +1,46 @@
+"""The one scheduler tick: what is due now? Enqueue it, then deliver the outbox."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from telegram import Bot
+
+from bot import clock
+from bot.calendar import local_date
+from bot.outbox import deliver
+from bot.services import calendar_notice, team
+from bot.state import AppState, BotContext
+from bot.telegram_io import TelegramTransport
+
+log = logging.getLogger(__name__)
+UPDATE_MEMORY = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one tick did."""
+
+    at: datetime
+    enqueued: int
+    sent: int
+
+
+async def tick(state: AppState, bot: Bot, at: datetime | None = None) -> TickReport:
+    """Run every duty that is due at `at` (default: the process clock), then send."""
+    at = at or clock.now()
+    today = local_date(at, state.settings.team.tz)
+    async with state.sessions() as session, session.begin():
+        enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
+        await team.forget_updates_before(session, at - UPDATE_MEMORY)
+    sent = await deliver(state.sessions, TelegramTransport(bot))
+    state.last_tick = at
+    return TickReport(at=at, enqueued=enqueued, sent=sent)
+
+
+async def tick_job(context: BotContext) -> None:
+    """JobQueue callback; a failing tick is logged and the next minute tries again."""
+    try:
+        await tick(context.state, context.bot)
+    except Exception:
+        log.exception("tick failed")
