@@ -34,7 +34,7 @@ def load(locale: str) -> Catalog:
 
 
 def update() -> dict[str, list[str]]:
-    """Merge new msgids into every catalog; English fills itself. Returns untranslated per locale."""
+    """Merge new msgids into every catalog (English fills itself); return what is untranslated."""
     template = extract()
     missing: dict[str, list[str]] = {}
     for locale in LOCALES:
