@@ -162,7 +162,10 @@ def _staff_cmd(settings: Settings, args) -> int:
 def _jobs_run(settings: Settings, args) -> int:
     from bot.jobs_cli import run_tick_once
 
-    at = clock.parse_local(args.at, settings.team.tz) if args.at else None
+    try:
+        at = clock.parse_local(args.at, settings.team.tz) if args.at else None
+    except ValueError as exc:
+        raise CliError(f"--at: {exc}") from None
     report = asyncio.run(run_tick_once(settings, at))
     print(
         f"tick at {report.at.astimezone(settings.team.tz):%Y-%m-%d %H:%M}: "

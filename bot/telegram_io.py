@@ -45,7 +45,7 @@ class TelegramTransport:
         except PERMANENT as exc:
             return SendResult(error=str(exc), permanent=True)
         except BadRequest as exc:
-            if "message is not modified" in str(exc):
+            if "message is not modified" in str(exc).lower():
                 return SendResult(message_id=target_message_id)
             return SendResult(error=str(exc), permanent=True)
         except (TimedOut, NetworkError) as exc:

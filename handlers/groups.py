@@ -55,8 +55,13 @@ async def bind(update: Update, context: BotContext) -> None:
 async def on_migrated(update: Update, context: BotContext) -> None:
     """A group became a supergroup: follow it, so the team group keeps receiving."""
     message = update.effective_message
+    # Telegram posts one note in each chat: "moved to" in the old, "moved from" in the new.
+    if message.migrate_to_chat_id:
+        old, new = message.chat.id, message.migrate_to_chat_id
+    else:
+        old, new = message.migrate_from_chat_id, message.chat.id
     async with context.db() as session, session.begin():
-        await team.follow_migration(session, message.chat.id, message.migrate_to_chat_id)
+        await team.follow_migration(session, old, new)
 
 
 def register(app) -> None:

@@ -34,7 +34,7 @@ async def edit(
             render(template, locale, **ctx), reply_markup=markup(buttons)
         )
     except BadRequest as exc:
-        if "message is not modified" not in str(exc):
+        if "message is not modified" not in str(exc).lower():
             raise
 
 

@@ -20,6 +20,7 @@ async def start(update: Update, context: BotContext) -> None:
     async with context.db() as session, session.begin():
         staff = await staff_service.by_telegram_id(session, person.telegram_id)
         if staff is not None and staff.active:
+            staff_service.refresh_profile(staff, person)
             commands = menu.described(menu.commands_for(staff), staff.locale)
             await reply(
                 update,

@@ -146,6 +146,11 @@ async def handover(session: AsyncSession, source: Staff, target: Staff, actor: i
 HANDOVER_MOVERS: list = []
 
 
+def refresh_profile(staff: Staff, person: Person) -> None:
+    """Keep the name and @username we show in step with Telegram (called on /start)."""
+    staff.display_name, staff.username = person.display_name, person.username
+
+
 async def set_locale(session: AsyncSession, staff: Staff, locale: str) -> None:
     """Remember the language a person wants the bot to speak."""
     staff.locale = locale

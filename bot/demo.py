@@ -1,0 +1,158 @@
+"""`opsbot demo`: the real bot, polling the built-in simulator, acting out a scripted scene."""
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+from bot.app import build_application, shutdown, startup
+from bot.config import load_settings
+from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
+
+TOKEN = "100000:DEMO"
+DIRECTOR_ID = 1001
+
+
+class Transcript:
+    """Prints every message the bot sends or edits, once, as a readable chat log."""
+
+    def __init__(self, sim: TelegramSimulator, speed: float) -> None:
+        self.sim = sim
+        self.speed = speed
+        self.names: dict[int, str] = {}
+        self.seen: dict[tuple[int, int], int] = {}
+
+    def watch(self, chat_id: int, name: str) -> None:
+        self.names[chat_id] = name
+
+    def scene(self, title: str) -> None:
+        print(f"\n━━━ {title} ━━━")
+
+    def says(self, who: Persona, text: str, where: Group | None = None) -> None:
+        place = f" (in {where.title})" if where else ""
+        print(f"\n👤 {who.first_name}{place}: {text}")
+
+    def presses(self, who: Persona, label: str) -> None:
+        print(f"\n👆 {who.first_name} presses [{label}]")
+
+    def note(self, text: str) -> None:
+        print(f"   ℹ️  {text}")
+
+    async def flush(self) -> None:
+        await self.sim.wait_idle(quiet=0.1)
+        for chat_id, name in self.names.items():
+            for msg in self.sim.messages(chat_id):
+                key = (chat_id, msg.message_id)
+                if self.seen.get(key) == msg.edited_count:
+                    continue
+                edited = key in self.seen
+                self.seen[key] = msg.edited_count
+                self._print(name, msg, edited)
+        if self.speed:
+            await asyncio.sleep(self.speed)
+
+    def _print(self, name: str, msg: SimMessage, edited: bool) -> None:
+        label = "✏️  bot edits its message to" if edited else "🤖 bot →"
+        print(f"{label} {name}:")
+        for line in msg.plain.splitlines() or [""]:
+            print(f"   │ {line}")
+        for row in msg.buttons:
+            print("   │ " + " ".join(f"[{b.text}]" for b in row))
+
+
+async def run_demo(speed: float = 0.0) -> int:
+    """Run the scene; returns an exit code."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="opsbot-demo-") as tmp:
+        async with TelegramSimulator(token=TOKEN, bot_username="opsbot_demo_bot") as sim:
+            settings = load_settings(
+                telegram={
+                    "token": TOKEN,
+                    "base_url": sim.base_url,
+                    "base_file_url": sim.base_file_url,
+                },
+                database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"},
+                team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
+            )
+            app = build_application(settings)
+            await app.initialize()
+            await startup(app)
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            await app.start()
+            try:
+                await _scene(sim, Transcript(sim, speed))
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                await shutdown(app)
+                await app.shutdown()
+    print("\n✅ demo finished: the bot ran against the built-in Telegram simulator, no token used.")
+    return 0
+
+
+async def _scene(sim: TelegramSimulator, log: Transcript) -> None:
+    director = sim.user(id=DIRECTOR_ID, first_name="张总", username="zhang", language_code="zh")
+    wang = sim.user(id=2002, first_name="王伟", username="wangwei", language_code="zh")
+    lina = sim.user(id=2003, first_name="Li Na", username="lina", language_code="en")
+    stranger = sim.user(id=9009, first_name="陌生人", language_code="zh")
+    for p in (director, wang, lina, stranger):
+        log.watch(p.id, p.first_name)
+
+    log.scene("1. The director (from config) says hello")
+    await _say(log, director, "/start")
+
+    log.scene("2. 王伟 asks to join as channel-expansion manager; the director approves")
+    await _say(log, wang, "/start")
+    await _press(log, wang, wang.inbox[-1], "渠道拓展经理")
+    await _press(log, director, director.inbox[-1], "✅ 批准")
+
+    log.scene("3. The director invites Li Na with a single-use link")
+    await _say(log, director, "/invite")
+    await _press(log, director, director.inbox[-1], "用户运营经理")
+    token = director.inbox[-1].plain.split("start=")[1].split()[0]
+    await _say(log, lina, f"/start {token}")
+    log.note("the same link a second time:")
+    await _say(log, stranger, f"/start {token}")
+
+    log.scene("4. A stranger asks to join; the director rejects; a second press changes nothing")
+    await _say(log, stranger, "/start")
+    await _press(log, stranger, stranger.inbox[-1], "新媒体经理")
+    card = director.inbox[-1]
+    approve_data = card.button("✅ 批准").callback_data
+    await _press(log, director, card, "❌ 拒绝")
+    answer = await director.press_data(card.message_id, card.chat_id, approve_data)
+    log.note(f"pressing the old card again answers: {answer.text if answer else None}")
+    await _say(log, stranger, "/staff")
+
+    log.scene("5. Groups: a stranger's group is left; the director binds the team group")
+    other = sim.group(id=-4001, title="闲聊群")
+    log.watch(other.id, other.title)
+    log.note("陌生人 adds the bot to 闲聊群")
+    await sim.add_bot_to_group(other, by=stranger)
+    await log.flush()
+    log.note(f"bot left 闲聊群: {other.id in sim.left_chats}")
+    team_group = sim.group(id=-4002, title="运营部工作群")
+    log.watch(team_group.id, team_group.title)
+    log.note("张总 adds the bot to 运营部工作群")
+    await sim.add_bot_to_group(team_group, by=director)
+    await log.flush()
+    await _say(log, director, "/bind", team_group)
+
+    log.scene("6. The director manages staff")
+    await _say(log, director, "/staff")
+    await _press(log, director, director.inbox[-1], "王伟")
+    await _press(log, director, director.inbox[-1], "内容策划经理")
+
+
+async def _say(log: Transcript, who: Persona, text: str, where: Group | None = None) -> None:
+    log.says(who, text, where)
+    await who.send(text, chat=where) if where else await who.send(text)
+    await log.flush()
+
+
+async def _press(log: Transcript, who: Persona, message: SimMessage, label: str) -> None:
+    log.presses(who, label)
+    answer = await who.press(message, label)
+    if answer and answer.text:
+        log.note(f"{'alert' if answer.show_alert else 'toast'}: {answer.text}")
+    await log.flush()

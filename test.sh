@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (first time) and run the whole test suite: lint, then pytest on SQLite and PostgreSQL.
+# PostgreSQL tests use $OPSBOT_TEST_DATABASE_URL or postgres@127.0.0.1:5432 and skip, saying
+# why, when no server answers. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")"
+EXTRAS=test . ./.setup-venv.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,54 @@
+"""The database layer: aware UTC datetimes round-trip; SQLite is configured for concurrency."""
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.db import make_engine
+from bot.models import AuditLog
+
+
+async def test_it_round_trips_aware_datetimes_as_utc(sessions):
+    shanghai_noon = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))
+    async with sessions() as s, s.begin():
+        s.add(AuditLog(at=shanghai_noon, actor_telegram_id=1, action="x", details={}))
+    async with sessions() as s:
+        stored = await s.scalar(select(AuditLog.at))
+    assert stored == shanghai_noon
+    assert stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+    assert stored.hour == 4
+
+
+async def test_it_refuses_naive_datetimes(sessions):
+    with pytest.raises(Exception, match="naive"):
+        async with sessions() as s, s.begin():
+            s.add(AuditLog(at=datetime(2026, 1, 1), actor_telegram_id=1, action="x", details={}))
+
+
+async def test_it_orders_datetimes_correctly_across_zones(sessions):
+    early = datetime(2026, 12, 1, 23, 0, tzinfo=UTC)
+    later_in_other_zone = datetime(2026, 12, 2, 8, 30, tzinfo=timezone(timedelta(hours=8)))
+    async with sessions() as s, s.begin():
+        s.add(AuditLog(at=later_in_other_zone, actor_telegram_id=1, action="late", details={}))
+        s.add(AuditLog(at=early, actor_telegram_id=1, action="early", details={}))
+    async with sessions() as s:
+        actions = list(await s.scalars(select(AuditLog.action).order_by(AuditLog.at)))
+    assert actions == ["early", "late"]
+
+
+async def test_it_stores_telegram_ids_beyond_32_bits(sessions):
+    big = -1001234567890
+    async with sessions() as s, s.begin():
+        s.add(AuditLog(at=datetime.now(UTC), actor_telegram_id=big, action="x", details={}))
+    async with sessions() as s:
+        assert await s.scalar(select(AuditLog.actor_telegram_id)) == big
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+    await engine.dispose()

@@ -1,0 +1,75 @@
+"""Groups: only a director may add the bot; /bind makes the team group; others get nothing."""
+
+from sqlalchemy import select
+
+from bot.models import AuditLog, Team
+
+
+async def test_added_by_a_non_director_the_bot_leaves(app, sim, outsider):
+    group = sim.group(id=-5001, title="闲聊群")
+    await sim.add_bot_to_group(group, by=outsider)
+    assert group.id in sim.left_chats
+    assert group.messages == []
+
+
+async def test_added_by_a_director_the_bot_stays_and_explains_bind(app, sim, director):
+    await director.send("/start")
+    group = sim.group(id=-5002, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    assert group.id not in sim.left_chats
+    assert "/bind" in group.messages[-1].plain
+
+
+async def test_a_director_binds_the_team_group(app, sim, sessions, director):
+    await director.send("/start")
+    group = sim.group(id=-5003, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+
+    await director.send("/bind", chat=group)
+
+    assert "已设为团队群" in group.messages[-1].plain
+    async with sessions() as s:
+        team = await s.get(Team, 1)
+    assert team.group_chat_id == group.id and team.group_title == "运营部"
+
+
+async def test_bind_by_anyone_else_gets_nothing(app, sim, sessions, director, channel_manager):
+    await director.send("/start")
+    group = sim.group(id=-5004, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    group.add_member(channel_manager) if hasattr(group, "add_member") else None
+    before = len(group.messages)
+
+    await channel_manager.send("/bind", chat=group)
+
+    assert len(group.messages) == before
+    async with sessions() as s:
+        assert (await s.get(Team, 1)).group_chat_id is None
+        refused = await s.scalar(select(AuditLog).where(AuditLog.action == "group.bind_refused"))
+    assert refused.actor_telegram_id == channel_manager.id
+
+
+async def test_other_commands_in_groups_get_nothing(app, sim, director):
+    await director.send("/start")
+    group = sim.group(id=-5005, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    before = len(group.messages)
+
+    await director.send("/staff", chat=group)
+    await director.send("hello", chat=group)
+
+    assert len(group.messages) == before
+
+
+async def test_the_team_group_is_followed_when_it_becomes_a_supergroup(
+    app, sim, sessions, director
+):
+    await director.send("/start")
+    group = sim.group(id=-5006, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+
+    supergroup = await sim.migrate_group(group)
+
+    async with sessions() as s:
+        assert (await s.get(Team, 1)).group_chat_id == supergroup.id

@@ -1,0 +1,90 @@
+"""Every message is translated into zh and en, and every template escapes user input."""
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from bot import TEMPLATES_DIR
+from bot.i18n import LOCALES, normalise, t
+from bot.i18n_catalog import extract, load
+from bot.render import render
+
+HOSTILE = "<zz>&"
+ESCAPED = "&lt;zz&gt;&amp;"
+
+
+def test_every_message_is_in_both_catalogs_and_translated():
+    wanted = {m.id for m in extract() if m.id}
+    assert len(wanted) > 50
+    for locale in LOCALES:
+        catalog = {m.id: m for m in load(locale) if m.id}
+        missing = sorted(wanted - set(catalog))
+        assert not missing, f"{locale}: not in catalog (run `opsbot i18n update`): {missing[:5]}"
+        untranslated = sorted(i for i in wanted if not catalog[i].string or catalog[i].fuzzy)
+        assert not untranslated, f"{locale}: untranslated: {untranslated[:5]}"
+
+
+def test_chinese_is_the_default_and_english_available():
+    assert t("zh", "✅ Approve") == "✅ 批准"
+    assert t("en", "✅ Approve") == "✅ Approve"
+    assert normalise("zh-hans") == "zh"
+    assert normalise("en-US") == "en"
+    assert normalise("fr") == "zh"
+    assert normalise(None, default="en") == "en"
+
+
+def _person(**kw):
+    base = dict(
+        display_name=HOSTILE, username=HOSTILE, telegram_id=1, active=True, status="approved"
+    )
+    return SimpleNamespace(**{**base, **kw})
+
+
+# Every template with a context in which every user-controlled value is hostile.
+CONTEXTS = {
+    "join_card.html.j2": dict(req=_person(), role=HOSTILE, decided_by=HOSTILE),
+    "welcome.html.j2": dict(name=HOSTILE, roles=[HOSTILE], commands=[("help", HOSTILE)]),
+    "welcome_back.html.j2": dict(name=HOSTILE, commands=[("help", HOSTILE)]),
+    "invite_used.html.j2": dict(name=HOSTILE, role=HOSTILE),
+    "join_choose_role.html.j2": dict(team=HOSTILE),
+    "join_error.html.j2": dict(reason="pending", role=HOSTILE),
+    "join_requested.html.j2": dict(role=HOSTILE),
+    "join_decided_note.html.j2": dict(approved=True, name=HOSTILE),
+    "invite_link.html.j2": dict(link=HOSTILE, role=HOSTILE, hours=3, expires=datetime.now(UTC)),
+    "staff_list.html.j2": dict(people=[(_person(), [HOSTILE])], page=1, pages=1, total=1),
+    "staff_card.html.j2": dict(person=_person(), roles=[HOSTILE]),
+    "staff_handover.html.j2": dict(person=_person()),
+    "staff_handover_done.html.j2": dict(source=_person(), target=_person(), moved=HOSTILE),
+    "staff_changed.html.j2": dict(active=True, roles=[HOSTILE], by=HOSTILE),
+    "unknown_command.html.j2": dict(command=HOSTILE),
+    "group_bound.html.j2": dict(title=HOSTILE),
+    "calendar_fallback.html.j2": dict(year=HOSTILE),
+}
+NO_USER_INPUT = {
+    "join_rejected.html.j2",
+    "refused.html.j2",
+    "invite_choose_role.html.j2",
+    "lang_choose.html.j2",
+    "lang_set.html.j2",
+    "help.html.j2",
+    "cancel.html.j2",
+    "unexpected_text.html.j2",
+    "stale_button.html.j2",
+    "group_added.html.j2",
+    "error.html.j2",
+    "staff_error.html.j2",
+}
+
+
+def test_every_template_is_covered_here():
+    names = {p.name for p in TEMPLATES_DIR.glob("*.j2")}
+    assert names == set(CONTEXTS) | NO_USER_INPUT
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", sorted(CONTEXTS))
+def test_it_escapes_html(name, locale):
+    text = render(name, locale, **CONTEXTS[name])
+    assert ESCAPED in text
+    assert HOSTILE not in text

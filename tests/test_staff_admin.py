@@ -1,0 +1,108 @@
+"""/staff: roles change, people are deactivated and reactivated, and the last director stays."""
+
+import re
+
+from sqlalchemy import select
+
+from bot.models import AuditLog, Staff
+
+
+async def _join(director, person, role_label):
+    await director.send("/invite")
+    await director.press(director.inbox[-1], role_label)
+    token = re.search(r"start=([\w-]+)", director.inbox[-1].plain).group(1)
+    await person.send(f"/start {token}")
+
+
+async def _open_card(director, name):
+    await director.send("/staff")
+    listing = director.inbox[-1]
+    await director.press(listing, name)
+    return director.inbox[-1]
+
+
+async def test_a_director_adds_a_role_and_the_person_is_told(
+    app, sim, sessions, director, channel_manager
+):
+    await director.send("/start")
+    await _join(director, channel_manager, "渠道拓展经理")
+
+    card = await _open_card(director, "王 伟")
+    await director.press(card, "内容策划经理")
+
+    card = sim.message(card.chat_id, card.message_id)
+    assert "✓ 内容策划经理" in [b.text for row in card.buttons for b in row]
+    assert "调整了你的角色" in channel_manager.inbox[-1].plain
+    async with sessions() as s:
+        staff = await s.scalar(select(Staff).where(Staff.telegram_id == channel_manager.id))
+        entry = await s.scalar(select(AuditLog).where(AuditLog.action == "staff.set_roles"))
+    assert staff.role_names == {"channel", "content"}
+    assert entry.details == {"before": ["channel"], "after": ["channel", "content"]}
+
+
+async def test_a_deactivated_person_is_refused(app, director, channel_manager):
+    await director.send("/start")
+    await _join(director, channel_manager, "渠道拓展经理")
+    card = await _open_card(director, "王 伟")
+
+    await director.press(card, "停用")
+
+    assert "已停用你使用本机器人的权限" in channel_manager.inbox[-1].plain
+    await channel_manager.send("/help")
+    assert "权限已被停用" in channel_manager.inbox[-1].plain
+    await channel_manager.send("/start")
+    assert "权限已被停用" in channel_manager.inbox[-1].plain
+
+
+async def test_the_last_director_cannot_be_removed(app, sim, director):
+    await director.send("/start")
+    card = await _open_card(director, "张 总")
+
+    answer = await director.press(card, "停用")
+    assert answer.show_alert and "至少需要一位" in answer.text
+    await director.press(card, "渠道拓展经理")  # a second role, so only "last director" stops it
+    answer = await director.press(sim.message(card.chat_id, card.message_id), "✓ 运营总监")
+    assert answer.show_alert and "至少需要一位" in answer.text
+    assert "✓ 运营总监" in sim.message(card.chat_id, card.message_id).labels
+
+
+async def test_a_deactivated_persons_work_can_be_handed_over(
+    app, sim, director, channel_manager, user_ops_manager
+):
+    await director.send("/start")
+    await _join(director, channel_manager, "渠道拓展经理")
+    await _join(director, user_ops_manager, "用户运营经理")
+    card = await _open_card(director, "王 伟")
+    await director.press(card, "停用")
+
+    await director.press(sim.message(card.chat_id, card.message_id), "移交未完成的工作")
+    await director.press(sim.message(card.chat_id, card.message_id), "Li Na")
+
+    assert "移交给 Li Na" in sim.message(card.chat_id, card.message_id).plain
+
+
+async def test_staff_buttons_from_a_non_director_change_nothing(
+    app, sessions, director, channel_manager
+):
+    await director.send("/start")
+    await _join(director, channel_manager, "渠道拓展经理")
+
+    answer = await channel_manager.press_data(1, channel_manager.id, "staff:v1:role:1:channel")
+
+    assert answer.show_alert and "只有运营总监" in answer.text
+    async with sessions() as s:
+        director_row = await s.scalar(select(Staff).where(Staff.telegram_id == director.id))
+    assert director_row.role_names == {"director"}
+
+
+async def test_language_can_be_switched(app, sim, director, channel_manager):
+    await director.send("/start")
+    await _join(director, channel_manager, "渠道拓展经理")
+
+    await channel_manager.send("/lang")
+    await channel_manager.press(channel_manager.inbox[-1], "English")
+
+    assert "English" in channel_manager.inbox[-1].plain
+    await channel_manager.send("/help")
+    assert "What I can do for you" in channel_manager.inbox[-1].plain
+    assert ("help", "What I can do for you") in sim.menu(channel_manager)
