@@ -105,3 +105,11 @@ def test_a_bad_env_value_exits_without_traceback(tmp_path):
     assert result.returncode == 2
     assert "team.locale" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_shipped_example_config_is_valid():
+    from bot import ROOT
+
+    s = load_settings(ROOT / "opsbot.example.toml")
+    assert s.team.name == "互联网运营部"
+    assert s.join.invite_ttl_hours == 72

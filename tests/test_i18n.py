@@ -9,6 +9,7 @@ from bot import TEMPLATES_DIR
 from bot.i18n import LOCALES, normalise, t
 from bot.i18n_catalog import extract, load
 from bot.render import render
+from bot.simulator.html import parse_html, utf16_len
 
 HOSTILE = "<zz>&"
 ESCAPED = "&lt;zz&gt;&amp;"
@@ -88,3 +89,13 @@ def test_it_escapes_html(name, locale):
     text = render(name, locale, **CONTEXTS[name])
     assert ESCAPED in text
     assert HOSTILE not in text
+    visible, _ = parse_html(text)  # what Telegram would accept, or HtmlParseError
+    assert HOSTILE in visible and utf16_len(visible) <= 4096
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", sorted(NO_USER_INPUT))
+def test_templates_without_user_input_are_valid_telegram_html(name, locale):
+    context = {"reason": "unknown", "bad": True, "commands": [("help", "x")], "directors": True}
+    visible, _ = parse_html(render(name, locale, **context))
+    assert visible.strip()

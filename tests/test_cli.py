@@ -1,0 +1,110 @@
+"""The command line: run (polling the simulator), db migrations, staff management, demo."""
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+
+from bot.simulator import TelegramSimulator
+
+
+def _env(sim: TelegramSimulator | None, db_url: str, **extra: str) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPSBOT_DATABASE__URL": db_url}
+    if sim is not None:
+        env |= {
+            "OPSBOT_TELEGRAM__TOKEN": sim.token,
+            "OPSBOT_TELEGRAM__BASE_URL": sim.base_url,
+            "OPSBOT_TELEGRAM__BASE_FILE_URL": sim.base_file_url,
+        }
+    return env | extra
+
+
+async def _opsbot(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args,
+        env=env, cwd="/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def fresh_url(tmp_path) -> str:
+    """An empty SQLite database file."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+async def test_db_commands_upgrade_report_and_downgrade(fresh_url):
+    env = _env(None, fresh_url)
+    code, out, _ = await _opsbot("db", "current", env=env)
+    assert code == 0 and "base" in out
+    code, out, err = await _opsbot("db", "upgrade", env=env)
+    assert code == 0, err
+    head = out.split()[-1]
+    code, out, _ = await _opsbot("db", "current", env=env)
+    assert out.strip() == head
+    code, out, _ = await _opsbot("db", "downgrade", "base", env=env)
+    assert code == 0 and "base" in out
+
+
+async def test_staff_commands_add_list_set_role_and_deactivate(db_url):
+    env = _env(None, db_url)
+    code, out, err = await _opsbot("staff", "add", "555", "--name", "赵六", "--role", "channel",
+                                   env=env)
+    assert code == 0, err
+    assert "赵六" in out
+    code, out, _ = await _opsbot("staff", "set-role", "555", "channel", "content", env=env)
+    assert code == 0 and "channel, content" in out
+    code, out, _ = await _opsbot("staff", "list", env=env)
+    assert "555" in out and "[channel, content]" in out and "active" in out
+    code, out, _ = await _opsbot("staff", "deactivate", "555", env=env)
+    assert code == 0
+    code, out, _ = await _opsbot("staff", "list", env=env)
+    assert "off" in out
+
+
+async def test_staff_commands_explain_mistakes(fresh_url):
+    env = _env(None, fresh_url)
+    code, _, err = await _opsbot("staff", "add", "1", "--name", "x", "--role", "boss", env=env)
+    assert code == 1 and "unknown role 'boss'" in err and "director" in err
+    code, _, err = await _opsbot("staff", "deactivate", "42", env=env)
+    assert code == 1 and "no staff with Telegram id 42" in err
+    await _opsbot("staff", "add", "7", "--name", "总监", "--role", "director", env=env)
+    code, _, err = await _opsbot("staff", "deactivate", "7", env=env)
+    assert code == 1 and "director" in err and "Traceback" not in err
+
+
+async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
+    db = tmp_path / "run.db"
+    env = _env(sim, f"sqlite+aiosqlite:///{db}", OPSBOT_TEAM__DIRECTORS="[1001]")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run",
+        env=env, cwd=str(tmp_path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    director = sim.user(id=1001, first_name="张", last_name="总", language_code="zh")
+    try:
+        await director.send("/start")
+        for _ in range(600):
+            if director.inbox:
+                break
+            await asyncio.sleep(0.05)
+        assert director.inbox, "the bot did not answer /start"
+        assert "欢迎回来" in director.inbox[-1].plain
+        assert sim.menu(sim.user(id=1, first_name="x", language_code="zh"))  # default menu set
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert db.exists()
+
+
+async def test_demo_runs_without_a_token():
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    code, out, err = await _opsbot("demo", env=env, timeout=180)
+    assert code == 0, err
+    assert "欢迎加入团队，王伟" in out
+    assert "已由 张总 拒绝" in out
+    assert "本群（运营部工作群）已设为团队群" in out
+    assert "demo finished" in out
