@@ -21,12 +21,18 @@ def _env(sim: TelegramSimulator | None, db_url: str, **extra: str) -> dict[str, 
     return env | extra
 
 
-async def _opsbot(*args: str, env: dict[str, str], timeout: float = 120) -> tuple[int, str, str]:
+async def _opsbot(*args: str, env: dict[str, str], limit: float = 120) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
-        env=env, cwd="/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        env=env,
+        cwd="/",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=limit)
     return proc.returncode, out.decode(), err.decode()
 
 
@@ -51,8 +57,9 @@ async def test_db_commands_upgrade_report_and_downgrade(fresh_url):
 
 async def test_staff_commands_add_list_set_role_and_deactivate(db_url):
     env = _env(None, db_url)
-    code, out, err = await _opsbot("staff", "add", "555", "--name", "赵六", "--role", "channel",
-                                   env=env)
+    code, out, err = await _opsbot(
+        "staff", "add", "555", "--name", "赵六", "--role", "channel", env=env
+    )
     assert code == 0, err
     assert "赵六" in out
     code, out, _ = await _opsbot("staff", "set-role", "555", "channel", "content", env=env)
@@ -80,8 +87,14 @@ async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
     db = tmp_path / "run.db"
     env = _env(sim, f"sqlite+aiosqlite:///{db}", OPSBOT_TEAM__DIRECTORS="[1001]")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run",
-        env=env, cwd=str(tmp_path), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=env,
+        cwd=str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     director = sim.user(id=1001, first_name="张", last_name="总", language_code="zh")
     try:
@@ -102,7 +115,7 @@ async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
 
 async def test_demo_runs_without_a_token():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    code, out, err = await _opsbot("demo", env=env, timeout=180)
+    code, out, err = await _opsbot("demo", env=env, limit=180)
     assert code == 0, err
     assert "欢迎加入团队，王伟" in out
     assert "已由 张总 拒绝" in out
