@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot.i18n import normalise
+from bot.i18n import normalise, t
 from bot.models import Staff
-from bot.services import audit
+from bot.services import audit, joining
 from bot.services import staff as staff_service
+from bot.services.roles import ROLE_LABELS
 from bot.services.staff import Person
 from bot.state import BotContext
 from handlers.reply import answer_alert, flush_outbox, reply
@@ -78,4 +79,9 @@ async def _refuse(
         await answer_alert(update, locale, "refused.html.j2", reason=why)
         return
     if update.effective_chat and update.effective_chat.type == "private":
+        pending = await joining.pending_request(session, update.effective_user.id)
+        if why == "unknown" and pending is not None:
+            role = t(locale, ROLE_LABELS[pending.role])
+            await reply(update, locale, "join_error.html.j2", reason="pending", role=role)
+            return
         await reply(update, locale, "refused.html.j2", reason=why)

@@ -159,3 +159,10 @@ async def test_english_speakers_get_english(app, director, user_ops_manager):
     await user_ops_manager.press(user_ops_manager.inbox[-1], "User-operations manager")
     assert "was sent to the operations director" in user_ops_manager.inbox[-1].plain
     assert "用户运营经理" in director.inbox[-1].plain  # the director reads it in Chinese
+
+
+async def test_text_while_waiting_for_a_decision_says_it_is_pending(app, director, channel_manager):
+    await director.send("/start")
+    await _ask_to_join(channel_manager)
+    await channel_manager.send("你好，还要多久？")
+    assert "正在等待总监审批" in channel_manager.inbox[-1].plain

@@ -42,16 +42,21 @@ def card_key(request_id: int, director_telegram_id: int) -> str:
     return f"join:{request_id}:card:{director_telegram_id}"
 
 
+async def pending_request(session: AsyncSession, telegram_id: int) -> JoinRequest | None:
+    """The person's request waiting for a director, if any."""
+    return await session.scalar(
+        select(JoinRequest).where(
+            JoinRequest.telegram_id == telegram_id, JoinRequest.status == "pending"
+        )
+    )
+
+
 async def check_can_request(session: AsyncSession, person: Person, max_per_day: int) -> None:
     """Raise JoinError when `person` may not ask to join right now."""
     staff = await staff_service.by_telegram_id(session, person.telegram_id)
     if staff is not None:
         raise JoinError("already_staff" if staff.active else "deactivated")
-    pending = await session.scalar(
-        select(JoinRequest).where(
-            JoinRequest.telegram_id == person.telegram_id, JoinRequest.status == "pending"
-        )
-    )
+    pending = await pending_request(session, person.telegram_id)
     if pending is not None:
         raise JoinError("pending", role=pending.role)
     since = clock.now() - REQUEST_WINDOW
