@@ -12,7 +12,7 @@ from bot.services import joining
 from bot.services.roles import ROLE_LABELS, ROLES
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import edit, reply
+from handlers.reply import edit, reply, rows_of
 
 
 @staff_only("director")
@@ -24,8 +24,7 @@ async def ask_invite_role(
     if role in ROLES:
         await _send_link(update, context, session, director, role, edit_message=False)
         return
-    buttons = [(t(director.locale, ROLE_LABELS[r]), f"inv:v1:role:{r}") for r in ROLES]
-    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = rows_of([(t(director.locale, ROLE_LABELS[r]), f"inv:v1:role:{r}") for r in ROLES])
     await reply(update, director.locale, "invite_choose_role.html.j2", rows, bad=role is not None)
 
 

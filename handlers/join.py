@@ -10,6 +10,7 @@ from bot.services.joining import JoinError
 from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import answer_alert, answer_note
+from handlers.start import explain
 
 
 @staff_only("director")
@@ -22,13 +23,7 @@ async def decide_join(
         decision = await joining.decide(session, int(request_id), action == "ok", director)
     except JoinError as exc:
         await answer_alert(
-            update,
-            director.locale,
-            "join_error.html.j2",
-            reason=exc.reason,
-            status=exc.details.get("status"),
-            by=exc.details.get("by", ""),
-            role="",
+            update, director.locale, "join_error.html.j2", **explain(exc, director.locale)
         )
         return
     await answer_note(

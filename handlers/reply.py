@@ -11,6 +11,11 @@ from bot.state import BotContext
 from bot.telegram_io import TelegramTransport, keyboard
 
 
+def rows_of(buttons: list[tuple[str, str]], width: int = 2) -> Buttons:
+    """Lay buttons out `width` to a row (Chinese labels fit two to a phone-width row)."""
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
 def markup(buttons: Buttons | None):
     """[[(label, data)]] to an inline keyboard."""
     return keyboard([[[label, data] for label, data in row] for row in buttons or []])

@@ -12,7 +12,7 @@ from bot.services.roles import ROLE_LABELS, ROLES
 from bot.services.staff import StaffError
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import answer_alert, edit, reply
+from handlers.reply import answer_alert, edit, reply, rows_of
 
 PAGE_SIZE = 8
 
@@ -151,7 +151,7 @@ def _person_buttons(person: Staff, director: Staff) -> list[list[tuple[str, str]
         )
         for r in ROLES
     ]
-    rows = [toggles[i : i + 2] for i in range(0, len(toggles), 2)]
+    rows = rows_of(toggles)
     if person.active:
         rows.append([(t(loc, "Deactivate"), f"staff:v1:off:{person.id}")])
     else:

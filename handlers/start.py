@@ -10,7 +10,7 @@ from bot.services.joining import JoinError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES
 from bot.state import BotContext
 from handlers.access import person_of
-from handlers.reply import answer_alert, edit, flush_outbox, reply
+from handlers.reply import answer_alert, edit, flush_outbox, reply, rows_of
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -45,21 +45,24 @@ async def start(update: Update, context: BotContext) -> None:
                     team=context.settings.team.name,
                 )
         except JoinError as exc:
-            await reply(
-                update,
-                person.locale,
-                "join_error.html.j2",
-                reason=exc.reason,
-                role=_label(exc.details.get("role"), person.locale),
-            )
+            await reply(update, person.locale, "join_error.html.j2", **explain(exc, person.locale))
             return
     await flush_outbox(context)
 
 
 def role_buttons(locale: str) -> list[list[tuple[str, str]]]:
     """One button per staff role, two per row."""
-    buttons = [(t(locale, ROLE_LABELS[r]), f"join:v1:role:{r}") for r in STAFF_ROLES]
-    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    return rows_of([(t(locale, ROLE_LABELS[r]), f"join:v1:role:{r}") for r in STAFF_ROLES])
+
+
+def explain(exc: JoinError, locale: str) -> dict[str, str]:
+    """What join_error.html.j2 needs to explain `exc` in `locale`."""
+    return {
+        "reason": exc.reason,
+        "role": _label(exc.details.get("role"), locale),
+        "status": exc.details.get("status", ""),
+        "by": exc.details.get("by", ""),
+    }
 
 
 async def choose_role(update: Update, context: BotContext) -> None:
@@ -72,11 +75,7 @@ async def choose_role(update: Update, context: BotContext) -> None:
             await joining.request(session, person, role, context.settings.join.max_requests_per_day)
     except JoinError as exc:
         await answer_alert(
-            update,
-            person.locale,
-            "join_error.html.j2",
-            reason=exc.reason,
-            role=_label(exc.details.get("role"), person.locale),
+            update, person.locale, "join_error.html.j2", **explain(exc, person.locale)
         )
         return
     await query.answer()

@@ -6,34 +6,7 @@ import signal
 import sys
 
 import pytest
-
-from bot.simulator import TelegramSimulator
-
-
-def _env(sim: TelegramSimulator | None, db_url: str, **extra: str) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPSBOT_DATABASE__URL": db_url}
-    if sim is not None:
-        env |= {
-            "OPSBOT_TELEGRAM__TOKEN": sim.token,
-            "OPSBOT_TELEGRAM__BASE_URL": sim.base_url,
-            "OPSBOT_TELEGRAM__BASE_FILE_URL": sim.base_file_url,
-        }
-    return env | extra
-
-
-async def _opsbot(*args: str, env: dict[str, str], limit: float = 120) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        env=env,
-        cwd="/",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=limit)
-    return proc.returncode, out.decode(), err.decode()
+from support import opsbot_env, run_opsbot
 
 
 @pytest.fixture
@@ -43,49 +16,49 @@ def fresh_url(tmp_path) -> str:
 
 
 async def test_db_commands_upgrade_report_and_downgrade(fresh_url):
-    env = _env(None, fresh_url)
-    code, out, _ = await _opsbot("db", "current", env=env)
+    env = opsbot_env(None, fresh_url)
+    code, out, _ = await run_opsbot("db", "current", env=env)
     assert code == 0 and "base" in out
-    code, out, err = await _opsbot("db", "upgrade", env=env)
+    code, out, err = await run_opsbot("db", "upgrade", env=env)
     assert code == 0, err
     head = out.split()[-1]
-    code, out, _ = await _opsbot("db", "current", env=env)
+    code, out, _ = await run_opsbot("db", "current", env=env)
     assert out.strip() == head
-    code, out, _ = await _opsbot("db", "downgrade", "base", env=env)
+    code, out, _ = await run_opsbot("db", "downgrade", "base", env=env)
     assert code == 0 and "base" in out
 
 
 async def test_staff_commands_add_list_set_role_and_deactivate(db_url):
-    env = _env(None, db_url)
-    code, out, err = await _opsbot(
+    env = opsbot_env(None, db_url)
+    code, out, err = await run_opsbot(
         "staff", "add", "555", "--name", "赵六", "--role", "channel", env=env
     )
     assert code == 0, err
     assert "赵六" in out
-    code, out, _ = await _opsbot("staff", "set-role", "555", "channel", "content", env=env)
+    code, out, _ = await run_opsbot("staff", "set-role", "555", "channel", "content", env=env)
     assert code == 0 and "channel, content" in out
-    code, out, _ = await _opsbot("staff", "list", env=env)
+    code, out, _ = await run_opsbot("staff", "list", env=env)
     assert "555" in out and "[channel, content]" in out and "active" in out
-    code, out, _ = await _opsbot("staff", "deactivate", "555", env=env)
+    code, out, _ = await run_opsbot("staff", "deactivate", "555", env=env)
     assert code == 0
-    code, out, _ = await _opsbot("staff", "list", env=env)
+    code, out, _ = await run_opsbot("staff", "list", env=env)
     assert "off" in out
 
 
 async def test_staff_commands_explain_mistakes(fresh_url):
-    env = _env(None, fresh_url)
-    code, _, err = await _opsbot("staff", "add", "1", "--name", "x", "--role", "boss", env=env)
+    env = opsbot_env(None, fresh_url)
+    code, _, err = await run_opsbot("staff", "add", "1", "--name", "x", "--role", "boss", env=env)
     assert code == 1 and "unknown role 'boss'" in err and "director" in err
-    code, _, err = await _opsbot("staff", "deactivate", "42", env=env)
+    code, _, err = await run_opsbot("staff", "deactivate", "42", env=env)
     assert code == 1 and "no staff with Telegram id 42" in err
-    await _opsbot("staff", "add", "7", "--name", "总监", "--role", "director", env=env)
-    code, _, err = await _opsbot("staff", "deactivate", "7", env=env)
+    await run_opsbot("staff", "add", "7", "--name", "总监", "--role", "director", env=env)
+    code, _, err = await run_opsbot("staff", "deactivate", "7", env=env)
     assert code == 1 and "director" in err and "Traceback" not in err
 
 
 async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
     db = tmp_path / "run.db"
-    env = _env(sim, f"sqlite+aiosqlite:///{db}", OPSBOT_TEAM__DIRECTORS="[1001]")
+    env = opsbot_env(sim, f"sqlite+aiosqlite:///{db}", OPSBOT_TEAM__DIRECTORS="[1001]")
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -115,7 +88,7 @@ async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
 
 async def test_demo_runs_without_a_token():
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    code, out, err = await _opsbot("demo", env=env, limit=180)
+    code, out, err = await run_opsbot("demo", env=env, limit=180)
     assert code == 0, err
     assert "欢迎加入团队，王伟" in out
     assert "已由 张总 拒绝" in out

@@ -1,36 +1,14 @@
 """The tick: `opsbot jobs run tick --at …` runs once at a chosen moment, sends, and exits."""
 
-import asyncio
-import os
-import sys
 from datetime import UTC, datetime
 
-from bot.simulator import TelegramSimulator
+from support import opsbot_env, run_opsbot
+
 from jobs.tick import tick
 
 
-async def _run_cli(sim: TelegramSimulator, db_url: str, *args: str) -> tuple[int, str, str]:
-    """Run `python -m bot.cli …` against the simulator and the test database."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "OPSBOT_TELEGRAM__TOKEN": sim.token,
-        "OPSBOT_TELEGRAM__BASE_URL": sim.base_url,
-        "OPSBOT_TELEGRAM__BASE_FILE_URL": sim.base_file_url,
-        "OPSBOT_DATABASE__URL": db_url,
-        "OPSBOT_TEAM__DIRECTORS": "[1001]",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *args,
-        env=env,
-        cwd="/",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    return proc.returncode, out.decode(), err.decode()
+async def _run_cli(sim, db_url: str, *args: str) -> tuple[int, str, str]:
+    return await run_opsbot(*args, env=opsbot_env(sim, db_url, OPSBOT_TEAM__DIRECTORS="[1001]"))
 
 
 async def test_jobs_run_tick_tells_directors_once_about_a_year_without_calendar_data(

@@ -1,0 +1,29 @@
+"""Helpers for tests that run the `opsbot` command line in a subprocess."""
+
+import asyncio
+import os
+import sys
+
+from bot.simulator import TelegramSimulator
+
+
+def opsbot_env(sim: TelegramSimulator | None, db_url: str, **extra: str) -> dict[str, str]:
+    """A clean environment pointing opsbot at the simulator and a test database."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPSBOT_DATABASE__URL": db_url}
+    if sim is not None:
+        env |= {
+            "OPSBOT_TELEGRAM__TOKEN": sim.token,
+            "OPSBOT_TELEGRAM__BASE_URL": sim.base_url,
+            "OPSBOT_TELEGRAM__BASE_FILE_URL": sim.base_file_url,
+        }
+    return env | extra
+
+
+async def run_opsbot(*args: str, env: dict[str, str], limit: float = 120) -> tuple[int, str, str]:
+    """Run `python -m bot.cli ARGS` without blocking the loop the simulator serves on."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args,
+        env=env, cwd="/", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=limit)
+    return proc.returncode, out.decode(), err.decode()
