@@ -72,3 +72,19 @@ async def test_only_directors_can_invite(app, director, channel_manager):
     await channel_manager.send("/invite")
 
     assert "只有运营总监" in channel_manager.inbox[-1].plain
+
+
+async def test_an_invite_withdraws_a_pending_request(app, sessions, director, user_ops_manager):
+    await director.send("/start")
+    await user_ops_manager.send("/start")
+    await user_ops_manager.press(user_ops_manager.inbox[-1], "User-operations manager")
+    card = director.inbox[-1]
+    token = await _invite_token(director)
+    await user_ops_manager.send(f"/start {token}")
+
+    answer = await director.press(card, "✅ 批准")
+
+    assert answer.show_alert and "已通过邀请链接加入" in answer.text
+    async with sessions() as s:
+        staff = await s.scalar(select(Staff).where(Staff.telegram_id == user_ops_manager.id))
+    assert staff.role_names == {"user_ops"}

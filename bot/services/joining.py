@@ -222,9 +222,19 @@ async def redeem_invite(session: AsyncSession, token: str, person: Person) -> St
         raise JoinError("invite_used" if invite.used_at else "invite_expired")
     staff = await staff_service.add(session, person, {invite.role}, person.telegram_id)
     await audit.record(session, person.telegram_id, "invite.redeem", f"invite:{invite.id}")
+    await _withdraw_pending(session, person.telegram_id)
     await _welcome(session, staff, f"invite:{invite.id}:welcome")
     await _tell_directors_invite_used(session, staff, invite)
     return staff
+
+
+async def _withdraw_pending(session: AsyncSession, telegram_id: int) -> None:
+    """An invite made the request moot: close it, so its cards cannot approve anyone twice."""
+    req = await pending_request(session, telegram_id)
+    if req is None:
+        return
+    req.status, req.decided_at = "withdrawn", clock.now()
+    await audit.record(session, telegram_id, "join.withdrawn", f"join:{req.id}", why="invite")
 
 
 async def _tell_directors_invite_used(session: AsyncSession, staff: Staff, invite: Invite) -> None:
