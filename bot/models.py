@@ -49,6 +49,9 @@ class Staff(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh")
     active: Mapped[bool] = mapped_column(default=True)
     joined_at: Mapped[datetime]
+    # Set when Telegram refuses to deliver to them (blocked the bot, deleted account); cleared
+    # when they write to the bot again.
+    unreachable_since: Mapped[datetime | None]
     roles: Mapped[list["StaffRole"]] = relationship(
         back_populates="staff", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -156,6 +159,8 @@ class Outbox(Base):
     method: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]]
     ref_key: Mapped[str | None] = mapped_column(String(200))
+    # What the message is about ("join:12"): the sender drops it when that no longer wants it.
+    about: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]

@@ -1,13 +1,21 @@
-"""Queue of bot-initiated messages (written in the caller's transaction) and the sender."""
+"""Queue of bot-initiated messages (written in the caller's transaction) and the sender.
+
+Delivery guarantees (see docs/delivery.md): a row is claimed with a conditional UPDATE before it
+is sent, and marked after. A process killed between claim and mark leaves the row `sending`
+with an expired claim; the next sender takes it again. So nothing is lost, and the only
+duplicate possible is a message Telegram accepted just before the sender died, unmarked.
+"""
 
 import logging
 import os
 import socket
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,10 +26,15 @@ from bot.models import Lease, Outbox
 log = logging.getLogger(__name__)
 
 Buttons = list[list[tuple[str, str]]]
+Sessions = async_sessionmaker[AsyncSession]
 CLAIM_LEASE = timedelta(minutes=2)
 SENDER_LEASE = timedelta(seconds=90)
 MAX_ATTEMPTS = 8
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+# "Is this still wanted?" checks by the prefix of a row's `about` ("join:12" -> "join"). A
+# service registers its check when imported; a row whose check says no is cancelled unsent.
+WANTED_CHECKS: dict[str, Callable[[AsyncSession, str], Awaitable[bool]]] = {}
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,8 @@ class SendResult:
     error: str | None = None
     permanent: bool = False
     retry_after: float | None = None
+    migrate_to: int | None = None  # the group became this supergroup: resend there
+    unreachable: bool = False  # Telegram will not deliver to this chat (blocked, not found)
 
 
 class Transport(Protocol):
@@ -49,6 +64,7 @@ async def enqueue(
     *,
     method: str = "sendMessage",
     ref_key: str | None = None,
+    about: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> bool:
     """Queue a message once per `key`; returns False when that key was already queued."""
@@ -60,6 +76,7 @@ async def enqueue(
         method=method,
         payload=payload,
         ref_key=ref_key,
+        about=about,
         status="pending",
         attempts=0,
         created_at=now,
@@ -87,32 +104,42 @@ def _plain(buttons: Buttons | None) -> list[list[list[str]]]:
     return [[[label, data] for label, data in row] for row in buttons or []]
 
 
-async def take_sender_lease(sessions: async_sessionmaker[AsyncSession]) -> bool:
+async def take_sender_lease(sessions: Sessions, holder: str = HOLDER) -> bool:
     """Become the one sending process, or renew that role; False when another process holds it."""
     now = clock.now()
     async with sessions() as s, s.begin():
         claimed = await s.execute(
             update(Lease)
             .where(Lease.name == "sender")
-            .where(or_(Lease.holder == HOLDER, Lease.expires_at < now))
-            .values(holder=HOLDER, expires_at=now + SENDER_LEASE)
+            .where(or_(Lease.holder == holder, Lease.expires_at < now))
+            .values(holder=holder, expires_at=now + SENDER_LEASE)
         )
         if claimed.rowcount == 1:
             return True
         if await s.get(Lease, "sender") is not None:
             return False
-        s.add(Lease(name="sender", holder=HOLDER, expires_at=now + SENDER_LEASE))
-    return True
+        insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        stmt = (
+            insert(Lease)
+            .values(name="sender", holder=holder, expires_at=now + SENDER_LEASE)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        return (await s.execute(stmt)).rowcount == 1
 
 
 async def deliver(
-    sessions: async_sessionmaker[AsyncSession], transport: Transport, limit: int = 500
+    sessions: Sessions, transport: Transport, limit: int = 1000, holder: str = HOLDER
 ) -> int:
-    """Send what is due, oldest first; returns how many rows were sent."""
-    if not await take_sender_lease(sessions):
+    """Send what is due, oldest first, while holding the sender lease; returns rows sent."""
+    if not await take_sender_lease(sessions, holder):
         return 0
     sent = 0
+    renewed = time.monotonic()
     for row_id in await _due_ids(sessions, limit):
+        if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
+            if not await take_sender_lease(sessions, holder):
+                break  # another process took over (we were too slow): stop, it carries on
+            renewed = time.monotonic()
         row = await _claim(sessions, row_id)
         if row is None:
             continue  # another sender took it between our read and our claim
@@ -120,24 +147,28 @@ async def deliver(
     return sent
 
 
-async def _due_ids(sessions, limit: int) -> list[int]:
-    now = clock.now()
+def _due(now: datetime):
+    # A `sending` row whose claim expired belongs to a sender that died mid-send.
+    return or_(
+        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+        and_(Outbox.status == "sending", Outbox.lease_until < now),
+    )
+
+
+async def _due_ids(sessions: Sessions, limit: int) -> list[int]:
     async with sessions() as s:
         rows = await s.scalars(
-            select(Outbox.id)
-            .where(Outbox.status == "pending", Outbox.next_attempt_at <= now)
-            .order_by(Outbox.id)
-            .limit(limit)
+            select(Outbox.id).where(_due(clock.now())).order_by(Outbox.id).limit(limit)
         )
         return list(rows)
 
 
-async def _claim(sessions, row_id: int) -> Outbox | None:
+async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
     now = clock.now()
     async with sessions() as s, s.begin():
         claimed = await s.execute(
             update(Outbox)
-            .where(Outbox.id == row_id, Outbox.status == "pending")
+            .where(Outbox.id == row_id, _due(now))
             .values(status="sending", lease_until=now + CLAIM_LEASE, attempts=Outbox.attempts + 1)
         )
         if claimed.rowcount != 1:
@@ -145,7 +176,11 @@ async def _claim(sessions, row_id: int) -> Outbox | None:
         return await s.get(Outbox, row_id)
 
 
-async def _send_one(sessions, transport: Transport, row: Outbox) -> int:
+async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> int:
+    skip = await _reason_to_skip(sessions, row)
+    if skip is not None:
+        await _finish(sessions, row, status="cancelled", last_error=skip)
+        return 0
     target = await _target_message_id(sessions, row)
     try:
         result = await transport.send(row, target)
@@ -156,28 +191,69 @@ async def _send_one(sessions, transport: Transport, row: Outbox) -> int:
     return 1 if result.error is None else 0
 
 
-async def _target_message_id(sessions, row: Outbox) -> int | None:
+async def _reason_to_skip(sessions: Sessions, row: Outbox) -> str | None:
+    from bot.services import reachability  # services import this module; import late
+
+    async with sessions() as s:
+        if row.about:
+            check = WANTED_CHECKS.get(row.about.split(":", 1)[0])
+            if check is not None and not await check(s, row.about):
+                return f"no longer wanted: {row.about}"
+        if await reachability.is_unreachable(s, row.chat_id):
+            return "recipient unreachable"
+    return None
+
+
+async def _target_message_id(sessions: Sessions, row: Outbox) -> int | None:
     if row.ref_key is None:
         return None
     async with sessions() as s:
         return await s.scalar(select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key))
 
 
-async def _mark(sessions, row: Outbox, result: SendResult) -> None:
+async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
+    from bot.services import reachability, team
+
     now = clock.now()
-    values: dict[str, Any]
     if result.error is None:
-        values = dict(status="sent", message_id=result.message_id, sent_at=now, last_error=None)
+        await _finish(
+            sessions, row, status="sent", message_id=result.message_id, sent_at=now, last_error=None
+        )
+    elif result.migrate_to is not None:
+        async with sessions() as s, s.begin():
+            await team.follow_migration(s, row.chat_id, result.migrate_to)
+            await _move_chat(s, row.chat_id, result.migrate_to)
+    elif result.unreachable:
+        async with sessions() as s, s.begin():
+            await reachability.mark_unreachable(s, row.chat_id, result.error)
+            await _set(s, row, status="failed", last_error=result.error)
     elif result.permanent or row.attempts >= MAX_ATTEMPTS:
-        values = dict(status="failed", last_error=result.error)
+        await _finish(sessions, row, status="failed", last_error=result.error)
     else:
-        values = dict(
-            status="pending", last_error=result.error, next_attempt_at=_retry_at(row, result, now)
+        retry = _retry_at(row, result, now)
+        await _finish(
+            sessions, row, status="pending", last_error=result.error, next_attempt_at=retry
         )
+
+
+async def _move_chat(session: AsyncSession, old: int, new: int) -> None:
+    """Everything not yet sent to the old group goes to the supergroup, starting now."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.chat_id == old, Outbox.status.in_(("pending", "sending")))
+        .values(chat_id=new, status="pending", lease_until=None, next_attempt_at=clock.now())
+    )
+
+
+async def _finish(sessions: Sessions, row: Outbox, **values: Any) -> None:
     async with sessions() as s, s.begin():
-        await s.execute(
-            update(Outbox).where(Outbox.id == row.id).values(lease_until=None, **values)
-        )
+        await _set(s, row, **values)
+
+
+async def _set(session: AsyncSession, row: Outbox, **values: Any) -> None:
+    await session.execute(
+        update(Outbox).where(Outbox.id == row.id).values(lease_until=None, **values)
+    )
 
 
 def _retry_at(row: Outbox, result: SendResult, now: datetime) -> datetime:

@@ -13,8 +13,6 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.models import Outbox
 from bot.outbox import SendResult
 
-PERMANENT = (Forbidden,)
-
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
     """[[label, data]] rows to an inline keyboard; data starting with http is a URL button."""
@@ -41,13 +39,11 @@ class TelegramTransport:
         except RetryAfter as exc:
             return SendResult(error=str(exc), retry_after=_seconds(exc.retry_after))
         except ChatMigrated as exc:
-            return SendResult(error=f"migrated to {exc.new_chat_id}")
-        except PERMANENT as exc:
-            return SendResult(error=str(exc), permanent=True)
+            return SendResult(error=f"migrated to {exc.new_chat_id}", migrate_to=exc.new_chat_id)
+        except Forbidden as exc:  # blocked by the user, kicked from the group
+            return SendResult(error=str(exc), permanent=True, unreachable=True)
         except BadRequest as exc:
-            if "message is not modified" in str(exc).lower():
-                return SendResult(message_id=target_message_id)
-            return SendResult(error=str(exc), permanent=True)
+            return _bad_request(exc, target_message_id)
         except (TimedOut, NetworkError) as exc:
             return SendResult(error=str(exc))
 
@@ -75,6 +71,15 @@ class TelegramTransport:
             await self.bot.set_my_commands(commands, scope=BotCommandScopeChat(row.chat_id))
             return SendResult()
         return SendResult(error=f"unknown outbox method {row.method}", permanent=True)
+
+
+def _bad_request(exc: BadRequest, target_message_id: int | None) -> SendResult:
+    text = str(exc).lower()
+    if "message is not modified" in text:
+        return SendResult(message_id=target_message_id)
+    if "chat not found" in text:
+        return SendResult(error=str(exc), permanent=True, unreachable=True)
+    return SendResult(error=str(exc), permanent=True)
 
 
 def _seconds(value) -> float:

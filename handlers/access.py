@@ -8,7 +8,7 @@ from telegram import Update
 
 from bot.i18n import normalise, t
 from bot.models import Staff
-from bot.services import audit, joining
+from bot.services import audit, joining, reachability
 from bot.services import staff as staff_service
 from bot.services.roles import ROLE_LABELS
 from bot.services.staff import Person
@@ -44,6 +44,7 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
                 actor = await staff_service.by_telegram_id(session, user.id)
                 refusal = _refusal(actor, roles)
                 if refusal is None:
+                    reachability.mark_reachable(actor)
                     await func(update, context, session, actor)
                 else:
                     await _refuse(update, context, session, actor, refusal)

@@ -4,7 +4,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import t
-from bot.services import joining, menu
+from bot.services import joining, menu, reachability
 from bot.services import staff as staff_service
 from bot.services.joining import JoinError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES
@@ -21,6 +21,7 @@ async def start(update: Update, context: BotContext) -> None:
         staff = await staff_service.by_telegram_id(session, person.telegram_id)
         if staff is not None and staff.active:
             staff_service.refresh_profile(staff, person)
+            reachability.mark_reachable(staff)
             commands = menu.described(menu.commands_for(staff), staff.locale)
             await reply(
                 update,

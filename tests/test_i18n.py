@@ -61,6 +61,7 @@ CONTEXTS = {
     "unknown_command.html.j2": dict(command=HOSTILE),
     "group_bound.html.j2": dict(title=HOSTILE),
     "calendar_fallback.html.j2": dict(year=HOSTILE),
+    "unreachable.html.j2": dict(name=HOSTILE),
 }
 NO_USER_INPUT = {
     "join_rejected.html.j2",

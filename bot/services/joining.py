@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
-from bot.outbox import enqueue, enqueue_edit
+from bot.outbox import WANTED_CHECKS, enqueue, enqueue_edit
 from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
@@ -97,9 +97,19 @@ async def request(
             director.telegram_id,
             render("join_card.html.j2", director.locale, req=req, role=_role(req.role, director)),
             card_buttons(req.id, director.locale),
+            about=f"join:{req.id}",
         )
     await audit.record(session, person.telegram_id, "join.request", f"join:{req.id}", role=role)
     return req
+
+
+async def _still_pending(session: AsyncSession, about: str) -> bool:
+    """Outbox check: a join card is worth sending only while its request is pending."""
+    req = await session.get(JoinRequest, int(about.split(":", 1)[1]))
+    return req is not None and req.status == "pending"
+
+
+WANTED_CHECKS["join"] = _still_pending
 
 
 def card_buttons(request_id: int, locale: str) -> list[list[tuple[str, str]]]:

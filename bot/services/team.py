@@ -49,8 +49,8 @@ async def bind_group(session: AsyncSession, chat_id: int, title: str | None, act
 
 async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> bool:
     """A group became a supergroup: keep it bound under its new id."""
-    team = await get(session)
-    if team.group_chat_id != old_chat_id:
+    team = await session.get(Team, TEAM_ID)
+    if team is None or team.group_chat_id != old_chat_id:
         return False
     team.group_chat_id = new_chat_id
     await audit.record(session, None, "group.migrated", f"chat:{new_chat_id}", old=old_chat_id)
