@@ -135,7 +135,10 @@ async def deliver(
         return 0
     sent = 0
     renewed = time.monotonic()
-    for row_id in await _due_ids(sessions, limit):
+    flooded: set[int] = set()  # chats that answered 429 in this pass: leave them alone
+    for row_id, chat_id in await _due_rows(sessions, limit):
+        if chat_id in flooded:
+            continue
         if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
             if not await take_sender_lease(sessions, holder):
                 break  # another process took over (we were too slow): stop, it carries on
@@ -143,7 +146,11 @@ async def deliver(
         row = await _claim(sessions, row_id)
         if row is None:
             continue  # another sender took it between our read and our claim
-        sent += await _send_one(sessions, transport, row)
+        result = await _send_one(sessions, transport, row)
+        if result is not None and result.error is None:
+            sent += 1
+        if result is not None and result.retry_after is not None:
+            flooded.add(chat_id)
     return sent
 
 
@@ -155,12 +162,15 @@ def _due(now: datetime):
     )
 
 
-async def _due_ids(sessions: Sessions, limit: int) -> list[int]:
+async def _due_rows(sessions: Sessions, limit: int) -> list[tuple[int, int]]:
     async with sessions() as s:
-        rows = await s.scalars(
-            select(Outbox.id).where(_due(clock.now())).order_by(Outbox.id).limit(limit)
+        rows = await s.execute(
+            select(Outbox.id, Outbox.chat_id)
+            .where(_due(clock.now()))
+            .order_by(Outbox.id)
+            .limit(limit)
         )
-        return list(rows)
+        return [(row_id, chat_id) for row_id, chat_id in rows]
 
 
 async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
@@ -176,11 +186,11 @@ async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
         return await s.get(Outbox, row_id)
 
 
-async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> int:
+async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> SendResult | None:
     skip = await _reason_to_skip(sessions, row)
     if skip is not None:
         await _finish(sessions, row, status="cancelled", last_error=skip)
-        return 0
+        return None
     target = await _target_message_id(sessions, row)
     try:
         result = await transport.send(row, target)
@@ -188,7 +198,7 @@ async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> in
         log.exception("outbox row %s failed", row.id)
         result = SendResult(error=repr(exc))
     await _mark(sessions, row, result)
-    return 1 if result.error is None else 0
+    return result
 
 
 async def _reason_to_skip(sessions: Sessions, row: Outbox) -> str | None:
@@ -229,10 +239,20 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
             await _set(s, row, status="failed", last_error=result.error)
     elif result.permanent or row.attempts >= MAX_ATTEMPTS:
         await _finish(sessions, row, status="failed", last_error=result.error)
-    else:
-        retry = _retry_at(row, result, now)
+    elif result.retry_after is not None:
+        # Being told to wait is not a failed attempt: it must never exhaust MAX_ATTEMPTS.
         await _finish(
-            sessions, row, status="pending", last_error=result.error, next_attempt_at=retry
+            sessions,
+            row,
+            status="pending",
+            last_error=result.error,
+            next_attempt_at=now + timedelta(seconds=result.retry_after),
+            attempts=Outbox.attempts - 1,
+        )
+    else:
+        backoff = timedelta(seconds=min(2**row.attempts, 600))
+        await _finish(
+            sessions, row, status="pending", last_error=result.error, next_attempt_at=now + backoff
         )
 
 
@@ -254,9 +274,3 @@ async def _set(session: AsyncSession, row: Outbox, **values: Any) -> None:
     await session.execute(
         update(Outbox).where(Outbox.id == row.id).values(lease_until=None, **values)
     )
-
-
-def _retry_at(row: Outbox, result: SendResult, now: datetime) -> datetime:
-    if result.retry_after is not None:
-        return now + timedelta(seconds=result.retry_after)
-    return now + timedelta(seconds=min(2**row.attempts, 600))

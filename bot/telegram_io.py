@@ -1,5 +1,7 @@
 """The outbox's Telegram transport: turns a Telegram-free payload into one Bot API call."""
 
+import warnings
+
 from telegram import (
     Bot,
     BotCommand,
@@ -37,7 +39,7 @@ class TelegramTransport:
         try:
             return await self._call(row, target_message_id)
         except RetryAfter as exc:
-            return SendResult(error=str(exc), retry_after=_seconds(exc.retry_after))
+            return SendResult(error=str(exc), retry_after=_retry_seconds(exc))
         except ChatMigrated as exc:
             return SendResult(error=f"migrated to {exc.new_chat_id}", migrate_to=exc.new_chat_id)
         except Forbidden as exc:  # blocked by the user, kicked from the group
@@ -82,5 +84,9 @@ def _bad_request(exc: BadRequest, target_message_id: int | None) -> SendResult:
     return SendResult(error=str(exc), permanent=True)
 
 
-def _seconds(value) -> float:
+def _retry_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns that retry_after becomes a timedelta; accept both without the warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
