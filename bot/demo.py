@@ -7,7 +7,9 @@ from pathlib import Path
 
 from bot.app import build_application, shutdown, startup
 from bot.config import load_settings
+from bot.services import team
 from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
+from bot.state import AppState
 
 TOKEN = "100000:DEMO"
 DIRECTOR_ID = 1001
@@ -80,7 +82,7 @@ async def run_demo(speed: float = 0.0) -> int:
             await app.updater.start_polling(poll_interval=0.0, timeout=1)
             await app.start()
             try:
-                await _scene(sim, Transcript(sim, speed))
+                await _scene(sim, Transcript(sim, speed), app.bot_data)
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -90,7 +92,7 @@ async def run_demo(speed: float = 0.0) -> int:
     return 0
 
 
-async def _scene(sim: TelegramSimulator, log: Transcript) -> None:
+async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> None:
     director = sim.user(id=DIRECTOR_ID, first_name="张总", username="zhang", language_code="zh")
     wang = sim.user(id=2002, first_name="王伟", username="wangwei", language_code="zh")
     lina = sim.user(id=2003, first_name="Li Na", username="lina", language_code="en")
@@ -138,10 +140,34 @@ async def _scene(sim: TelegramSimulator, log: Transcript) -> None:
     await log.flush()
     await _say(log, director, "/bind", team_group)
 
+    log.note("Telegram upgrades 运营部工作群 to a supergroup (new chat id)")
+    supergroup = await sim.migrate_group(team_group)
+    log.watch(supergroup.id, f"{supergroup.title} (supergroup)")
+    await log.flush()
+    log.note(f"team group followed to {await _team_group_id(state)} (supergroup {supergroup.id})")
+
     log.scene("6. The director manages staff")
     await _say(log, director, "/staff")
     await _press(log, director, director.inbox[-1], "王伟")
     await _press(log, director, director.inbox[-1], "内容策划经理")
+
+    log.scene("7. Li Na blocks the bot; the director is told once")
+    await lina.block_bot()
+    log.note("Li Na blocked the bot")
+    await _say(log, director, "/staff")
+    card = director.inbox[-1]  # the list turns into Li Na's card, edited in place
+    await _press(log, director, card, "Li Na")
+    await _press(log, director, card, "活动运营经理")
+    await _press(log, director, card, "✓ 活动运营经理")
+    log.note(
+        "two role changes, two notices to Li Na: Telegram refused the first, the second "
+        "was not even tried, and the director heard about it once"
+    )
+
+
+async def _team_group_id(state: AppState) -> int | None:
+    async with state.sessions() as session:
+        return (await team.get(session)).group_chat_id
 
 
 async def _say(log: Transcript, who: Persona, text: str, where: Group | None = None) -> None:

@@ -107,24 +107,28 @@ def _plain(buttons: Buttons | None) -> list[list[list[str]]]:
 async def take_sender_lease(sessions: Sessions, holder: str = HOLDER) -> bool:
     """Become the one sending process, or renew that role; False when another process holds it."""
     now = clock.now()
+    expires = now + SENDER_LEASE
     async with sessions() as s, s.begin():
-        claimed = await s.execute(
-            update(Lease)
-            .where(Lease.name == "sender")
-            .where(or_(Lease.holder == holder, Lease.expires_at < now))
-            .values(holder=holder, expires_at=now + SENDER_LEASE)
-        )
-        if claimed.rowcount == 1:
-            return True
-        if await s.get(Lease, "sender") is not None:
-            return False
         insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-        stmt = (
-            insert(Lease)
-            .values(name="sender", holder=holder, expires_at=now + SENDER_LEASE)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        return (await s.execute(stmt)).rowcount == 1
+        # Twice: when two processes start together, the one whose insert loses sees the
+        # winner's row on the second try (and takes it if it is its own or expired).
+        for _ in range(2):
+            taken = await s.execute(
+                update(Lease)
+                .where(Lease.name == "sender")
+                .where(or_(Lease.holder == holder, Lease.expires_at < now))
+                .values(holder=holder, expires_at=expires)
+            )
+            if taken.rowcount == 1:
+                return True
+            created = await s.execute(
+                insert(Lease)
+                .values(name="sender", holder=holder, expires_at=expires)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            if created.rowcount == 1:
+                return True
+    return False
 
 
 async def deliver(
@@ -135,22 +139,27 @@ async def deliver(
         return 0
     sent = 0
     renewed = time.monotonic()
-    flooded: set[int] = set()  # chats that answered 429 in this pass: leave them alone
-    for row_id, chat_id in await _due_rows(sessions, limit):
-        if chat_id in flooded:
-            continue
-        if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
-            if not await take_sender_lease(sessions, holder):
-                break  # another process took over (we were too slow): stop, it carries on
-            renewed = time.monotonic()
-        row = await _claim(sessions, row_id)
-        if row is None:
-            continue  # another sender took it between our read and our claim
-        result = await _send_one(sessions, transport, row)
-        if result is not None and result.error is None:
-            sent += 1
-        if result is not None and result.retry_after is not None:
-            flooded.add(chat_id)
+    seen: set[int] = set()
+    flooded: set[int] = set()  # chats that answered 429 in this call: leave them alone
+    # Sending can queue more (a refusal queues a notice to the directors): go round until a
+    # pass finds nothing new.
+    while batch := [r for r in await _due_rows(sessions, limit) if r[0] not in seen]:
+        for row_id, chat_id in batch:
+            seen.add(row_id)
+            if chat_id in flooded:
+                continue
+            if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
+                if not await take_sender_lease(sessions, holder):
+                    return sent  # another process took over (we were too slow); it carries on
+                renewed = time.monotonic()
+            row = await _claim(sessions, row_id)
+            if row is None:
+                continue  # another sender took it between our read and our claim
+            result = await _send_one(sessions, transport, row)
+            if result is not None and result.error is None:
+                sent += 1
+            if result is not None and result.retry_after is not None:
+                flooded.add(chat_id)
     return sent
 
 

@@ -93,4 +93,6 @@ async def test_demo_runs_without_a_token():
     assert "欢迎加入团队，王伟" in out
     assert "已由 张总 拒绝" in out
     assert "本群（运营部工作群）已设为团队群" in out
+    assert "team group followed to -1000000004002" in out
+    assert out.count("我无法再联系到 Li Na") == 1
     assert "demo finished" in out
