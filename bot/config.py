@@ -23,7 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-ROLES = ("director", "channel", "new_media", "content", "user_ops", "activity")
+from bot.forms.spec import ReportsConfig, default_reports
+
 BOTFATHER_HINT = (
     "telegram.token is missing: talk to @BotFather in Telegram, send /newbot, and put the token "
     "in OPSBOT_TELEGRAM__TOKEN (or OPSBOT_TELEGRAM__TOKEN_FILE, or telegram.token in opsbot.toml). "
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     team: TeamSettings = TeamSettings()
     calendar: CalendarSettings = CalendarSettings()
     join: JoinSettings = JoinSettings()
+    reports: ReportsConfig = Field(default_factory=default_reports)
     clock_start: str | None = None
 
     @classmethod

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 typed ORM models: the whole state of the bot."""
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -179,3 +181,139 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
+class Obligation(Base):
+    """One person owes one form for one period: the single source of "late" and "missing"."""
+
+    __tablename__ = "obligations"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "form_key", "period_key"),
+        Index("ix_obligations_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    form_key: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    # open -> filed (on time) | late (filed after due) | missed (closed unfiled) | excused
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reminder_step: Mapped[int] = mapped_column(default=0)
+    filed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Report(Base):
+    """A filed report: one per person, form and period; edits add versions."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("staff_id", "form_key", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    form_key: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(16))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id"))
+    answers: Mapped[dict[str, Any]]
+    # The form as it was when filed (labels, types), so config changes never break old reports.
+    fields: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(default=1)
+    late: Mapped[bool] = mapped_column(default=False)
+    filed_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReportVersion(Base):
+    """Every submitted version of a report, oldest first (edits keep what came before)."""
+
+    __tablename__ = "report_versions"
+    __table_args__ = (UniqueConstraint("report_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    answers: Mapped[dict[str, Any]]
+    filed_at: Mapped[datetime]
+
+
+class Metric(Base):
+    """A numeric answer of a report, as KPIs read it (money in fen)."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (
+        UniqueConstraint("report_id", "field_key"),
+        Index("ix_metrics_form_key_field_key_period_key", "form_key", "field_key", "period_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    form_key: Mapped[str] = mapped_column(String(32))
+    field_key: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(16))
+    period_start: Mapped[date]
+    value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+
+
+class Draft(Base):
+    """A half-filled form: updated in the same transaction as each answer, so nothing is lost."""
+
+    __tablename__ = "drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    # One form at a time per person: a second /daily continues the first.
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
+    form_key: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(16))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    answers: Mapped[dict[str, Any]]
+    # Where the person is: "ask" (cursor = field path), "review", "pick" (choosing a field to edit)
+    mode: Mapped[str] = mapped_column(String(16), default="ask")
+    cursor: Mapped[str] = mapped_column(String(64), default="0")
+    # Extra state of the current question (multi-select so far, list page, pending new channel).
+    scratch: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped on every change; buttons carry it, so a press on an old keyboard is recognised.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Channel(Base):
+    """An enterprise in the channel resource library (渠道资源库)."""
+
+    __tablename__ = "channels"
+    __table_args__ = (Index("ix_channels_norm_name_region", "norm_name", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    norm_name: Mapped[str] = mapped_column(String(128))
+    industry: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(32))
+    contact: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # lead -> contacted -> negotiating -> signed -> live, or lost
+    stage: Mapped[str] = mapped_column(String(16), default="lead")
+    difficulty: Mapped[str | None] = mapped_column(String(8))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ChannelStageChange(Base):
+    """History of a channel's stage: who moved it, when, on which team-local day."""
+
+    __tablename__ = "channel_stage_changes"
+    __table_args__ = (Index("ix_channel_stage_changes_by_day", "by_staff_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime]
+    day: Mapped[date]

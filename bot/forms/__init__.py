@@ -1,0 +1,1 @@
+"""Report forms: their declaration (spec), field types, drafts and filing."""

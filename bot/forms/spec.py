@@ -1,0 +1,194 @@
+"""How a report form is declared in configuration: fields, who files it, when it is due."""
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.services.roles import ROLES
+
+FieldType = Literal[
+    "int",  # whole number within [min, max]
+    "decimal",  # number with up to `decimals` places
+    "money",  # CNY, stored as whole fen
+    "text",  # one line, up to max_length
+    "longtext",  # several lines, up to max_length
+    "choice",  # one of `choices`
+    "multichoice",  # several of `choices` (Done button)
+    "date",  # a calendar date
+    "group",  # repeating items of sub-`fields` (e.g. indicator + value + unit)
+    "region",  # one of the configured regions (沈阳 first)
+    "industry",  # one of the configured industries
+    "channels",  # channels from the library (paged keyboard or typed name)
+]
+NUMERIC_TYPES = ("int", "decimal", "money")
+CHOICE_TYPES = ("choice", "multichoice")
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Labels(Strict):
+    """A text in both languages."""
+
+    zh: str = Field(min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
+
+    def get(self, locale: str) -> str:
+        """The text in `locale` (Chinese when unknown)."""
+        return self.en if locale == "en" else self.zh
+
+
+class Choice(Strict):
+    """One option of a choice field, a region or an industry."""
+
+    key: str
+    label: Labels
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return _checked_key(key)
+
+
+class FieldSpec(Strict):
+    """One question of a form."""
+
+    key: str
+    type: FieldType
+    label: Labels
+    help: Labels | None = None
+    required: bool = True
+    metric: bool = False
+    min: float | None = None
+    max: float | None = None
+    decimals: int = Field(default=2, ge=0, le=4)
+    max_length: int = Field(default=500, ge=1, le=3500)
+    choices: tuple[Choice, ...] = ()
+    fields: tuple["FieldSpec", ...] = ()
+    max_items: int = Field(default=10, ge=1, le=50)
+    # Where a suggested answer comes from (e.g. the channel library's stage changes today).
+    suggest: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return _checked_key(key)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "FieldSpec":
+        if self.metric and self.type not in (*NUMERIC_TYPES, "channels"):
+            raise ValueError(f"field {self.key}: only numbers (or channels, counted) are metrics")
+        if self.type in CHOICE_TYPES and len(self.choices) < 2:
+            raise ValueError(f"field {self.key}: a {self.type} needs at least two choices")
+        if self.type == "group" and not self.fields:
+            raise ValueError(f"field {self.key}: a group needs sub-fields")
+        if self.type == "group" and any(f.type in ("group", "channels") for f in self.fields):
+            raise ValueError(f"field {self.key}: a group holds simple fields only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"field {self.key}: min is above max")
+        return self
+
+
+class FormSpec(Strict):
+    """A report: who files it, how often, when it is due and closes, and its questions."""
+
+    key: str
+    name: Labels
+    command: str
+    roles: tuple[str, ...]
+    cadence: Literal["daily", "weekly"]
+    due_time: str = "18:00"  # team-local; weekly: on due_weekday (or the week's last workday)
+    due_weekday: str = "fri"
+    grace_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    close_time: str = "12:00"  # daily: next working day; weekly: the next Monday
+    fields: tuple[FieldSpec, ...]
+
+    @field_validator("key", "command")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return _checked_key(key)
+
+    @field_validator("due_time", "close_time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected a time like 18:00")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown or not roles:
+            raise ValueError(f"roles must be some of {', '.join(ROLES)}")
+        return roles
+
+    @field_validator("due_weekday")
+    @classmethod
+    def _weekday(cls, value: str) -> str:
+        if value not in WEEKDAYS:
+            raise ValueError(f"expected one of {', '.join(WEEKDAYS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> "FormSpec":
+        keys = [f.key for f in self.fields]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"form {self.key}: two fields share a key")
+        if not self.fields:
+            raise ValueError(f"form {self.key}: no fields")
+        return self
+
+    def field(self, key: str) -> FieldSpec | None:
+        """The field with this key, if the form (still) has it."""
+        return next((f for f in self.fields if f.key == key), None)
+
+
+class ReportsConfig(Strict):
+    """The [reports] table: forms, regions and industries."""
+
+    forms: tuple[FormSpec, ...]
+    regions: tuple[Choice, ...]
+    industries: tuple[Choice, ...]
+
+    @model_validator(mode="after")
+    def _unique_forms(self) -> "ReportsConfig":
+        for what, items in (
+            ("form", self.forms),
+            ("region", self.regions),
+            ("industry", self.industries),
+        ):
+            keys = [i.key for i in items]
+            if len(keys) != len(set(keys)):
+                raise ValueError(f"two {what}s share a key")
+        commands = [f.command for f in self.forms]
+        if len(commands) != len(set(commands)):
+            raise ValueError("two forms share a command")
+        return self
+
+    def form(self, key: str) -> FormSpec | None:
+        """The form with this key, if configured."""
+        return next((f for f in self.forms if f.key == key), None)
+
+
+def _checked_key(key: str) -> str:
+    if not KEY.match(key):
+        raise ValueError(f"{key!r}: keys are lowercase letters, digits and _ (max 32)")
+    return key
+
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+@cache
+def default_reports() -> ReportsConfig:
+    """The shipped forms, regions and industries (DOMAIN.md)."""
+    with DEFAULTS_FILE.open("rb") as fh:
+        return ReportsConfig.model_validate(tomllib.load(fh))
