@@ -2,7 +2,7 @@
 
 from telegram.ext import Application
 
-from handlers import basics, errors, groups, invite, join, lang, staff, start, updates
+from handlers import basics, channels, errors, groups, invite, join, lang, staff, start, updates
 
 
 def register(app: Application) -> None:
@@ -18,6 +18,8 @@ def register(app: Application) -> None:
     # Directors' tools.
     invite.register(app)
     staff.register(app)
+    # The channel resource library.
+    channels.register(app)
     # Everyone's basics.
     lang.register(app)
     basics.register(app)
