@@ -1,0 +1,190 @@
+"""Obligations: who owes which form for which period, when it is due and when it closes."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.calendar import Period, WorkCalendar, at_local, local_date
+from bot.forms.spec import WEEKDAYS, FormSpec
+from bot.models import Obligation, Staff, StaffRole
+
+PERIOD_KIND = {"daily": "day", "weekly": "week"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When one period of a form is due, and when it stops taking reports."""
+
+    period: Period
+    due_at: datetime
+    closes_at: datetime
+
+
+def _clock_time(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def schedule(form: FormSpec, period: Period, cal: WorkCalendar, tz: ZoneInfo) -> Schedule | None:
+    """Due and close times of `period`; None when nobody works in it (holiday, golden week)."""
+    if form.cadence == "daily":
+        if not cal.is_workday(period.start):
+            return None
+        due_day = period.start
+        close_day = cal.next_workday(due_day)
+    else:
+        wanted = period.start + timedelta(days=WEEKDAYS.index(form.due_weekday))
+        due_day = wanted if cal.is_workday(wanted) else cal.last_workday_of_week(period.start)
+        if due_day is None:
+            return None
+        close_day = period.end + timedelta(days=1)  # the Monday after
+    due_at = at_local(due_day, _clock_time(form.due_time), tz) + timedelta(
+        minutes=form.grace_minutes
+    )
+    return Schedule(period, due_at, at_local(close_day, _clock_time(form.close_time), tz))
+
+
+def period_of(form: FormSpec, day: date) -> Period:
+    """The period of `form` that contains `day`."""
+    return Period.containing(PERIOD_KIND[form.cadence], day)
+
+
+async def owers(session: AsyncSession, form: FormSpec) -> list[Staff]:
+    """Active people who must file `form` (by role)."""
+    query = (
+        select(Staff)
+        .join(StaffRole)
+        .where(Staff.active.is_(True), StaffRole.role.in_(form.roles))
+        .distinct()
+        .order_by(Staff.id)
+    )
+    return list(await session.scalars(query))
+
+
+async def create_ahead(
+    session: AsyncSession, forms: tuple[FormSpec, ...], cal: WorkCalendar, tz: ZoneInfo
+) -> int:
+    """Create this period's and the next period's obligations; returns how many were new."""
+    now = clock.now()
+    today = local_date(now, tz)
+    created = 0
+    for form in forms:
+        current = period_of(form, today)
+        for period in (current, current.next()):
+            plan = schedule(form, period, cal, tz)
+            if plan is None:
+                continue
+            for person in await owers(session, form):
+                # A person owes the first period whose due time is after they joined.
+                if plan.due_at > person.joined_at:
+                    created += await _insert(session, person.id, form.key, plan, now)
+    return created
+
+
+async def _insert(
+    session: AsyncSession, staff_id: int, form_key: str, plan: Schedule, now: datetime
+) -> int:
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Obligation)
+        .values(
+            staff_id=staff_id,
+            form_key=form_key,
+            period_key=plan.period.key,
+            due_at=plan.due_at,
+            closes_at=plan.closes_at,
+            status="open",
+            reminder_step=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["staff_id", "form_key", "period_key"])
+    )
+    return (await session.execute(stmt)).rowcount
+
+
+async def close_expired(session: AsyncSession) -> int:
+    """Obligations past their closing time without a report become missed."""
+    result = await session.execute(
+        update(Obligation)
+        .where(Obligation.status == "open", Obligation.closes_at <= clock.now())
+        .values(status="missed")
+    )
+    return result.rowcount
+
+
+async def oldest_open(
+    session: AsyncSession, staff_id: int, form_key: str, today: date
+) -> Obligation | None:
+    """The obligation a report filed now counts for: the oldest still open whose period began.
+
+    So /daily at 00:30 still files yesterday's report while yesterday is open, and tomorrow's
+    obligation (created ahead) cannot be filed before tomorrow.
+    """
+    candidates = await session.scalars(
+        select(Obligation)
+        .where(
+            Obligation.staff_id == staff_id,
+            Obligation.form_key == form_key,
+            Obligation.status == "open",
+            Obligation.closes_at > clock.now(),
+        )
+        .order_by(Obligation.due_at)
+    )
+    return next((o for o in candidates if Period.parse(o.period_key).start <= today), None)
+
+
+async def editable(
+    session: AsyncSession, staff_id: int, form_key: str, today: date
+) -> Obligation | None:
+    """The newest filed obligation that has not closed yet (its report may still be edited)."""
+    candidates = await session.scalars(
+        select(Obligation)
+        .where(
+            Obligation.staff_id == staff_id,
+            Obligation.form_key == form_key,
+            Obligation.status.in_(("filed", "late")),
+            Obligation.closes_at > clock.now(),
+        )
+        .order_by(Obligation.due_at.desc())
+    )
+    return next((o for o in candidates if Period.parse(o.period_key).start <= today), None)
+
+
+async def for_period(
+    session: AsyncSession, staff_id: int, form_key: str, period_key: str
+) -> Obligation | None:
+    """The obligation of one person, form and period, if any."""
+    return await session.scalar(
+        select(Obligation).where(
+            Obligation.staff_id == staff_id,
+            Obligation.form_key == form_key,
+            Obligation.period_key == period_key,
+        )
+    )
+
+
+def mark_filed(obligation: Obligation, at: datetime) -> None:
+    """A report arrived: on time or late, and the reminders stop."""
+    obligation.status = "late" if at > obligation.due_at else "filed"
+    obligation.filed_at = at
+
+
+async def open_for(session: AsyncSession, staff_id: int) -> list[Obligation]:
+    """What a person still owes, oldest first."""
+    return list(
+        await session.scalars(
+            select(Obligation)
+            .where(
+                Obligation.staff_id == staff_id,
+                Obligation.status == "open",
+                Obligation.closes_at > clock.now(),
+            )
+            .order_by(Obligation.due_at)
+        )
+    )
