@@ -1,5 +1,443 @@
-"""/channel: the channel resource library (filled in by the library work)."""
+"""/channel: the channel resource library — my channels, search, cards, stages, adding, editing."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot import clock
+from bot.calendar import local_date
+from bot.i18n import t
+from bot.models import Channel, Staff
+from bot.services import audit, channels
+from bot.services.channels import (
+    DIFFICULTIES,
+    DIFFICULTY_LABELS,
+    STAGE_LABELS,
+    STAGES,
+    ChannelError,
+)
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import answer_alert, answer_note, edit, reply, rows_of
+
+LIBRARY_ROLES = ("channel", "director")
+PAGE_SIZE = 8
+# Telegram allows 100 buttons; a phone shows about two dozen without scrolling.
+CHOICES_PER_PAGE = 21
+MAX_DATA = 64
+LABEL_MAX = 40
+FIELD_WORDS = {"联系人": "contact", "电话": "phone", "备注": "notes", "难度": "difficulty"}
+FIELD_WORDS |= {"名称": "name", **{f: f for f in channels.FIELDS}}
+DIFFICULTY_WORDS = {"易": "easy", "容易": "easy", "中": "medium", "一般": "medium"}
+DIFFICULTY_WORDS |= {"难": "hard", "困难": "hard", **{d: d for d in DIFFICULTIES}}
+
+
+@dataclass(frozen=True)
+class View:
+    """Which list a card was opened from, so 🔙 returns there: mine, all, or a search."""
+
+    kind: str = "m"
+    page: int = 0
+    query: str = ""
+
+    @property
+    def token(self) -> str:
+        return f"q{self.page}.{self.query}" if self.kind == "q" else f"{self.kind}{self.page}"
+
+    @classmethod
+    def parse(cls, token: str) -> "View":
+        head, _, query = token.partition(".")
+        if head[:1] not in ("m", "a", "q") or not head[1:].isdigit():
+            raise ValueError(token)
+        return cls(head[0], int(head[1:]), query)
+
+
+HOME = View()
+
+
+def _data(*parts: object, view: View | None = None) -> str | None:
+    """Callback data `ch:v1:…`, or None when it would exceed Telegram's 64 bytes."""
+    data = ":".join(["ch", "v1", *map(str, parts), *([view.token] if view else [])])
+    return data if len(data.encode()) <= MAX_DATA else None
+
+
+def _data_or_home(*parts: object, view: View) -> str:
+    # A long search cannot ride along in 64 bytes; 🔙 then goes to "my channels".
+    return _data(*parts, view=view) or _data(*parts, view=HOME)
+
+
+@staff_only(*LIBRARY_ROLES)
+async def channel_command(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """/channel [all | new <name> | set <id> <field> <value> | help | <words to search>]."""
+    rest = _after_first_word(update.effective_message.text)
+    sub = SUBCOMMANDS.get(rest.split(None, 1)[0].casefold()) if rest else None
+    try:
+        if sub is not None:
+            await sub(update, context, session, me, _after_first_word(rest))
+        else:
+            await _reply_list(update, context, session, me, _view_for(rest))
+    except ChannelError as exc:
+        await reply(update, me.locale, "channel_error.html.j2", reason=exc.reason, **exc.params)
+
+
+def _after_first_word(text: str) -> str:
+    parts = text.split(None, 1)
+    return parts[1].strip() if len(parts) > 1 else ""
+
+
+def _view_for(words: str) -> View:
+    return View("q", 0, " ".join(words.split())) if words.strip() else HOME
+
+
+async def _reply_list(update, context, session, me, view: View) -> None:
+    text, rows = await _list(context, session, me, view)
+    await reply(update, me.locale, "channel_list.html.j2", rows, **text)
+
+
+async def _all(update, context, session, me, rest: str) -> None:
+    await _reply_list(update, context, session, me, View("a"))
+
+
+async def _help(update, context, session, me, rest: str) -> None:
+    await reply(update, me.locale, "channel_help.html.j2")
+
+
+async def _new(update, context, session, me, name: str) -> None:
+    draft = await channels.start_draft(session, name, me)
+    text, rows = _region_picker(context, me, draft, channels.clean_name(name), 0)
+    await reply(update, me.locale, "channel_pick_region.html.j2", rows, **text)
+
+
+async def _set(update, context, session, me, rest: str) -> None:
+    parts = rest.split(None, 2)
+    if len(parts) < 2 or not parts[0].isdigit() or parts[1].casefold() not in FIELD_WORDS:
+        raise ChannelError("set_usage")
+    channel = await _existing(session, int(parts[0]))
+    field = FIELD_WORDS[parts[1].casefold()]
+    value = parts[2] if len(parts) > 2 else ""
+    if field == "difficulty":
+        value = _difficulty_key(value, me.locale)
+    await channels.set_field(session, channel, field, value, me)
+    text, rows = await _card(context, session, me, channel.id, HOME, notice="saved")
+    await reply(update, me.locale, "channel_card.html.j2", rows, **text)
+
+
+def _difficulty_key(word: str, locale: str) -> str:
+    word = word.strip().casefold()
+    for key, label in DIFFICULTY_LABELS.items():
+        if word == t(locale, label).casefold():
+            return key
+    # Unknown words go through as typed, so the service names the problem.
+    return DIFFICULTY_WORDS.get(word, word)
+
+
+SUBCOMMANDS = {
+    "all": _all,
+    "全部": _all,
+    "new": _new,
+    "新建": _new,
+    "set": _set,
+    "修改": _set,
+    "help": _help,
+    "帮助": _help,
+}
+
+
+@staff_only(*LIBRARY_ROLES)
+async def on_channel_button(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """Every /channel button: lists, cards, stage changes, and the steps of adding a channel."""
+    parts = update.callback_query.data.split(":", 3)
+    action, args = parts[2], parts[3] if len(parts) > 3 else ""
+    try:
+        note = await BUTTONS[action](update, context, session, me, args)
+    except ChannelError as exc:
+        await answer_alert(update, me.locale, "channel_error.html.j2", reason=exc.reason)
+        return
+    except (KeyError, ValueError, IndexError):
+        # Data we never produced (forged, or from another version): record it, change nothing.
+        data = update.callback_query.data[:128]
+        await audit.record(session, me.telegram_id, "button.unknown", data)
+        await answer_alert(update, me.locale, "stale_button.html.j2")
+        return
+    if note:
+        await answer_note(update, me.locale, "channel_error.html.j2", reason=note)
+    else:
+        await update.callback_query.answer()
+
+
+async def _show_list(update, context, session, me, args: str) -> None:
+    view = View.parse(args)
+    text, rows = await _list(context, session, me, view)
+    await edit(update, me.locale, "channel_list.html.j2", rows, **text)
+
+
+async def _show_card(update, context, session, me, args: str) -> None:
+    channel_id, token = args.split(":", 1)
+    text, rows = await _card(context, session, me, int(channel_id), View.parse(token))
+    await edit(update, me.locale, "channel_card.html.j2", rows, **text)
+
+
+async def _move(update, context, session, me, args: str) -> str | None:
+    channel_id, moves, token = args.split(":", 2)
+    view, channel = View.parse(token), await _existing(session, int(channel_id))
+    expected, stage = STAGES[int(moves[0])], STAGES[int(moves[1])]
+    day = local_date(clock.now(), context.settings.team.tz)
+    try:
+        change = await channels.set_stage(session, channel, stage, me, day, expected=expected)
+    except ChannelError as exc:
+        if exc.reason != "stale":
+            raise
+        # Someone moved it since this card was drawn: show what is true now, then say so.
+        await _redraw_card(update, context, session, me, channel.id, view)
+        raise ChannelError("stale_stage") from None
+    if change is None:
+        return "already_there"
+    await _redraw_card(update, context, session, me, channel.id, view, notice="moved")
+    return None
+
+
+async def _redraw_card(update, context, session, me, channel_id, view, notice=None) -> None:
+    text, rows = await _card(context, session, me, channel_id, view, notice=notice)
+    await edit(update, me.locale, "channel_card.html.j2", rows, **text)
+
+
+async def _explain_adding(update, context, session, me, args: str) -> None:
+    await reply(update, me.locale, "channel_help.html.j2")
+
+
+async def _region_page(update, context, session, me, args: str) -> None:
+    draft, page = map(int, args.split(":"))
+    name = await channels.draft_name(session, draft, me)
+    text, rows = _region_picker(context, me, draft, name, page)
+    await edit(update, me.locale, "channel_pick_region.html.j2", rows, **text)
+
+
+async def _region_picked(update, context, session, me, args: str) -> None:
+    draft, region, known = args.split(":")
+    name = await channels.draft_name(session, int(draft), me)
+    if region not in {c.key for c in context.settings.reports.regions}:
+        raise ChannelError("unknown_region")
+    if await _show_duplicate(update, context, session, me, name, region, int(known), args, "nr"):
+        return
+    text, rows = _industry_picker(context, me, int(draft), name, region, int(known))
+    await edit(update, me.locale, "channel_pick_industry.html.j2", rows, **text)
+
+
+async def _industry_picked(update, context, session, me, args: str) -> None:
+    draft, region, industry, known = args.split(":")
+    name = await channels.draft_name(session, int(draft), me)
+    if await _show_duplicate(update, context, session, me, name, region, int(known), args, "ni"):
+        return
+    channel = await channels.create(
+        session,
+        name=name,
+        industry=industry,
+        region=region,
+        actor=me,
+        day=local_date(clock.now(), context.settings.team.tz),
+        **_vocabulary(context),
+    )
+    await _redraw_card(update, context, session, me, channel.id, HOME, notice="created")
+
+
+async def _show_duplicate(update, context, session, me, name, region, known, args, step) -> bool:
+    """Ask "use the existing one or create anyway?" when a like-named channel is newer than
+    the one already shown (`known`); the answer buttons repeat `step` with it as known."""
+    duplicate = await channels.find_duplicate(session, name, region)
+    if duplicate is None or duplicate.id <= known:
+        return False
+    again = ":".join([*args.split(":")[:-1], str(duplicate.id)])
+    rows = [
+        [(t(me.locale, "Use the existing one"), _data("c", duplicate.id, view=HOME))],
+        [(t(me.locale, "Create anyway"), _data(step, again))],
+        [(t(me.locale, "✖ Cancel"), _data("nc"))],
+    ]
+    existing = await _card_text(context, session, me, duplicate.id)
+    await edit(update, me.locale, "channel_duplicate.html.j2", rows, name=name, **existing)
+    return True
+
+
+async def _cancel(update, context, session, me, args: str) -> None:
+    await edit(update, me.locale, "channel_cancelled.html.j2")
+
+
+BUTTONS = {
+    "ls": _show_list,
+    "c": _show_card,
+    "st": _move,
+    "add": _explain_adding,
+    "np": _region_page,
+    "nr": _region_picked,
+    "ni": _industry_picked,
+    "nc": _cancel,
+}
+
+
+async def _existing(session: AsyncSession, channel_id: int) -> Channel:
+    channel = await channels.get(session, channel_id)
+    if channel is None:
+        raise ChannelError("not_found")
+    return channel
+
+
+async def _list(context, session, me: Staff, view: View):
+    """The text and keyboard of one page of a list."""
+    total = await _count(context, session, me, view)
+    pages = max(1, -(-total // PAGE_SIZE))
+    view = View(view.kind, min(view.page, pages - 1), view.query)
+    found = await _fetch(context, session, me, view)
+    rows = [[(_button_label(c, me.locale), _data_or_home("c", c.id, view=view))] for c in found]
+    rows += _list_footer(me, view, pages)
+    if view.kind == "q" and not found:
+        rows = await _offer_to_add(session, me, view.query) or rows
+    items = [_summary(context, c, me.locale) for c in found]
+    text = dict(kind=view.kind, query=view.query, items=items, total=total)
+    return text | dict(page=view.page + 1, pages=pages), rows
+
+
+async def _count(context, session, me: Staff, view: View) -> int:
+    if view.kind == "m":
+        return await channels.count_mine(session, me.id)
+    if view.kind == "a":
+        return await channels.count_all(session)
+    return await channels.count_search(session, view.query, **_vocabulary(context))
+
+
+async def _fetch(context, session, me: Staff, view: View) -> list[Channel]:
+    page = dict(limit=PAGE_SIZE, offset=view.page * PAGE_SIZE)
+    if view.kind == "m":
+        return await channels.mine(session, me.id, **page)
+    if view.kind == "a":
+        return await channels.recent(session, **page)
+    return await channels.search(session, view.query, **page, **_vocabulary(context))
+
+
+def _vocabulary(context) -> dict:
+    reports = context.settings.reports
+    return dict(regions=reports.regions, industries=reports.industries)
+
+
+def _list_footer(me: Staff, view: View, pages: int) -> list[list[tuple[str, str]]]:
+    nav = []
+    if view.page > 0:
+        nav.append(("◀", _data("ls", view=View(view.kind, view.page - 1, view.query))))
+    if view.page < pages - 1:
+        nav.append(("▶", _data("ls", view=View(view.kind, view.page + 1, view.query))))
+    # A search too long to page through in 64 bytes shows its first page only.
+    rows = [[b for b in nav if b[1]]] if any(b[1] for b in nav) else []
+    other = ("📚 " + t(me.locale, "All channels"), _data("ls", view=View("a")))
+    if view.kind != "m":
+        other = ("👤 " + t(me.locale, "My channels"), _data("ls", view=HOME))
+    rows.append([("➕ " + t(me.locale, "New channel"), _data("add")), other])
+    return rows
+
+
+async def _offer_to_add(session, me: Staff, query: str) -> list[list[tuple[str, str]]] | None:
+    """Nothing found: offer to add the searched words as a new channel, if they make a name."""
+    try:
+        draft = await channels.start_draft(session, query, me)
+    except ChannelError:
+        return None
+    label = t(me.locale, "➕ Add “%(name)s”", name=_clip(query))
+    return [
+        [(label, _data("np", draft, 0))],
+        [("👤 " + t(me.locale, "My channels"), _data("ls", view=HOME))],
+    ]
+
+
+def _summary(context, channel: Channel, locale: str) -> dict:
+    reports = context.settings.reports
+    return dict(
+        channel=channel,
+        region=_label(reports.regions, channel.region, locale),
+        industry=_label(reports.industries, channel.industry, locale),
+        stage=t(locale, STAGE_LABELS.get(channel.stage, channel.stage)),
+    )
+
+
+async def _card(context, session, me: Staff, channel_id: int, view: View, notice=None):
+    """The text and keyboard of a channel card."""
+    text = await _card_text(context, session, me, channel_id)
+    stage = STAGES.index(text["channel"].stage) if text["channel"].stage in STAGES else 0
+    buttons = [
+        (
+            ("✓ " if i == stage else "") + t(me.locale, STAGE_LABELS[s]),
+            _data_or_home("st", channel_id, f"{stage}{i}", view=view),
+        )
+        for i, s in enumerate(STAGES)
+    ]
+    rows = rows_of(buttons, width=3)
+    rows.append([("🔙 " + t(me.locale, "Back"), _data_or_home("ls", view=view))])
+    return text | {"notice": notice}, rows
+
+
+async def _card_text(context, session, me: Staff, channel_id: int) -> dict:
+    found = await channels.card(session, channel_id)
+    if found is None:
+        raise ChannelError("not_found")
+    tz, locale = context.settings.team.tz, me.locale
+    changes = [
+        dict(
+            when=change.at.astimezone(tz),
+            who=who.display_name if who else "—",
+            before=t(locale, STAGE_LABELS[change.from_stage]) if change.from_stage else None,
+            after=t(locale, STAGE_LABELS.get(change.to_stage, change.to_stage)),
+        )
+        for change, who in found.changes
+    ]
+    difficulty = found.channel.difficulty
+    return _summary(context, found.channel, locale) | dict(
+        difficulty=t(locale, DIFFICULTY_LABELS[difficulty]) if difficulty else None,
+        owner=found.owner.display_name if found.owner else None,
+        changes=changes,
+    )
+
+
+def _region_picker(context, me: Staff, draft: int, name: str, page: int):
+    regions = context.settings.reports.regions
+    pages = max(1, -(-len(regions) // CHOICES_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    shown = regions[page * CHOICES_PER_PAGE : (page + 1) * CHOICES_PER_PAGE]
+    rows = rows_of([(c.label.get(me.locale), _data("nr", draft, c.key, 0)) for c in shown], 3)
+    nav = [("◀", _data("np", draft, page - 1))] if page > 0 else []
+    nav += [("▶", _data("np", draft, page + 1))] if page < pages - 1 else []
+    rows += [nav] if nav else []
+    rows.append([(t(me.locale, "✖ Cancel"), _data("nc"))])
+    return dict(name=name, page=page + 1, pages=pages), rows
+
+
+def _industry_picker(context, me: Staff, draft: int, name: str, region: str, known: int):
+    reports = context.settings.reports
+    shown = reports.industries[:CHOICES_PER_PAGE]
+    rows = rows_of(
+        [(c.label.get(me.locale), _data("ni", draft, region, c.key, known)) for c in shown]
+    )
+    rows.append([(t(me.locale, "✖ Cancel"), _data("nc"))])
+    region_label = _label(reports.regions, region, me.locale)
+    return dict(name=name, region=region_label), rows
+
+
+def _label(choices, key: str, locale: str) -> str:
+    """The label of a configured region or industry; the bare key once config dropped it."""
+    return next((c.label.get(locale) for c in choices if c.key == key), key)
+
+
+def _button_label(channel: Channel, locale: str) -> str:
+    stage = t(locale, STAGE_LABELS.get(channel.stage, channel.stage))
+    return f"{_clip(channel.name)} · {stage}"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
 def register(app) -> None:
-    """Register /channel handlers."""
+    """/channel and its buttons (channel managers and directors)."""
+    app.add_handler(CommandHandler("channel", channel_command, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(on_channel_button, pattern=r"^ch:v1:"))
