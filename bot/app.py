@@ -28,7 +28,10 @@ def build_application(settings: Settings, *, engine: AsyncEngine | None = None) 
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # Smooth 30/s with no initial burst (a burst of 30 then 30/s overshoots Telegram's
+        # rolling window and earns 429s); no retries here: replies ask for them per call, and
+        # the outbox reschedules a refused row itself (bench/README.md has the figures).
+        .rate_limiter(AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30))
         .context_types(ContextTypes(context=BotContext, bot_data=AppState))
         .post_init(startup)
         .post_shutdown(shutdown)

@@ -16,7 +16,7 @@ async def run_tick_once(settings: Settings, at: datetime | None) -> TickReport:
     await app.initialize()
     try:
         await startup(app)
-        return await tick(app.bot_data, app.bot, clock.now())
+        return await tick(app.bot_data, app.bot)
     finally:
         await shutdown(app)
         await app.shutdown()

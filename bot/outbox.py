@@ -132,18 +132,29 @@ async def take_sender_lease(sessions: Sessions, holder: str = HOLDER) -> bool:
 
 
 async def deliver(
-    sessions: Sessions, transport: Transport, limit: int = 1000, holder: str = HOLDER
+    sessions: Sessions,
+    transport: Transport,
+    limit: int = 1000,
+    holder: str = HOLDER,
+    rounds: int = 10,
 ) -> int:
-    """Send what is due, oldest first, while holding the sender lease; returns rows sent."""
+    """Send what is due, oldest first, while holding the sender lease; returns rows sent.
+
+    Sending can queue more (a refusal queues a notice to the directors), so it goes round
+    again, up to `rounds` times, while a round finds rows it has not seen.
+    """
+    if not await _anything_due(sessions):
+        return 0  # the common case: no lease write, no transaction
     if not await take_sender_lease(sessions, holder):
         return 0
     sent = 0
     renewed = time.monotonic()
     seen: set[int] = set()
     flooded: set[int] = set()  # chats that answered 429 in this call: leave them alone
-    # Sending can queue more (a refusal queues a notice to the directors): go round until a
-    # pass finds nothing new.
-    while batch := [r for r in await _due_rows(sessions, limit) if r[0] not in seen]:
+    for _ in range(rounds):
+        batch = [r for r in await _due_rows(sessions, limit) if r[0] not in seen]
+        if not batch:
+            break
         for row_id, chat_id in batch:
             seen.add(row_id)
             if chat_id in flooded:
@@ -169,6 +180,11 @@ def _due(now: datetime):
         and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
         and_(Outbox.status == "sending", Outbox.lease_until < now),
     )
+
+
+async def _anything_due(sessions: Sessions) -> bool:
+    async with sessions() as s:
+        return await s.scalar(select(Outbox.id).where(_due(clock.now())).limit(1)) is not None
 
 
 async def _due_rows(sessions: Sessions, limit: int) -> list[tuple[int, int]]:

@@ -2,7 +2,19 @@
 
 from telegram.ext import Application
 
-from handlers import basics, channels, errors, groups, invite, join, lang, staff, start, updates
+from handlers import (
+    basics,
+    channels,
+    errors,
+    groups,
+    invite,
+    join,
+    lang,
+    reports,
+    staff,
+    start,
+    updates,
+)
 
 
 def register(app: Application) -> None:
@@ -23,6 +35,9 @@ def register(app: Application) -> None:
     # Everyone's basics.
     lang.register(app)
     basics.register(app)
+    # Reports: one command per configured form, their buttons, /my, and typed answers (after
+    # every command above, before the fallbacks).
+    reports.register(app)
     # Last: unknown commands and unexpected text in private chats.
     basics.register_fallbacks(app)
     app.add_error_handler(errors.on_error)

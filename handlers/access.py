@@ -47,7 +47,7 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
                     reachability.mark_reachable(actor)
                     await func(update, context, session, actor)
                 else:
-                    await _refuse(update, context, session, actor, refusal)
+                    await _refuse(update, context, session, actor, refusal, roles)
             await flush_outbox(context)
 
         return run
@@ -66,9 +66,15 @@ def _refusal(actor: Staff | None, roles: tuple[str, ...]) -> str | None:
 
 
 async def _refuse(
-    update: Update, context: BotContext, session: AsyncSession, actor: Staff | None, why: str
+    update: Update,
+    context: BotContext,
+    session: AsyncSession,
+    actor: Staff | None,
+    why: str,
+    roles: tuple[str, ...],
 ) -> None:
     locale = actor.locale if actor else person_of(update, context).locale
+    needed = ["director"] if roles == ("director",) else [t(locale, ROLE_LABELS[r]) for r in roles]
     if update.callback_query is not None:
         await audit.record(
             session,
@@ -77,7 +83,7 @@ async def _refuse(
             update.callback_query.data[:128] if update.callback_query.data else None,
             reason=why,
         )
-        await answer_alert(update, locale, "refused.html.j2", reason=why)
+        await answer_alert(update, locale, "refused.html.j2", reason=why, roles=needed)
         return
     if update.effective_chat and update.effective_chat.type == "private":
         pending = await joining.pending_request(session, update.effective_user.id)
@@ -85,4 +91,4 @@ async def _refuse(
             role = t(locale, ROLE_LABELS[pending.role])
             await reply(update, locale, "join_error.html.j2", reason="pending", role=role)
             return
-        await reply(update, locale, "refused.html.j2", reason=why)
+        await reply(update, locale, "refused.html.j2", reason=why, roles=needed)

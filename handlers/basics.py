@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.forms import flow
 from bot.i18n import normalise
 from bot.models import Staff
 from bot.services import audit, menu
@@ -23,8 +24,9 @@ async def show_help(update: Update, context: BotContext, session: AsyncSession, 
 
 @staff_only()
 async def cancel(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
-    """Nothing is in progress yet that could be cancelled; say so."""
-    await reply(update, me.locale, "cancel.html.j2")
+    """Drop the report being filled, if any, and say what happened."""
+    dropped = await flow.cancel(session, me.id)
+    await reply(update, me.locale, "cancel.html.j2", dropped=dropped)
 
 
 @staff_only()
@@ -42,6 +44,11 @@ async def unexpected_text(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
     """Free text nobody asked for."""
+    await unexpected_text_reply(update, me)
+
+
+async def unexpected_text_reply(update: Update, me: Staff) -> None:
+    """Say that no question is open, and how to find what to do."""
     await reply(update, me.locale, "unexpected_text.html.j2")
 
 

@@ -10,6 +10,13 @@ from bot.render import render
 from bot.state import BotContext
 from bot.telegram_io import TelegramTransport, keyboard
 
+# A reply to the person in front of us waits out a 429 (the rate limiter retries it); the outbox
+# never does: it reschedules the row and moves on to other chats.
+REPLY_RETRIES = 2
+# A handler sends what it queued at once, but never a whole backlog: that is the tick's job, and
+# a long send here would hold up everyone else's updates.
+FLUSH_ROWS = 25
+
 
 def rows_of(buttons: list[tuple[str, str]], width: int = 2) -> Buttons:
     """Lay buttons out `width` to a row (Chinese labels fit two to a phone-width row)."""
@@ -25,19 +32,33 @@ async def reply(
     update: Update, locale: str, template: str, buttons: Buttons | None = None, **ctx
 ) -> None:
     """Send a rendered template to the chat the update came from."""
-    await update.effective_chat.send_message(
-        render(template, locale, **ctx), reply_markup=markup(buttons)
-    )
+    await send_rendered(update, render(template, locale, **ctx), buttons)
 
 
 async def edit(
     update: Update, locale: str, template: str, buttons: Buttons | None = None, **ctx
 ) -> None:
     """Replace the text of the message whose button was pressed."""
+    await send_rendered(update, render(template, locale, **ctx), buttons, edit=True)
+
+
+async def send_rendered(
+    update: Update, text: str, buttons: Buttons | None = None, *, edit: bool = False
+) -> None:
+    """Send (or, for a button press, edit in place) text already rendered from templates."""
+    bot = update.get_bot()
+    if not edit:
+        await bot.send_message(
+            update.effective_chat.id, text, reply_markup=markup(buttons),
+            rate_limit_args=REPLY_RETRIES,
+        )  # fmt: skip
+        return
+    message = update.callback_query.message
     try:
-        await update.callback_query.edit_message_text(
-            render(template, locale, **ctx), reply_markup=markup(buttons)
-        )
+        await bot.edit_message_text(
+            text, chat_id=message.chat.id, message_id=message.message_id,
+            reply_markup=markup(buttons), rate_limit_args=REPLY_RETRIES,
+        )  # fmt: skip
     except BadRequest as exc:
         if "message is not modified" not in str(exc).lower():
             raise
@@ -57,4 +78,4 @@ async def answer_note(update: Update, locale: str, template: str, **ctx) -> None
 
 async def flush_outbox(context: BotContext) -> None:
     """Send what the handler queued, now that its transaction has committed."""
-    await deliver(context.db, TelegramTransport(context.bot))
+    await deliver(context.db, TelegramTransport(context.bot), limit=FLUSH_ROWS, rounds=1)

@@ -9,7 +9,7 @@ from telegram import Bot
 from bot import clock
 from bot.calendar import local_date
 from bot.outbox import deliver
-from bot.services import calendar_notice, team
+from bot.services import calendar_notice, obligations, team
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
 
@@ -26,12 +26,18 @@ class TickReport:
     sent: int
 
 
-async def tick(state: AppState, bot: Bot, at: datetime | None = None) -> TickReport:
-    """Run every duty that is due at `at` (default: the process clock), then send."""
-    at = at or clock.now()
+async def tick(state: AppState, bot: Bot) -> TickReport:
+    """Run every duty that is due now on the process clock, then send.
+
+    To tick at another moment, start the clock there first (as `opsbot jobs run tick --at` does).
+    """
+    at = clock.now()
     today = local_date(at, state.settings.team.tz)
+    tz = state.settings.team.tz
     async with state.sessions() as session, session.begin():
         enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
+        await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
+        await obligations.close_expired(session)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
     sent = await deliver(state.sessions, TelegramTransport(bot))
     state.last_tick = at

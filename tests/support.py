@@ -27,3 +27,14 @@ async def run_opsbot(*args: str, env: dict[str, str], limit: float = 120) -> tup
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), timeout=limit)
     return proc.returncode, out.decode(), err.decode()
+
+
+async def make_staff(sessions, persona, *roles: str) -> None:
+    """Put a persona on the team directly (tests that are not about joining)."""
+    from bot.services import staff as staff_service
+    from bot.services.staff import Person
+
+    name = " ".join(p for p in (persona.first_name, persona.last_name) if p)
+    locale = "en" if (persona.language_code or "").startswith("en") else "zh"
+    async with sessions() as s, s.begin():
+        await staff_service.add(s, Person(persona.id, name, persona.username, locale), roles, None)

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from test_channels import CONTEXTS as CHANNEL_CONTEXTS
+from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
 
 from bot import TEMPLATES_DIR
 from bot.i18n import LOCALES, normalise, t
@@ -62,8 +64,60 @@ CONTEXTS = {
     "group_bound.html.j2": dict(title=HOSTILE),
     "calendar_fallback.html.j2": dict(year=HOSTILE),
     "unreachable.html.j2": dict(name=HOSTILE),
+    "form_field_error.html.j2": dict(
+        reason="bad_group_item",
+        label=HOSTILE,
+        number=1,
+        item=HOSTILE,
+        expected=HOSTILE,
+        part=HOSTILE,
+    ),
 }
-NO_USER_INPUT = {
+_ROWS = [(HOSTILE, HOSTILE)]
+FORM_COMMON = dict(
+    form_name=HOSTILE,
+    period=HOSTILE,
+    notes=["resumed", "editing"],
+    unknown_lines=[HOSTILE],
+    error=None,
+)
+CONTEXTS |= {
+    "form_question.html.j2": dict(
+        FORM_COMMON,
+        index=1,
+        total=9,
+        label=HOSTILE,
+        help=HOSTILE,
+        kind="channels",
+        required=False,
+        current=HOSTILE,
+        suggestion=HOSTILE,
+        selected=[HOSTILE],
+        new_channel={"name": HOSTILE},
+        limits={"min": "0", "max": "9", "max_length": 9},
+    ),
+    "form_notes.html.j2": dict(notes=["resumed"], unknown_lines=[HOSTILE]),
+    "form_review.html.j2": dict(FORM_COMMON, rows=_ROWS, picking=False, editing=True),
+    "form_filed.html.j2": dict(
+        FORM_COMMON, rows=_ROWS, report=SimpleNamespace(version=1, late=True)
+    ),
+    "form_nothing_due.html.j2": dict(form_name=HOSTILE),
+    "my_reports.html.j2": dict(
+        owed=[SimpleNamespace(form_key="f", period_key=HOSTILE, due_at=datetime.now(UTC))],
+        latest=[
+            SimpleNamespace(
+                form_key="f", period_key="p", filed_at=datetime.now(UTC), late=True, version=2
+            )
+        ],
+        forms={"f": HOSTILE},
+        tz=UTC,
+    ),
+    **CHANNEL_CONTEXTS,
+}
+NO_USER_INPUT = set(CHANNEL_NO_INPUT) | {
+    "form_other_form.html.j2",
+    "form_cancelled.html.j2",
+    "form_stale.html.j2",
     "join_rejected.html.j2",
     "refused.html.j2",
     "invite_choose_role.html.j2",
@@ -97,6 +151,15 @@ def test_it_escapes_html(name, locale):
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("name", sorted(NO_USER_INPUT))
 def test_templates_without_user_input_are_valid_telegram_html(name, locale):
-    context = {"reason": "unknown", "bad": True, "commands": [("help", "x")], "directors": True}
+    context = {
+        "reason": "unknown",
+        "bad": True,
+        "commands": [("help", "x")],
+        "directors": True,
+        "roles": ["director"],
+        "dropped": True,
+        "gone": True,
+        "form_name": "F",
+    }
     visible, _ = parse_html(render(name, locale, **context))
     assert visible.strip()

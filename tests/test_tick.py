@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from support import opsbot_env, run_opsbot
 
+from bot import clock
 from jobs.tick import tick
 
 
@@ -31,7 +32,8 @@ async def test_jobs_run_tick_tells_directors_once_about_a_year_without_calendar_
 async def test_a_tick_in_a_known_year_sends_nothing_new(app, director):
     await director.send("/start")
     before = len(director.inbox)
-    report = await tick(app.bot_data, app.bot, datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    clock.start_at(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    report = await tick(app.bot_data, app.bot)
     assert report.enqueued == 0
     assert len(director.inbox) == before
 

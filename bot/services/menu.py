@@ -8,6 +8,10 @@ from bot.outbox import enqueue
 
 # (command, description, roles that see it; None = everyone on the team)
 COMMANDS: list[tuple[str, str, set[str] | None]] = [
+    ("daily", N_("File today's channel-expansion report"), {"channel"}),
+    ("weekly", N_("File the weekly user-feedback summary"), {"user_ops", "channel"}),
+    ("channel", N_("Channel resource library"), {"channel", "director"}),
+    ("my", N_("My reports and what is due"), None),
     ("help", N_("What I can do for you"), None),
     ("lang", N_("Change language"), None),
     ("cancel", N_("Cancel what you are doing"), None),

@@ -1,0 +1,573 @@
+"""Filing a form: the guided (one question at a time) and one-message paths over `drafts`.
+
+Every function takes the caller's session and changes the draft in that transaction, so an
+answer and the draft's new position are stored together: a restart between any two messages
+loses nothing, and any process can take the next message.
+"""
+
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.calendar import Period
+from bot.forms.fields import FieldContext, FieldError, parse_answer, parse_choice_key
+from bot.forms.oneshot import parse_message
+from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
+from bot.models import Channel, Draft, Report, Staff
+from bot.services import channels, obligations, reports
+from bot.services.reports import ReportError
+
+PAGE = 8  # channels per picker page: with the other buttons, well under Telegram's limits
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    """Who is filing which form, in which language, on which team-local day."""
+
+    staff: Staff
+    form: FormSpec
+    reports: ReportsConfig
+    today: date
+
+    @property
+    def fields(self) -> FieldContext:
+        return FieldContext(
+            locale=self.staff.locale,
+            today=self.today,
+            regions=self.reports.regions,
+            industries=self.reports.industries,
+        )
+
+
+@dataclass
+class Step:
+    """What to show next: a question, the review card, the field menu, or an outcome."""
+
+    kind: str  # ask | review | pick | filed | cancelled | nothing_due | other_form
+    form: FormSpec
+    draft: Draft | None = None
+    field: FieldSpec | None = None
+    error: FieldError | None = None
+    suggestion: Any = None
+    report: Report | None = None
+    notes: tuple[str, ...] = ()
+    options: list[tuple[str, str]] = dc_field(default_factory=list)  # (key, label) to pick from
+    selected: list[Any] = dc_field(default_factory=list)
+    page: int = 0
+    pages: int = 1
+    new_channel: dict[str, Any] | None = None
+
+
+# ---- starting -------------------------------------------------------------------------------
+
+
+async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
+    """/daily: continue a draft, start the oldest open period, edit a filed one, or say none."""
+    draft = await draft_of(session, ctx.staff.id)
+    if draft is not None:
+        if draft.form_key != ctx.form.key:
+            return Step("other_form", ctx.form, draft=draft)
+        return await show(session, draft, ctx, notes=("resumed",))
+    due = await obligations.oldest_open(session, ctx.staff.id, ctx.form.key, ctx.today)
+    if due is not None:
+        return await _start(session, ctx, due.period_key, due.id)
+    filed = await obligations.editable(session, ctx.staff.id, ctx.form.key, ctx.today)
+    if filed is not None and ctx.today in Period.parse(filed.period_key):
+        return await _start(session, ctx, filed.period_key, filed.id)
+    # A day off: nothing is owed; offer the last report (still open for edits) or today's.
+    notes = (f"editable:{filed.period_key}",) if filed is not None else ()
+    return Step("nothing_due", ctx.form, notes=notes)
+
+
+async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -> Step:
+    """Edit the filed report of `period_key`, if it is still open for edits."""
+    draft = await draft_of(session, ctx.staff.id)
+    if draft is not None:
+        return await show(session, draft, ctx, notes=("resumed",))
+    filed = await obligations.editable(session, ctx.staff.id, ctx.form.key, ctx.today)
+    if filed is None or filed.period_key != period_key:
+        return Step("nothing_due", ctx.form)
+    return await _start(session, ctx, filed.period_key, filed.id)
+
+
+async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
+    """File for the current period although nothing is due (a holiday, a weekend)."""
+    draft = await draft_of(session, ctx.staff.id)
+    if draft is not None:
+        return await show(session, draft, ctx, notes=("resumed",))
+    period = obligations.period_of(ctx.form, ctx.today)
+    due = await obligations.for_period(session, ctx.staff.id, ctx.form.key, period.key)
+    return await _start(session, ctx, period.key, due.id if due else None, notes=("not_due",))
+
+
+async def _start(
+    session: AsyncSession,
+    ctx: FlowContext,
+    period_key: str,
+    obligation_id: int | None,
+    notes: tuple[str, ...] = (),
+) -> Step:
+    report = await reports.existing(session, ctx.staff.id, ctx.form.key, period_key)
+    now = clock.now()
+    draft = Draft(
+        staff_id=ctx.staff.id,
+        form_key=ctx.form.key,
+        period_key=period_key,
+        obligation_id=obligation_id,
+        report_id=report.id if report else None,
+        answers=dict(report.answers) if report else {},
+        mode="review" if report else "ask",
+        cursor="0",
+        scratch={},
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(draft)
+            await session.flush()
+    except IntegrityError:  # two /daily at once: the other one made the draft; continue it
+        existing = await draft_of(session, ctx.staff.id)
+        return await show(session, existing, ctx, notes=("resumed",))
+    notes = (*notes, "editing") if report else notes
+    return await show(session, draft, ctx, notes=notes)
+
+
+async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
+    """The person's draft in progress, if any."""
+    return await session.scalar(
+        select(Draft).where(Draft.staff_id == staff_id).execution_options(populate_existing=True)
+    )
+
+
+# ---- showing --------------------------------------------------------------------------------
+
+
+async def show(
+    session: AsyncSession,
+    draft: Draft,
+    ctx: FlowContext,
+    *,
+    error: FieldError | None = None,
+    notes: tuple[str, ...] = (),
+) -> Step:
+    """The step the draft is at."""
+    if draft.mode == "review":
+        return Step("review", ctx.form, draft=draft, notes=notes, error=error)
+    if draft.mode == "pick":
+        return Step("pick", ctx.form, draft=draft, notes=notes)
+    spec = current_field(draft, ctx.form)
+    if spec is None:  # the form lost fields since the draft began: go to review
+        draft.mode = "review"
+        return Step("review", ctx.form, draft=draft, notes=notes)
+    step = Step("ask", ctx.form, draft=draft, field=spec, error=error, notes=notes)
+    step.selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
+    step.new_channel = draft.scratch.get("new")
+    if spec.suggest and draft.answers.get(spec.key) is None:
+        step.suggestion = await _suggestion(session, ctx, draft, spec.suggest)
+    await _options(session, ctx, draft, spec, step)
+    return step
+
+
+def current_field(draft: Draft, form: FormSpec) -> FieldSpec | None:
+    """The field the cursor points at (None past the end)."""
+    index = int(draft.cursor)
+    return form.fields[index] if 0 <= index < len(form.fields) else None
+
+
+def _initial_selection(draft: Draft, spec: FieldSpec) -> list[Any]:
+    value = draft.answers.get(spec.key)
+    return list(value) if spec.type in ("multichoice", "channels") and value else []
+
+
+async def _options(
+    session: AsyncSession, ctx: FlowContext, draft: Draft, spec: FieldSpec, step: Step
+) -> None:
+    loc = ctx.staff.locale
+    if step.new_channel is not None:
+        pool = ctx.reports.industries if "region" in step.new_channel else ctx.reports.regions
+        step.options = [(c.key, c.label.get(loc)) for c in pool]
+    elif spec.type in ("choice", "multichoice"):
+        step.options = [(c.key, c.label.get(loc)) for c in spec.choices]
+    elif spec.type == "region":
+        step.options = [(c.key, c.label.get(loc)) for c in ctx.reports.regions]
+    elif spec.type == "industry":
+        step.options = [(c.key, c.label.get(loc)) for c in ctx.reports.industries]
+    elif spec.type == "channels":
+        total = await channels.count_mine(session, ctx.staff.id)
+        step.pages = max(1, -(-total // PAGE))
+        step.page = min(int(draft.scratch.get("page", 0)), step.pages - 1)
+        mine = await channels.mine(session, ctx.staff.id, limit=PAGE, offset=step.page * PAGE)
+        step.options = [(str(c.id), c.name) for c in mine]
+
+
+async def _suggestion(session: AsyncSession, ctx: FlowContext, draft: Draft, source: str) -> Any:
+    """A number the channel library already knows for this day (the person may override it)."""
+    parts = source.split(":")
+    if parts[0] != "library":
+        return None
+    stats = await channels.stats_for_day(
+        session, ctx.staff.id, Period.parse(draft.period_key).start
+    )
+    if parts[1] == "created_today":
+        return stats.created
+    if parts[1] == "moved_today":
+        return stats.moved_to.get(parts[2], 0)
+    if parts[1] == "stage_now":
+        return stats.in_stage.get(parts[2], 0)
+    return None
+
+
+# ---- answering ------------------------------------------------------------------------------
+
+
+async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, text: str) -> Step:
+    """A typed answer to the current question."""
+    if draft.mode != "ask":
+        return await show(session, draft, ctx, notes=("use_buttons",))
+    spec = current_field(draft, ctx.form)
+    if spec is None:
+        return await show(session, draft, ctx)
+    if draft.scratch.get("new") is not None:
+        return await _typed_new_channel_detail(session, draft, ctx, text)
+    try:
+        value = parse_answer(spec, text, ctx.fields)
+    except FieldError as exc:
+        if exc.reason == "empty" and not spec.required:
+            return await _set_and_advance(session, draft, ctx, spec, None)
+        return await show(session, draft, ctx, error=exc)
+    if spec.type == "channels":
+        return await _typed_channels(session, draft, ctx, spec, value)
+    return await _set_and_advance(session, draft, ctx, spec, value)
+
+
+async def _set_and_advance(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, spec: FieldSpec, value: Any
+) -> Step:
+    draft.answers = {**draft.answers, spec.key: value}
+    back_to_review = draft.scratch.get("return") == "review"
+    if back_to_review or int(draft.cursor) >= len(ctx.form.fields) - 1:
+        draft.mode = "review"
+    else:
+        draft.cursor = str(int(draft.cursor) + 1)
+    draft.scratch = {}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+def _touch(draft: Draft) -> None:
+    draft.version += 1
+    draft.updated_at = clock.now()
+
+
+async def press(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, action: str, arg: str
+) -> Step:
+    """A button under the current question, the review card or the field menu."""
+    handler = _ACTIONS.get(action)
+    if handler is None:
+        return await show(session, draft, ctx)
+    return await handler(session, draft, ctx, arg)
+
+
+async def _choose(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or draft.mode != "ask":
+        return await show(session, draft, ctx)
+    if draft.scratch.get("new") is not None:
+        return await _new_channel_detail(session, draft, ctx, arg)
+    try:
+        key = parse_choice_key(spec, arg, ctx.fields)
+    except FieldError as exc:
+        return await show(session, draft, ctx, error=exc)
+    return await _set_and_advance(session, draft, ctx, spec, key)
+
+
+async def _toggle(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or spec.type not in ("multichoice", "channels"):
+        return await show(session, draft, ctx)
+    selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
+    item = await _selection_item(session, ctx, spec, arg)
+    if item is None:
+        return await show(session, draft, ctx)
+    if item in selected:
+        selected.remove(item)
+    elif len(selected) >= spec.max_items:
+        return await show(
+            session, draft, ctx, error=FieldError("too_many", max_items=spec.max_items)
+        )
+    else:
+        selected.append(item)
+    draft.scratch = {**draft.scratch, "sel": selected}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _selection_item(session, ctx: FlowContext, spec: FieldSpec, arg: str) -> Any:
+    if spec.type == "multichoice":
+        try:
+            return parse_choice_key(spec, arg, ctx.fields)
+        except FieldError:
+            return None
+    channel = await channels.get(session, int(arg)) if arg.isdigit() else None
+    return _channel_ref(channel) if channel else None
+
+
+def _channel_ref(channel: Channel) -> dict[str, Any]:
+    # Name kept beside the id, so old reports read well even if the channel is renamed.
+    return {"id": channel.id, "name": channel.name}
+
+
+async def _done(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or spec.type not in ("multichoice", "channels"):
+        return await show(session, draft, ctx)
+    selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
+    if not selected and spec.required:
+        return await show(session, draft, ctx, error=FieldError("empty"))
+    return await _set_and_advance(session, draft, ctx, spec, selected or None)
+
+
+async def _skip(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or spec.required:
+        return await show(session, draft, ctx, error=FieldError("empty") if spec else None)
+    return await _set_and_advance(session, draft, ctx, spec, None)
+
+
+async def _use_suggestion(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or not spec.suggest:
+        return await show(session, draft, ctx)
+    value = await _suggestion(session, ctx, draft, spec.suggest)
+    return await _set_and_advance(session, draft, ctx, spec, value)
+
+
+async def _back(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    if draft.mode == "review":
+        draft.mode, draft.cursor = "ask", str(len(ctx.form.fields) - 1)
+    elif draft.scratch.get("new") is not None:
+        pass  # leaving the new-channel questions returns to the channel list
+    else:
+        draft.cursor = str(max(0, int(draft.cursor) - 1))
+        draft.mode = "ask"
+    draft.scratch = {}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _page(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    draft.scratch = {**draft.scratch, "page": max(0, int(arg) if arg.isdigit() else 0)}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _pick_menu(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    draft.mode = "pick"
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _edit_field(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    index = int(arg) if arg.isdigit() else -1
+    if not 0 <= index < len(ctx.form.fields):
+        return await show(session, draft, ctx)
+    draft.mode, draft.cursor, draft.scratch = "ask", str(index), {"return": "review"}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    draft.mode, draft.scratch = "review", {}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    if draft.mode != "review":
+        return await show(session, draft, ctx)
+    try:
+        report = await reports.submit(session, draft, ctx.form, ctx.staff)
+    except ReportError as exc:
+        if exc.reason == "missing":
+            first = next(i for i, f in enumerate(ctx.form.fields) if f.key in exc.details["fields"])
+            draft.mode, draft.cursor, draft.scratch = "ask", str(first), {}
+            _touch(draft)
+            return await show(session, draft, ctx, error=FieldError("empty"))
+        raise
+    edited = report.version > 1
+    return Step("filed", ctx.form, report=report, notes=("edited",) if edited else ())
+
+
+async def _cancel(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Step("cancelled", ctx.form)
+
+
+async def cancel(session: AsyncSession, staff_id: int) -> bool:
+    """/cancel: drop the person's draft; True when there was one."""
+    result = await session.execute(delete(Draft).where(Draft.staff_id == staff_id))
+    return result.rowcount > 0
+
+
+# ---- channels inside the report -------------------------------------------------------------
+
+
+async def _typed_channels(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, spec: FieldSpec, names: list[str]
+) -> Step:
+    """Typed names: known channels are selected; the first unknown one starts "add channel"."""
+    selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
+    unknown: list[str] = []
+    for name in names:
+        found = await channels.search(session, name, limit=1)
+        match = (
+            found[0]
+            if found and channels.normalise(found[0].name) == channels.normalise(name)
+            else None
+        )
+        if match is None:
+            unknown.append(name)
+        elif _channel_ref(match) not in selected:
+            selected.append(_channel_ref(match))
+    scratch: dict[str, Any] = {**draft.scratch, "sel": selected[: spec.max_items]}
+    if unknown:
+        scratch["new"] = {"name": unknown[0][:128], "queue": unknown[1:]}
+    draft.scratch = scratch
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _typed_new_channel_detail(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, text: str
+) -> Step:
+    new = draft.scratch["new"]
+    pool = ctx.reports.industries if "region" in new else ctx.reports.regions
+    wanted = text.strip().casefold()
+    for choice in pool:
+        if wanted in (choice.key, choice.label.zh.casefold(), choice.label.en.casefold()):
+            return await _new_channel_detail(session, draft, ctx, choice.key)
+    reason = "unknown_industry" if "region" in new else "unknown_region"
+    return await show(session, draft, ctx, error=FieldError(reason))
+
+
+async def _new_channel_detail(session, draft: Draft, ctx: FlowContext, key: str) -> Step:
+    """Region, then industry, for a channel typed into the report; then it is created."""
+    new = dict(draft.scratch["new"])
+    if "region" not in new:
+        if key not in {c.key for c in ctx.reports.regions}:
+            return await show(session, draft, ctx, error=FieldError("unknown_region"))
+        new["region"] = key
+        draft.scratch = {**draft.scratch, "new": new}
+        _touch(draft)
+        return await show(session, draft, ctx)
+    if key not in {c.key for c in ctx.reports.industries}:
+        return await show(session, draft, ctx, error=FieldError("unknown_industry"))
+    channel = await channels.find_duplicate(session, new["name"], new["region"])
+    if channel is None:
+        channel = await channels.create(
+            session,
+            name=new["name"],
+            industry=key,
+            region=new["region"],
+            actor=ctx.staff,
+            day=ctx.today,
+            regions=ctx.reports.regions,
+            industries=ctx.reports.industries,
+        )
+    selected = list(draft.scratch.get("sel", []))
+    if _channel_ref(channel) not in selected:
+        selected.append(_channel_ref(channel))
+    queue = list(new.get("queue", []))
+    scratch: dict[str, Any] = {"sel": selected, "added": channel.name}
+    if queue:
+        scratch["new"] = {"name": queue[0], "queue": queue[1:]}
+    draft.scratch = scratch
+    _touch(draft)
+    return await show(session, draft, ctx, notes=("channel_added",))
+
+
+# ---- one message ----------------------------------------------------------------------------
+
+
+async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
+    """`/daily` followed by "label: value" lines: parse, keep what is valid, show what is not."""
+    step = await begin(session, ctx)
+    if step.kind == "nothing_due":
+        step = await begin_anyway(session, ctx)
+    if step.kind == "other_form":
+        return step
+    draft = step.draft
+    parsed = parse_message(ctx.form, text, ctx.fields)
+    answers = {**draft.answers, **{k: v for k, v in parsed.answers.items()}}
+    unknown_channels: list[str] = []
+    for spec in ctx.form.fields:
+        if spec.type == "channels" and spec.key in parsed.answers:
+            answers[spec.key], unknown_channels = await _resolve(session, parsed.answers[spec.key])
+    for spec in ctx.form.fields:
+        if spec.suggest and answers.get(spec.key) is None:
+            answers[spec.key] = await _suggestion(session, ctx, draft, spec.suggest)
+    draft.answers = answers
+    _touch(draft)
+    return await _after_oneshot(session, draft, ctx, parsed, unknown_channels, step.notes)
+
+
+async def _resolve(session: AsyncSession, names: list[str]) -> tuple[list, list[str]]:
+    found, unknown = [], []
+    for name in names:
+        hits = await channels.search(session, name, limit=1)
+        if hits and channels.normalise(hits[0].name) == channels.normalise(name):
+            found.append(_channel_ref(hits[0]))
+        else:
+            unknown.append(name)
+    return found or None, unknown
+
+
+async def _after_oneshot(
+    session, draft: Draft, ctx: FlowContext, parsed, unknown_channels, notes
+) -> Step:
+    notes = (*notes, "oneshot")
+    problem = next((f for f in ctx.form.fields if f.key in parsed.errors), None)
+    error = parsed.errors.get(problem.key) if problem else None
+    if problem is None and unknown_channels:
+        problem = next(f for f in ctx.form.fields if f.type == "channels")
+        draft.scratch = {
+            "sel": draft.answers.get(problem.key) or [],
+            "new": {"name": unknown_channels[0], "queue": unknown_channels[1:]},
+        }
+    if problem is None:
+        missing = reports.missing_required(ctx.form, draft.answers)
+        problem = next((f for f in ctx.form.fields if f.key in missing), None)
+        error = FieldError("empty") if problem else None
+    if problem is None:
+        draft.mode = "review"
+    else:
+        draft.mode, draft.cursor = "ask", str(ctx.form.fields.index(problem))
+        draft.scratch = {**draft.scratch, "return": "review"}
+    step = await show(session, draft, ctx, error=error, notes=notes)
+    step.notes = (*step.notes, *(f"unknown_line:{line}" for line in parsed.unknown_lines[:5]))
+    return step
+
+
+_ACTIONS = {
+    "c": _choose,
+    "t": _toggle,
+    "d": _done,
+    "s": _skip,
+    "u": _use_suggestion,
+    "b": _back,
+    "p": _page,
+    "e": _pick_menu,
+    "f": _edit_field,
+    "r": _review,
+    "ok": _submit,
+    "x": _cancel,
+}

@@ -1,0 +1,148 @@
+"""Filed reports: submit a draft once, keep every version, write the metrics KPIs read."""
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.calendar import Period
+from bot.forms import fields as field_types
+from bot.forms.spec import FormSpec
+from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
+from bot.services import audit, obligations
+
+
+class ReportError(Exception):
+    """A draft that cannot be filed; `reason` picks the message."""
+
+    def __init__(self, reason: str, **details: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+def missing_required(form: FormSpec, answers: dict[str, Any]) -> list[str]:
+    """Keys of required fields without an answer."""
+    return [f.key for f in form.fields if f.required and answers.get(f.key) in (None, "", [])]
+
+
+async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Report:
+    """File the draft: create or update the period's report, its version and metrics.
+
+    The draft is deleted with a conditional DELETE on its version first, so two submits of the
+    same draft (a double tap, two devices) file it exactly once.
+    """
+    missing = missing_required(form, draft.answers)
+    if missing:
+        raise ReportError("missing", fields=missing)
+    gone = await session.execute(
+        delete(Draft).where(Draft.id == draft.id, Draft.version == draft.version)
+    )
+    if gone.rowcount != 1:
+        raise ReportError("already_submitted")
+    now = clock.now()
+    report = await existing(session, staff.id, form.key, draft.period_key)
+    if report is None:
+        report = await _create(session, draft, form, staff)
+    else:
+        report.version += 1
+        report.answers, report.fields = dict(draft.answers), field_types.fields_snapshot(form)
+        report.updated_at = now
+    session.add(
+        ReportVersion(
+            report_id=report.id, version=report.version, answers=report.answers, filed_at=now
+        )
+    )
+    await _write_metrics(session, report, form)
+    await audit.record(
+        session,
+        staff.telegram_id,
+        "report.submit",
+        f"report:{report.id}",
+        form=form.key,
+        period=report.period_key,
+        version=report.version,
+    )
+    return report
+
+
+async def _create(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Report:
+    now = clock.now()
+    obligation = await session.get(Obligation, draft.obligation_id) if draft.obligation_id else None
+    if obligation is not None and obligation.status == "open":
+        obligations.mark_filed(obligation, now)
+    report = Report(
+        staff_id=staff.id,
+        form_key=form.key,
+        period_key=draft.period_key,
+        obligation_id=obligation.id if obligation else None,
+        answers=dict(draft.answers),
+        fields=field_types.fields_snapshot(form),
+        version=1,
+        late=obligation is not None and obligation.status == "late",
+        filed_at=now,
+        updated_at=now,
+    )
+    session.add(report)
+    await session.flush()
+    return report
+
+
+async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:
+    await session.execute(delete(Metric).where(Metric.report_id == report.id))
+    start: date = Period.parse(report.period_key).start
+    for field in form.fields:
+        if not field.metric:
+            continue
+        value = field_types.to_metric(field, report.answers.get(field.key))
+        if value is None:
+            continue
+        session.add(
+            Metric(
+                report_id=report.id,
+                staff_id=report.staff_id,
+                form_key=form.key,
+                field_key=field.key,
+                period_key=report.period_key,
+                period_start=start,
+                value=value,
+            )
+        )
+
+
+async def existing(
+    session: AsyncSession, staff_id: int, form_key: str, period_key: str
+) -> Report | None:
+    """The report of one person, form and period, if filed."""
+    return await session.scalar(
+        select(Report).where(
+            Report.staff_id == staff_id,
+            Report.form_key == form_key,
+            Report.period_key == period_key,
+        )
+    )
+
+
+async def recent(session: AsyncSession, staff_id: int, limit: int = 5) -> list[Report]:
+    """A person's latest reports, newest period first."""
+    return list(
+        await session.scalars(
+            select(Report)
+            .where(Report.staff_id == staff_id)
+            .order_by(Report.period_key.desc(), Report.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def versions(session: AsyncSession, report_id: int) -> list[ReportVersion]:
+    """Every version of a report, oldest first."""
+    return list(
+        await session.scalars(
+            select(ReportVersion)
+            .where(ReportVersion.report_id == report_id)
+            .order_by(ReportVersion.version)
+        )
+    )

@@ -1,0 +1,194 @@
+"""How a filing step looks: its text (from templates) and its buttons (Telegram-free data)."""
+
+from typing import Any
+
+from markupsafe import Markup
+
+from bot.calendar import Period
+from bot.forms import fields as field_types
+from bot.forms.flow import FlowContext, Step
+from bot.forms.spec import FieldSpec
+from bot.i18n import N_, t
+from bot.outbox import Buttons
+from bot.render import render
+from handlers.reply import rows_of
+
+
+def render_step(step: Step, ctx: FlowContext) -> str:
+    """The message text of a step, in the filer's language."""
+    loc = ctx.staff.locale
+    common: dict[str, Any] = {
+        "form_name": step.form.name.get(loc),
+        "notes": [n for n in step.notes if ":" not in n],
+        "unknown_lines": [n.split(":", 1)[1] for n in step.notes if n.startswith("unknown_line:")],
+        "error": _error_text(step, ctx),
+    }
+    if step.draft is not None:
+        common["period"] = period_label(step.draft.period_key, loc)
+    if step.kind == "ask":
+        return render("form_question.html.j2", loc, **common, **_question(step, ctx))
+    if step.kind in ("review", "pick"):
+        return render(
+            "form_review.html.j2",
+            loc,
+            **common,
+            rows=summary_rows(step, ctx),
+            picking=step.kind == "pick",
+            editing=step.draft.report_id is not None,
+        )
+    if step.kind == "filed":
+        report = step.report
+        return render(
+            "form_filed.html.j2",
+            loc,
+            **common,
+            report=report,
+            period=period_label(report.period_key, loc),
+            rows=_rows(step.form, report.answers, ctx),
+        )
+    return render(f"form_{step.kind}.html.j2", loc, **common)
+
+
+def _error_text(step: Step, ctx: FlowContext) -> Markup | None:
+    if step.error is None:
+        return None
+    label = step.field.label.get(ctx.staff.locale) if step.field else ""
+    params = {k: v for k, v in step.error.params.items() if k not in ("reason", "label")}
+    # Rendered by its own template (already escaped), so it is marked safe for the next one.
+    return Markup(
+        render(
+            "form_field_error.html.j2",
+            ctx.staff.locale,
+            reason=step.error.reason,
+            label=label,
+            **params,
+        )
+    )
+
+
+def _question(step: Step, ctx: FlowContext) -> dict[str, Any]:
+    spec: FieldSpec = step.field
+    loc = ctx.staff.locale
+    value = step.draft.answers.get(spec.key)
+    return {
+        "index": int(step.draft.cursor) + 1,
+        "total": len(step.form.fields),
+        "label": spec.label.get(loc),
+        "help": spec.help.get(loc) if spec.help else "",
+        "kind": spec.type,
+        "required": spec.required,
+        "current": show_value(spec, value, ctx) if value not in (None, "", []) else "",
+        "suggestion": step.suggestion,
+        "selected": [_item_label(spec, item, ctx) for item in step.selected],
+        "new_channel": step.new_channel,
+        "limits": {"min": _num(spec.min), "max": _num(spec.max), "max_length": spec.max_length},
+    }
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+
+
+def show_value(spec: FieldSpec, value: Any, ctx: FlowContext) -> str:
+    """A stored answer as plain text for the filer."""
+    if spec.type == "channels":
+        return "、".join(item["name"] for item in value or []) or "—"
+    return field_types.display(spec, value, ctx.fields)
+
+
+def _item_label(spec: FieldSpec, item: Any, ctx: FlowContext) -> str:
+    if spec.type == "channels":
+        return item["name"]
+    return field_types.display(spec, [item], ctx.fields)
+
+
+def summary_rows(step: Step, ctx: FlowContext) -> list[tuple[str, str]]:
+    """(label, value) for every field of the draft, in form order."""
+    return _rows(step.form, step.draft.answers, ctx)
+
+
+def _rows(form, answers: dict[str, Any], ctx: FlowContext) -> list[tuple[str, str]]:
+    loc = ctx.staff.locale
+    return [(f.label.get(loc), show_value(f, answers.get(f.key), ctx)) for f in form.fields]
+
+
+def period_label(period_key: str, locale: str) -> str:
+    """ "2026-11-26 周四" / "2026-W48 (11-23 – 11-29)"."""
+    period = Period.parse(period_key)
+    if period.kind == "day":
+        return f"{period.start.isoformat()} {t(locale, WEEKDAY_NAMES[period.start.weekday()])}"
+    return f"{period.key} ({period.start:%m-%d} – {period.end:%m-%d})"
+
+
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+def keyboard(step: Step, ctx: FlowContext) -> Buttons:
+    """The buttons under a step (callback data carries the draft's id and version)."""
+    loc = ctx.staff.locale
+    if step.kind == "nothing_due":
+        rows = [[(t(loc, "File for today anyway"), f"fs:v1:{step.form.key}:n")]]
+        for note in step.notes:
+            if note.startswith("editable:"):
+                period = note.split(":", 1)[1]
+                day = Period.parse(period).start.strftime("%m-%d")
+                label = t(loc, "Edit the report of %(day)s", day=day)
+                rows.insert(0, [(label, f"fs:v1:{step.form.key}:e:{period}")])
+        return rows
+    if step.draft is None or step.kind in ("filed", "cancelled", "other_form"):
+        return []
+    data = f"f:v1:{step.draft.id}:{step.draft.version}:"
+    if step.kind == "review":
+        return [
+            [(t(loc, "✅ Submit"), data + "ok:")],
+            [(t(loc, "✏️ Edit a field"), data + "e:"), (t(loc, "✖ Cancel"), data + "x:")],
+        ]
+    if step.kind == "pick":
+        labels = [(f.label.get(loc)[:40], data + f"f:{i}") for i, f in enumerate(step.form.fields)]
+        return [*rows_of(labels, 2), [(t(loc, "« Back"), data + "r:")]]
+    return _question_buttons(step, ctx, data)
+
+
+def _question_buttons(step: Step, ctx: FlowContext, data: str) -> Buttons:
+    loc = ctx.staff.locale
+    spec = step.field
+    rows: Buttons = []
+    if step.new_channel is not None or spec.type in ("choice", "region", "industry"):
+        rows += rows_of([(label, data + f"c:{key}") for key, label in step.options], 3)
+    elif spec.type in ("multichoice", "channels"):
+        chosen = {_selection_key(spec, item) for item in step.selected}
+        toggles = [
+            ((("✓ " if key in chosen else "") + label)[:40], data + f"t:{key}")
+            for key, label in step.options
+        ]
+        rows += rows_of(toggles, 2)
+        rows += _pager(step, data)
+        rows.append([(t(loc, "Done"), data + "d:")])
+    if step.suggestion is not None:
+        rows.append([(t(loc, "Use %(value)s", value=step.suggestion), data + "u:")])
+    nav = []
+    if int(step.draft.cursor) > 0 or step.draft.scratch.get("return") or step.new_channel:
+        nav.append((t(loc, "« Back"), data + "b:"))
+    if not spec.required:
+        nav.append((t(loc, "Skip"), data + "s:"))
+    nav.append((t(loc, "✖ Cancel"), data + "x:"))
+    rows.append(nav)
+    return rows
+
+
+def _selection_key(spec: FieldSpec, item: Any) -> str:
+    return str(item["id"]) if spec.type == "channels" else str(item)
+
+
+def _pager(step: Step, data: str) -> Buttons:
+    if step.pages <= 1:
+        return []
+    nav = []
+    if step.page > 0:
+        nav.append(("◀", data + f"p:{step.page - 1}"))
+    nav.append((f"{step.page + 1}/{step.pages}", data + f"p:{step.page}"))
+    if step.page < step.pages - 1:
+        nav.append(("▶", data + f"p:{step.page + 1}"))
+    return [nav]

@@ -1,0 +1,129 @@
+"""/daily, /weekly (every configured form), typed answers, form buttons, and /my."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import clock
+from bot.calendar import local_date
+from bot.forms import flow
+from bot.forms.flow import FlowContext
+from bot.forms.spec import FormSpec
+from bot.models import Staff
+from bot.services import obligations, reports
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.basics import unexpected_text_reply
+from handlers.reply import answer_alert, reply, send_rendered
+from handlers.report_view import keyboard, render_step
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def _context(context: BotContext, staff: Staff, form: FormSpec) -> FlowContext:
+    today = local_date(clock.now(), context.settings.team.tz)
+    return FlowContext(staff=staff, form=form, reports=context.settings.reports, today=today)
+
+
+def file_command(form: FormSpec):
+    """The /<command> handler of one form: guided, or one message when text follows."""
+
+    @staff_only(*form.roles)
+    async def start_form(
+        update: Update, context: BotContext, session: AsyncSession, me: Staff
+    ) -> None:
+        ctx = _context(context, me, form)
+        text = _text_after_command(update)
+        step = await (flow.oneshot(session, ctx, text) if text else flow.begin(session, ctx))
+        await _send(update, me, step, ctx)
+
+    start_form.__name__ = f"start_{form.key}"
+    return start_form
+
+
+def _text_after_command(update: Update) -> str:
+    text = update.effective_message.text or ""
+    first = text.split(maxsplit=1)
+    return first[1].strip() if len(first) > 1 else ""
+
+
+@staff_only()
+async def take_answer(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """A typed message: the answer to the current question of the person's draft."""
+    draft = await flow.draft_of(session, me.id)
+    form = context.settings.reports.form(draft.form_key) if draft else None
+    if draft is None or form is None:
+        await unexpected_text_reply(update, me)
+        return
+    ctx = _context(context, me, form)
+    step = await flow.answer_text(session, draft, ctx, update.effective_message.text or "")
+    await _send(update, me, step, ctx)
+
+
+@staff_only()
+async def press_form_button(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """f:v1:<draft>:<version>:<action>:<arg> — only the current card of one's own draft acts."""
+    parts = update.callback_query.data.split(":", 5)
+    _, _, draft_id, version, action, arg = parts if len(parts) == 6 else ["", "", "", "", "", ""]
+    draft = await flow.draft_of(session, me.id)
+    form = context.settings.reports.form(draft.form_key) if draft else None
+    if draft is None or form is None or str(draft.id) != draft_id:
+        await answer_alert(update, me.locale, "form_stale.html.j2", gone=True)
+        return
+    ctx = _context(context, me, form)
+    if str(draft.version) != version:
+        await answer_alert(update, me.locale, "form_stale.html.j2", gone=False)
+        await _send(update, me, await flow.show(session, draft, ctx), ctx, edit_in_place=False)
+        return
+    await update.callback_query.answer()
+    step = await flow.press(session, draft, ctx, action, arg)
+    await _send(update, me, step, ctx, edit_in_place=True)
+
+
+@staff_only()
+async def start_anyway(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """fs:v1:<form>:n files for today although nothing is due; fs:v1:<form>:e:<period> edits."""
+    _, _, form_key, choice, *period = update.callback_query.data.split(":")
+    form = context.settings.reports.form(form_key)
+    if form is None or not me.role_names & set(form.roles):
+        await answer_alert(update, me.locale, "form_stale.html.j2", gone=True)
+        return
+    await update.callback_query.answer()
+    ctx = _context(context, me, form)
+    if choice == "e" and period:
+        step = await flow.begin_edit(session, ctx, period[0])
+    else:
+        step = await flow.begin_anyway(session, ctx)
+    await _send(update, me, step, ctx, edit_in_place=True)
+
+
+async def _send(update: Update, me: Staff, step, ctx: FlowContext, edit_in_place=False) -> None:
+    await send_rendered(update, render_step(step, ctx), keyboard(step, ctx), edit=edit_in_place)
+
+
+@staff_only()
+async def show_mine(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """/my: what I owe now and my latest reports."""
+    owed = await obligations.open_for(session, me.id)
+    latest = await reports.recent(session, me.id)
+    forms = {f.key: f.name.get(me.locale) for f in context.settings.reports.forms}
+    tz = context.settings.team.tz
+    await reply(
+        update, me.locale, "my_reports.html.j2", owed=owed, latest=latest, forms=forms, tz=tz
+    )
+
+
+def register(app) -> None:
+    """One command per configured form, the form buttons, typed answers, and /my."""
+    for form in app.bot_data.settings.reports.forms:
+        app.add_handler(CommandHandler(form.command, file_command(form), filters=PRIVATE))
+    app.add_handler(CommandHandler("my", show_mine, filters=PRIVATE))
+    app.add_handler(CallbackQueryHandler(press_form_button, pattern=r"^f:v1:"))
+    app.add_handler(CallbackQueryHandler(start_anyway, pattern=r"^fs:v1:\w+:(n|e:[\w-]+)$"))
+    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, take_answer))
