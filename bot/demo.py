@@ -5,13 +5,25 @@ import logging
 import tempfile
 from pathlib import Path
 
+from bot import clock
 from bot.app import build_application, shutdown, startup
 from bot.config import load_settings
 from bot.services import team
 from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
 from bot.state import AppState
+from jobs.tick import tick
 
 TOKEN = "100000:DEMO"
+# The scene is set on a Thursday afternoon, before the daily report is due at 18:00.
+DEMO_START = "2026-11-26 16:30"
+WEEKLY_IN_ONE_MESSAGE = """/weekly
+New registrations this week: 1,240
+Active users this week: 5,300
+Retained users: 4,100
+At-risk / churned users: 180
+Users won back: 35
+This week's user feedback: payment page too slow (12 users); wants monthly bill PDF (5)
+Actions taken and proposed: ticket to the payments team; PDF bill in the next release"""
 DIRECTOR_ID = 1001
 
 
@@ -41,7 +53,7 @@ class Transcript:
         print(f"   ℹ️  {text}")
 
     async def flush(self) -> None:
-        await self.sim.wait_idle(quiet=0.1)
+        await self.sim.wait_idle(quiet=0.3)
         for chat_id, name in self.names.items():
             for msg in self.sim.messages(chat_id):
                 key = (chat_id, msg.message_id)
@@ -76,18 +88,21 @@ async def run_demo(speed: float = 0.0) -> int:
                 database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"},
                 team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
             )
+            clock.start_at(clock.parse_local(DEMO_START, settings.team.tz))
             app = build_application(settings)
             await app.initialize()
             await startup(app)
             await app.updater.start_polling(poll_interval=0.0, timeout=1)
             await app.start()
             try:
+                app.bot_data.extras["bot"] = app.bot
                 await _scene(sim, Transcript(sim, speed), app.bot_data)
             finally:
                 await app.updater.stop()
                 await app.stop()
                 await shutdown(app)
                 await app.shutdown()
+    clock.reset()
     print("\n✅ demo finished: the bot ran against the built-in Telegram simulator, no token used.")
     return 0
 
@@ -151,7 +166,39 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, director, director.inbox[-1], "王伟")
     await _press(log, director, director.inbox[-1], "内容策划经理")
 
-    log.scene("7. Li Na blocks the bot; the director is told once")
+    log.scene("7. The minute tick: today's reports become due (and a calendar notice)")
+    await tick(state, sim_bot(state))
+    await log.flush()
+    log.note("obligations created for everyone who must file today and this week")
+
+    log.scene("8. 王伟 adds a channel, signs it, and files the daily report step by step")
+    await _say(log, wang, "/channel new 华润物业")
+    await _press(log, wang, wang.inbox[-1], "沈阳")
+    await _press(log, wang, wang.inbox[-1], "物业")
+    await _press(log, wang, wang.inbox[-1], "已签约")
+    await _say(log, wang, "/daily")
+    card = wang.inbox[-1]
+    await _press(log, wang, card, "华润物业")
+    await _say(log, wang, "万科物业")
+    await _press(log, wang, wang.inbox[-1], "沈阳")
+    await _press(log, wang, wang.inbox[-1], "物业")
+    await _press(log, wang, wang.inbox[-1], "完成")
+    await _press(log, wang, wang.inbox[-1], "使用 2")
+    await _say(log, wang, "三")
+    await _press(log, wang, wang.inbox[-1], "使用 1")
+    await _say(log, wang, "0")
+    await _say(log, wang, "1.2万")
+    await _say(log, wang, "八百")
+    await _press(log, wang, wang.inbox[-1], "跳过")
+    await _say(log, wang, "拜访华润物业沈阳总部，推进万科物业的合同")
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+    await _say(log, wang, "/my")
+
+    log.scene("9. Li Na files the weekly summary in one message")
+    await _say(log, lina, WEEKLY_IN_ONE_MESSAGE)
+    await _press(log, lina, lina.inbox[-1], "✅ Submit")
+
+    log.scene("10. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
     await _say(log, director, "/staff")
@@ -163,6 +210,11 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
         "two role changes, two notices to Li Na: Telegram refused the first, the second "
         "was not even tried, and the director heard about it once"
     )
+
+
+def sim_bot(state: AppState):
+    """The running application's bot (the tick sends through it)."""
+    return state.extras["bot"]
 
 
 async def _team_group_id(state: AppState) -> int | None:

@@ -171,7 +171,7 @@ def _question_buttons(step: Step, ctx: FlowContext, data: str) -> Buttons:
     nav = []
     if int(step.draft.cursor) > 0 or step.draft.scratch.get("return") or step.new_channel:
         nav.append((t(loc, "« Back"), data + "b:"))
-    if not spec.required:
+    if not spec.required and step.new_channel is None:
         nav.append((t(loc, "Skip"), data + "s:"))
     nav.append((t(loc, "✖ Cancel"), data + "x:"))
     rows.append(nav)

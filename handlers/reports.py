@@ -110,7 +110,9 @@ async def _send(update: Update, me: Staff, step, ctx: FlowContext, edit_in_place
 @staff_only()
 async def show_mine(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """/my: what I owe now and my latest reports."""
-    owed = await obligations.open_for(session, me.id)
+    owed = await obligations.open_for(
+        session, me.id, local_date(clock.now(), context.settings.team.tz)
+    )
     latest = await reports.recent(session, me.id)
     forms = {f.key: f.name.get(me.locale) for f in context.settings.reports.forms}
     tz = context.settings.team.tz

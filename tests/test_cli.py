@@ -95,4 +95,7 @@ async def test_demo_runs_without_a_token():
     assert "本群（运营部工作群）已设为团队群" in out
     assert "team group followed to -1000000004002" in out
     assert out.count("我无法再联系到 Li Na") == 1
+    assert "已按时提交，谢谢！" in out  # 王伟's daily report, step by step
+    assert "Filed on time. Thank you!" in out  # Li Na's weekly summary in one message
+    assert "渠道已加入渠道库" in out and "按渠道库统计，这一天是 1" in out
     assert "demo finished" in out

@@ -353,13 +353,12 @@ async def _use_suggestion(session, draft: Draft, ctx: FlowContext, arg: str) -> 
 
 async def _back(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if draft.mode == "review":
-        draft.mode, draft.cursor = "ask", str(len(ctx.form.fields) - 1)
+        draft.mode, draft.cursor, draft.scratch = "ask", str(len(ctx.form.fields) - 1), {}
     elif draft.scratch.get("new") is not None:
-        pass  # leaving the new-channel questions returns to the channel list
+        # Leave the new-channel questions, back to the channel list with the picks so far.
+        draft.scratch = {k: v for k, v in draft.scratch.items() if k != "new"}
     else:
-        draft.cursor = str(max(0, int(draft.cursor) - 1))
-        draft.mode = "ask"
-    draft.scratch = {}
+        draft.cursor, draft.mode, draft.scratch = str(max(0, int(draft.cursor) - 1)), "ask", {}
     _touch(draft)
     return await show(session, draft, ctx)
 

@@ -175,16 +175,15 @@ def mark_filed(obligation: Obligation, at: datetime) -> None:
     obligation.filed_at = at
 
 
-async def open_for(session: AsyncSession, staff_id: int) -> list[Obligation]:
-    """What a person still owes, oldest first."""
-    return list(
-        await session.scalars(
-            select(Obligation)
-            .where(
-                Obligation.staff_id == staff_id,
-                Obligation.status == "open",
-                Obligation.closes_at > clock.now(),
-            )
-            .order_by(Obligation.due_at)
+async def open_for(session: AsyncSession, staff_id: int, today: date) -> list[Obligation]:
+    """What a person owes now (periods already begun, still open), oldest first."""
+    rows = await session.scalars(
+        select(Obligation)
+        .where(
+            Obligation.staff_id == staff_id,
+            Obligation.status == "open",
+            Obligation.closes_at > clock.now(),
         )
+        .order_by(Obligation.due_at)
     )
+    return [o for o in rows if Period.parse(o.period_key).start <= today]
