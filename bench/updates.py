@@ -29,7 +29,6 @@ from support import (
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -38,7 +37,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import build_application, shutdown, startup
+from bot.app import build_application, rate_limiter, shutdown, startup
 from bot.config import Settings
 from bot.db import make_engine
 from bot.models import Outbox
@@ -85,7 +84,7 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_chat.send_message(html.escape(update.effective_message.text))
 
 
-def build_echo(settings: Settings, rate_limiter: bool) -> Application:
+def build_echo(settings: Settings, limited: bool) -> Application:
     """A bare PTB bot: bot/app.py's ApplicationBuilder settings, one echo handler, no database."""
     builder = (
         ApplicationBuilder()
@@ -94,8 +93,8 @@ def build_echo(settings: Settings, rate_limiter: bool) -> Application:
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
     )
-    if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    if limited:
+        builder = builder.rate_limiter(rate_limiter())
     app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     return app

@@ -28,10 +28,7 @@ def build_application(settings: Settings, *, engine: AsyncEngine | None = None) 
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
-        # Smooth 30/s with no initial burst (a burst of 30 then 30/s overshoots Telegram's
-        # rolling window and earns 429s); no retries here: replies ask for them per call, and
-        # the outbox reschedules a refused row itself (bench/README.md has the figures).
-        .rate_limiter(AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30))
+        .rate_limiter(rate_limiter())
         .context_types(ContextTypes(context=BotContext, bot_data=AppState))
         .post_init(startup)
         .post_shutdown(shutdown)
@@ -46,6 +43,16 @@ def build_application(settings: Settings, *, engine: AsyncEngine | None = None) 
     handlers.register(app)
     jobs.register(app)
     return app
+
+
+def rate_limiter() -> AIORateLimiter:
+    """PTB's limiter as opsbot uses it (bench/README.md has the figures behind the choice).
+
+    Smooth 30/s with no initial burst: a burst of 30 and then 30/s overshoots Telegram's rolling
+    window and earns 429s. No retries here: replies ask for them per call, and the outbox
+    reschedules a refused row itself and goes on with other chats.
+    """
+    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30)
 
 
 async def startup(app: Application) -> None:

@@ -47,17 +47,18 @@ async def send_rendered(
 ) -> None:
     """Send (or, for a button press, edit in place) text already rendered from templates."""
     bot = update.get_bot()
+    # PTB refuses rate_limit_args on a bot without a limiter (benchmarks remove it).
+    limit = {"rate_limit_args": REPLY_RETRIES} if getattr(bot, "rate_limiter", None) else {}
     if not edit:
         await bot.send_message(
-            update.effective_chat.id, text, reply_markup=markup(buttons),
-            rate_limit_args=REPLY_RETRIES,
-        )  # fmt: skip
+            update.effective_chat.id, text, reply_markup=markup(buttons), **limit
+        )
         return
     message = update.callback_query.message
     try:
         await bot.edit_message_text(
             text, chat_id=message.chat.id, message_id=message.message_id,
-            reply_markup=markup(buttons), rate_limit_args=REPLY_RETRIES,
+            reply_markup=markup(buttons), **limit,
         )  # fmt: skip
     except BadRequest as exc:
         if "message is not modified" not in str(exc).lower():
