@@ -81,8 +81,15 @@ def _question(step: Step, ctx: FlowContext) -> dict[str, Any]:
         "suggestion": step.suggestion,
         "selected": [_item_label(spec, item, ctx) for item in step.selected],
         "new_channel": step.new_channel,
+        "new_channel_region": _region_label(step.new_channel, ctx),
         "limits": {"min": _num(spec.min), "max": _num(spec.max), "max_length": spec.max_length},
     }
+
+
+def _region_label(new: dict[str, Any] | None, ctx: FlowContext) -> str:
+    key = (new or {}).get("region")
+    region = next((r for r in ctx.reports.regions if r.key == key), None)
+    return region.label.get(ctx.staff.locale) if region else ""
 
 
 def _num(value: float | None) -> str:

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from support import make_staff
 from telegram import Update
 
+from bot import clock
 from bot.app import build_application, shutdown, startup
-from bot.models import Draft, Metric, Obligation, Report, ReportVersion
+from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
 from jobs.tick import tick
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -271,3 +272,105 @@ async def test_people_without_the_role_cannot_file(app, sessions, user_ops_manag
     await make_staff(sessions, user_ops_manager, "user_ops")
     await user_ops_manager.send("/daily")
     assert "That is for: Channel-expansion manager" in q(user_ops_manager)
+
+
+async def test_a_typed_channel_like_one_in_the_library_is_pointed_out(app, sessions, wang):
+    await wang.send("/channel new 万科物业有限公司")
+    await wang.press(wang.inbox[-1], "沈阳")
+    await wang.press(wang.inbox[-1], "物业")
+    await wang.send("/daily")
+    await wang.send("万科物业")  # same normalised name as the one in the library…
+    # …found directly, so nothing to add
+    assert "已选：万科物业有限公司" in q(wang)
+    await wang.send("万科物业 沈阳分部")  # a new name: two steps, the twin check on region
+    await wang.press(wang.inbox[-1], "沈阳")
+    assert "物业" in wang.inbox[-1].labels  # no twin: asks the industry
+    await wang.press(wang.inbox[-1], "« 返回")
+    assert "已选：万科物业有限公司" in q(wang)  # the picks survive backing out
+
+
+async def test_a_typed_name_of_a_library_channel_reuses_it(app, sessions, wang):
+    from bot.models import Channel
+    from bot.services import channels
+
+    async with sessions() as s, s.begin():
+        me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
+        await channels.create(s, name="华润物业", industry="property", region="dalian", actor=me)
+    await wang.send("/daily")
+    await wang.send("华润物业有限公司")
+    assert "已选：华润物业" in q(wang)
+    async with sessions() as s:
+        assert len(list(await s.scalars(select(Channel)))) == 1
+
+
+async def test_the_twin_in_the_chosen_region_is_offered_before_creating(app, sessions, wang):
+    from bot.calendar import local_date
+    from bot.forms import flow
+    from bot.models import Channel
+    from bot.services import channels
+
+    async with sessions() as s, s.begin():
+        me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
+        await channels.create(s, name="华润物业", industry="property", region="dalian", actor=me)
+        ctx = flow.FlowContext(
+            me,
+            app.bot_data.settings.reports.form("daily_channel"),
+            app.bot_data.settings.reports,
+            local_date(clock.now(), TZ),
+        )
+        step = await flow.begin(s, ctx)
+        # As if the name had been typed and not found (e.g. the library changed meanwhile).
+        step.draft.scratch = {"sel": [], "new": {"name": "华润物业", "queue": []}}
+        step = await flow.press(s, step.draft, ctx, "c", "dalian")
+        assert step.new_channel["twin"]["name"] == "华润物业"
+        assert [k for k, _ in step.options] == ["use", "new"]
+        step = await flow.press(s, step.draft, ctx, "c", "use")
+        assert step.selected == [{"id": step.selected[0]["id"], "name": "华润物业"}]
+        assert "channel_reused" in step.notes
+    async with sessions() as s:
+        assert len(list(await s.scalars(select(Channel)))) == 1
+
+
+async def test_an_unknown_region_typed_for_a_new_channel_is_re_asked(app, wang):
+    await wang.send("/daily")
+    await wang.send("新渠道甲")
+    await wang.send("火星")
+    assert "未识别该地区" in q(wang) and "新渠道甲" in q(wang)
+    await wang.send("沈阳")
+    assert "属于哪个行业" in q(wang)
+
+
+async def test_a_field_removed_from_config_does_not_break_filed_reports(
+    app, sim, sessions, settings, engine, wang
+):
+    await wang.send(ONE_MESSAGE)
+    await wang.press(wang.inbox[-1], "✅ 提交")
+
+    # The department drops "downloads" from the form; the bot restarts with the new config.
+    daily = settings.reports.form("daily_channel")
+    slimmer = daily.model_copy(
+        update={"fields": tuple(f for f in daily.fields if f.key != "downloads")}
+    )
+    reports_cfg = settings.reports.model_copy(update={"forms": (slimmer,)})
+    changed = settings.model_copy(update={"reports": reports_cfg})
+    fresh = build_application(changed, engine=engine)
+    await fresh.initialize()
+    await startup(fresh)
+
+    async def push(data):
+        await fresh.process_update(Update.de_json(data, fresh.bot))
+
+    sim.on_update = push
+    try:
+        await wang.send("/daily")  # edit today's report under the new form
+        assert "正在修改" in q(wang) and "下载量" not in q(wang)
+        await wang.press(wang.inbox[-1], "✅ 提交")
+        assert "版本 2" in q(wang)
+    finally:
+        fresh.bot_data.engine = None
+        await shutdown(fresh)
+        await fresh.shutdown()
+    async with sessions() as s:
+        report = await s.scalar(select(Report))
+    assert report.answers["downloads"] == 500  # kept, with its label in the snapshot
+    assert report.fields["downloads"]["label"]["zh"] == "渠道带来的下载量"

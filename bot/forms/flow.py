@@ -19,6 +19,7 @@ from bot.calendar import Period
 from bot.forms.fields import FieldContext, FieldError, parse_answer, parse_choice_key
 from bot.forms.oneshot import parse_message
 from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
+from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
 from bot.services import channels, obligations, reports
 from bot.services.reports import ReportError
@@ -191,7 +192,9 @@ async def _options(
     session: AsyncSession, ctx: FlowContext, draft: Draft, spec: FieldSpec, step: Step
 ) -> None:
     loc = ctx.staff.locale
-    if step.new_channel is not None:
+    if step.new_channel is not None and "twin" in step.new_channel:
+        step.options = [("use", t(loc, "Use the existing one")), ("new", t(loc, "Create anyway"))]
+    elif step.new_channel is not None:
         pool = ctx.reports.industries if "region" in step.new_channel else ctx.reports.regions
         step.options = [(c.key, c.label.get(loc)) for c in pool]
     elif spec.type in ("choice", "multichoice"):
@@ -449,6 +452,8 @@ async def _typed_new_channel_detail(
     session: AsyncSession, draft: Draft, ctx: FlowContext, text: str
 ) -> Step:
     new = draft.scratch["new"]
+    if "twin" in new:
+        return await show(session, draft, ctx, notes=("use_buttons",))
     pool = ctx.reports.industries if "region" in new else ctx.reports.regions
     wanted = text.strip().casefold()
     for choice in pool:
@@ -459,29 +464,50 @@ async def _typed_new_channel_detail(
 
 
 async def _new_channel_detail(session, draft: Draft, ctx: FlowContext, key: str) -> Step:
-    """Region, then industry, for a channel typed into the report; then it is created."""
+    """Region, then (after pointing out a likely duplicate) industry; then it is created."""
     new = dict(draft.scratch["new"])
     if "region" not in new:
         if key not in {c.key for c in ctx.reports.regions}:
             return await show(session, draft, ctx, error=FieldError("unknown_region"))
         new["region"] = key
-        draft.scratch = {**draft.scratch, "new": new}
-        _touch(draft)
-        return await show(session, draft, ctx)
+        twin = await channels.find_duplicate(session, new["name"], key)
+        if twin is not None:
+            new["twin"] = _channel_ref(twin)
+        return await _save_new(session, draft, ctx, new)
+    if "twin" in new:
+        if key == "use":
+            twin = await channels.get(session, new["twin"]["id"])
+            if twin is not None:
+                return await _picked_new(session, draft, ctx, new, twin, "channel_reused")
+        if key != "new":
+            return await show(session, draft, ctx)
+        new.pop("twin")
+        return await _save_new(session, draft, ctx, new)
     if key not in {c.key for c in ctx.reports.industries}:
         return await show(session, draft, ctx, error=FieldError("unknown_industry"))
-    channel = await channels.find_duplicate(session, new["name"], new["region"])
-    if channel is None:
-        channel = await channels.create(
-            session,
-            name=new["name"],
-            industry=key,
-            region=new["region"],
-            actor=ctx.staff,
-            day=ctx.today,
-            regions=ctx.reports.regions,
-            industries=ctx.reports.industries,
-        )
+    channel = await channels.create(
+        session,
+        name=new["name"],
+        industry=key,
+        region=new["region"],
+        actor=ctx.staff,
+        day=ctx.today,
+        regions=ctx.reports.regions,
+        industries=ctx.reports.industries,
+    )
+    return await _picked_new(session, draft, ctx, new, channel, "channel_added")
+
+
+async def _save_new(session, draft: Draft, ctx: FlowContext, new: dict[str, Any]) -> Step:
+    draft.scratch = {**draft.scratch, "new": new}
+    _touch(draft)
+    return await show(session, draft, ctx)
+
+
+async def _picked_new(
+    session, draft: Draft, ctx: FlowContext, new: dict[str, Any], channel: Channel, note: str
+) -> Step:
+    """The typed channel is now in the library (new or existing): select it, go on."""
     selected = list(draft.scratch.get("sel", []))
     if _channel_ref(channel) not in selected:
         selected.append(_channel_ref(channel))
@@ -491,7 +517,7 @@ async def _new_channel_detail(session, draft: Draft, ctx: FlowContext, key: str)
         scratch["new"] = {"name": queue[0], "queue": queue[1:]}
     draft.scratch = scratch
     _touch(draft)
-    return await show(session, draft, ctx, notes=("channel_added",))
+    return await show(session, draft, ctx, notes=(note,))
 
 
 # ---- one message ----------------------------------------------------------------------------

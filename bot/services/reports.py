@@ -48,7 +48,9 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
         report = await _create(session, draft, form, staff)
     else:
         report.version += 1
-        report.answers, report.fields = dict(draft.answers), field_types.fields_snapshot(form)
+        # Fields dropped from config since keep their stored labels (old answers stay readable).
+        report.answers = dict(draft.answers)
+        report.fields = {**report.fields, **field_types.fields_snapshot(form)}
         report.updated_at = now
     session.add(
         ReportVersion(
