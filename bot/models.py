@@ -317,3 +317,30 @@ class ChannelStageChange(Base):
     by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime]
     day: Mapped[date]
+
+
+class Feedback(Base):
+    """One piece of user feedback, captured any time; the weekly summary is built from these."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_week_key_norm_text", "week_key", "norm_text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    # ISO week (team time zone) it was captured in, e.g. "2026-W48".
+    week_key: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    # For spotting repeats: NFKC, casefolded, punctuation and spaces removed.
+    norm_text: Mapped[str] = mapped_column(String(255))
+    # bug | feature | experience | pricing | content | other
+    category: Mapped[str] = mapped_column(String(16), default="other")
+    # opinion_leader | heavy | light | new (DOMAIN.md: users are segmented)
+    segment: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(8), default="medium")  # low | medium | high
+    # How many users raised it; a repeat counts up instead of adding a row.
+    count: Mapped[int] = mapped_column(default=1)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default="command")  # command | forward
+    forwarded_from: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
