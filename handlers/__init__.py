@@ -6,6 +6,7 @@ from handlers import (
     basics,
     channels,
     errors,
+    feedback,
     groups,
     invite,
     join,
@@ -35,6 +36,8 @@ def register(app: Application) -> None:
     # Everyone's basics.
     lang.register(app)
     basics.register(app)
+    # Feedback: /feedback and forwarded messages (before reports, which take any other text).
+    feedback.register(app)
     # Reports: one command per configured form, their buttons, /my, and typed answers (after
     # every command above, before the fallbacks).
     reports.register(app)

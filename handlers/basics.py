@@ -35,7 +35,10 @@ async def unknown_command(
 ) -> None:
     """A command we do not know."""
     await reply(
-        update, me.locale, "unknown_command.html.j2", command=update.message.text.split()[0]
+        update,
+        me.locale,
+        "unknown_command.html.j2",
+        command=update.effective_message.text.split()[0],
     )
 
 

@@ -8,7 +8,8 @@ from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.flow import FlowContext, Step
 from bot.forms.spec import FieldSpec
-from bot.i18n import N_, t
+from bot.forms.summary import answer_rows, answer_text, period_label
+from bot.i18n import t
 from bot.outbox import Buttons
 from bot.render import render
 from handlers.reply import rows_of
@@ -44,7 +45,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             **common,
             report=report,
             period=period_label(report.period_key, loc),
-            rows=_rows(step.form, report.answers, ctx),
+            rows=answer_rows(step.form, report.answers, ctx.fields),
         )
     return render(f"form_{step.kind}.html.j2", loc, **common)
 
@@ -100,9 +101,7 @@ def _num(value: float | None) -> str:
 
 def show_value(spec: FieldSpec, value: Any, ctx: FlowContext) -> str:
     """A stored answer as plain text for the filer."""
-    if spec.type == "channels":
-        return "、".join(item["name"] for item in value or []) or "—"
-    return field_types.display(spec, value, ctx.fields)
+    return answer_text(spec, value, ctx.fields)
 
 
 def _item_label(spec: FieldSpec, item: Any, ctx: FlowContext) -> str:
@@ -113,23 +112,7 @@ def _item_label(spec: FieldSpec, item: Any, ctx: FlowContext) -> str:
 
 def summary_rows(step: Step, ctx: FlowContext) -> list[tuple[str, str]]:
     """(label, value) for every field of the draft, in form order."""
-    return _rows(step.form, step.draft.answers, ctx)
-
-
-def _rows(form, answers: dict[str, Any], ctx: FlowContext) -> list[tuple[str, str]]:
-    loc = ctx.staff.locale
-    return [(f.label.get(loc), show_value(f, answers.get(f.key), ctx)) for f in form.fields]
-
-
-def period_label(period_key: str, locale: str) -> str:
-    """ "2026-11-26 周四" / "2026-W48 (11-23 – 11-29)"."""
-    period = Period.parse(period_key)
-    if period.kind == "day":
-        return f"{period.start.isoformat()} {t(locale, WEEKDAY_NAMES[period.start.weekday()])}"
-    return f"{period.key} ({period.start:%m-%d} – {period.end:%m-%d})"
-
-
-WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+    return answer_rows(step.form, step.draft.answers, ctx.fields)
 
 
 def keyboard(step: Step, ctx: FlowContext) -> Buttons:

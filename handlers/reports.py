@@ -22,7 +22,13 @@ PRIVATE = filters.ChatType.PRIVATE
 
 def _context(context: BotContext, staff: Staff, form: FormSpec) -> FlowContext:
     today = local_date(clock.now(), context.settings.team.tz)
-    return FlowContext(staff=staff, form=form, reports=context.settings.reports, today=today)
+    return FlowContext(
+        staff=staff,
+        form=form,
+        reports=context.settings.reports,
+        today=today,
+        team_locale=context.settings.team.locale,
+    )
 
 
 def file_command(form: FormSpec):
@@ -32,7 +38,8 @@ def file_command(form: FormSpec):
     async def start_form(
         update: Update, context: BotContext, session: AsyncSession, me: Staff
     ) -> None:
-        ctx = _context(context, me, form)
+        current = context.settings.reports.form(form.key) or form  # config may have moved on
+        ctx = _context(context, me, current)
         text = _text_after_command(update)
         step = await (flow.oneshot(session, ctx, text) if text else flow.begin(session, ctx))
         await _send(update, me, step, ctx)

@@ -1,17 +1,26 @@
-"""Runs before every handler: the same update delivered twice has one effect."""
+"""Runs before every handler: a redelivered update has no effect, nor has an edited message."""
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
+from bot.i18n import normalise
 from bot.services import team
 from bot.state import BotContext
+from handlers.reply import reply
 
 
 async def skip_repeats(update: Update, context: BotContext) -> None:
-    """Record the update id; stop here when it was handled before."""
+    """Record the update id; stop here when it was handled before, or is an edited message."""
     async with context.db() as session, session.begin():
         first_time = await team.mark_update(session, update.update_id)
     if not first_time:
+        raise ApplicationHandlerStop
+    if update.edited_message is not None:
+        # Handlers would run a command a second time; a new message is the way to change things.
+        if update.effective_chat.type == "private":
+            user = update.effective_user
+            locale = normalise(user.language_code, context.settings.team.locale)
+            await reply(update, locale, "edited_message.html.j2")
         raise ApplicationHandlerStop
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import sys
+from contextlib import asynccontextmanager
 
 from bot.simulator import TelegramSimulator
 
@@ -38,3 +39,29 @@ async def make_staff(sessions, persona, *roles: str) -> None:
     locale = "en" if (persona.language_code or "").startswith("en") else "zh"
     async with sessions() as s, s.begin():
         await staff_service.add(s, Person(persona.id, name, persona.username, locale), roles, None)
+
+
+@asynccontextmanager
+async def another_process(sim, settings, engine):
+    """A second Application on the same database taking the simulator's updates from now on,
+    as a restarted (or another) process would: nothing of the first one's memory is shared."""
+    from telegram import Update
+
+    from bot.app import build_application, shutdown, startup
+
+    previous = sim.on_update
+    app = build_application(settings, engine=engine)
+    await app.initialize()
+    await startup(app)
+
+    async def push(data: dict) -> None:
+        await app.process_update(Update.de_json(data, app.bot))
+
+    sim.on_update = push
+    try:
+        yield app
+    finally:
+        sim.on_update = previous
+        app.bot_data.engine = None  # the engine belongs to the test's fixture
+        await shutdown(app)
+        await app.shutdown()

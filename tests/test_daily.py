@@ -6,11 +6,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import make_staff
-from telegram import Update
+from support import another_process, make_staff
 
 from bot import clock
-from bot.app import build_application, shutdown, startup
 from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
 from jobs.tick import tick
 
@@ -164,25 +162,12 @@ async def test_a_restart_mid_form_loses_nothing(app, sim, settings, engine, wang
     await wang.send("4")  # negotiating
 
     # A new process takes the next message: nothing of the old one is in memory.
-    sim.on_update = None
-    fresh = build_application(settings, engine=engine)
-    await fresh.initialize()
-    await startup(fresh)
-
-    async def push(data):
-        await fresh.process_update(Update.de_json(data, fresh.bot))
-
-    sim.on_update = push
-    try:
+    async with another_process(sim, settings, engine):
         assert "4/9" in q(wang)
         await wang.send("2")
         assert "5/9" in q(wang)
         await wang.send("/daily")
         assert "接着上次" in q(wang) and "5/9" in q(wang)
-    finally:
-        fresh.bot_data.engine = None
-        await shutdown(fresh)
-        await fresh.shutdown()
 
 
 async def test_an_old_card_button_is_refused_and_the_current_question_resent(app, sessions, wang):
@@ -353,23 +338,11 @@ async def test_a_field_removed_from_config_does_not_break_filed_reports(
     )
     reports_cfg = settings.reports.model_copy(update={"forms": (slimmer,)})
     changed = settings.model_copy(update={"reports": reports_cfg})
-    fresh = build_application(changed, engine=engine)
-    await fresh.initialize()
-    await startup(fresh)
-
-    async def push(data):
-        await fresh.process_update(Update.de_json(data, fresh.bot))
-
-    sim.on_update = push
-    try:
+    async with another_process(sim, changed, engine):
         await wang.send("/daily")  # edit today's report under the new form
         assert "正在修改" in q(wang) and "下载量" not in q(wang)
         await wang.press(wang.inbox[-1], "✅ 提交")
         assert "版本 2" in q(wang)
-    finally:
-        fresh.bot_data.engine = None
-        await shutdown(fresh)
-        await fresh.shutdown()
     async with sessions() as s:
         report = await s.scalar(select(Report))
     assert report.answers["downloads"] == 500  # kept, with its label in the snapshot

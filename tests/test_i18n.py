@@ -6,6 +6,8 @@ from types import SimpleNamespace
 import pytest
 from test_channels import CONTEXTS as CHANNEL_CONTEXTS
 from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
+from test_feedback import CONTEXTS as FEEDBACK_CONTEXTS
+from test_feedback import NO_USER_INPUT as FEEDBACK_NO_INPUT
 
 from bot import TEMPLATES_DIR
 from bot.i18n import LOCALES, normalise, t
@@ -113,29 +115,56 @@ CONTEXTS |= {
         tz=UTC,
     ),
     **CHANNEL_CONTEXTS,
+    **FEEDBACK_CONTEXTS,
+    "report_announce.html.j2": dict(
+        name=HOSTILE, form_name=HOSTILE, period=HOSTILE, version=2, late=True, rows=_ROWS
+    ),
 }
-NO_USER_INPUT = set(CHANNEL_NO_INPUT) | {
-    "form_other_form.html.j2",
-    "form_cancelled.html.j2",
-    "form_stale.html.j2",
-    "join_rejected.html.j2",
-    "refused.html.j2",
-    "invite_choose_role.html.j2",
-    "lang_choose.html.j2",
-    "lang_set.html.j2",
-    "help.html.j2",
-    "cancel.html.j2",
-    "unexpected_text.html.j2",
-    "stale_button.html.j2",
-    "group_added.html.j2",
-    "error.html.j2",
-    "staff_error.html.j2",
-}
+NO_USER_INPUT = (
+    set(CHANNEL_NO_INPUT)
+    | set(FEEDBACK_NO_INPUT)
+    | {
+        "edited_message.html.j2",
+        "form_other_form.html.j2",
+        "form_cancelled.html.j2",
+        "form_stale.html.j2",
+        "join_rejected.html.j2",
+        "refused.html.j2",
+        "invite_choose_role.html.j2",
+        "lang_choose.html.j2",
+        "lang_set.html.j2",
+        "help.html.j2",
+        "cancel.html.j2",
+        "unexpected_text.html.j2",
+        "stale_button.html.j2",
+        "group_added.html.j2",
+        "error.html.j2",
+        "staff_error.html.j2",
+    }
+)
+
+
+# Plain text written into an answer (escaped later, wherever it is shown), not Telegram HTML.
+PLAIN_TEXT = {"feedback_week.txt.j2"}
 
 
 def test_every_template_is_covered_here():
     names = {p.name for p in TEMPLATES_DIR.glob("*.j2")}
-    assert names == set(CONTEXTS) | NO_USER_INPUT
+    assert names == set(CONTEXTS) | NO_USER_INPUT | PLAIN_TEXT
+
+
+def test_the_weekly_feedback_prefill_is_plain_text_kept_raw():
+    item = SimpleNamespace(text=HOSTILE, count=3)
+    summary = SimpleNamespace(
+        total_items=1,
+        total_mentions=3,
+        by_category={"bug": 3},
+        previous_by_category={},
+        top=[item],
+        channels=[(HOSTILE, 3)],
+    )
+    text = render("feedback_week.txt.j2", "zh", summary=summary, categories={"bug": "Bug"})
+    assert HOSTILE in text and ESCAPED not in text  # escaped when shown, never twice
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -21,7 +21,8 @@ from bot.forms.oneshot import parse_message
 from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
-from bot.services import channels, obligations, reports
+from bot.render import render
+from bot.services import announce, channels, feedback, obligations, reports
 from bot.services.reports import ReportError
 
 PAGE = 8  # channels per picker page: with the other buttons, well under Telegram's limits
@@ -35,6 +36,7 @@ class FlowContext:
     form: FormSpec
     reports: ReportsConfig
     today: date
+    team_locale: str = "zh"
 
     @property
     def fields(self) -> FieldContext:
@@ -116,13 +118,14 @@ async def _start(
 ) -> Step:
     report = await reports.existing(session, ctx.staff.id, ctx.form.key, period_key)
     now = clock.now()
+    answers = dict(report.answers) if report else await _prefilled(session, ctx, period_key)
     draft = Draft(
         staff_id=ctx.staff.id,
         form_key=ctx.form.key,
         period_key=period_key,
         obligation_id=obligation_id,
         report_id=report.id if report else None,
-        answers=dict(report.answers) if report else {},
+        answers=answers,
         mode="review" if report else "ask",
         cursor="0",
         scratch={},
@@ -139,6 +142,22 @@ async def _start(
         return await show(session, existing, ctx, notes=("resumed",))
     notes = (*notes, "editing") if report else notes
     return await show(session, draft, ctx, notes=notes)
+
+
+async def _prefilled(session: AsyncSession, ctx: FlowContext, period_key: str) -> dict[str, Any]:
+    """Answers a new draft starts with, written by the bot (e.g. this week's feedback)."""
+    answers: dict[str, Any] = {}
+    for spec in ctx.form.fields:
+        if spec.prefill == "feedback:week":
+            summary = await feedback.week_summary(session, period_key)
+            text = render(
+                "feedback_week.txt.j2",
+                ctx.staff.locale,
+                summary=summary,
+                categories=feedback.CATEGORY_LABELS,
+            )
+            answers[spec.key] = text[: spec.max_length]
+    return answers
 
 
 async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
@@ -405,6 +424,10 @@ async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
             _touch(draft)
             return await show(session, draft, ctx, error=FieldError("empty"))
         raise
+    if ctx.form.announce:
+        await announce.report_filed(
+            session, report, ctx.form, ctx.staff, ctx.reports, ctx.team_locale
+        )
     edited = report.version > 1
     return Step("filed", ctx.form, report=report, notes=("edited",) if edited else ())
 

@@ -75,6 +75,8 @@ class FieldSpec(Strict):
     max_items: int = Field(default=10, ge=1, le=50)
     # Where a suggested answer comes from (e.g. the channel library's stage changes today).
     suggest: str | None = None
+    # What a new draft starts with (e.g. "feedback:week" — the week's feedback, summarised).
+    prefill: str | None = None
 
     @field_validator("key")
     @classmethod
@@ -108,6 +110,8 @@ class FormSpec(Strict):
     due_weekday: str = "fri"
     grace_minutes: int = Field(default=0, ge=0, le=24 * 60)
     close_time: str = "12:00"  # daily: next working day; weekly: the next Monday
+    # Who is sent the filed report: the directors, and/or the team group.
+    announce: tuple[Literal["directors", "group"], ...] = ()
     fields: tuple[FieldSpec, ...]
 
     @field_validator("key", "command")

@@ -11,6 +11,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("daily", N_("File today's channel-expansion report"), {"channel"}),
     ("weekly", N_("File the weekly user-feedback summary"), {"user_ops", "channel"}),
     ("channel", N_("Channel resource library"), {"channel", "director"}),
+    ("feedback", N_("Record a user's feedback"), None),
     ("my", N_("My reports and what is due"), None),
     ("help", N_("What I can do for you"), None),
     ("lang", N_("Change language"), None),
