@@ -22,7 +22,6 @@ Active users this week: 5,300
 Retained users: 4,100
 At-risk / churned users: 180
 Users won back: 35
-This week's user feedback: payment page too slow (12 users); wants monthly bill PDF (5)
 Actions taken and proposed: ticket to the payments team; PDF bill in the next release"""
 DIRECTOR_ID = 1001
 
@@ -194,11 +193,19 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
     await _say(log, wang, "/my")
 
-    log.scene("9. Li Na files the weekly summary in one message")
+    log.scene("9. Feedback as it arrives: typed, forwarded, and a repeat counted up")
+    await _say(log, wang, "/feedback 缴费页面太慢，经常卡住")
+    await _say(log, lina, "/feedback 缴费页面太慢，经常卡住！")
+    log.note("Li Na forwards a user's message to the bot")
+    await lina.forward("Would love a monthly bill as PDF", sender_name="App user 1024")
+    await log.flush()
+    await _say(log, lina, "/feedback list")
+
+    log.scene("10. Li Na files the weekly summary in one message (feedback pre-filled)")
     await _say(log, lina, WEEKLY_IN_ONE_MESSAGE)
     await _press(log, lina, lina.inbox[-1], "✅ Submit")
 
-    log.scene("10. Li Na blocks the bot; the director is told once")
+    log.scene("11. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
     await _say(log, director, "/staff")

@@ -98,4 +98,7 @@ async def test_demo_runs_without_a_token():
     assert "已按时提交，谢谢！" in out  # 王伟's daily report, step by step
     assert "Filed on time. Thank you!" in out  # Li Na's weekly summary in one message
     assert "渠道已加入渠道库" in out and "按渠道库统计，这一天是 1" in out
+    assert "now 2 users" in out  # a repeated /feedback counted up
+    assert "1. 缴费页面太慢，经常卡住 (2 users)" in out  # …and pre-filled into the weekly summary
+    assert "📊 用户反馈周报" in out and "提交人：Li Na" in out  # announced to the director/group
     assert "demo finished" in out
