@@ -344,3 +344,74 @@ class Feedback(Base):
     forwarded_from: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ActivityPlan(Base):
+    """An activity (campaign) plan: proposed, decided by a director, run, and reviewed."""
+
+    __tablename__ = "activity_plans"
+    __table_args__ = (Index("ix_activity_plans_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # pending -> approved | rejected | changes_requested (-> pending …) -> running -> completed;
+    # or withdrawn by the proposer while pending. docs/activities.md has the state machine.
+    status: Mapped[str] = mapped_column(String(24), default="pending")
+    # Bumped on every resubmission; decisions and buttons name the version they are about.
+    version: Mapped[int] = mapped_column(default=1)
+    title: Mapped[str] = mapped_column(String(200))
+    answers: Mapped[dict[str, Any]]
+    fields: Mapped[dict[str, Any]]
+    budget_fen: Mapped[int] = mapped_column(default=0)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    # The budget period it is charged to: the month of its start date ("2026-12").
+    budget_period: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[dict[str, Any] | None]
+    actual_cost_fen: Mapped[int | None]
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ActivityVersion(Base):
+    """Every submitted version of a plan (the card shows what changed between them)."""
+
+    __tablename__ = "activity_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("activity_plans.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    answers: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime]
+
+
+class ReasonPrompt(Base):
+    """A director pressed Reject or Request changes: their next message is the reason."""
+
+    __tablename__ = "reason_prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    director_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id", ondelete="CASCADE"), unique=True
+    )
+    plan_id: Mapped[int] = mapped_column(ForeignKey("activity_plans.id", ondelete="CASCADE"))
+    version: Mapped[int]
+    decision: Mapped[str] = mapped_column(String(24))  # rejected | changes_requested
+    created_at: Mapped[datetime]
+
+
+class Budget(Base):
+    """The department's activity budget for one period (month), set by a director."""
+
+    __tablename__ = "budgets"
+
+    period_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount_fen: Mapped[int]
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    set_at: Mapped[datetime]
