@@ -3,6 +3,7 @@
 from telegram.ext import Application
 
 from handlers import (
+    activities,
     basics,
     channels,
     errors,
@@ -40,6 +41,9 @@ def register(app: Application) -> None:
     feedback.register(app)
     # Reports: one command per configured form, their buttons, /my, and typed answers (after
     # every command above, before the fallbacks).
+    # Activity plans: directors' cards, /pending, /budget, and a director's typed reason (before
+    # reports, whose typed-answer handler takes every other text; activities hands it on).
+    activities.register(app)
     reports.register(app)
     # Last: unknown commands and unexpected text in private chats.
     basics.register_fallbacks(app)

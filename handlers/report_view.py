@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from bot.calendar import Period
 from bot.forms import fields as field_types
-from bot.forms.flow import FlowContext, Step
+from bot.forms.flow import NEW_PLAN, PLAN_PREFIX, FlowContext, Step
 from bot.forms.spec import FieldSpec
 from bot.forms.summary import answer_rows, answer_text, period_label
 from bot.i18n import t
@@ -25,7 +25,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
         "error": _error_text(step, ctx),
     }
     if step.draft is not None:
-        common["period"] = period_label(step.draft.period_key, loc)
+        common["period"] = _period_or_plan(step.draft.period_key, loc)
     if step.kind == "ask":
         return render("form_question.html.j2", loc, **common, **_question(step, ctx))
     if step.kind in ("review", "pick"):
@@ -37,6 +37,8 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             picking=step.kind == "pick",
             editing=step.draft.report_id is not None,
         )
+    if step.kind == "plan_submitted":
+        return render("form_plan_submitted.html.j2", loc, **common, plan=step.plan)
     if step.kind == "filed":
         report = step.report
         return render(
@@ -48,6 +50,14 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             rows=answer_rows(step.form, report.answers, ctx.fields),
         )
     return render(f"form_{step.kind}.html.j2", loc, **common)
+
+
+def _period_or_plan(period_key: str, locale: str) -> str:
+    if period_key == NEW_PLAN:
+        return t(locale, "new plan")
+    if period_key.startswith(PLAN_PREFIX):
+        return t(locale, "plan #%(id)s", id=period_key[len(PLAN_PREFIX) :])
+    return period_label(period_key, locale)
 
 
 def _error_text(step: Step, ctx: FlowContext) -> Markup | None:

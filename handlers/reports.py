@@ -12,12 +12,14 @@ from bot.forms.spec import FormSpec
 from bot.models import Staff
 from bot.services import obligations, reports
 from bot.state import BotContext
+from handlers import activities as plans
 from handlers.access import staff_only
 from handlers.basics import unexpected_text_reply
 from handlers.reply import answer_alert, reply, send_rendered
 from handlers.report_view import keyboard, render_step
 
 PRIVATE = filters.ChatType.PRIVATE
+LIST_WORDS = ("list", "列表")
 
 
 def _context(context: BotContext, staff: Staff, form: FormSpec) -> FlowContext:
@@ -41,6 +43,9 @@ def file_command(form: FormSpec):
         current = context.settings.reports.form(form.key) or form  # config may have moved on
         ctx = _context(context, me, current)
         text = _text_after_command(update)
+        if current.cadence == "adhoc" and text.lower() in LIST_WORDS:
+            await plans.reply_my_plans(update, session, me)
+            return
         step = await (flow.oneshot(session, ctx, text) if text else flow.begin(session, ctx))
         await _send(update, me, step, ctx)
 

@@ -9,7 +9,7 @@ from telegram import Bot
 from bot import clock
 from bot.calendar import local_date
 from bot.outbox import deliver
-from bot.services import calendar_notice, obligations, team
+from bot.services import activities, calendar_notice, obligations, team
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
 
@@ -38,6 +38,7 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
         enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
         await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
         await obligations.close_expired(session)
+        await activities.start_due(session, today)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
     sent = await deliver(state.sessions, TelegramTransport(bot))
     state.last_tick = at

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from test_activities import CONTEXTS as ACTIVITY_CONTEXTS
+from test_activities import NO_USER_INPUT as ACTIVITY_NO_INPUT
 from test_channels import CONTEXTS as CHANNEL_CONTEXTS
 from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
 from test_feedback import CONTEXTS as FEEDBACK_CONTEXTS
@@ -116,6 +118,10 @@ CONTEXTS |= {
     ),
     **CHANNEL_CONTEXTS,
     **FEEDBACK_CONTEXTS,
+    **ACTIVITY_CONTEXTS,
+    "form_plan_submitted.html.j2": dict(
+        plan=SimpleNamespace(status="pending", title=HOSTILE, version=1)
+    ),
     "report_announce.html.j2": dict(
         name=HOSTILE, form_name=HOSTILE, period=HOSTILE, version=2, late=True, rows=_ROWS
     ),
@@ -123,6 +129,7 @@ CONTEXTS |= {
 NO_USER_INPUT = (
     set(CHANNEL_NO_INPUT)
     | set(FEEDBACK_NO_INPUT)
+    | set(ACTIVITY_NO_INPUT)
     | {
         "edited_message.html.j2",
         "form_other_form.html.j2",
@@ -189,6 +196,13 @@ def test_templates_without_user_input_are_valid_telegram_html(name, locale):
         "dropped": True,
         "gone": True,
         "form_name": "F",
+        "period": "2026-12",
+        "budget": None,
+        "reserved": "¥0.00",
+        "used": "¥0.00",
+        "left": None,
+        "waiting": "¥0.00",
+        "changed": True,
     }
     visible, _ = parse_html(render(name, locale, **context))
     assert visible.strip()

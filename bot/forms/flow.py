@@ -22,10 +22,14 @@ from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
 from bot.render import render
-from bot.services import announce, channels, feedback, obligations, reports
+from bot.services import activities, announce, channels, feedback, obligations, reports
+from bot.services.activities import ActivityError
 from bot.services.reports import ReportError
 
 PAGE = 8  # channels per picker page: with the other buttons, well under Telegram's limits
+# Drafts of adhoc forms have no period: a new plan, or the plan being resubmitted.
+NEW_PLAN = "new"
+PLAN_PREFIX = "plan:"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Step:
     page: int = 0
     pages: int = 1
     new_channel: dict[str, Any] | None = None
+    plan: Any = None
 
 
 # ---- starting -------------------------------------------------------------------------------
@@ -77,6 +82,11 @@ async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
         if draft.form_key != ctx.form.key:
             return Step("other_form", ctx.form, draft=draft)
         return await show(session, draft, ctx, notes=("resumed",))
+    if ctx.form.cadence == "adhoc":
+        sent_back = await activities.sent_back(session, ctx.staff.id)
+        if sent_back is not None:  # a director asked for changes: that plan comes first
+            return await begin_resubmission(session, ctx, sent_back.id)
+        return await _start(session, ctx, NEW_PLAN, None)
     due = await obligations.oldest_open(session, ctx.staff.id, ctx.form.key, ctx.today)
     if due is not None:
         return await _start(session, ctx, due.period_key, due.id)
@@ -97,6 +107,17 @@ async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -
     if filed is None or filed.period_key != period_key:
         return Step("nothing_due", ctx.form)
     return await _start(session, ctx, filed.period_key, filed.id)
+
+
+async def begin_resubmission(session: AsyncSession, ctx: FlowContext, plan_id: int) -> Step:
+    """Edit a plan the director sent back: its answers, straight to the summary card."""
+    draft = await draft_of(session, ctx.staff.id)
+    if draft is not None:
+        return await show(session, draft, ctx, notes=("resumed",))
+    plan = await activities.for_resubmission(session, ctx.staff, plan_id)
+    step = await _start(session, ctx, f"{PLAN_PREFIX}{plan.id}", None)
+    step.draft.answers, step.draft.mode = dict(plan.answers), "review"
+    return await show(session, step.draft, ctx, notes=("resubmitting",))
 
 
 async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
@@ -415,6 +436,8 @@ async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if draft.mode != "review":
         return await show(session, draft, ctx)
+    if ctx.form.cadence == "adhoc":
+        return await _submit_plan(session, draft, ctx)
     try:
         report = await reports.submit(session, draft, ctx.form, ctx.staff)
     except ReportError as exc:
@@ -430,6 +453,49 @@ async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
         )
     edited = report.version > 1
     return Step("filed", ctx.form, report=report, notes=("edited",) if edited else ())
+
+
+# Where an activity-plan problem sends the proposer back to.
+PLAN_PROBLEM_FIELDS = {
+    "dates": "end_date",
+    "start_in_past": "start_date",
+    "no_targets": "targets",
+    "budget": "budget",
+}
+
+
+async def _submit_plan(session, draft: Draft, ctx: FlowContext) -> Step:
+    """An activity plan goes to the directors (a new plan, or a resubmission)."""
+    missing = reports.missing_required(ctx.form, draft.answers)
+    if missing:
+        return await _back_to(session, draft, ctx, missing[0], FieldError("empty"))
+    plan_id = _plan_id(draft.period_key)
+    try:
+        async with session.begin_nested():  # nothing half-stored when the plan is refused
+            plan = await activities.submit(
+                session, ctx.staff, ctx.form, dict(draft.answers), plan_id=plan_id,
+                reports=ctx.reports, today=ctx.today,
+            )  # fmt: skip
+    except ActivityError as exc:
+        field_key = PLAN_PROBLEM_FIELDS.get(exc.reason)
+        if field_key is None:
+            raise
+        return await _back_to(session, draft, ctx, field_key, FieldError(f"plan_{exc.reason}"))
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Step("plan_submitted", ctx.form, plan=plan)
+
+
+async def _back_to(
+    session, draft: Draft, ctx: FlowContext, field_key: str, error: FieldError
+) -> Step:
+    index = next(i for i, f in enumerate(ctx.form.fields) if f.key == field_key)
+    draft.mode, draft.cursor, draft.scratch = "ask", str(index), {"return": "review"}
+    _touch(draft)
+    return await show(session, draft, ctx, error=error)
+
+
+def _plan_id(period_key: str) -> int | None:
+    return int(period_key[len(PLAN_PREFIX) :]) if period_key.startswith(PLAN_PREFIX) else None
 
 
 async def _cancel(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:

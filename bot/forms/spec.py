@@ -105,7 +105,9 @@ class FormSpec(Strict):
     name: Labels
     command: str
     roles: tuple[str, ...]
-    cadence: Literal["daily", "weekly"]
+    # daily / weekly reports are owed (obligations); adhoc forms are filed when someone wants to
+    # (an activity plan), each filing a new object.
+    cadence: Literal["daily", "weekly", "adhoc"]
     due_time: str = "18:00"  # team-local; weekly: on due_weekday (or the week's last workday)
     due_weekday: str = "fri"
     grace_minutes: int = Field(default=0, ge=0, le=24 * 60)

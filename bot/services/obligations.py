@@ -75,6 +75,8 @@ async def create_ahead(
     today = local_date(now, tz)
     created = 0
     for form in forms:
+        if form.cadence not in PERIOD_KIND:
+            continue  # adhoc forms (activity plans) are filed when wanted, never owed
         current = period_of(form, today)
         for period in (current, current.next()):
             plan = schedule(form, period, cal, tz)

@@ -1,0 +1,720 @@
+"""Activity plans: submission, one director's decision per version, budget, and the start."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.forms.fields import (
+    FieldContext,
+    display_from_snapshot,
+    fields_snapshot,
+)
+from bot.forms.spec import FormSpec, ReportsConfig
+from bot.i18n import t
+from bot.models import ActivityPlan, ActivityVersion, Budget, ReasonPrompt, Staff
+from bot.outbox import WANTED_CHECKS, Buttons, enqueue, enqueue_edit
+from bot.render import TELEGRAM_TEXT_LIMIT, render
+from bot.services import audit, team
+from bot.services import staff as staff_service
+
+STATUSES = (
+    "pending",
+    "approved",
+    "rejected",
+    "changes_requested",
+    "running",
+    "completed",
+    "withdrawn",
+)
+DECISIONS = ("approved", "rejected", "changes_requested")
+# Budget a plan holds once approved: it stays committed while running and after completion.
+COMMITTED = ("approved", "running", "completed")
+ACTION_OF = {"approved": "ap", "rejected": "rj", "changes_requested": "ch"}
+DECISION_OF = {code: decision for decision, code in ACTION_OF.items()}
+# A card must stay under Telegram's 4,096 characters: long answers are clipped, harder and harder
+# until the whole card fits (the plan itself keeps every word).
+CLIPS = (600, 300, 150, 60)
+REASON_MAX = 1000
+
+
+class ActivityError(Exception):
+    """A plan step that cannot happen; `reason` picks the message, `details` fill it in."""
+
+    def __init__(self, reason: str, **details: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+@dataclass(frozen=True)
+class BudgetView:
+    """A plan's cost against its month's department budget (all in fen)."""
+
+    period: str
+    budget: int | None
+    committed: int
+    plan: int
+
+    @property
+    def left(self) -> int | None:
+        return None if self.budget is None else self.budget - self.committed
+
+    @property
+    def over(self) -> bool:
+        return self.left is not None and self.plan > self.left
+
+
+def yuan(fen: int | None) -> str:
+    """Whole fen as "¥1,234.56" (money is never a float)."""
+    if fen is None:
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def card_key(plan_id: int, version: int, director_telegram_id: int) -> str:
+    """Outbox key of one director's copy of a plan's card (later edits refer to it)."""
+    return f"act:{plan_id}:v{version}:card:{director_telegram_id}"
+
+
+def card_buttons(plan: ActivityPlan, locale: str) -> Buttons:
+    """Approve / Reject / Request changes, carrying the plan's version."""
+    data = f"{plan.id}:{plan.version}"
+    return [
+        [
+            (t(locale, "✅ Approve"), f"act:v1:ap:{data}"),
+            (t(locale, "❌ Reject"), f"act:v1:rj:{data}"),
+        ],
+        [(t(locale, "✏️ Request changes"), f"act:v1:ch:{data}")],
+    ]
+
+
+# ---- submitting ------------------------------------------------------------------------------
+
+
+async def submit(
+    session: AsyncSession,
+    proposer: Staff,
+    form: FormSpec,
+    answers: dict[str, Any],
+    *,
+    plan_id: int | None = None,
+    reports: ReportsConfig,
+    today: date,
+) -> ActivityPlan:
+    """File a new plan, or resubmit one the directors sent back, and queue its cards."""
+    start, end = _checked(answers, today)
+    now = clock.now()
+    snapshot = _snapshot(form, reports)
+    values = dict(
+        title=str(answers.get("title") or "")[:200],
+        answers=answers,
+        fields=snapshot,
+        budget_fen=int(answers.get("budget") or 0),
+        start_date=start,
+        end_date=end,
+        budget_period=f"{start:%Y-%m}",
+        submitted_at=now,
+        updated_at=now,
+    )
+    if plan_id is None:
+        plan = ActivityPlan(proposer_id=proposer.id, status="pending", version=1, created_at=now)
+        for key, value in values.items():
+            setattr(plan, key, value)
+        session.add(plan)
+        await session.flush()
+        previous = None
+    else:
+        plan = await for_resubmission(session, proposer, plan_id)
+        previous = plan.version
+        # Conditional, so a double Submit cannot make two versions out of one request.
+        changed = await session.execute(
+            update(ActivityPlan)
+            .where(
+                ActivityPlan.id == plan_id,
+                ActivityPlan.status == "changes_requested",
+                ActivityPlan.version == previous,
+            )
+            .values(
+                status="pending",
+                version=previous + 1,
+                decided_at=None,
+                decided_by=None,
+                decision_reason=None,
+                **values,
+            )
+        )
+        if changed.rowcount != 1:
+            raise ActivityError("not_pending")
+        await session.refresh(plan)
+    session.add(
+        ActivityVersion(plan_id=plan.id, version=plan.version, answers=answers, submitted_at=now)
+    )
+    await audit.record(
+        session,
+        proposer.telegram_id,
+        "activity.submitted" if previous is None else "activity.resubmitted",
+        f"activity:{plan.id}",
+        version=plan.version,
+    )
+    await _send_cards(session, plan, proposer, previous)
+    return plan
+
+
+def _checked(answers: dict[str, Any], today: date) -> tuple[date, date]:
+    try:
+        start, end = _day(answers.get("start_date")), _day(answers.get("end_date"))
+    except (TypeError, ValueError):
+        raise ActivityError("dates") from None
+    if end < start:
+        raise ActivityError("dates", start=start.isoformat(), end=end.isoformat())
+    if start < today:
+        raise ActivityError("start_in_past", start=start.isoformat())
+    if not answers.get("targets"):
+        raise ActivityError("no_targets")
+    budget = answers.get("budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int)):
+        raise ActivityError("budget")
+    if budget is not None and budget < 0:
+        raise ActivityError("budget")
+    if not str(answers.get("title") or "").strip():
+        raise ActivityError("no_title")
+    return start, end
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _snapshot(form: FormSpec, reports: ReportsConfig) -> dict[str, Any]:
+    """The form's labels kept with the plan; regions become plain choices, so a card can be
+    redrawn later (by decide, by the tick) without the reports config."""
+    snapshot = fields_snapshot(form)
+    for entry in snapshot.values():
+        source = {"region": reports.regions, "industry": reports.industries}.get(entry["type"])
+        if source is not None:
+            entry["type"] = "choice"
+            entry["choices"] = {c.key: c.label.model_dump() for c in source}
+    return snapshot
+
+
+async def _send_cards(
+    session: AsyncSession, plan: ActivityPlan, proposer: Staff, previous: int | None
+) -> None:
+    directors = await staff_service.directors(session)
+    deciders = [d for d in directors if d.id != proposer.id]
+    if not directors:
+        raise ActivityError("no_directors")
+    if not deciders:
+        # The only director proposed it: nobody else can decide, so it is approved by them,
+        # and the card and the audit log say so.
+        await _decided(session, plan, proposer, "approved", None, self_approved=True)
+        return
+    before = await _answers_of(session, plan, previous) if previous is not None else None
+    for director in deciders:
+        await enqueue(
+            session,
+            card_key(plan.id, plan.version, director.telegram_id),
+            director.telegram_id,
+            await card_text(session, plan, director.locale, before=before),
+            card_buttons(plan, director.locale),
+            about=f"act:{plan.id}:{plan.version}",
+        )
+
+
+async def _still_pending(session: AsyncSession, about: str) -> bool:
+    """Outbox check: a card is worth sending only while its version waits for a decision."""
+    _, plan_id, version = about.split(":")
+    plan = await session.get(ActivityPlan, int(plan_id))
+    return plan is not None and plan.status == "pending" and plan.version == int(version)
+
+
+WANTED_CHECKS["act"] = _still_pending
+
+
+async def get(session: AsyncSession, plan_id: int) -> ActivityPlan | None:
+    """A plan by id."""
+    return await session.get(ActivityPlan, plan_id)
+
+
+async def for_resubmission(session: AsyncSession, proposer: Staff, plan_id: int) -> ActivityPlan:
+    """The proposer's plan that the directors sent back for changes."""
+    plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
+    if plan is None or plan.proposer_id != proposer.id:
+        raise ActivityError("not_yours")
+    if plan.status != "changes_requested":
+        raise ActivityError("not_pending", status=plan.status)
+    return plan
+
+
+# ---- the card --------------------------------------------------------------------------------
+
+
+def plan_rows(plan: ActivityPlan, locale: str, answers: dict[str, Any] | None = None) -> list:
+    """(label, text) for every field the plan was filed with, in form order."""
+    ctx = FieldContext(locale=locale, today=clock.now().date())
+    answers = plan.answers if answers is None else answers
+    entries = sorted(plan.fields.items(), key=lambda kv: kv[1].get("position", 0))
+    return [(_label(entry, locale), _text(entry, answers.get(key), ctx)) for key, entry in entries]
+
+
+def _label(entry: dict[str, Any], locale: str) -> str:
+    labels = entry.get("label") or {}
+    return str(labels.get(locale) or labels.get("zh") or labels.get("en") or "?")
+
+
+def _text(entry: dict[str, Any], value: Any, ctx: FieldContext) -> str:
+    if entry.get("type") == "channels" and isinstance(value, list):
+        names = [item.get("name", "") if isinstance(item, dict) else str(item) for item in value]
+        return "、".join(names) or "—"
+    return display_from_snapshot(entry, value, ctx)
+
+
+async def _answers_of(session: AsyncSession, plan: ActivityPlan, version: int) -> dict | None:
+    """The answers of an earlier version of the plan."""
+    old = await session.scalar(
+        select(ActivityVersion).where(
+            ActivityVersion.plan_id == plan.id, ActivityVersion.version == version
+        )
+    )
+    return None if old is None else old.answers
+
+
+def changes(plan: ActivityPlan, old_answers: dict[str, Any], locale: str) -> list:
+    """(label, old, new) of every field whose text differs from `old_answers`."""
+    before = plan_rows(plan, locale, old_answers)
+    after = plan_rows(plan, locale)
+    return [
+        (label, old, new)
+        for (label, old), (_, new) in zip(before, after, strict=True)
+        if old != new
+    ]
+
+
+async def card_text(
+    session: AsyncSession,
+    plan: ActivityPlan,
+    locale: str,
+    *,
+    before: dict[str, Any] | None = None,
+    decider: str | None = None,
+) -> str:
+    """A plan's card in `locale`: the whole plan, its budget, what changed since the answers
+    `before` (a resubmission), and its outcome once `decider` decided (or withdrew) it."""
+    proposer = await session.get(Staff, plan.proposer_id)
+    budget = await budget_view(session, plan)
+    diff = changes(plan, before, locale) if before is not None else None
+    text = ""
+    for clip in CLIPS:
+        text = render(
+            "activity_card.html.j2",
+            locale,
+            plan=plan,
+            proposer=proposer.display_name if proposer else "?",
+            rows=[(label, _clip(value, clip)) for label, value in plan_rows(plan, locale)],
+            changes=[(label, _clip(o, clip // 2), _clip(n, clip // 2)) for label, o, n in diff]
+            if diff is not None
+            else None,
+            budget=budget,
+            money=yuan,
+            decider=decider,
+            self_approved=plan.decided_by is not None and plan.decided_by == plan.proposer_id,
+        )
+        if len(text) < TELEGRAM_TEXT_LIMIT - 96:
+            break
+    return text
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# ---- deciding --------------------------------------------------------------------------------
+
+
+async def decide(
+    session: AsyncSession,
+    plan_id: int,
+    version: int,
+    director: Staff,
+    decision: str,
+    reason: str | None = None,
+) -> ActivityPlan:
+    """Record the one decision on a plan's version; any other press raises ActivityError."""
+    if decision not in DECISIONS:
+        raise ActivityError("bad_decision")
+    reason = (reason or "").strip() or None
+    if decision != "approved" and reason is None:
+        raise ActivityError("empty_reason")
+    plan = await session.get(ActivityPlan, plan_id)
+    if plan is None:
+        raise ActivityError("not_found")
+    await _may_decide(session, plan, director)
+    now = clock.now()
+    # The one decision: whichever press's UPDATE runs first wins; every later one (double tap,
+    # the other director, an older card) matches no row.
+    changed = await session.execute(
+        update(ActivityPlan)
+        .where(
+            ActivityPlan.id == plan_id,
+            ActivityPlan.status == "pending",
+            ActivityPlan.version == version,
+        )
+        .values(
+            status=decision,
+            decided_by=director.id,
+            decided_at=now,
+            decision_reason=reason,
+            updated_at=now,
+        )
+    )
+    await session.refresh(plan)
+    if changed.rowcount != 1:
+        raise await _refusal(session, plan, version)
+    await _decided(session, plan, director, decision, reason)
+    return plan
+
+
+async def _may_decide(session: AsyncSession, plan: ActivityPlan, director: Staff) -> None:
+    if not director.has_role("director"):
+        raise ActivityError("not_director")
+    if plan.proposer_id == director.id:
+        others = [d for d in await staff_service.directors(session) if d.id != director.id]
+        if others:
+            raise ActivityError("own_plan")
+
+
+async def _refusal(session: AsyncSession, plan: ActivityPlan, version: int) -> ActivityError:
+    if plan.status == "withdrawn":
+        return ActivityError("withdrawn")
+    if plan.version != version:
+        return ActivityError("outdated", version=plan.version)
+    decider = await session.get(Staff, plan.decided_by) if plan.decided_by else None
+    return ActivityError("decided", status=plan.status, by=decider.display_name if decider else "")
+
+
+async def _decided(
+    session: AsyncSession,
+    plan: ActivityPlan,
+    director: Staff,
+    decision: str,
+    reason: str | None,
+    *,
+    self_approved: bool = False,
+) -> None:
+    """Everything a decision causes: the proposer told, every card closed, the group told."""
+    if self_approved:
+        now = clock.now()
+        plan.status, plan.decided_by, plan.decided_at, plan.updated_at = (
+            decision,
+            director.id,
+            now,
+            now,
+        )
+        await session.flush()
+    proposer = await session.get(Staff, plan.proposer_id)
+    key = f"act:{plan.id}:v{plan.version}"
+    if self_approved:
+        await enqueue(
+            session,
+            card_key(plan.id, plan.version, director.telegram_id),
+            director.telegram_id,
+            await card_text(session, plan, director.locale, decider=director.display_name),
+        )
+    else:
+        await enqueue(
+            session,
+            f"{key}:decided",
+            proposer.telegram_id,
+            render(
+                "activity_decided.html.j2",
+                proposer.locale,
+                plan=plan,
+                by=director.display_name,
+                reason=reason,
+            ),
+        )
+        await _close_cards(session, plan, director.display_name)
+    if decision == "approved":
+        await _announce(session, plan, proposer)
+    await audit.record(
+        session,
+        director.telegram_id,
+        f"activity.{decision}",
+        f"activity:{plan.id}",
+        version=plan.version,
+        reason=reason,
+        self_approved=self_approved,
+    )
+
+
+async def _close_cards(session: AsyncSession, plan: ActivityPlan, decider: str) -> None:
+    """Edit every director's copy of this version's card to its outcome, without buttons."""
+    for director in await staff_service.directors(session):
+        key = card_key(plan.id, plan.version, director.telegram_id)
+        text = await card_text(session, plan, director.locale, decider=decider)
+        await enqueue_edit(session, f"{key}:{plan.status}", key, text)
+
+
+async def _announce(session: AsyncSession, plan: ActivityPlan, proposer: Staff) -> None:
+    group = await team.get(session)
+    if group.group_chat_id is None:
+        return
+    locale = (await staff_service.directors(session) or [proposer])[0].locale
+    await enqueue(
+        session,
+        f"act:{plan.id}:announce",
+        group.group_chat_id,
+        render(
+            "activity_announce.html.j2",
+            locale,
+            plan=plan,
+            proposer=proposer.display_name,
+            budget=yuan(plan.budget_fen),
+        ),
+    )
+
+
+# ---- the reason for Reject / Request changes ----------------------------------------------------
+
+
+async def start_reason(
+    session: AsyncSession, director: Staff, plan_id: int, version: int, decision: str
+) -> ReasonPrompt:
+    """Remember that `director`'s next message is the reason for `decision` on this version."""
+    if decision not in ("rejected", "changes_requested"):
+        raise ActivityError("bad_decision")
+    plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
+    if plan is None:
+        raise ActivityError("not_found")
+    await _may_decide(session, plan, director)
+    if plan.status != "pending" or plan.version != version:
+        raise await _refusal(session, plan, version)
+    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == director.id))
+    prompt = ReasonPrompt(
+        director_id=director.id,
+        plan_id=plan_id,
+        version=version,
+        decision=decision,
+        created_at=clock.now(),
+    )
+    session.add(prompt)
+    await session.flush()
+    return prompt
+
+
+async def reason_prompt(session: AsyncSession, director_id: int) -> ReasonPrompt | None:
+    """The reason `director_id` owes, if they pressed Reject or Request changes."""
+    return await session.scalar(select(ReasonPrompt).where(ReasonPrompt.director_id == director_id))
+
+
+async def give_reason(session: AsyncSession, director: Staff, text: str) -> ActivityPlan:
+    """The director's message is the reason: decide with it (an empty one is asked again)."""
+    prompt = await reason_prompt(session, director.id)
+    if prompt is None:
+        raise ActivityError("no_prompt")
+    reason = (text or "").strip()
+    if not reason:
+        raise ActivityError("empty_reason")
+    if len(reason) > REASON_MAX:
+        raise ActivityError("reason_too_long", max=REASON_MAX, length=len(reason))
+    # Gone whatever decide says: a refusal (someone else decided) ends the question too.
+    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.id == prompt.id))
+    return await decide(session, prompt.plan_id, prompt.version, director, prompt.decision, reason)
+
+
+async def cancel_reason(session: AsyncSession, director_id: int) -> bool:
+    """Back out of a Reject / Request changes without deciding; True if there was one."""
+    gone = await session.execute(
+        delete(ReasonPrompt).where(ReasonPrompt.director_id == director_id)
+    )
+    return gone.rowcount > 0
+
+
+# ---- the proposer's side ---------------------------------------------------------------------
+
+
+async def withdraw(session: AsyncSession, proposer: Staff, plan_id: int) -> ActivityPlan:
+    """The proposer takes back a plan no director has decided yet."""
+    plan = await session.get(ActivityPlan, plan_id)
+    if plan is None or plan.proposer_id != proposer.id:
+        raise ActivityError("not_yours")
+    changed = await session.execute(
+        update(ActivityPlan)
+        .where(ActivityPlan.id == plan_id, ActivityPlan.status == "pending")
+        .values(status="withdrawn", updated_at=clock.now())
+    )
+    await session.refresh(plan)
+    if changed.rowcount != 1:
+        raise ActivityError("not_pending", status=plan.status)
+    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.plan_id == plan_id))
+    await _close_cards(session, plan, proposer.display_name)
+    await audit.record(
+        session,
+        proposer.telegram_id,
+        "activity.withdrawn",
+        f"activity:{plan.id}",
+        version=plan.version,
+    )
+    return plan
+
+
+async def mine(session: AsyncSession, staff_id: int) -> list[ActivityPlan]:
+    """A person's plans, newest first."""
+    query = (
+        select(ActivityPlan)
+        .where(ActivityPlan.proposer_id == staff_id)
+        .order_by(ActivityPlan.created_at.desc(), ActivityPlan.id.desc())
+    )
+    return list(await session.scalars(query))
+
+
+async def sent_back(session: AsyncSession, staff_id: int) -> ActivityPlan | None:
+    """The person's newest plan a director sent back for changes, if any."""
+    query = (
+        select(ActivityPlan)
+        .where(ActivityPlan.proposer_id == staff_id, ActivityPlan.status == "changes_requested")
+        .order_by(ActivityPlan.updated_at.desc(), ActivityPlan.id.desc())
+        .limit(1)
+    )
+    return await session.scalar(query)
+
+
+async def pending(session: AsyncSession) -> list[ActivityPlan]:
+    """Plans waiting for a decision, the longest-waiting first."""
+    query = (
+        select(ActivityPlan)
+        .where(ActivityPlan.status == "pending")
+        .order_by(ActivityPlan.submitted_at, ActivityPlan.id)
+    )
+    return list(await session.scalars(query))
+
+
+# ---- budget ----------------------------------------------------------------------------------
+
+
+async def budget_left(session: AsyncSession, period_key: str) -> tuple[int | None, int]:
+    """(the month's budget or None when unset, fen committed by approved/running/completed plans).
+
+    Pending plans reserve nothing: only approval commits money, so two pending plans can each
+    fit the budget and the second approval's card shows the overrun. A completed plan counts its
+    actual cost when known.
+    """
+    budget = await session.get(Budget, period_key)
+    committed = await session.scalar(
+        select(
+            func.coalesce(
+                func.sum(func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)), 0
+            )
+        ).where(ActivityPlan.budget_period == period_key, ActivityPlan.status.in_(COMMITTED))
+    )
+    return (budget.amount_fen if budget else None, int(committed or 0))
+
+
+async def budget_view(session: AsyncSession, plan: ActivityPlan) -> BudgetView:
+    """The plan's cost against what its month has left (itself not counted twice)."""
+    budget, committed = await budget_left(session, plan.budget_period)
+    if plan.status in COMMITTED:
+        committed -= plan.actual_cost_fen if plan.actual_cost_fen is not None else plan.budget_fen
+    return BudgetView(plan.budget_period, budget, committed, plan.budget_fen)
+
+
+async def set_budget(
+    session: AsyncSession, period_key: str, amount_fen: int, director: Staff
+) -> Budget:
+    """Set a month's department budget ("YYYY-MM", whole fen)."""
+    if amount_fen < 0 or isinstance(amount_fen, bool):
+        raise ActivityError("budget")
+    if not _is_month(period_key):
+        raise ActivityError("bad_period", period=period_key)
+    budget = await session.get(Budget, period_key)
+    before = budget.amount_fen if budget else None
+    if budget is None:
+        budget = Budget(period_key=period_key, amount_fen=amount_fen, set_at=clock.now())
+        session.add(budget)
+    budget.amount_fen, budget.set_by, budget.set_at = amount_fen, director.id, clock.now()
+    await session.flush()
+    await audit.record(
+        session,
+        director.telegram_id,
+        "budget.set",
+        f"budget:{period_key}",
+        before=before,
+        after=amount_fen,
+    )
+    return budget
+
+
+def _is_month(key: str) -> bool:
+    try:
+        year, month = key.split("-")
+        return len(year) == 4 and len(month) == 2 and 1 <= int(month) <= 12 and int(year) > 2000
+    except ValueError:
+        return False
+
+
+# ---- the start -------------------------------------------------------------------------------
+
+
+async def start_due(session: AsyncSession, today: date) -> int:
+    """Approved plans whose start date has come become running; returns how many."""
+    due = list(
+        await session.scalars(
+            select(ActivityPlan.id).where(
+                ActivityPlan.status == "approved", ActivityPlan.start_date <= today
+            )
+        )
+    )
+    started = 0
+    for plan_id in due:
+        changed = await session.execute(
+            update(ActivityPlan)
+            .where(ActivityPlan.id == plan_id, ActivityPlan.status == "approved")
+            .values(status="running", updated_at=clock.now())
+        )
+        if changed.rowcount == 1:
+            started += 1
+            await audit.record(session, None, "activity.running", f"activity:{plan_id}")
+    return started
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    """A month's budget and where its money is (fen): reserved by approved or running plans, used
+    by completed ones, and asked for by plans waiting for a decision."""
+
+    period: str
+    budget: int | None
+    reserved: int
+    used: int
+    waiting: int
+
+    @property
+    def left(self) -> int | None:
+        return None if self.budget is None else self.budget - self.reserved - self.used
+
+
+async def budget_report(session: AsyncSession, period_key: str) -> BudgetReport:
+    """What /budget shows for one month."""
+    if not _is_month(period_key):
+        raise ActivityError("bad_period", period=period_key)
+    cost = func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)
+    rows = await session.execute(
+        select(ActivityPlan.status, func.coalesce(func.sum(cost), 0))
+        .where(ActivityPlan.budget_period == period_key)
+        .group_by(ActivityPlan.status)
+    )
+    sums = {status: int(total) for status, total in rows}
+    budget = await session.get(Budget, period_key)
+    return BudgetReport(
+        period_key,
+        budget.amount_fen if budget else None,
+        sums.get("approved", 0) + sums.get("running", 0),
+        sums.get("completed", 0),
+        sums.get("pending", 0),
+    )

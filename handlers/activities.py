@@ -1,0 +1,197 @@
+"""Activity plans on Telegram: directors' card presses and reasons, /pending, /budget, my plans."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import clock
+from bot.forms.fields import FieldError, parse_number
+from bot.i18n import t
+from bot.models import Staff
+from bot.services import activities
+from bot.services import staff as staff_service
+from bot.services.activities import DECISION_OF, ActivityError, yuan
+from bot.state import BotContext
+from handlers import reports
+from handlers.access import staff_only
+from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send_rendered
+
+PRIVATE = filters.ChatType.PRIVATE
+# /activity list shows the newest plans only, so the message stays far under 4,096 characters.
+LIST_MAX = 20
+
+
+def explain(exc: ActivityError) -> dict:
+    """The template context of an ActivityError."""
+    return {"reason": exc.reason, **exc.details}
+
+
+@staff_only("director")
+async def press_card(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """act:v1:<ap|rj|ch>:<plan>:<version> — approve at once; reject / request changes ask why."""
+    _, _, action, plan_id, version = update.callback_query.data.split(":")
+    decision = DECISION_OF[action]
+    try:
+        if decision == "approved":
+            plan = await activities.decide(session, int(plan_id), int(version), director, decision)
+        else:
+            plan = await activities.get(session, int(plan_id))
+            await activities.start_reason(session, director, int(plan_id), int(version), decision)
+    except ActivityError as exc:
+        await answer_alert(update, director.locale, "activity_error.html.j2", **explain(exc))
+        return
+    if decision == "approved":
+        await answer_note(update, director.locale, "activity_done.html.j2", plan=plan)
+        return
+    await update.callback_query.answer()
+    await reply(
+        update, director.locale, "activity_reason_ask.html.j2", plan=plan, decision=decision
+    )
+
+
+async def take_text(update: Update, context: BotContext) -> None:
+    """A director's text is the reason they owe, if they owe one; any other text goes on to the
+    report flow. One handler in group 0 (before reports) instead of a second handler group, so
+    a text has exactly one effect and the order stays spelled out in handlers/__init__.py."""
+    async with context.db() as session:
+        me = await staff_service.by_telegram_id(session, update.effective_user.id)
+        owed = me is not None and me.active and await activities.reason_prompt(session, me.id)
+    if owed:
+        await take_reason(update, context)
+    else:
+        await reports.take_answer(update, context)
+
+
+@staff_only("director")
+async def take_reason(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """The reason for a Reject / Request changes: decide with it."""
+    try:
+        plan = await activities.give_reason(session, director, update.effective_message.text or "")
+    except ActivityError as exc:
+        await reply(update, director.locale, "activity_error.html.j2", **explain(exc))
+        return
+    await reply(update, director.locale, "activity_done.html.j2", plan=plan)
+
+
+@staff_only("director")
+async def show_pending(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """/pending: every plan waiting for a decision, oldest first, each with a card button."""
+    plans = await activities.pending(session)
+    items = [
+        (plan, (await staff_service.get(session, plan.proposer_id)).display_name) for plan in plans
+    ]
+    buttons = rows_of([(f"📄 #{plan.id}", f"act:v1:cd:{plan.id}") for plan in plans], width=4)
+    tz = context.settings.team.tz
+    await reply(update, director.locale, "activity_pending.html.j2", buttons, items=items, tz=tz)
+
+
+@staff_only("director")
+async def resend_card(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """act:v1:cd:<plan> — the plan's current card again, here."""
+    plan = await activities.get(session, int(update.callback_query.data.split(":")[3]))
+    if plan is None or plan.status != "pending":
+        await answer_alert(update, director.locale, "activity_error.html.j2", reason="not_pending")
+        return
+    await update.callback_query.answer()
+    text = await activities.card_text(session, plan, director.locale)
+    await send_rendered(update, text, activities.card_buttons(plan, director.locale))
+
+
+@staff_only()
+async def list_mine(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """/activity list: my plans and their states; the pending ones can be withdrawn."""
+    await reply_my_plans(update, session, me)
+
+
+async def reply_my_plans(update: Update, session: AsyncSession, me: Staff) -> None:
+    """Send my plans (newest first) with withdraw buttons on the pending ones."""
+    plans = (await activities.mine(session, me.id))[:LIST_MAX]
+    await reply(
+        update, me.locale, "activity_list.html.j2", _withdraw_buttons(plans, me), plans=plans
+    )
+
+
+def _withdraw_buttons(plans, me: Staff):
+    pending = [p for p in plans if p.status == "pending"]
+    return rows_of(
+        [(t(me.locale, "↩️ Withdraw #%(id)s", id=p.id), f"act:v1:wd:{p.id}") for p in pending]
+    )
+
+
+@staff_only()
+async def withdraw_plan(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """act:v1:wd:<plan> — the proposer takes back a plan still waiting for a decision."""
+    try:
+        plan = await activities.withdraw(session, me, int(update.callback_query.data.split(":")[3]))
+    except ActivityError as exc:
+        await answer_alert(update, me.locale, "activity_error.html.j2", **explain(exc))
+        return
+    await answer_note(update, me.locale, "activity_done.html.j2", plan=plan)
+    plans = (await activities.mine(session, me.id))[:LIST_MAX]
+    await edit(
+        update, me.locale, "activity_list.html.j2", _withdraw_buttons(plans, me), plans=plans
+    )
+
+
+@staff_only("director")
+async def budget(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """/budget [YYYY-MM] [amount in yuan]: show, or set, a month's activity budget."""
+    args = list(context.args or [])
+    period = f"{clock.now().astimezone(context.settings.team.tz):%Y-%m}"
+    if args and "-" in args[0][1:]:
+        period = args.pop(0)
+    try:
+        if args:
+            await activities.set_budget(session, period, _fen(" ".join(args)), director)
+        report = await activities.budget_report(session, period)
+    except ActivityError as exc:
+        await reply(update, director.locale, "activity_error.html.j2", **explain(exc))
+        return
+    await reply(
+        update,
+        director.locale,
+        "activity_budget.html.j2",
+        period=report.period,
+        budget=None if report.budget is None else yuan(report.budget),
+        reserved=yuan(report.reserved),
+        used=yuan(report.used),
+        left=None if report.left is None else yuan(report.left),
+        waiting=yuan(report.waiting),
+        changed=bool(args),
+    )
+
+
+def _fen(text: str) -> int:
+    """Yuan as typed ("50000", "5万", "1,200.50") to whole fen; ActivityError when it is not."""
+    try:
+        amount = parse_number(text.removeprefix("¥").removesuffix("元"))
+    except (FieldError, ValueError, ArithmeticError):
+        raise ActivityError("budget") from None
+    if not amount.is_finite() or amount < 0:
+        raise ActivityError("budget")
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def register(app) -> None:
+    """Card buttons, /pending, /budget, withdraw buttons, and directors' reasons (typed text)."""
+    app.add_handler(CallbackQueryHandler(press_card, pattern=r"^act:v1:(ap|rj|ch):\d+:\d+$"))
+    app.add_handler(CallbackQueryHandler(resend_card, pattern=r"^act:v1:cd:\d+$"))
+    app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=r"^act:v1:wd:\d+$"))
+    app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))
+    app.add_handler(CommandHandler("budget", budget, filters=PRIVATE))
+    # Before reports.register: it falls through to the report flow's typed-answer handler.
+    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, take_text))
