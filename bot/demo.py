@@ -16,6 +16,19 @@ from jobs.tick import tick
 TOKEN = "100000:DEMO"
 # The scene is set on a Thursday afternoon, before the daily report is due at 18:00.
 DEMO_START = "2026-11-26 16:30"
+ACTIVITY_IN_ONE_MESSAGE = """/activity
+活动主题：周末缴费送积分
+活动目的：拉新促活，提高缴费用户留存
+量化指标：下载量 5000 次
+线上还是线下？：线上
+开始日期：2026-12-05
+结束日期：2026-12-06
+主要地区：沈阳
+涉及的渠道：华润物业
+需要的物资：礼品、广告位
+预算（元）：3000
+预期收益 / 效果预估：新增注册 800，缴费用户 +5%
+风险预估与危机处理：积分被刷：每人每日上限 100 分"""
 WEEKLY_IN_ONE_MESSAGE = """/weekly
 New registrations this week: 1,240
 Active users this week: 5,300
@@ -205,7 +218,20 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _say(log, lina, WEEKLY_IN_ONE_MESSAGE)
     await _press(log, lina, lina.inbox[-1], "✅ Submit")
 
-    log.scene("11. Li Na blocks the bot; the director is told once")
+    log.scene("11. An activity plan: proposed, sent back with a reason, resubmitted, approved")
+    await _say(log, wang, ACTIVITY_IN_ONE_MESSAGE)
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+    card = director.inbox[-1]
+    await _press(log, director, card, "✏️ 要求修改")
+    await _say(log, director, "预算偏高，请控制在 2000 元以内")
+    await _say(log, wang, "/activity")
+    await _press(log, wang, wang.inbox[-1], "✏️ 修改某项")
+    await _press(log, wang, wang.inbox[-1], "预算（元）")
+    await _say(log, wang, "2000")
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+    await _press(log, director, director.inbox[-1], "✅ 批准")
+
+    log.scene("12. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
     await _say(log, director, "/staff")

@@ -72,3 +72,46 @@ async def test_a_start_in_the_past_is_refused(app, sessions, proposer):
     assert "开始日期" in q(proposer) and "已经过去" in q(proposer)
     async with sessions() as s:
         assert await s.scalar(select(ActivityPlan)) is None
+
+
+async def test_changes_requested_then_resubmitted_with_a_diff_then_approved(
+    app, sim, sessions, proposer, director
+):
+    group = sim.group(id=-9101, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+    await proposer.send(PLAN)
+    await proposer.press(proposer.inbox[-1], "✅ 提交")
+    card = director.inbox[-1]
+
+    await director.press(card, "✏️ 要求修改")
+    assert "需要修改的内容" in q(director)
+    await director.send("预算太高，请控制在 2000 元以内")
+    assert "要求修改" in q(proposer) and "预算太高" in q(proposer)
+
+    await proposer.send("/activity")  # the plan sent back comes first, on its summary card
+    assert "方案 #1" in q(proposer) and "请核对" in q(proposer)
+    await proposer.press(proposer.inbox[-1], "✏️ 修改某项")
+    await proposer.press(proposer.inbox[-1], "预算（元）")
+    await proposer.send("2000")
+    await proposer.press(proposer.inbox[-1], "✅ 提交")
+    assert "第 2 版" in q(proposer)
+
+    new_card = director.inbox[-1]
+    assert "与第 1 版相比的修改" in new_card.plain and "2,000" in new_card.plain
+    outdated = await director.press(card, "✅ 批准") if card.buttons else None
+    if outdated is not None:
+        assert outdated.show_alert
+    await director.press(new_card, "✅ 批准")
+    async with sessions() as s:
+        plan = await s.scalar(select(ActivityPlan))
+    assert plan.status == "approved" and plan.version == 2 and plan.budget_fen == 200_000
+    assert "活动已批准" in sim.messages(group.id)[-1].plain
+
+
+async def test_activity_list_shows_my_plans(app, proposer):
+    await proposer.send(PLAN)
+    await proposer.press(proposer.inbox[-1], "✅ 提交")
+    await proposer.send("/activity list")
+    assert "我的活动方案" in q(proposer) and "周末缴费送积分" in q(proposer)
+    assert any("撤回" in label for label in proposer.inbox[-1].labels)
