@@ -4,6 +4,7 @@ import asyncio
 import logging
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot import clock
 from bot.app import build_application, shutdown, startup
@@ -14,6 +15,7 @@ from bot.state import AppState
 from jobs.tick import tick
 
 TOKEN = "100000:DEMO"
+TEAM_TZ = ZoneInfo("Asia/Shanghai")
 # The scene is set on a Thursday afternoon, before the daily report is due at 18:00.
 DEMO_START = "2026-11-26 16:30"
 ACTIVITY_IN_ONE_MESSAGE = """/activity
@@ -231,7 +233,19 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
     await _press(log, director, director.inbox[-1], "✅ 批准")
 
-    log.scene("12. Li Na blocks the bot; the director is told once")
+    log.scene("12. After the activity: results asked for, filed, reviewed")
+    clock.start_at(clock.parse_local("2026-12-07 09:30", TEAM_TZ))
+    log.note("the clock moves on to Monday 7 December, the day after the activity ended")
+    await tick(state, sim_bot(state))
+    await log.flush()
+    await _say(log, wang, "/results")
+    await _say(log, wang, "下载量 4200 次")
+    await _say(log, wang, "1850")
+    await _say(log, wang, "物业群裂变效果最好")
+    await _say(log, wang, "提前一周预热，积分上限再调低")
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+
+    log.scene("13. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
     await _say(log, director, "/staff")

@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from bot.calendar import Period
 from bot.forms import fields as field_types
-from bot.forms.flow import NEW_PLAN, PLAN_PREFIX, FlowContext, Step
+from bot.forms.flow import NEW_PLAN, PLAN_PREFIX, RESULTS_PREFIX, FlowContext, Step
 from bot.forms.spec import FieldSpec
 from bot.forms.summary import answer_rows, answer_text, period_label
 from bot.i18n import t
@@ -37,6 +37,8 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             picking=step.kind == "pick",
             editing=step.draft.report_id is not None,
         )
+    if step.kind == "results_filed":
+        return render("form_results_filed.html.j2", loc, **common, plan=step.plan)
     if step.kind == "plan_submitted":
         return render("form_plan_submitted.html.j2", loc, **common, plan=step.plan)
     if step.kind == "filed":
@@ -55,6 +57,8 @@ def render_step(step: Step, ctx: FlowContext) -> str:
 def _period_or_plan(period_key: str, locale: str) -> str:
     if period_key == NEW_PLAN:
         return t(locale, "new plan")
+    if period_key.startswith(RESULTS_PREFIX):
+        return t(locale, "results of plan #%(id)s", id=period_key[len(RESULTS_PREFIX) :])
     if period_key.startswith(PLAN_PREFIX):
         return t(locale, "plan #%(id)s", id=period_key[len(PLAN_PREFIX) :])
     return period_label(period_key, locale)

@@ -9,7 +9,7 @@ from telegram import Bot
 from bot import clock
 from bot.calendar import local_date
 from bot.outbox import deliver
-from bot.services import activities, calendar_notice, obligations, team
+from bot.services import activities, activity_results, calendar_notice, obligations, team
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
 
@@ -39,6 +39,7 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
         await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
         await obligations.close_expired(session)
         await activities.start_due(session, today)
+        enqueued += await activity_results.ask_for_results(session, today)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
     sent = await deliver(state.sessions, TelegramTransport(bot))
     state.last_tick = at

@@ -119,6 +119,19 @@ CONTEXTS |= {
     **CHANNEL_CONTEXTS,
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
+    "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
+    "form_results_filed.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
+    "activity_review.html.j2": dict(
+        plan=SimpleNamespace(id=1, title=HOSTILE),
+        proposer=HOSTILE,
+        budget="¥1.00",
+        cost="¥2.00",
+        over=True,
+        summary=False,
+        worked=HOSTILE,
+        improvements=HOSTILE,
+        effects=[(HOSTILE, HOSTILE, HOSTILE, "84%")],
+    ),
     "form_plan_submitted.html.j2": dict(
         plan=SimpleNamespace(status="pending", title=HOSTILE, version=1)
     ),
@@ -132,6 +145,7 @@ NO_USER_INPUT = (
     | set(ACTIVITY_NO_INPUT)
     | {
         "edited_message.html.j2",
+        "form_no_results.html.j2",
         "form_other_form.html.j2",
         "form_cancelled.html.j2",
         "form_stale.html.j2",

@@ -22,7 +22,15 @@ from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
 from bot.render import render
-from bot.services import activities, announce, channels, feedback, obligations, reports
+from bot.services import (
+    activities,
+    activity_results,
+    announce,
+    channels,
+    feedback,
+    obligations,
+    reports,
+)
 from bot.services.activities import ActivityError
 from bot.services.reports import ReportError
 
@@ -30,6 +38,7 @@ PAGE = 8  # channels per picker page: with the other buttons, well under Telegra
 # Drafts of adhoc forms have no period: a new plan, or the plan being resubmitted.
 NEW_PLAN = "new"
 PLAN_PREFIX = "plan:"
+RESULTS_PREFIX = "results:"
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,11 @@ async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
         if draft.form_key != ctx.form.key:
             return Step("other_form", ctx.form, draft=draft)
         return await show(session, draft, ctx, notes=("resumed",))
+    if ctx.form.target == "activity_results":
+        ended = await activity_results.awaiting_results(session, ctx.staff.id, ctx.today)
+        if ended is None:
+            return Step("no_results", ctx.form)
+        return await _start(session, ctx, f"{RESULTS_PREFIX}{ended.id}", None)
     if ctx.form.cadence == "adhoc":
         sent_back = await activities.sent_back(session, ctx.staff.id)
         if sent_back is not None:  # a director asked for changes: that plan comes first
@@ -169,6 +183,9 @@ async def _prefilled(session: AsyncSession, ctx: FlowContext, period_key: str) -
     """Answers a new draft starts with, written by the bot (e.g. this week's feedback)."""
     answers: dict[str, Any] = {}
     for spec in ctx.form.fields:
+        if spec.prefill == "activity:targets" and period_key.startswith(RESULTS_PREFIX):
+            plan = await activities.get(session, int(period_key[len(RESULTS_PREFIX) :]))
+            answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
         if spec.prefill == "feedback:week":
             summary = await feedback.week_summary(session, period_key)
             text = render(
@@ -436,6 +453,8 @@ async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if draft.mode != "review":
         return await show(session, draft, ctx)
+    if ctx.form.target == "activity_results":
+        return await _submit_results(session, draft, ctx)
     if ctx.form.cadence == "adhoc":
         return await _submit_plan(session, draft, ctx)
     try:
@@ -483,6 +502,17 @@ async def _submit_plan(session, draft: Draft, ctx: FlowContext) -> Step:
         return await _back_to(session, draft, ctx, field_key, FieldError(f"plan_{exc.reason}"))
     await session.execute(delete(Draft).where(Draft.id == draft.id))
     return Step("plan_submitted", ctx.form, plan=plan)
+
+
+async def _submit_results(session, draft: Draft, ctx: FlowContext) -> Step:
+    """The results of an ended activity close its plan; directors get the review card."""
+    missing = reports.missing_required(ctx.form, draft.answers)
+    if missing:
+        return await _back_to(session, draft, ctx, missing[0], FieldError("empty"))
+    plan_id = int(draft.period_key[len(RESULTS_PREFIX) :])
+    plan = await activity_results.complete(session, ctx.staff, plan_id, dict(draft.answers))
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Step("results_filed", ctx.form, plan=plan)
 
 
 async def _back_to(

@@ -112,6 +112,8 @@ class FormSpec(Strict):
     due_weekday: str = "fri"
     grace_minutes: int = Field(default=0, ge=0, le=24 * 60)
     close_time: str = "12:00"  # daily: next working day; weekly: the next Monday
+    # What a filing becomes: a report (owed forms), a new activity plan, or a plan's results.
+    target: Literal["report", "activity_plan", "activity_results"] = "report"
     # Who is sent the filed report: the directors, and/or the team group.
     announce: tuple[Literal["directors", "group"], ...] = ()
     fields: tuple[FieldSpec, ...]

@@ -13,6 +13,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("channel", N_("Channel resource library"), {"channel", "director"}),
     ("feedback", N_("Record a user's feedback"), None),
     ("activity", N_("Propose an activity plan, or list mine"), None),
+    ("results", N_("Report the results of an ended activity"), None),
     ("pending", N_("Plans waiting for my decision"), {"director"}),
     ("budget", N_("The month's activity budget"), {"director"}),
     ("my", N_("My reports and what is due"), None),

@@ -1,0 +1,96 @@
+"""After an activity: the proposer is asked for results, files them, the directors get a review."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from support import make_staff
+
+from bot import outbox
+from bot.models import ActivityPlan, Staff
+from bot.services import activities
+from bot.services.activity_results import effects
+from bot.telegram_io import TelegramTransport
+from jobs.tick import tick
+
+TZ = ZoneInfo("Asia/Shanghai")
+ANSWERS = {
+    "title": "周末缴费送积分", "purpose": "拉新", "mode": "online",
+    "targets": [{"indicator": "下载量", "target": "5000", "unit": "次"}],
+    "start_date": "2026-12-01", "end_date": "2026-12-07", "region": "shenyang",
+    "budget": 300_000, "expected_return": "注册 800", "risks": "刷分",
+}  # fmt: skip
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
+
+
+def q(person) -> str:
+    return person.inbox[-1].plain
+
+
+@pytest.fixture
+async def approved_plan(app, sim, sessions, channel_manager, director):
+    """An approved plan of the channel manager, 1–7 Dec, with a bound team group."""
+    with time_machine.travel(local("2026-11-26 10:00"), tick=True):
+        await make_staff(sessions, channel_manager, "activity")
+        await director.send("/start")
+        await channel_manager.send("/start")
+        group = sim.group(id=-9201, title="运营部")
+        await sim.add_bot_to_group(group, by=director)
+        await director.send("/bind", chat=group)
+        async with sessions() as s, s.begin():
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == channel_manager.id))
+            boss = await s.scalar(select(Staff).where(Staff.telegram_id == director.id))
+            form = app.bot_data.settings.reports.form("activity_plan")
+            cfg = app.bot_data.settings.reports
+            plan = await activities.submit(
+                s, me, form, dict(ANSWERS), reports=cfg, today=datetime(2026, 11, 26).date()
+            )
+            await activities.decide(s, plan.id, plan.version, boss, "approved")
+        await outbox.deliver(sessions, TelegramTransport(app.bot))
+    return plan.id
+
+
+async def test_results_are_asked_for_after_the_end_and_close_the_plan(
+    app, sim, sessions, approved_plan, channel_manager, director
+):
+    with time_machine.travel(local("2026-12-08 10:00"), tick=True):
+        await tick(app.bot_data, app.bot)
+        assert "已结束" in q(channel_manager) and "/results" in q(channel_manager)
+
+        await channel_manager.send("/results")
+        assert "下载量 0 次" in q(channel_manager)  # pre-filled with the plan's targets
+        await channel_manager.send("下载量 4200 次")
+        await channel_manager.send("2800")
+        await channel_manager.send("社群裂变效果好")
+        await channel_manager.send("提前两周预热")
+        await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
+
+    assert "计划已完成" in q(channel_manager) or "已完成" in q(channel_manager)
+    review = director.inbox[-1].plain
+    assert "下载量" in review and "84%" in review and "¥2,800.00" in review
+    assert "已完成" in sim.messages(-9201)[-1].plain or "完成" in sim.messages(-9201)[-1].plain
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, approved_plan)
+    assert plan.status == "completed" and plan.actual_cost_fen == 280_000
+    (effect,) = effects(plan)
+    assert str(effect.ratio) == "0.84"
+
+
+async def test_results_are_asked_once(app, sessions, approved_plan, channel_manager):
+    with time_machine.travel(local("2026-12-08 10:00"), tick=True):
+        await tick(app.bot_data, app.bot)
+        asked = len(channel_manager.inbox)
+        await tick(app.bot_data, app.bot)
+    assert len(channel_manager.inbox) == asked
+
+
+async def test_results_before_the_end_are_not_owed(app, sessions, approved_plan, channel_manager):
+    with time_machine.travel(local("2026-12-03 10:00"), tick=True):
+        await tick(app.bot_data, app.bot)
+        await channel_manager.send("/results")
+    assert "没有等待统计效果的活动" in q(channel_manager)
