@@ -105,6 +105,11 @@ class JoinSettings(Section):
     max_requests_per_day: int = Field(default=3, ge=1, le=50)
 
 
+class ApprovalSettings(Section):
+    # A pending activity plan should be decided within this many working days.
+    decision_working_days: int = Field(default=1, ge=1, le=20)
+
+
 class Settings(BaseSettings):
     """Everything opsbot reads from its environment."""
 
@@ -117,6 +122,7 @@ class Settings(BaseSettings):
     team: TeamSettings = TeamSettings()
     calendar: CalendarSettings = CalendarSettings()
     join: JoinSettings = JoinSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
     reports: ReportsConfig = Field(default_factory=default_reports)
     clock_start: str | None = None
 

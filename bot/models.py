@@ -368,6 +368,9 @@ class ActivityPlan(Base):
     # The budget period it is charged to: the month of its start date ("2026-12").
     budget_period: Mapped[str] = mapped_column(String(16))
     submitted_at: Mapped[datetime]
+    # When a director should have decided (working days after submission); the tick sets it,
+    # the scheduler reminds before and after it.
+    decide_by: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)

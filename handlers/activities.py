@@ -149,7 +149,7 @@ async def withdraw_plan(
 async def budget(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
-    """/budget [YYYY-MM] [amount in yuan]: show, or set, a month's activity budget."""
+    """/budget [YYYY-MM | YYYY-Qn] [yuan]: show, or set, a month's or a quarter's budget."""
     args = list(context.args or [])
     period = f"{clock.now().astimezone(context.settings.team.tz):%Y-%m}"
     if args and "-" in args[0][1:]:

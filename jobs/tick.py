@@ -39,6 +39,8 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
         await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
         await obligations.close_expired(session)
         await activities.start_due(session, today)
+        days = state.settings.approvals.decision_working_days
+        await activities.set_deadlines(session, state.calendar, tz, days)
         enqueued += await activity_results.ask_for_results(session, today)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
     sent = await deliver(state.sessions, TelegramTransport(bot))

@@ -94,3 +94,47 @@ async def test_results_before_the_end_are_not_owed(app, sessions, approved_plan,
         await tick(app.bot_data, app.bot)
         await channel_manager.send("/results")
     assert "没有等待统计效果的活动" in q(channel_manager)
+
+
+async def test_a_pending_plan_gets_a_decision_deadline_one_working_day_later(
+    app, sessions, channel_manager, director
+):
+    from bot.services.activities import decision_deadline
+
+    # Friday 15:00 -> the next working day, Monday, 15:00 (the weekend does not count).
+    friday = local("2026-11-27 15:00")
+    assert decision_deadline(friday, app.bot_data.calendar, TZ, 1) == local("2026-11-30 15:00")
+    # Before golden week: 30 Sep -> 8 Oct.
+    assert decision_deadline(local("2026-09-30 10:00"), app.bot_data.calendar, TZ, 1) == local(
+        "2026-10-08 10:00"
+    )
+    with time_machine.travel(friday, tick=True):
+        await make_staff(sessions, channel_manager, "activity")
+        async with sessions() as s, s.begin():
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == channel_manager.id))
+            form = app.bot_data.settings.reports.form("activity_plan")
+            answers = dict(ANSWERS)
+            plan = await activities.submit(
+                s, me, form, answers, reports=app.bot_data.settings.reports,
+                today=datetime(2026, 11, 27).date(),
+            )  # fmt: skip
+        await tick(app.bot_data, app.bot)
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan.id)
+    assert plan.decide_by is not None
+    assert abs((plan.decide_by - local("2026-11-30 15:00")).total_seconds()) < 120
+
+
+async def test_a_quarter_budget_covers_its_months_when_they_have_none(
+    app, sessions, approved_plan, director
+):
+    from bot.services.activities import budget_left, budget_report, set_budget
+
+    async with sessions() as s, s.begin():
+        boss = await s.scalar(select(Staff).where(Staff.telegram_id == director.id))
+        await set_budget(s, "2026-Q4", 1_000_000, boss)  # ¥10,000 for Oct–Dec
+        assert await budget_left(s, "2026-12") == (1_000_000, 300_000)  # the approved plan
+        report = await budget_report(s, "2026-Q4")
+        assert report.budget == 1_000_000 and report.reserved == 300_000
+        await set_budget(s, "2026-12", 500_000, boss)  # a month's own budget wins
+        assert await budget_left(s, "2026-12") == (500_000, 300_000)

@@ -1,13 +1,15 @@
 """Activity plans: submission, one director's decision per version, budget, and the start."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
+from bot.calendar import Period, WorkCalendar, at_local
 from bot.forms.fields import (
     FieldContext,
     display_from_snapshot,
@@ -120,6 +122,7 @@ async def submit(
         end_date=end,
         budget_period=f"{start:%Y-%m}",
         submitted_at=now,
+        decide_by=None,  # set by the tick from the working calendar (see set_deadlines)
         updated_at=now,
     )
     if plan_id is None:
@@ -599,21 +602,39 @@ async def pending(session: AsyncSession) -> list[ActivityPlan]:
 
 
 async def budget_left(session: AsyncSession, period_key: str) -> tuple[int | None, int]:
-    """(the month's budget or None when unset, fen committed by approved/running/completed plans).
+    """(the budget that covers a month or None when unset, fen committed against it).
 
-    Pending plans reserve nothing: only approval commits money, so two pending plans can each
-    fit the budget and the second approval's card shows the overrun. A completed plan counts its
-    actual cost when known.
+    A month's own budget wins; without one, the month's quarter budget applies, with what is
+    committed across the quarter. Pending plans reserve nothing: only approval commits money, so
+    two pending plans can each fit the budget and the second approval's card shows the overrun.
+    A completed plan counts its actual cost when known.
     """
     budget = await session.get(Budget, period_key)
+    if budget is None and _is_month(period_key):
+        quarter = Period.containing("quarter", Period.parse(period_key).start).key
+        quarterly = await session.get(Budget, quarter)
+        if quarterly is not None:
+            budget, period_key = quarterly, quarter
     committed = await session.scalar(
         select(
             func.coalesce(
                 func.sum(func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)), 0
             )
-        ).where(ActivityPlan.budget_period == period_key, ActivityPlan.status.in_(COMMITTED))
+        ).where(
+            ActivityPlan.budget_period.in_(_months_of(period_key)),
+            ActivityPlan.status.in_(COMMITTED),
+        )
     )
     return (budget.amount_fen if budget else None, int(committed or 0))
+
+
+def _months_of(period_key: str) -> list[str]:
+    """The months a budget period covers ("2026-12" -> itself; "2026-Q4" -> Oct, Nov, Dec)."""
+    period = Period.parse(period_key)
+    if period.kind == "month":
+        return [period.key]
+    first = period.start.month
+    return [f"{period.start.year}-{m:02d}" for m in range(first, first + 3)]
 
 
 async def budget_view(session: AsyncSession, plan: ActivityPlan) -> BudgetView:
@@ -627,10 +648,10 @@ async def budget_view(session: AsyncSession, plan: ActivityPlan) -> BudgetView:
 async def set_budget(
     session: AsyncSession, period_key: str, amount_fen: int, director: Staff
 ) -> Budget:
-    """Set a month's department budget ("YYYY-MM", whole fen)."""
+    """Set a month's or a quarter's department budget ("YYYY-MM" / "YYYY-Qn", whole fen)."""
     if amount_fen < 0 or isinstance(amount_fen, bool):
         raise ActivityError("budget")
-    if not _is_month(period_key):
+    if not _is_budget_period(period_key):
         raise ActivityError("bad_period", period=period_key)
     budget = await session.get(Budget, period_key)
     before = budget.amount_fen if budget else None
@@ -650,6 +671,13 @@ async def set_budget(
     return budget
 
 
+def _is_budget_period(key: str) -> bool:
+    try:
+        return Period.parse(key).kind in ("month", "quarter")
+    except ValueError:
+        return False
+
+
 def _is_month(key: str) -> bool:
     try:
         year, month = key.split("-")
@@ -659,6 +687,33 @@ def _is_month(key: str) -> bool:
 
 
 # ---- the start -------------------------------------------------------------------------------
+
+
+def decision_deadline(
+    submitted_at: datetime, cal: WorkCalendar, tz: ZoneInfo, working_days: int
+) -> datetime:
+    """`working_days` working days after submission, at the same time of day (team zone)."""
+    local = submitted_at.astimezone(tz)
+    day = local.date()
+    for _ in range(working_days):
+        day = cal.next_workday(day)
+    return at_local(day, local.time().replace(tzinfo=None), tz)
+
+
+async def set_deadlines(
+    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, working_days: int
+) -> int:
+    """Give every pending plan without one its decision deadline; returns how many were set."""
+    undated = await session.scalars(
+        select(ActivityPlan).where(
+            ActivityPlan.status == "pending", ActivityPlan.decide_by.is_(None)
+        )
+    )
+    count = 0
+    for plan in undated:
+        plan.decide_by = decision_deadline(plan.submitted_at, cal, tz, working_days)
+        count += 1
+    return count
 
 
 async def start_due(session: AsyncSession, today: date) -> int:
@@ -700,13 +755,13 @@ class BudgetReport:
 
 
 async def budget_report(session: AsyncSession, period_key: str) -> BudgetReport:
-    """What /budget shows for one month."""
-    if not _is_month(period_key):
+    """What /budget shows for one month or quarter."""
+    if not _is_budget_period(period_key):
         raise ActivityError("bad_period", period=period_key)
     cost = func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)
     rows = await session.execute(
         select(ActivityPlan.status, func.coalesce(func.sum(cost), 0))
-        .where(ActivityPlan.budget_period == period_key)
+        .where(ActivityPlan.budget_period.in_(_months_of(period_key)))
         .group_by(ActivityPlan.status)
     )
     sums = {status: int(total) for status, total in rows}
