@@ -418,3 +418,19 @@ class Budget(Base):
     amount_fen: Mapped[int]
     set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     set_at: Mapped[datetime]
+
+
+class Leave(Base):
+    """A person away from work for some days: owes no reports; a director's deputy decides."""
+
+    __tablename__ = "leaves"
+    __table_args__ = (Index("ix_leaves_staff_id_end_date", "staff_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    # For a director: who receives and decides approval cards meanwhile.
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime]

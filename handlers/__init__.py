@@ -12,6 +12,7 @@ from handlers import (
     invite,
     join,
     lang,
+    leave,
     reports,
     staff,
     start,
@@ -36,6 +37,7 @@ def register(app: Application) -> None:
     channels.register(app)
     # Everyone's basics.
     lang.register(app)
+    leave.register(app)
     basics.register(app)
     # Feedback: /feedback and forwarded messages (before reports, which take any other text).
     feedback.register(app)

@@ -10,7 +10,7 @@ from bot import clock
 from bot.forms.fields import FieldError, parse_number
 from bot.i18n import t
 from bot.models import Staff
-from bot.services import activities
+from bot.services import activities, audit
 from bot.services import staff as staff_service
 from bot.services.activities import DECISION_OF, ActivityError, yuan
 from bot.state import BotContext
@@ -28,11 +28,14 @@ def explain(exc: ActivityError) -> dict:
     return {"reason": exc.reason, **exc.details}
 
 
-@staff_only("director")
+@staff_only()
 async def press_card(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
-    """act:v1:<ap|rj|ch>:<plan>:<version> — approve at once; reject / request changes ask why."""
+    """act:v1:<ap|rj|ch>:<plan>:<version> — approve at once; reject / request changes ask why.
+
+    Directors and the deputies of directors on leave may decide; the service checks which.
+    """
     _, _, action, plan_id, version = update.callback_query.data.split(":")
     decision = DECISION_OF[action]
     try:
@@ -42,6 +45,14 @@ async def press_card(
             plan = await activities.get(session, int(plan_id))
             await activities.start_reason(session, director, int(plan_id), int(version), decision)
     except ActivityError as exc:
+        if exc.reason == "not_director":  # someone without the right: refused and recorded
+            await audit.record(
+                session,
+                director.telegram_id,
+                "access.refused",
+                update.callback_query.data,
+                reason="not_director",
+            )
         await answer_alert(update, director.locale, "activity_error.html.j2", **explain(exc))
         return
     if decision == "approved":
@@ -66,7 +77,7 @@ async def take_text(update: Update, context: BotContext) -> None:
         await reports.take_answer(update, context)
 
 
-@staff_only("director")
+@staff_only()
 async def take_reason(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:

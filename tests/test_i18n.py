@@ -120,6 +120,9 @@ CONTEXTS |= {
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
+    "leave_notice.html.j2": dict(name=HOSTILE, start=HOSTILE, end="x", deputy=HOSTILE, you=False),
+    "leave_done.html.j2": dict(name=HOSTILE, start="a", end="b", deputy=HOSTILE),
+    "leave_error.html.j2": dict(reason="bad_date", text=HOSTILE),
     "form_results_filed.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
     "activity_review.html.j2": dict(
         plan=SimpleNamespace(id=1, title=HOSTILE),
@@ -146,6 +149,7 @@ NO_USER_INPUT = (
     | {
         "edited_message.html.j2",
         "form_no_results.html.j2",
+        "leave_list.html.j2",
         "form_other_form.html.j2",
         "form_cancelled.html.j2",
         "form_stale.html.j2",
@@ -217,6 +221,7 @@ def test_templates_without_user_input_are_valid_telegram_html(name, locale):
         "left": None,
         "waiting": "¥0.00",
         "changed": True,
+        "leaves": [],
     }
     visible, _ = parse_html(render(name, locale, **context))
     assert visible.strip()

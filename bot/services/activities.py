@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.calendar import Period, WorkCalendar, at_local
+from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.forms.fields import (
     FieldContext,
     display_from_snapshot,
@@ -17,10 +17,10 @@ from bot.forms.fields import (
 )
 from bot.forms.spec import FormSpec, ReportsConfig
 from bot.i18n import t
-from bot.models import ActivityPlan, ActivityVersion, Budget, ReasonPrompt, Staff
+from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, ReasonPrompt, Staff
 from bot.outbox import WANTED_CHECKS, Buttons, enqueue, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services import audit, team
+from bot.services import audit, leave, team
 from bot.services import staff as staff_service
 
 STATUSES = (
@@ -210,7 +210,9 @@ async def _send_cards(
     session: AsyncSession, plan: ActivityPlan, proposer: Staff, previous: int | None
 ) -> None:
     directors = await staff_service.directors(session)
-    deciders = [d for d in directors if d.id != proposer.id]
+    # Directors on leave are replaced by their deputies (bot/services/leave.py).
+    today = local_date(clock.now())
+    deciders = [d for d in await leave.deciders(session, today) if d.id != proposer.id]
     if not directors:
         raise ActivityError("no_directors")
     if not deciders:
@@ -385,7 +387,9 @@ async def decide(
 
 async def _may_decide(session: AsyncSession, plan: ActivityPlan, director: Staff) -> None:
     if not director.has_role("director"):
-        raise ActivityError("not_director")
+        standing_in = await leave.acting_for(session, director.id, local_date(clock.now()))
+        if not standing_in:
+            raise ActivityError("not_director")
     if plan.proposer_id == director.id:
         others = [d for d in await staff_service.directors(session) if d.id != director.id]
         if others:
@@ -457,10 +461,17 @@ async def _decided(
 
 
 async def _close_cards(session: AsyncSession, plan: ActivityPlan, decider: str) -> None:
-    """Edit every director's copy of this version's card to its outcome, without buttons."""
-    for director in await staff_service.directors(session):
-        key = card_key(plan.id, plan.version, director.telegram_id)
-        text = await card_text(session, plan, director.locale, decider=decider)
+    """Edit every copy of this version's card (directors' and deputies') to its outcome."""
+    prefix = card_key(plan.id, plan.version, 0).rsplit(":", 1)[0] + ":"
+    keys = await session.scalars(
+        select(Outbox.dedup_key).where(
+            Outbox.dedup_key.like(f"{prefix}%"), Outbox.method == "sendMessage"
+        )
+    )
+    for key in list(keys):
+        reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
+        locale = reader.locale if reader else "zh"
+        text = await card_text(session, plan, locale, decider=decider)
         await enqueue_edit(session, f"{key}:{plan.status}", key, text)
 
 

@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("pending", N_("Plans waiting for my decision"), {"director"}),
     ("budget", N_("The month's activity budget"), {"director"}),
     ("my", N_("My reports and what is due"), None),
+    ("leave", N_("Record days away"), None),
     ("help", N_("What I can do for you"), None),
     ("lang", N_("Change language"), None),
     ("cancel", N_("Cancel what you are doing"), None),

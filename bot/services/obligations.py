@@ -13,6 +13,7 @@ from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.forms.spec import WEEKDAYS, FormSpec
 from bot.models import Obligation, Staff, StaffRole
+from bot.services import leave
 
 PERIOD_KIND = {"daily": "day", "weekly": "week"}
 
@@ -82,9 +83,11 @@ async def create_ahead(
             plan = schedule(form, period, cal, tz)
             if plan is None:
                 continue
+            away = await leave.away_ids(session, local_date(plan.due_at, tz))
             for person in await owers(session, form):
-                # A person owes the first period whose due time is after they joined.
-                if plan.due_at > person.joined_at:
+                # A person owes the first period whose due time is after they joined, and
+                # nothing for a period whose due day they are on leave.
+                if plan.due_at > person.joined_at and person.id not in away:
                     created += await _insert(session, person.id, form.key, plan, now)
     return created
 
