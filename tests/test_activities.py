@@ -536,14 +536,7 @@ ERROR_REASONS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("locale", ["zh", "en"])
-@pytest.mark.parametrize("name", sorted(CONTEXTS))
-def test_it_escapes_html(name, locale):
-    text = render(name, locale, **CONTEXTS[name])
-    assert ESCAPED in text
-    assert HOSTILE not in text
-    visible, _ = parse_html(text)
-    assert HOSTILE in visible and utf16_len(visible) <= 4096
+# tests/test_i18n.py renders every template in CONTEXTS with hostile input.
 
 
 @pytest.mark.parametrize("locale", ["zh", "en"])
