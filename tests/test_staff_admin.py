@@ -106,3 +106,48 @@ async def test_language_can_be_switched(app, sim, director, channel_manager):
     await channel_manager.send("/help")
     assert "What I can do for you" in channel_manager.inbox[-1].plain
     assert ("help", "What I can do for you") in sim.menu(channel_manager)
+
+
+async def test_handover_moves_channels_and_plans_and_excuses_open_reports(
+    app, sessions, director, channel_manager, user_ops_manager
+):
+    from datetime import date
+
+    from support import make_staff
+
+    from bot import clock
+    from bot.models import ActivityPlan, Channel, Obligation
+    from bot.services import channels, handover
+    from bot.services import staff as staff_service
+
+    await make_staff(sessions, channel_manager, "channel")
+    await make_staff(sessions, user_ops_manager, "user_ops")
+    async with sessions() as s, s.begin():
+        wang = await staff_service.by_telegram_id(s, channel_manager.id)
+        lina = await staff_service.by_telegram_id(s, user_ops_manager.id)
+        await channels.create(
+            s, name="万科物业", industry="property", region="shenyang", actor=wang
+        )
+        now = clock.now()
+        s.add(
+            Obligation(
+                staff_id=wang.id,
+                form_key="daily_channel",
+                period_key="2026-11-26",
+                due_at=now,
+                closes_at=now,
+                status="open",
+                created_at=now,
+            )
+        )
+        s.add(ActivityPlan(proposer_id=wang.id, status="pending", title="t", answers={},
+                           fields={}, start_date=date(2026, 12, 1), end_date=date(2026, 12, 2),
+                           budget_period="2026-12", submitted_at=now, created_at=now,
+                           updated_at=now))  # fmt: skip
+        wang.active = False
+        moved = await staff_service.handover(s, wang, lina, director.id)
+        assert moved == 3 and handover.MOVERS
+    async with sessions() as s:
+        assert (await s.scalar(select(Channel))).owner_id == lina.id
+        assert (await s.scalar(select(ActivityPlan))).proposer_id == lina.id
+        assert (await s.scalar(select(Obligation))).status == "excused"

@@ -127,23 +127,23 @@ async def reactivate(session: AsyncSession, staff: Staff, actor: int) -> None:
 async def handover(session: AsyncSession, source: Staff, target: Staff, actor: int) -> int:
     """Give a deactivated person's open work to someone active; returns how many items moved.
 
-    Open work (drafts, obligations, plans) arrives with the report and approval features; each
-    registers its own mover in HANDOVER_MOVERS, so this stays the one place that hands work over.
+    What open work is lives in bot/services/handover.py: channels, unfinished activity plans,
+    drafts and open obligations.
     """
     if source.active:
         raise StaffError("still_active")
     if not target.active or target.id == source.id:
         raise StaffError("bad_target")
+    from bot.services.handover import MOVERS  # the movers read other features' tables
+
     moved = 0
-    for mover in HANDOVER_MOVERS:
+    for mover in MOVERS:
         moved += await mover(session, source.id, target.id)
     await audit.record(
         session, actor, "staff.handover", f"staff:{source.id}", to=target.id, moved=moved
     )
     return moved
 
-
-HANDOVER_MOVERS: list = []
 
 
 def refresh_profile(staff: Staff, person: Person) -> None:
