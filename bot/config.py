@@ -105,6 +105,28 @@ class JoinSettings(Section):
     max_requests_per_day: int = Field(default=3, ge=1, le=50)
 
 
+class ReminderSettings(Section):
+    # A gentle private reminder this long before a report is due.
+    before_due_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    # The second reminder, on the next working day, at this team-local time.
+    next_day_time: str = "09:30"
+    # No private reminders between these team-local times; they wait for the morning.
+    quiet_start: str = "22:00"
+    quiet_end: str = "08:00"
+    # After this many missed periods in a row, the directors are told.
+    escalate_after_misses: int = Field(default=2, ge=1, le=30)
+    # Directors are reminded of plans this long before their decision deadline.
+    approval_before_minutes: int = Field(default=120, ge=0, le=24 * 60)
+
+    @field_validator("next_day_time", "quiet_start", "quiet_end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError("expected a time like 09:30")
+        return value
+
+
 class ApprovalSettings(Section):
     # A pending activity plan should be decided within this many working days.
     decision_working_days: int = Field(default=1, ge=1, le=20)
@@ -123,6 +145,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = CalendarSettings()
     join: JoinSettings = JoinSettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    reminders: ReminderSettings = ReminderSettings()
     reports: ReportsConfig = Field(default_factory=default_reports)
     clock_start: str | None = None
 

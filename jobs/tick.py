@@ -9,7 +9,14 @@ from telegram import Bot
 from bot import clock
 from bot.calendar import local_date
 from bot.outbox import deliver
-from bot.services import activities, activity_results, calendar_notice, obligations, team
+from bot.services import (
+    activities,
+    activity_results,
+    calendar_notice,
+    obligations,
+    reminders,
+    team,
+)
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
 
@@ -37,10 +44,15 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
     async with state.sessions() as session, session.begin():
         enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
         await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
-        await obligations.close_expired(session)
+        missed = await obligations.close_expired(session)
+        cfg, forms = state.settings.reminders, state.settings.reports
+        enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)
+        nags = await reminders.due_nags(session, state.calendar, tz, cfg)
+        enqueued += await reminders.send_nags(session, nags, forms)
         await activities.start_due(session, today)
         days = state.settings.approvals.decision_working_days
         await activities.set_deadlines(session, state.calendar, tz, days)
+        enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
         enqueued += await activity_results.ask_for_results(session, today)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
     sent = await deliver(state.sessions, TelegramTransport(bot))

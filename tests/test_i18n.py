@@ -120,6 +120,13 @@ CONTEXTS |= {
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
+    "reminder.html.j2": dict(step="gentle", form_name=HOSTILE, period=HOSTILE, command="daily"),
+    "escalation.html.j2": dict(rows=[(HOSTILE, HOSTILE, 2)]),
+    "approval_reminder.html.j2": dict(
+        plans=[SimpleNamespace(id=1, title=HOSTILE, decide_by=datetime.now(UTC))],
+        now=datetime.now(UTC),
+        tz=UTC,
+    ),
     "leave_notice.html.j2": dict(name=HOSTILE, start=HOSTILE, end="x", deputy=HOSTILE, you=False),
     "leave_done.html.j2": dict(name=HOSTILE, start="a", end="b", deputy=HOSTILE),
     "leave_error.html.j2": dict(reason="bad_date", text=HOSTILE),

@@ -123,6 +123,6 @@ async def test_late_filing_is_marked_and_unfiled_periods_close_as_missed(session
             obligations.mark_filed(today, clock.now())
     with time_machine.travel(_local("2026-11-30 12:01"), tick=False):  # Friday's closed Monday noon
         async with sessions() as s, s.begin():
-            assert await obligations.close_expired(s) == 1
+            assert len(await obligations.close_expired(s)) == 1
     statuses = {o.period_key: o.status for o in await _obligations(sessions)}
     assert statuses == {"2026-11-26": "late", "2026-11-27": "missed"}

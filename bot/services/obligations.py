@@ -113,14 +113,27 @@ async def _insert(
     return (await session.execute(stmt)).rowcount
 
 
-async def close_expired(session: AsyncSession) -> int:
-    """Obligations past their closing time without a report become missed."""
-    result = await session.execute(
-        update(Obligation)
-        .where(Obligation.status == "open", Obligation.closes_at <= clock.now())
-        .values(status="missed")
+async def close_expired(session: AsyncSession) -> list[Obligation]:
+    """Obligations past their closing time without a report become missed; returns them."""
+    expired = list(
+        await session.scalars(
+            select(Obligation).where(
+                Obligation.status == "open", Obligation.closes_at <= clock.now()
+            )
+        )
     )
-    return result.rowcount
+    closed = []
+    for obligation in expired:
+        # Conditional, so two processes ticking together close (and escalate) each once.
+        changed = await session.execute(
+            update(Obligation)
+            .where(Obligation.id == obligation.id, Obligation.status == "open")
+            .values(status="missed")
+        )
+        if changed.rowcount == 1:
+            obligation.status = "missed"
+            closed.append(obligation)
+    return closed
 
 
 async def oldest_open(

@@ -1,0 +1,200 @@
+"""Reminders: the ladder each open obligation walks, escalation, and approval nudges.
+
+Everything is derived from rows plus the calendar at the moment asked ("what is due now?"), so
+a restart, a second process or a day of downtime changes nothing: each step has an outbox key,
+and after downtime only the latest step that applies is sent.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.calendar import WorkCalendar, at_local, local_date
+from bot.config import ReminderSettings
+from bot.forms.spec import ReportsConfig
+from bot.forms.summary import period_label
+from bot.models import ActivityPlan, Obligation, Staff
+from bot.outbox import WANTED_CHECKS, enqueue
+from bot.render import render
+from bot.services import leave
+from bot.services import staff as staff_service
+
+# The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
+GENTLE, OVERDUE, NEXT_DAY = 1, 2, 3
+STEP_NAMES = {GENTLE: "gentle", OVERDUE: "overdue", NEXT_DAY: "next_day"}
+
+
+@dataclass(frozen=True)
+class Nag:
+    """One reminder that is due now, and why."""
+
+    obligation: Obligation
+    staff: Staff
+    step: int
+    at: datetime  # when the step became due
+
+    @property
+    def key(self) -> str:
+        o = self.obligation
+        return f"nag:{o.staff_id}:{o.form_key}:{o.period_key}:{self.step}"
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def step_times(
+    obligation: Obligation, cal: WorkCalendar, tz: ZoneInfo, cfg: ReminderSettings
+) -> dict[int, datetime]:
+    """When each step of the ladder falls due for this obligation."""
+    due_day = local_date(obligation.due_at, tz)
+    return {
+        GENTLE: obligation.due_at - timedelta(minutes=cfg.before_due_minutes),
+        OVERDUE: obligation.due_at,
+        NEXT_DAY: at_local(cal.next_workday(due_day), _clock(cfg.next_day_time), tz),
+    }
+
+
+def quiet(moment: datetime, tz: ZoneInfo, cfg: ReminderSettings) -> bool:
+    """True inside quiet hours (team-local), when private reminders wait."""
+    now = moment.astimezone(tz).time()
+    start, end = _clock(cfg.quiet_start), _clock(cfg.quiet_end)
+    return (start <= now or now < end) if start > end else (start <= now < end)
+
+
+async def due_nags(
+    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, cfg: ReminderSettings
+) -> list[Nag]:
+    """For each open obligation, the latest ladder step that is due and not yet sent."""
+    now = clock.now()
+    if quiet(now, tz, cfg):
+        return []
+    rows = await session.scalars(
+        select(Obligation).where(Obligation.status == "open", Obligation.closes_at > now)
+    )
+    nags = []
+    for obligation in rows:
+        times = step_times(obligation, cal, tz, cfg)
+        reached = [
+            step for step, at in times.items() if at <= now and step > obligation.reminder_step
+        ]
+        if not reached:
+            continue
+        staff = await session.get(Staff, obligation.staff_id)
+        if staff is None or not staff.active:
+            continue
+        if await leave.on_leave(session, staff.id, local_date(now, tz)):
+            continue
+        step = max(reached)  # after downtime: only the latest step that applies
+        nags.append(Nag(obligation, staff, step, times[step]))
+    return nags
+
+
+async def send_nags(session: AsyncSession, nags: list[Nag], reports: ReportsConfig) -> int:
+    """Queue each nag once and record the step reached; returns how many were queued."""
+    queued = 0
+    for nag in nags:
+        form = reports.form(nag.obligation.form_key)
+        moved = await session.execute(
+            update(Obligation)
+            .where(Obligation.id == nag.obligation.id, Obligation.reminder_step < nag.step)
+            .values(reminder_step=nag.step)
+        )
+        if moved.rowcount != 1 or form is None:
+            continue  # another process got there, or the form left the config
+        text = render(
+            "reminder.html.j2", nag.staff.locale, step=STEP_NAMES[nag.step],
+            form_name=form.name.get(nag.staff.locale), command=form.command,
+            period=period_label(nag.obligation.period_key, nag.staff.locale),
+        )  # fmt: skip
+        queued += await enqueue(
+            session, nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}"
+        )
+    return queued
+
+
+async def _still_open(session: AsyncSession, about: str) -> bool:
+    """Outbox check: a reminder whose report was filed meanwhile (quiet hours too) is dropped."""
+    obligation = await session.get(Obligation, int(about.split(":", 1)[1]))
+    return obligation is not None and obligation.status == "open"
+
+
+WANTED_CHECKS["obl"] = _still_open
+
+
+async def escalate(
+    session: AsyncSession, missed: list[Obligation], reports: ReportsConfig, misses: int
+) -> int:
+    """One message per director listing who has now missed `misses` periods of a form in a row."""
+    lines: list[tuple[str, str, int]] = []
+    for obligation in missed:
+        streak = await _missed_streak(session, obligation.staff_id, obligation.form_key)
+        staff = await session.get(Staff, obligation.staff_id)
+        form = reports.form(obligation.form_key)
+        if streak >= misses and staff is not None and staff.active and form is not None:
+            lines.append((staff.display_name, obligation.form_key, streak))
+    if not lines:
+        return 0
+    batch = "-".join(str(o.id) for o in sorted(missed, key=lambda o: o.id))
+    queued = 0
+    for director in await staff_service.directors(session):
+        rows = [(name, reports.form(key).name.get(director.locale), n) for name, key, n in lines]
+        queued += await enqueue(
+            session, f"escalate:{batch}:{director.telegram_id}", director.telegram_id,
+            render("escalation.html.j2", director.locale, rows=rows),
+        )  # fmt: skip
+    return queued
+
+
+async def _missed_streak(session: AsyncSession, staff_id: int, form_key: str) -> int:
+    recent = await session.scalars(
+        select(Obligation.status)
+        .where(Obligation.staff_id == staff_id, Obligation.form_key == form_key,
+               Obligation.status != "open")
+        .order_by(Obligation.due_at.desc())
+        .limit(30)
+    )  # fmt: skip
+    streak = 0
+    for status in recent:
+        if status != "missed":
+            break
+        streak += 1
+    return streak
+
+
+async def approval_nags(
+    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, cfg: ReminderSettings
+) -> int:
+    """Directors (or deputies) with plans near or past their deadline: one message per person,
+    at most once per working half-day, listing all of them."""
+    now = clock.now()
+    today = local_date(now, tz)
+    if quiet(now, tz, cfg) or not cal.is_workday(today):
+        return 0
+    soon = now + timedelta(minutes=cfg.approval_before_minutes)
+    plans = list(
+        await session.scalars(
+            select(ActivityPlan)
+            .where(ActivityPlan.status == "pending", ActivityPlan.decide_by <= soon)
+            .order_by(ActivityPlan.decide_by)
+        )
+    )
+    if not plans:
+        return 0
+    half = "am" if now.astimezone(tz).hour < 13 else "pm"
+    queued = 0
+    for person in await leave.deciders(session, today):
+        mine = [p for p in plans if p.proposer_id != person.id]
+        if not mine:
+            continue
+        queued += await enqueue(
+            session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}",
+            person.telegram_id,
+            render("approval_reminder.html.j2", person.locale, plans=mine, now=now, tz=tz),
+        )  # fmt: skip
+    return queued

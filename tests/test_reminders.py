@@ -1,0 +1,125 @@
+"""Reminders through a real week: the ladder, quiet hours, catch-up, holidays, escalation."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from support import make_staff
+
+from bot.models import ActivityPlan, Staff
+from bot.services import activities
+from jobs.tick import tick
+
+TZ = ZoneInfo("Asia/Shanghai")
+ONE_MESSAGE = """/daily
+新增入库渠道数：0
+洽谈中的渠道数：0
+今日签约数：0
+今日交付/上线数：0
+渠道带来的下载量：0
+渠道带来的注册量：0
+下一个工作日计划：拜访"""
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
+
+
+async def at(app, text: str) -> None:
+    """One tick at a team-local moment."""
+    with time_machine.travel(local(text), tick=False):
+        await tick(app.bot_data, app.bot)
+
+
+def nags(person) -> list[str]:
+    return [m.plain for m in person.inbox if m.plain[:1] in "⏰⚠🔔"]
+
+
+@pytest.fixture
+async def wang(app, sessions, channel_manager, director):
+    with time_machine.travel(local("2026-09-21 09:00"), tick=True):
+        await make_staff(sessions, channel_manager, "channel")
+        await director.send("/start")
+        await channel_manager.send("/start")
+    return channel_manager
+
+
+async def test_the_ladder_gentle_then_overdue_then_next_morning_each_once(app, wang):
+    for moment in ("2026-09-29 16:30", "2026-09-29 17:05", "2026-09-29 17:06",
+                   "2026-09-29 18:01", "2026-09-29 18:30", "2026-09-30 09:31",
+                   "2026-09-30 09:40"):  # fmt: skip
+        await at(app, moment)
+    sent = nags(wang)
+    assert len(sent) == 3
+    assert "快到截止时间" in sent[0] and "已逾期" in sent[1] and "还没有提交" in sent[2]
+    assert "2026-09-29" in sent[2]
+
+
+async def test_filing_stops_the_ladder(app, wang):
+    await at(app, "2026-09-29 17:05")
+    with time_machine.travel(local("2026-09-29 17:30"), tick=True):
+        await wang.send(ONE_MESSAGE)
+        await wang.press(wang.inbox[-1], "✅ 提交")
+    await at(app, "2026-09-29 18:05")
+    await at(app, "2026-09-30 09:35")
+    assert len([n for n in nags(wang) if "2026-09-29" in n]) == 1  # only the gentle one
+
+
+async def test_quiet_hours_hold_reminders_until_morning(app, wang):
+    await at(app, "2026-09-29 12:00")  # obligations exist, nothing due yet
+    await at(app, "2026-09-29 23:00")  # overdue, but quiet
+    assert nags(wang) == []
+    await at(app, "2026-09-30 08:05")
+    assert len(nags(wang)) == 1 and "已逾期" in nags(wang)[0]
+
+
+async def test_after_downtime_only_the_latest_step_is_sent(app, wang):
+    await at(app, "2026-09-29 12:00")
+    await at(app, "2026-09-30 10:00")  # down from noon until the next morning
+    sent = [n for n in nags(wang) if "2026-09-29" in n]
+    assert len(sent) == 1 and "还没有提交" in sent[0]
+
+
+async def test_no_reminders_in_golden_week_but_one_on_the_make_up_saturday(app, wang):
+    for day in ("2026-10-02", "2026-10-05", "2026-10-07"):
+        await at(app, f"{day} 17:30")
+    assert not [n for n in nags(wang) if "2026-10-0" in n]
+    await at(app, "2026-10-10 17:30")  # 调休 Saturday
+    assert any("2026-10-10" in n for n in nags(wang))
+
+
+async def test_two_misses_in_a_row_are_escalated_to_the_directors_once(app, wang, director):
+    for moment in ("2026-09-28 12:00", "2026-09-29 12:01", "2026-09-29 12:05",
+                   "2026-09-30 12:01", "2026-09-30 12:05"):  # fmt: skip
+        await at(app, moment)
+    escalations = [m.plain for m in director.inbox if "连续多次未提交" in m.plain]
+    assert len(escalations) == 1 and "王 伟" in escalations[0] and "连续 2 期" in escalations[0]
+
+
+async def test_directors_are_reminded_of_plans_near_their_deadline(
+    app, sessions, wang, director, channel_manager
+):
+    with time_machine.travel(local("2026-09-28 10:00"), tick=True):
+        await make_staff(sessions, channel_manager, "channel", "activity")
+        async with sessions() as s, s.begin():
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == channel_manager.id))
+            form = app.bot_data.settings.reports.form("activity_plan")
+            answers = {
+                "title": "国庆地推", "purpose": "拉新", "mode": "offline",
+                "targets": [{"indicator": "注册", "target": "300", "unit": "人"}],
+                "start_date": "2026-10-08", "end_date": "2026-10-09", "region": "shenyang",
+                "budget": 0, "expected_return": "注册", "risks": "天气",
+            }  # fmt: skip
+            await activities.submit(s, me, form, answers, reports=app.bot_data.settings.reports,
+                                    today=datetime(2026, 9, 28).date())  # fmt: skip
+    await at(app, "2026-09-28 10:01")  # deadline set: 2026-09-29 10:00
+    await at(app, "2026-09-29 08:30")  # within two hours of it
+    await at(app, "2026-09-29 09:00")  # same half-day: no second message
+    await at(app, "2026-09-29 14:00")  # afternoon: overdue, reminded again
+    reminders = [m.plain for m in director.inbox if "等待你审批" in m.plain]
+    assert len(reminders) == 2
+    assert "请在" in reminders[0] and "超过审批时限" in reminders[1]
+    async with sessions() as s:
+        assert (await s.scalar(select(ActivityPlan))).decide_by is not None
