@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job", choices=["tick"])
     run.add_argument("--at", help='team-local time "YYYY-MM-DD HH:MM" (default: now)')
     run.set_defaults(func=_jobs_run)
+    due = jobs.add_parser("due", help="list what a tick would send now (or --at), and why")
+    due.add_argument("--at", help='team-local time "YYYY-MM-DD HH:MM" (default: now)')
+    due.set_defaults(func=_jobs_due)
 
     demo = sub.add_parser("demo", help="a scripted scene against the built-in simulator")
     demo.add_argument("--speed", type=float, default=0.0, help="seconds between lines")
@@ -171,6 +174,18 @@ def _jobs_run(settings: Settings, args) -> int:
         f"tick at {report.at.astimezone(settings.team.tz):%Y-%m-%d %H:%M}: "
         f"{report.enqueued} enqueued, {report.sent} sent"
     )
+    return 0
+
+
+def _jobs_due(settings: Settings, args) -> int:
+    from bot.jobs_cli import list_due
+
+    try:
+        at = clock.parse_local(args.at, settings.team.tz) if args.at else None
+    except ValueError as exc:
+        raise CliError(f"--at: {exc}") from None
+    for line in asyncio.run(list_due(settings, at)):
+        print(line)
     return 0
 
 

@@ -123,3 +123,80 @@ async def test_directors_are_reminded_of_plans_near_their_deadline(
     assert "请在" in reminders[0] and "超过审批时限" in reminders[1]
     async with sessions() as s:
         assert (await s.scalar(select(ActivityPlan))).decide_by is not None
+
+
+async def test_nobody_is_nagged_on_leave(app, wang):
+    with time_machine.travel(local("2026-09-28 10:00"), tick=True):
+        await wang.send("/leave 09-29 09-29")
+    await at(app, "2026-09-29 17:05")
+    await at(app, "2026-09-29 18:05")
+    assert not [n for n in nags(wang) if "2026-09-29" in n]
+
+
+async def test_a_restart_in_the_middle_of_the_ladder_repeats_nothing_and_skips_nothing(
+    app, sim, settings, engine, wang
+):
+    from support import another_process
+
+    await at(app, "2026-09-29 17:05")  # gentle, from the first process
+    async with another_process(sim, settings, engine) as fresh:
+        for moment in ("2026-09-29 17:10", "2026-09-29 18:05", "2026-09-30 09:35"):
+            with time_machine.travel(local(moment), tick=False):
+                await tick(fresh.bot_data, fresh.bot)
+    sent = [n for n in nags(wang) if "2026-09-29" in n]
+    assert len(sent) == 3
+
+
+async def test_two_processes_ticking_at_once_send_each_reminder_once(
+    app, sim, settings, engine, wang
+):
+    import asyncio
+
+    from support import another_process
+
+    await at(app, "2026-09-29 12:00")
+    async with another_process(sim, settings, engine) as fresh:
+        with time_machine.travel(local("2026-09-29 18:05"), tick=False):
+            await asyncio.gather(tick(app.bot_data, app.bot), tick(fresh.bot_data, fresh.bot))
+    assert len([n for n in nags(wang) if "2026-09-29" in n]) == 1
+
+
+async def test_a_year_the_calendar_does_not_know_still_gets_reminders(app, wang):
+    await at(app, "2027-01-04 12:00")  # Monday, from the Monday–Friday fallback
+    await at(app, "2027-01-04 17:05")
+    assert any("2027-01-04" in n for n in nags(wang))
+
+
+async def test_one_broken_reminder_does_not_stop_the_others(app, sessions, wang, monkeypatch):
+    from bot.services import reminders
+
+    await at(app, "2026-09-29 12:00")
+    calls = {"n": 0}
+    real = reminders._send_nag
+
+    async def flaky(session, nag, forms):
+        calls["n"] += 1
+        if nag.obligation.period_key == "2026-09-29":
+            raise RuntimeError("broken row")
+        return await real(session, nag, forms)
+
+    monkeypatch.setattr(reminders, "_send_nag", flaky)
+    await at(app, "2026-09-29 17:05")
+    monkeypatch.undo()
+    await at(app, "2026-09-29 17:10")  # pushed past that step: not retried
+    assert calls["n"] >= 1
+    assert not [n for n in nags(wang) if "2026-09-29" in n and "快到截止" in n]
+
+
+async def test_jobs_due_lists_what_would_be_sent_without_sending(app, sim, db_url, wang):
+    from support import opsbot_env, run_opsbot
+
+    await at(app, "2026-09-29 12:00")
+    before = len(wang.inbox)
+    env = opsbot_env(sim, db_url, OPSBOT_TEAM__DIRECTORS="[1001]")
+    code, out, err = await run_opsbot("jobs", "due", "--at", "2026-09-29 18:05", env=env)
+    assert code == 0, err
+    assert "remind 王 伟" in out and "daily_channel 2026-09-29" in out and "overdue" in out
+    assert len(wang.inbox) == before
+    code, out, _ = await run_opsbot("jobs", "due", "--at", "2026-09-29 23:30", env=env)
+    assert "quiet hours" in out

@@ -5,6 +5,7 @@ a restart, a second process or a day of downtime changes nothing: each step has 
 and after downtime only the latest step that applies is sent.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
 
+log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
 GENTLE, OVERDUE, NEXT_DAY = 1, 2, 3
 STEP_NAMES = {GENTLE: "gentle", OVERDUE: "overdue", NEXT_DAY: "next_day"}
@@ -99,23 +101,36 @@ async def send_nags(session: AsyncSession, nags: list[Nag], reports: ReportsConf
     """Queue each nag once and record the step reached; returns how many were queued."""
     queued = 0
     for nag in nags:
-        form = reports.form(nag.obligation.form_key)
-        moved = await session.execute(
-            update(Obligation)
-            .where(Obligation.id == nag.obligation.id, Obligation.reminder_step < nag.step)
-            .values(reminder_step=nag.step)
-        )
-        if moved.rowcount != 1 or form is None:
-            continue  # another process got there, or the form left the config
-        text = render(
-            "reminder.html.j2", nag.staff.locale, step=STEP_NAMES[nag.step],
-            form_name=form.name.get(nag.staff.locale), command=form.command,
-            period=period_label(nag.obligation.period_key, nag.staff.locale),
-        )  # fmt: skip
-        queued += await enqueue(
-            session, nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}"
-        )
+        try:
+            async with session.begin_nested():  # one bad row must not stop the others
+                queued += await _send_nag(session, nag, reports)
+        except Exception:
+            log.exception("reminder %s failed; pushed past that step", nag.key)
+            await session.execute(
+                update(Obligation)
+                .where(Obligation.id == nag.obligation.id)
+                .values(reminder_step=nag.step)
+            )
     return queued
+
+
+async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> int:
+    form = reports.form(nag.obligation.form_key)
+    moved = await session.execute(
+        update(Obligation)
+        .where(Obligation.id == nag.obligation.id, Obligation.reminder_step < nag.step)
+        .values(reminder_step=nag.step)
+    )
+    if moved.rowcount != 1 or form is None:
+        return 0  # another process got there, or the form left the config
+    text = render(
+        "reminder.html.j2", nag.staff.locale, step=STEP_NAMES[nag.step],
+        form_name=form.name.get(nag.staff.locale), command=form.command,
+        period=period_label(nag.obligation.period_key, nag.staff.locale),
+    )  # fmt: skip
+    return await enqueue(
+        session, nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}"
+    )
 
 
 async def _still_open(session: AsyncSession, about: str) -> bool:

@@ -145,7 +145,6 @@ async def handover(session: AsyncSession, source: Staff, target: Staff, actor: i
     return moved
 
 
-
 def refresh_profile(staff: Staff, person: Person) -> None:
     """Keep the name and @username we show in step with Telegram (called on /start)."""
     staff.display_name, staff.username = person.display_name, person.username
