@@ -233,7 +233,20 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
     await _press(log, director, director.inbox[-1], "✅ 批准")
 
-    log.scene("12. After the activity: results asked for, filed, reviewed")
+    log.scene("12. Nagging like healthchecks: 王伟 misses two days; the director hears of it")
+    for moment, what in (
+        ("2026-11-27 17:05", "Friday 17:05, an hour before the daily report is due"),
+        ("2026-11-27 18:05", "Friday 18:05: overdue"),
+        ("2026-11-27 23:30", "Friday 23:30: quiet hours, nothing is sent"),
+        ("2026-11-30 09:35", "Monday 09:35: the next-morning reminder"),
+        ("2026-12-01 12:05", "Tuesday 12:05: Monday's report closed unfiled, a second miss"),
+    ):
+        clock.start_at(clock.parse_local(moment, TEAM_TZ))
+        log.note(what)
+        await tick(state, sim_bot(state))
+        await log.flush()
+
+    log.scene("13. After the activity: results asked for, filed, reviewed")
     clock.start_at(clock.parse_local("2026-12-07 09:30", TEAM_TZ))
     log.note("the clock moves on to Monday 7 December, the day after the activity ended")
     await tick(state, sim_bot(state))
@@ -245,7 +258,7 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _say(log, wang, "提前一周预热，积分上限再调低")
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
 
-    log.scene("13. Li Na blocks the bot; the director is told once")
+    log.scene("14. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
     await _say(log, director, "/staff")

@@ -103,4 +103,6 @@ async def test_demo_runs_without_a_token():
     assert "📊 用户反馈周报" in out and "提交人：Li Na" in out  # announced to the director/group
     assert "与第 1 版相比的修改" in out and "活动已批准：周末缴费送积分" in out  # the plan's loop
     assert "计划 5,000 次，实际 4,200 (84%)" in out  # the activity's review card
+    assert "已逾期" in out and "连续 2 期未提交" in out  # a nag and an escalation
+    assert out.count("王伟 — 渠道拓展日报：连续 2 期未提交") == 1
     assert "demo finished" in out

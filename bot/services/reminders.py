@@ -147,7 +147,11 @@ async def escalate(
 ) -> int:
     """One message per director listing who has now missed `misses` periods of a form in a row."""
     lines: list[tuple[str, str, int]] = []
+    seen: set[tuple[int, str]] = set()
     for obligation in missed:
+        if (obligation.staff_id, obligation.form_key) in seen:
+            continue  # several periods closed in one tick: one line per person and form
+        seen.add((obligation.staff_id, obligation.form_key))
         streak = await _missed_streak(session, obligation.staff_id, obligation.form_key)
         staff = await session.get(Staff, obligation.staff_id)
         form = reports.form(obligation.form_key)
