@@ -200,3 +200,32 @@ async def test_jobs_due_lists_what_would_be_sent_without_sending(app, sim, db_ur
     assert len(wang.inbox) == before
     code, out, _ = await run_opsbot("jobs", "due", "--at", "2026-09-29 23:30", env=env)
     assert "quiet hours" in out
+
+
+async def test_a_deactivated_person_is_not_nagged(app, sessions, wang):
+    from bot.services import staff as staff_service
+
+    await at(app, "2026-09-29 12:00")
+    async with sessions() as s, s.begin():
+        person = await staff_service.by_telegram_id(s, wang.id)
+        person.active = False
+    await at(app, "2026-09-29 18:05")
+    assert nags(wang) == []
+
+
+async def test_a_form_removed_from_config_sends_nothing_and_breaks_nothing(app, wang):
+    await at(app, "2026-09-29 12:00")
+    settings = app.bot_data.settings
+    weekly_only = settings.reports.model_copy(
+        update={"forms": (settings.reports.form("weekly_feedback"),)}
+    )
+    app.bot_data.settings = settings.model_copy(update={"reports": weekly_only})
+    await at(app, "2026-09-29 18:05")
+    assert not [n for n in nags(wang) if "渠道拓展日报" in n]
+
+
+async def test_a_clock_jumping_back_repeats_nothing(app, wang):
+    await at(app, "2026-09-29 18:05")
+    await at(app, "2026-09-29 17:05")  # the clock was set back an hour
+    await at(app, "2026-09-29 18:10")
+    assert len([n for n in nags(wang) if "2026-09-29" in n and "渠道拓展日报" in n]) == 1
