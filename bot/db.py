@@ -75,3 +75,11 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """One session, one transaction: commits on success, rolls back on error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+def insert_for(session_or_conn):
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return pg_insert if session_or_conn.bind.dialect.name == "postgresql" else sqlite_insert

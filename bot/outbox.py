@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import clock
+from bot.db import insert_for
 from bot.models import Lease, Outbox
 
 log = logging.getLogger(__name__)
@@ -82,7 +81,7 @@ async def enqueue(
         created_at=now,
         next_attempt_at=now,
     )
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
     result = await session.execute(stmt)
     return result.rowcount == 1
@@ -109,7 +108,7 @@ async def take_sender_lease(sessions: Sessions, holder: str = HOLDER) -> bool:
     now = clock.now()
     expires = now + SENDER_LEASE
     async with sessions() as s, s.begin():
-        insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        insert = insert_for(s)
         # Twice: when two processes start together, the one whose insert loses sees the
         # winner's row on the second try (and takes it if it is its own or expired).
         for _ in range(2):

@@ -22,6 +22,7 @@ from bot.outbox import WANTED_CHECKS, Buttons, enqueue, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import audit, leave, team
 from bot.services import staff as staff_service
+from bot.services.errors import ServiceError
 
 STATUSES = (
     "pending",
@@ -43,13 +44,8 @@ CLIPS = (600, 300, 150, 60)
 REASON_MAX = 1000
 
 
-class ActivityError(Exception):
+class ActivityError(ServiceError):
     """A plan step that cannot happen; `reason` picks the message, `details` fill it in."""
-
-    def __init__(self, reason: str, **details: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.details = details
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
 from bot.models import AuditLog, Channel, ChannelStageChange, Staff
 from bot.services import audit
+from bot.services.errors import ServiceError
 
 # 线索 / 已接触 / 洽谈中 / 已签约 / 已交付上线 / 已流失
 STAGES = ("lead", "contacted", "negotiating", "signed", "live", "lost")
@@ -62,13 +63,8 @@ _PHONE = re.compile(r"^\+?[\d\s-]+$")
 _CONTACT_WITH_PHONE = re.compile(r"^(?P<name>.*?)[\s,，、:：]*(?P<phone>\+?\d[\d\s-]*)$", re.S)
 
 
-class ChannelError(Exception):
+class ChannelError(ServiceError):
     """A library change that cannot be made; `reason` is a stable code for the message."""
-
-    def __init__(self, reason: str, **params: object) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.params = params
 
 
 @dataclass(frozen=True)

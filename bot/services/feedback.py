@@ -13,6 +13,7 @@ from bot.calendar import Period
 from bot.i18n import N_
 from bot.models import Channel, Feedback, Report, Staff
 from bot.services import audit
+from bot.services.errors import ServiceError
 
 CATEGORIES = ("bug", "feature", "experience", "pricing", "content", "other")
 SEGMENTS = ("opinion_leader", "heavy", "light", "new")
@@ -71,13 +72,8 @@ _RULES = tuple(
 )
 
 
-class FeedbackError(Exception):
+class FeedbackError(ServiceError):
     """A feedback change that cannot be made; `reason` is a stable code for the message."""
-
-    def __init__(self, reason: str, **params: object) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.params = params
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,15 @@ from bot.outbox import WANTED_CHECKS, enqueue, enqueue_edit
 from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
+from bot.services.errors import ServiceError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES, is_role
 from bot.services.staff import Person
 
 REQUEST_WINDOW = timedelta(hours=24)
 
 
-class JoinError(Exception):
+class JoinError(ServiceError):
     """A join step that cannot happen; `reason` picks the message the user gets."""
-
-    def __init__(self, reason: str, **details) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.details = details
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,13 @@ from bot.outbox import enqueue
 from bot.render import render
 from bot.services import audit
 from bot.services import staff as staff_service
+from bot.services.errors import ServiceError
 
 MAX_DAYS = 90
 
 
-class LeaveError(Exception):
+class LeaveError(ServiceError):
     """A leave that cannot be recorded; `reason` picks the message."""
-
-    def __init__(self, reason: str, **details) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.details = details
 
 
 async def add(

@@ -5,12 +5,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
+from bot.db import insert_for
 from bot.forms.spec import WEEKDAYS, FormSpec
 from bot.models import Obligation, Staff, StaffRole
 from bot.services import leave
@@ -95,7 +94,7 @@ async def create_ahead(
 async def _insert(
     session: AsyncSession, staff_id: int, form_key: str, plan: Schedule, now: datetime
 ) -> int:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     stmt = (
         insert(Obligation)
         .values(

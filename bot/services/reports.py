@@ -12,15 +12,11 @@ from bot.forms import fields as field_types
 from bot.forms.spec import FormSpec
 from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
 from bot.services import audit, obligations
+from bot.services.errors import ServiceError
 
 
-class ReportError(Exception):
+class ReportError(ServiceError):
     """A draft that cannot be filed; `reason` picks the message."""
-
-    def __init__(self, reason: str, **details: Any) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.details = details
 
 
 def missing_required(form: FormSpec, answers: dict[str, Any]) -> list[str]:

@@ -9,15 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.models import Staff, StaffRole
 from bot.services import audit
+from bot.services.errors import ServiceError
 from bot.services.roles import is_role
 
 
-class StaffError(Exception):
+class StaffError(ServiceError):
     """A staff change that cannot be made; `reason` is a stable code for the message."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
 """The team this deployment serves: first-start defaults, and its bound group."""
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.config import TeamSettings
+from bot.db import insert_for
 from bot.models import ProcessedUpdate, Team
 from bot.services import audit
 from bot.services import staff as staff_service
@@ -59,7 +58,7 @@ async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id:
 
 async def mark_update(session: AsyncSession, update_id: int) -> bool:
     """Record an update id; False when it was already handled (a redelivery)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     stmt = (
         insert(ProcessedUpdate)
         .values(update_id=update_id, processed_at=clock.now())
