@@ -116,11 +116,14 @@ async def test_directors_are_reminded_of_plans_near_their_deadline(
                                     today=datetime(2026, 9, 28).date())  # fmt: skip
     await at(app, "2026-09-28 10:01")  # deadline set: 2026-09-29 10:00
     await at(app, "2026-09-29 08:30")  # within two hours of it
-    await at(app, "2026-09-29 09:00")  # same half-day: no second message
-    await at(app, "2026-09-29 14:00")  # afternoon: overdue, reminded again
+    await at(app, "2026-09-29 09:00")  # same half-day, still before: nothing new
+    await at(app, "2026-09-29 10:05")  # the deadline has just passed
+    await at(app, "2026-09-29 11:00")  # same half-day: nothing new
+    await at(app, "2026-09-29 14:00")  # afternoon: still waiting, reminded again
     reminders = [m.plain for m in director.inbox if "等待你审批" in m.plain]
-    assert len(reminders) == 2
+    assert len(reminders) == 3
     assert "请在" in reminders[0] and "超过审批时限" in reminders[1]
+    assert "超过审批时限" in reminders[2]
     async with sessions() as s:
         assert (await s.scalar(select(ActivityPlan))).decide_by is not None
 

@@ -211,8 +211,10 @@ async def approval_nags(
         mine = [p for p in plans if p.proposer_id != person.id]
         if not mine:
             continue
+        # "before" the deadline, again the moment one passes, then once per working half-day.
+        phase = "overdue" if any(p.decide_by <= now for p in mine) else "before"
         queued += await enqueue(
-            session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}",
+            session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}:{phase}",
             person.telegram_id,
             render("approval_reminder.html.j2", person.locale, plans=mine, now=now, tz=tz),
         )  # fmt: skip
