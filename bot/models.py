@@ -138,6 +138,8 @@ class Team(Base):
     bound_by: Mapped[int | None]
     bound_at: Mapped[datetime | None]
     fallback_notified_years: Mapped[str] = mapped_column(String(64), default="")
+    # The language of messages to the group (from config, refreshed at every start).
+    locale: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
 
 class ProcessedUpdate(Base):

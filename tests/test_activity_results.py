@@ -138,3 +138,20 @@ async def test_a_quarter_budget_covers_its_months_when_they_have_none(
         assert report.budget == 1_000_000 and report.reserved == 300_000
         await set_budget(s, "2026-12", 500_000, boss)  # a month's own budget wins
         assert await budget_left(s, "2026-12") == (500_000, 300_000)
+
+
+async def test_group_messages_speak_the_teams_language(app, sim, sessions, approved_plan):
+    from bot.config import TeamSettings
+    from bot.services import activity_results, team
+
+    with time_machine.travel(local("2026-12-08 10:00"), tick=True):
+        await tick(app.bot_data, app.bot)  # the plan starts and ends: results are owed
+        async with sessions() as s, s.begin():
+            await team.ensure(s, TeamSettings(locale="en"))  # the config changed at a restart
+            plan = await s.get(ActivityPlan, approved_plan)
+            proposer = await s.get(Staff, plan.proposer_id)
+            answers = {"actuals": [{"indicator": "下载量", "actual": "5000"}], "actual_cost": 0,
+                       "what_worked": "x", "improvements": "y"}  # fmt: skip
+            await activity_results.complete(s, proposer, plan.id, answers)
+        await outbox.deliver(sessions, TelegramTransport(app.bot))
+    assert "Activity completed" in sim.messages(-9201)[-1].plain

@@ -475,7 +475,7 @@ async def _announce(session: AsyncSession, plan: ActivityPlan, proposer: Staff) 
     group = await team.get(session)
     if group.group_chat_id is None:
         return
-    locale = (await staff_service.directors(session) or [proposer])[0].locale
+    locale = group.locale
     await enqueue(
         session,
         f"act:{plan.id}:announce",

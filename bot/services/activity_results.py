@@ -124,14 +124,13 @@ async def _review_cards(session: AsyncSession, plan: ActivityPlan, proposer: Sta
             session, f"act:{plan.id}:review:{director.telegram_id}", director.telegram_id,
             _review(plan, proposer, rows, director.locale),
         )  # fmt: skip
-    group = (await team.get(session)).group_chat_id
-    if group is not None:
-        locale = next(iter(await staff_service.directors(session)), proposer).locale
+    group = await team.get(session)
+    if group.group_chat_id is not None:
         await enqueue(
             session,
             f"act:{plan.id}:completed",
-            group,
-            _review(plan, proposer, rows, locale, summary=True),
+            group.group_chat_id,
+            _review(plan, proposer, rows, group.locale, summary=True),
         )
 
 

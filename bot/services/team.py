@@ -15,11 +15,13 @@ TEAM_ID = 1
 
 
 async def ensure(session: AsyncSession, settings: TeamSettings) -> Team:
-    """Create the team row and config directors on first start; later starts change nothing."""
+    """Create the team row and config directors on first start; later starts only refresh the
+    group's language from config."""
     team = await session.get(Team, TEAM_ID)
     if team is None:
         team = Team(id=TEAM_ID, name=settings.name, group_chat_id=settings.group_chat_id)
         session.add(team)
+    team.locale = settings.locale
     for telegram_id in settings.directors:
         if await staff_service.by_telegram_id(session, telegram_id) is None:
             person = Person(telegram_id, f"Director {telegram_id}", None, settings.locale)
