@@ -16,6 +16,7 @@ from handlers import (
     reports,
     staff,
     start,
+    team,
     updates,
 )
 
@@ -33,6 +34,7 @@ def register(app: Application) -> None:
     # Directors' tools.
     invite.register(app)
     staff.register(app)
+    team.register(app)
     # The channel resource library.
     channels.register(app)
     # Everyone's basics.

@@ -120,6 +120,12 @@ CONTEXTS |= {
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
+    "team_today.html.j2": dict(
+        sections=[
+            (HOSTILE, HOSTILE, [SimpleNamespace(name=HOSTILE, state="filed", at=datetime.now(UTC))])
+        ],
+        tz=UTC,
+    ),
     "reminder.html.j2": dict(step="gentle", form_name=HOSTILE, period=HOSTILE, command="daily"),
     "escalation.html.j2": dict(rows=[(HOSTILE, HOSTILE, 2)]),
     "approval_reminder.html.j2": dict(

@@ -15,6 +15,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("activity", N_("Propose an activity plan, or list mine"), None),
     ("results", N_("Report the results of an ended activity"), None),
     ("pending", N_("Plans waiting for my decision"), {"director"}),
+    ("team", N_("Who has filed today, who is late or away"), {"director"}),
     ("budget", N_("The month's activity budget"), {"director"}),
     ("my", N_("My reports and what is due"), None),
     ("leave", N_("Record days away"), None),

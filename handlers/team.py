@@ -1,0 +1,33 @@
+"""/team (directors): who has filed today and this week, who is late, who is on leave."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot import clock
+from bot.calendar import local_date
+from bot.forms.summary import period_label
+from bot.models import Staff
+from bot.services import roster
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import reply
+
+
+@staff_only("director")
+async def show_team(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """One message: every owed form's current period, person by person."""
+    tz = context.settings.team.tz
+    today = local_date(clock.now(), tz)
+    sections = [
+        (form.name.get(me.locale), period_label(period, me.locale), lines)
+        for form, period, lines in await roster.current(
+            session, context.settings.reports.forms, today
+        )
+    ]
+    await reply(update, me.locale, "team_today.html.j2", sections=sections, tz=tz)
+
+
+def register(app) -> None:
+    """/team in private chats."""
+    app.add_handler(CommandHandler("team", show_team, filters=filters.ChatType.PRIVATE))
