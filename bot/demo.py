@@ -246,6 +246,8 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
         await tick(state, sim_bot(state))
         await log.flush()
 
+    await _say(log, director, "/team")
+
     log.scene("13. After the activity: results asked for, filed, reviewed")
     clock.start_at(clock.parse_local("2026-12-07 09:30", TEAM_TZ))
     log.note("the clock moves on to Monday 7 December, the day after the activity ended")

@@ -1,6 +1,5 @@
 """/leave: record days away — for myself, or (directors) for someone; a director names a deputy."""
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CommandHandler, filters
@@ -31,12 +30,12 @@ async def record_leave(
         return
     person = me
     if args[0].startswith("@") and len(args) >= 3 and me.has_role("director"):
-        person = await _by_handle(session, args.pop(0))
+        person = await staff_service.by_handle(session, args.pop(0))
     try:
         if person is None:
             raise LeaveError("unknown_person")
         start, end = _day(args[0], today), _day(args[1] if len(args) > 1 else args[0], today)
-        deputy = await _by_handle(session, args[2]) if len(args) > 2 else None
+        deputy = await staff_service.by_handle(session, args[2]) if len(args) > 2 else None
         if len(args) > 2 and deputy is None:
             raise LeaveError("unknown_person")
         recorded = await leave.add(session, person, start, end, me, today=today, deputy=deputy)
@@ -53,16 +52,6 @@ def _day(text: str, today):
         return parse_date(text, today)
     except (FieldError, ValueError):
         raise LeaveError("bad_date", text=text) from None
-
-
-async def _by_handle(session: AsyncSession, handle: str) -> Staff | None:
-    """@username or a Telegram id of an active team member."""
-    handle = handle.lstrip("@")
-    if handle.isdigit():
-        found = await staff_service.by_telegram_id(session, int(handle))
-    else:
-        found = await session.scalar(select(Staff).where(Staff.username == handle))
-    return found if found is not None and found.active else None
 
 
 def register(app) -> None:

@@ -105,4 +105,5 @@ async def test_demo_runs_without_a_token():
     assert "计划 5,000 次，实际 4,200 (84%)" in out  # the activity's review card
     assert "已逾期" in out and "连续 2 期未提交" in out  # a nag and an escalation
     assert out.count("王伟 — 渠道拓展日报：连续 2 期未提交") == 1
+    assert "团队汇报情况" in out  # /team
     assert "demo finished" in out

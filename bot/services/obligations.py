@@ -26,7 +26,8 @@ class Schedule:
     closes_at: datetime
 
 
-def _clock_time(text: str) -> time:
+def clock_time(text: str) -> time:
+    """A config time such as "18:00" as a time of day."""
     hours, minutes = text.split(":")
     return time(int(hours), int(minutes))
 
@@ -44,10 +45,10 @@ def schedule(form: FormSpec, period: Period, cal: WorkCalendar, tz: ZoneInfo) ->
         if due_day is None:
             return None
         close_day = period.end + timedelta(days=1)  # the Monday after
-    due_at = at_local(due_day, _clock_time(form.due_time), tz) + timedelta(
+    due_at = at_local(due_day, clock_time(form.due_time), tz) + timedelta(
         minutes=form.grace_minutes
     )
-    return Schedule(period, due_at, at_local(close_day, _clock_time(form.close_time), tz))
+    return Schedule(period, due_at, at_local(close_day, clock_time(form.close_time), tz))
 
 
 def period_of(form: FormSpec, day: date) -> Period:

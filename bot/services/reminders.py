@@ -7,7 +7,7 @@ and after downtime only the latest step that applies is sent.
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -23,6 +23,7 @@ from bot.outbox import WANTED_CHECKS, enqueue
 from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
+from bot.services.obligations import clock_time
 
 log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
@@ -45,11 +46,6 @@ class Nag:
         return f"nag:{o.staff_id}:{o.form_key}:{o.period_key}:{self.step}"
 
 
-def _clock(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
 def step_times(
     obligation: Obligation, cal: WorkCalendar, tz: ZoneInfo, cfg: ReminderSettings
 ) -> dict[int, datetime]:
@@ -58,14 +54,14 @@ def step_times(
     return {
         GENTLE: obligation.due_at - timedelta(minutes=cfg.before_due_minutes),
         OVERDUE: obligation.due_at,
-        NEXT_DAY: at_local(cal.next_workday(due_day), _clock(cfg.next_day_time), tz),
+        NEXT_DAY: at_local(cal.next_workday(due_day), clock_time(cfg.next_day_time), tz),
     }
 
 
 def quiet(moment: datetime, tz: ZoneInfo, cfg: ReminderSettings) -> bool:
     """True inside quiet hours (team-local), when private reminders wait."""
     now = moment.astimezone(tz).time()
-    start, end = _clock(cfg.quiet_start), _clock(cfg.quiet_end)
+    start, end = clock_time(cfg.quiet_start), clock_time(cfg.quiet_end)
     return (start <= now or now < end) if start > end else (start <= now < end)
 
 

@@ -32,6 +32,16 @@ async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Staff | Non
     return await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
 
 
+async def by_handle(session: AsyncSession, handle: str) -> Staff | None:
+    """An active team member by @username or Telegram id (as shown in /staff)."""
+    handle = handle.lstrip("@")
+    if handle.isdigit():
+        found = await by_telegram_id(session, int(handle))
+    else:
+        found = await session.scalar(select(Staff).where(Staff.username == handle))
+    return found if found is not None and found.active else None
+
+
 async def get(session: AsyncSession, staff_id: int) -> Staff:
     """A staff row by id, or StaffError('not_found')."""
     staff = await session.get(Staff, staff_id)
