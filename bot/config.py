@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from bot.forms.spec import ReportsConfig, default_reports
+from bot.kpis.spec import KpiConfig, default_kpi
 
 BOTFATHER_HINT = (
     "telegram.token is missing: talk to @BotFather in Telegram, send /newbot, and put the token "
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = ApprovalSettings()
     reminders: ReminderSettings = ReminderSettings()
     reports: ReportsConfig = Field(default_factory=default_reports)
+    kpi: KpiConfig = Field(default_factory=default_kpi)
     clock_start: str | None = None
 
     @classmethod

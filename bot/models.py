@@ -247,6 +247,8 @@ class Metric(Base):
     __table_args__ = (
         UniqueConstraint("report_id", "field_key"),
         Index("ix_metrics_form_key_field_key_period_key", "form_key", "field_key", "period_key"),
+        # KPIs read a period's rows by date range: cost grows with the period, not the history.
+        Index("ix_metrics_by_period_start", "form_key", "field_key", "period_start", "staff_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
@@ -436,3 +438,18 @@ class Leave(Base):
     deputy_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime]
+
+
+class Target(Base):
+    """A director's target for one KPI, one period, one person (or the team when staff is None)."""
+
+    __tablename__ = "targets"
+    __table_args__ = (Index("ix_targets_kpi_key_period_key", "kpi_key", "period_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kpi_key: Mapped[str] = mapped_column(String(32))
+    period_key: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    set_at: Mapped[datetime]

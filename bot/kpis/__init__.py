@@ -1,0 +1,1 @@
+"""KPI definitions (configuration) and the digest schedules."""
