@@ -28,8 +28,10 @@ def local(text: str) -> datetime:
 
 async def person(session, name: str, *roles: str, joined: str = "2026-01-05") -> Staff:
     """An active member of the team with these roles, joined on that day."""
-    staff = Staff(telegram_id=next(_ids), display_name=name, locale="zh",
-                  joined_at=local(f"{joined}T09:00"), roles=[StaffRole(role=r) for r in roles])  # fmt: skip
+    staff = Staff(
+        telegram_id=next(_ids), display_name=name, locale="zh", joined_at=local(f"{joined}T09:00"),
+        roles=[StaffRole(role=r) for r in roles],
+    )  # fmt: skip
     session.add(staff)
     await session.flush()
     return staff
@@ -53,8 +55,9 @@ async def report(session, staff: Staff, form: str, period_key: str, **values) ->
 
 async def channel(session, name: str) -> Channel:
     """A channel in the library."""
+    at = local("2026-09-01T09:00")
     row = Channel(name=name, norm_name=name, industry="property", region="shenyang",
-                  created_at=local("2026-09-01T09:00"), updated_at=local("2026-09-01T09:00"))  # fmt: skip
+                  created_at=at, updated_at=at)  # fmt: skip
     session.add(row)
     await session.flush()
     return row

@@ -146,8 +146,9 @@ async def test_channels_reaching_a_stage(sessions):
 async def test_activity_effect_from_completed_plans(sessions):
     async with sessions() as s, s.begin():
         zhao = await person(s, "赵敏", "activity")
-        await plan(s, zhao, [("下载", "5000"), ("注册", "100")], [("下载", "4000"), ("注册", "150")],
-                   "2026-10-12T10:00")  # (0.8 + 1.5) / 2 = 1.15  # fmt: skip
+        # (0.8 + 1.5) / 2 = 1.15
+        targets_, actuals = [("下载", "5000"), ("注册", "100")], [("下载", "4000"), ("注册", "150")]
+        await plan(s, zhao, targets_, actuals, "2026-10-12T10:00")
         await plan(s, zhao, [("下载", "1000"), ("曝光", "0")], [("下载", "500"), ("曝光", "9")],
                    "2026-10-30T10:00")  # 0.5; a zero target cannot be measured  # fmt: skip
         await plan(s, zhao, [("下载", "10")], [("下载", "100")], "2026-11-01T10:00")  # November
