@@ -6,6 +6,7 @@ with an expired claim; the next sender takes it again. So nothing is lost, and t
 duplicate possible is a message Telegram accepted just before the sender died, unmarked.
 """
 
+import base64
 import logging
 import os
 import socket
@@ -85,6 +86,21 @@ async def enqueue(
     stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
     result = await session.execute(stmt)
     return result.rowcount == 1
+
+
+async def enqueue_photo(
+    session: AsyncSession,
+    key: str,
+    chat_id: int,
+    png: bytes,
+    caption: str = "",
+    *,
+    about: str | None = None,
+) -> bool:
+    """Queue an image (a digest's chart) once per `key`; the bytes travel in the row."""
+    extra = {"photo_b64": base64.b64encode(png).decode("ascii"), "filename": "chart.png"}
+    return await enqueue(session, key, chat_id, caption, method="sendPhoto", about=about,
+                         extra=extra)  # fmt: skip
 
 
 async def enqueue_edit(

@@ -6,6 +6,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot import TEMPLATES_DIR
 from bot.i18n import normalise, translations
+from bot.kpis.display import FILTERS
 
 TELEGRAM_TEXT_LIMIT = 4096
 
@@ -24,6 +25,7 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.globals["locale"] = locale
+    env.filters.update(FILTERS)
     return env
 
 

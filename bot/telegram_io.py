@@ -1,5 +1,6 @@
 """The outbox's Telegram transport: turns a Telegram-free payload into one Bot API call."""
 
+import base64
 import warnings
 
 from telegram import (
@@ -8,6 +9,7 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -55,6 +57,12 @@ class TelegramTransport:
         if row.method == "sendMessage":
             msg = await self.bot.send_message(
                 row.chat_id, p["text"], parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+            return SendResult(message_id=msg.message_id)
+        if row.method == "sendPhoto":
+            photo = InputFile(base64.b64decode(p["photo_b64"]), filename=p.get("filename"))
+            msg = await self.bot.send_photo(
+                row.chat_id, photo, caption=p["text"] or None, parse_mode=ParseMode.HTML
             )
             return SendResult(message_id=msg.message_id)
         if row.method == "editMessageText":

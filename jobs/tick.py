@@ -19,6 +19,7 @@ from bot.services import (
 )
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
+from jobs import digests
 
 log = logging.getLogger(__name__)
 UPDATE_MEMORY = timedelta(days=2)
@@ -55,9 +56,19 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
         enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
         enqueued += await activity_results.ask_for_results(session, today)
         await team.forget_updates_before(session, at - UPDATE_MEMORY)
+    enqueued += await _digests(state, at)
     sent = await deliver(state.sessions, TelegramTransport(bot))
     state.last_tick = at
     return TickReport(at=at, enqueued=enqueued, sent=sent)
+
+
+async def _digests(state: AppState, at: datetime) -> int:
+    # A digest that cannot be built must not stop reminders from going out; the next tick retries.
+    try:
+        return await digests.run_due(state, at)
+    except Exception:
+        log.exception("digest failed")
+        return 0
 
 
 async def tick_job(context: BotContext) -> None:

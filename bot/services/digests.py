@@ -1,0 +1,185 @@
+"""What each digest says: the day's filing and pace, a period's KPIs, feedback and activities."""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import Period, WorkCalendar
+from bot.config import Settings
+from bot.models import ActivityPlan, Feedback, Obligation, Outbox, Report, Staff
+from bot.services import feedback as feedback_service
+from bot.services import kpi, leave
+from bot.services.kpi import Assessment, Card, Pace, Result
+
+# Each group digest lists at most this many people, so it stays one message (4096 characters).
+MAX_PEOPLE = 30
+PIPELINE = ("pending", "approved", "running", "completed")
+
+
+@dataclass(frozen=True)
+class Daily:
+    """The day's filing: who filed (late or not), who is missing, who is away; the pace."""
+
+    day: date
+    filed: list[tuple[str, bool]]  # (name, late)
+    missing: list[str]
+    away: list[str]
+    paces: list[Pace]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was due and nothing is measured."""
+        return not (self.filed or self.missing or self.paces)
+
+
+@dataclass(frozen=True)
+class PeriodDigest:
+    """A week's, month's or quarter's KPIs, against the period before."""
+
+    kind: str  # weekly | monthly | quarterly
+    now: Assessment
+    before: Assessment
+    pipeline: dict[str, int] = field(default_factory=dict)
+    feedback: feedback_service.WeekSummary | None = None
+    summaries: list[tuple[str, str | None]] = field(default_factory=list)  # (name, link)
+
+    @property
+    def period(self) -> Period:
+        """The period the digest is about."""
+        return self.now.period
+
+    @property
+    def empty(self) -> bool:
+        """Nobody is assessed, so there are no KPIs to show."""
+        return not self.now.cards and not self.now.team
+
+    def team_rows(self) -> list[tuple[Result, Result | None]]:
+        """Each team KPI with the same KPI in the period before (None if it did not apply)."""
+        before = {r.kpi.key: r for r in self.before.team}
+        return [(r, before.get(r.kpi.key)) for r in self.now.team]
+
+    def people(self) -> list[Card]:
+        """The people shown (the first MAX_PEOPLE by name)."""
+        return self.now.cards[:MAX_PEOPLE]
+
+    @property
+    def hidden_people(self) -> int:
+        """How many people did not fit in one message."""
+        return max(0, len(self.now.cards) - MAX_PEOPLE)
+
+
+async def daily(
+    session: AsyncSession, settings: Settings, cal: WorkCalendar, day: date, now: datetime
+) -> Daily:
+    """The day's digest: obligations of the daily forms for `day`, and the count KPIs' pace."""
+    daily_forms = [f.key for f in settings.reports.forms if f.cadence == "daily"]
+    rows = await session.execute(
+        select(Staff.display_name, Obligation.status)
+        .join(Staff, Staff.id == Obligation.staff_id)
+        .where(Obligation.form_key.in_(daily_forms), Obligation.period_key == day.isoformat())
+        .order_by(Staff.display_name)
+    )
+    filed, missing = [], []
+    for name, status in rows:
+        if status in ("filed", "late"):
+            filed.append((name, status == "late"))
+        elif status in ("open", "missed"):
+            missing.append(name)
+    away_ids = await leave.away_ids(session, day)
+    away = [s.display_name for s in await _staff(session, away_ids)]
+    people = await kpi.assessed_staff(session, settings.kpi)
+    tz = settings.team.tz
+    paces = await kpi.paces(session, settings.kpi, cal, tz, day, now, people)
+    return Daily(day, filed, sorted(set(missing)), away, paces)
+
+
+async def period_digest(
+    session: AsyncSession,
+    settings: Settings,
+    cal: WorkCalendar,
+    kind: str,
+    period: Period,
+    now: datetime,
+) -> PeriodDigest:
+    """The weekly, monthly or quarterly digest of `period`, compared with the one before."""
+    tz = settings.team.tz
+    people = await kpi.assessed_staff(session, settings.kpi)
+    args = (session, settings.kpi, settings.reports, cal, tz)
+    current = await kpi.assess(*args, period, now, people)
+    before = await kpi.assess(*args, period.previous(), now, people)
+    digest = PeriodDigest(kind, current, before)
+    if kind != "weekly":
+        return digest
+    return PeriodDigest(
+        kind, current, before,
+        pipeline=await pipeline(session, period, tz),
+        feedback=await _feedback(session, period),
+        summaries=await weekly_summaries(session, settings, period),
+    )  # fmt: skip
+
+
+async def pipeline(session: AsyncSession, period: Period, tz: ZoneInfo) -> dict[str, int]:
+    """Plans pending, approved and running now, and completed during the period."""
+    window = kpi.Window.of(period, tz, datetime.max)
+    rows = await session.execute(
+        select(ActivityPlan.status, func.count(ActivityPlan.id))
+        .where(ActivityPlan.status.in_(PIPELINE[:3]))
+        .group_by(ActivityPlan.status)
+    )
+    counts = Counter(dict(rows.all()))
+    counts["completed"] = await session.scalar(
+        select(func.count(ActivityPlan.id)).where(
+            ActivityPlan.status == "completed",
+            ActivityPlan.completed_at >= window.since,
+            ActivityPlan.completed_at < window.until,
+        )
+    )
+    return {status: int(counts.get(status, 0)) for status in PIPELINE}
+
+
+async def _feedback(session: AsyncSession, period: Period) -> feedback_service.WeekSummary | None:
+    exists = await session.scalar(select(Feedback.id).where(Feedback.week_key == period.key))
+    return await feedback_service.week_summary(session, period.key) if exists else None
+
+
+async def weekly_summaries(
+    session: AsyncSession, settings: Settings, period: Period
+) -> list[tuple[str, str | None]]:
+    """Who filed a weekly summary for the week, with a link to its post in the group."""
+    weekly = [f.key for f in settings.reports.forms if f.cadence == "weekly"]
+    rows = await session.execute(
+        select(Staff.display_name, Report.id, Report.version)
+        .join(Staff, Staff.id == Report.staff_id)
+        .where(Report.form_key.in_(weekly), Report.period_key == period.key)
+        .order_by(Staff.display_name)
+    )
+    return [(name, await _group_link(session, report_id, version))
+            for name, report_id, version in rows]  # fmt: skip
+
+
+async def _group_link(session: AsyncSession, report_id: int, version: int) -> str | None:
+    # Announced to a supergroup, a message has a t.me/c link (members can open it).
+    sent = await session.execute(
+        select(Outbox.chat_id, Outbox.message_id).where(
+            Outbox.dedup_key.like(f"report:{report_id}:v{version}:-100%"),
+            Outbox.message_id.is_not(None),
+        )
+    )
+    row = sent.first()
+    if row is None:
+        return None
+    chat_id, message_id = row
+    return f"https://t.me/c/{str(chat_id)[4:]}/{message_id}"
+
+
+async def _staff(session: AsyncSession, ids: set[int]) -> list[Staff]:
+    if not ids:
+        return []
+    found = await session.scalars(
+        select(Staff).where(Staff.id.in_(ids), Staff.active.is_(True)).order_by(Staff.display_name)
+    )
+    return list(found)

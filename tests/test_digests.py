@@ -1,0 +1,188 @@
+"""Digests in the team group: daily filing and pace, weekly KPIs with a chart, scores privately."""
+
+from datetime import date, timedelta
+
+import pytest
+import time_machine
+from kpi_data import local, obligation, report
+from sqlalchemy import select, update
+from support import make_staff
+
+from bot.calendar import WorkCalendar
+from bot.models import Outbox, Staff, Team
+from bot.services import leave
+from jobs.digests import due_now, last_fire
+from jobs.tick import tick
+
+GROUP = -8001
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+async def team(app, sim, sessions, director, channel_manager, user_ops_manager, outsider):
+    """The director, two channel managers (王 伟, Li Na), the bound group; 9009 joins as channel."""
+    with time_machine.travel(local("2026-11-02 09:00"), tick=True):
+        await make_staff(sessions, channel_manager, "channel")
+        await make_staff(sessions, user_ops_manager, "channel")
+    await director.send("/start")
+    group = sim.group(id=GROUP, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+    return sim
+
+
+async def staff(sessions, persona) -> Staff:
+    async with sessions() as s:
+        return await s.scalar(select(Staff).where(Staff.telegram_id == persona.id))
+
+
+async def file_days(sessions, persona, days: dict[str, int], statuses: dict[str, str]) -> None:
+    person = await staff(sessions, persona)
+    async with sessions() as s, s.begin():
+        for day, downloads in days.items():
+            await report(s, person, "daily_channel", day, downloads=downloads)
+        for day, status in statuses.items():
+            await obligation(s, person, "daily_channel", f"{day}T18:00", status)
+
+
+def group_messages(sim):
+    return sim.messages(GROUP)
+
+
+async def test_daily_digest_lists_filers_missing_and_the_pace(
+    app, team, sessions, channel_manager, user_ops_manager
+):
+    await file_days(sessions, channel_manager, {"2026-11-25": 900, "2026-11-26": 500},
+                    {"2026-11-26": "filed"})  # fmt: skip
+    await file_days(sessions, user_ops_manager, {}, {"2026-11-26": "open"})
+    before = len(group_messages(team))
+    with time_machine.travel(local("2026-11-26 18:30:20"), tick=False):
+        await tick(app.bot_data, app.bot)
+        await tick(app.bot_data, app.bot)  # a second tick sends nothing more
+    new = group_messages(team)[before:]
+    assert len(new) == 1
+    text = new[0].plain
+    assert "每日简报" in text and "2026-11-26" in text
+    assert "已提交（1）：王 伟" in text and "未提交（1）：Li Na" in text
+    # Two managers × 3000 a month over November's 21 working days: 285.7 a day. Month so far
+    # 1,400 of 6,000; the 27th and 30th are left: (6000 − 1400) / 2 = 2,300 a day.
+    assert "今天 500，计划每天 285.7" in text
+    assert "本月累计 1,400 / 6,000" in text and "每个工作日需完成 2,300" in text
+
+
+async def test_no_daily_digest_on_a_day_off(app, team):
+    before = len(group_messages(team))
+    with time_machine.travel(local("2026-11-28 18:31"), tick=False):  # a Saturday
+        await tick(app.bot_data, app.bot)
+    assert len(group_messages(team)) == before
+
+
+async def test_weekly_digest_text_chart_and_private_scores(
+    app, team, sessions, director, channel_manager, user_ops_manager
+):
+    # Week 48 (Nov 23–27, 5 of November's 21 working days): target 3000 × 5 / 21 = 714.3.
+    await file_days(sessions, channel_manager, {"2026-11-17": 250, "2026-11-24": 500},
+                    {"2026-11-23": "filed", "2026-11-24": "filed", "2026-11-25": "filed",
+                     "2026-11-26": "filed", "2026-11-27": "missed"})  # fmt: skip
+    before, director_before = len(group_messages(team)), len(director.inbox)
+    with time_machine.travel(local("2026-11-30 09:00:40"), tick=False):
+        await tick(app.bot_data, app.bot)
+    new = group_messages(team)[before:]
+    assert len(new) == 2  # one text, one chart
+    text, chart = new
+    assert "每周简报" in text.plain and "2026-W48" in text.plain
+    # 王 伟: 500 / 714.3 = 70 %; the week before 250 / 714.3 = 35 %; timeliness 4 of 5 = 80 %.
+    assert "▓▓▓▓▓▓▓░░░ 70% 阶段下载量完成度" in text.plain
+    assert "▓▓▓▓▓▓▓▓░░ 80% 报告按期提交率" in text.plain
+    # The team: 500 of 2 × 714.3 = 35 %, up 17.5 → 18 points on the 17.5 % before.
+    assert "阶段下载量完成度：500 / 1,428.6 · 35%（比上期 +18 个百分点）" in text.plain, text.plain
+    assert "待审批 0 · 已批准 0 · 进行中 0 · 本周完成 0" in text.plain
+    assert "得分" not in text.plain  # scores stay private
+    assert chart.photo is not None and chart.photo.data.startswith(PNG)
+    scores = [m for m in director.inbox[director_before:] if "考核得分" in m.plain]
+    assert len(scores) == 1
+    # 王 伟: (40 × 0.7 + 30 × 0 + 30 × 0.8) / 100 = 52; Li Na filed nothing: 0 (timeliness:
+    # nothing due, so her score is over downloads and contracts).
+    assert "52 王 伟" in scores[0].plain and "0 Li Na" in scores[0].plain
+
+
+async def test_each_digest_goes_once_even_after_a_restart(app, team, sessions):
+    with time_machine.travel(local("2026-11-30 09:01"), tick=False):
+        await tick(app.bot_data, app.bot)
+    before = len(group_messages(team))
+    with time_machine.travel(local("2026-11-30 11:00"), tick=False):  # a later tick, same week
+        await tick(app.bot_data, app.bot)
+    assert len(group_messages(team)) == before
+    async with sessions() as s:
+        keys = (await s.scalars(select(Outbox.dedup_key).where(
+            Outbox.dedup_key.like("digest:weekly:%")))).all()  # fmt: skip
+    assert sorted(k for k in keys if ":scores:" not in k) == [
+        "digest:weekly:2026-W48",
+        "digest:weekly:2026-W48:chart",
+    ]
+
+
+async def test_an_empty_week_says_so_in_english(app, sim, sessions, director):
+    await director.send("/start")
+    group = sim.group(id=GROUP, title="Ops")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+    async with sessions() as s, s.begin():
+        await s.execute(update(Team).values(locale="en"))
+    before = len(group_messages(sim))
+    with time_machine.travel(local("2026-11-30 09:00:05"), tick=False):
+        await tick(app.bot_data, app.bot)
+    new = group_messages(sim)[before:]
+    assert len(new) == 1  # nothing to chart
+    assert "Weekly digest · 2026-W48" in new[0].plain
+    assert "No KPIs to report for this period" in new[0].plain
+    assert "No feedback was recorded this week." in new[0].plain
+
+
+async def test_scores_in_the_group_when_the_team_turns_them_on(
+    app, team, sessions, director, channel_manager
+):
+    app.bot_data.settings.kpi.__dict__["show_scores_in_group"] = True
+    await file_days(sessions, channel_manager, {"2026-11-24": 500}, {})
+    director_before = len(director.inbox)
+    with time_machine.travel(local("2026-11-30 09:00:40"), tick=False):
+        await tick(app.bot_data, app.bot)
+    text = [m for m in group_messages(team) if m.text and "每周简报" in m.plain][-1]
+    assert "王 伟 · 得分 40" in text.plain  # (40 × 0.7 + 30 × 0) / 70 = 40
+    assert not [m for m in director.inbox[director_before:] if "考核得分" in m.plain]
+
+
+async def test_away_people_are_not_missing(app, team, sessions, channel_manager, outsider):
+    await make_staff(sessions, outsider, "channel")
+    person = await staff(sessions, outsider)
+    async with sessions() as s, s.begin():
+        day = date(2026, 11, 26)
+        await leave.add(s, person, day, day, person, today=day)
+    with time_machine.travel(local("2026-11-26 18:31"), tick=False):
+        await tick(app.bot_data, app.bot)
+    text = group_messages(team)[-1].plain
+    assert "请假：" in text and "Outsider" not in text.split("请假：")[0]
+
+
+def test_cron_fires_are_caught_within_the_grace_and_not_after(settings):
+    tz = settings.team.tz
+    grace = timedelta(hours=6)
+    assert last_fire("0 9 * * mon", tz, local("2026-11-30 09:00:30"), grace) == local(
+        "2026-11-30 09:00"
+    )
+    assert last_fire("0 9 * * mon", tz, local("2026-11-30 14:59"), grace) == local(
+        "2026-11-30 09:00"
+    )  # a process that was down at 09:00 still sends
+    assert last_fire("0 9 * * mon", tz, local("2026-11-30 15:01"), grace) is None
+    assert last_fire("0 9 * * mon", tz, local("2026-11-30 08:59"), grace) is None
+
+
+def test_which_digests_are_due_and_for_which_period(settings):
+    cal = WorkCalendar()
+    due = {d.kind: d.period.key for d in due_now(settings, cal, local("2026-10-01 09:31"))}
+    # Oct 1 is a holiday (no daily digest); the 1st brings last month's and last quarter's.
+    assert due == {"monthly": "2026-09", "quarterly": "2026-Q3"}
+    monday = {d.kind: d.period.key for d in due_now(settings, cal, local("2026-11-30 09:00:40"))}
+    assert monday == {"weekly": "2026-W48"}
+    evening = {d.kind: d.period.key for d in due_now(settings, cal, local("2026-11-30 18:31"))}
+    assert evening == {"daily": "2026-11-30"}
