@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from bot import clock
 from bot.config import ConfigError, Settings, load_settings
@@ -74,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a scripted scene against the built-in simulator")
     demo.add_argument("--speed", type=float, default=0.0, help="seconds between lines")
+    demo.add_argument("--chart", type=Path, default=Path("opsbot-demo-chart.png"),
+                      help="where to save the week's digest chart (PNG)")  # fmt: skip
 
     i18n = sub.add_parser("i18n", help="translation catalogs").add_subparsers(
         dest="i18n", required=True
@@ -81,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     i18n.add_parser("update", help="merge new messages into locales/*/messages.po").set_defaults(
         func=_i18n_update
     )
+
+    export = sub.add_parser("export", help="write everything recorded in a date range to XLSX")
+    export.add_argument("--from", dest="start", help="first team-local day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", help="last team-local day, YYYY-MM-DD (inclusive)")
+    export.add_argument("--period", help="instead of --from/--to: 2026-11, 2026-W48, 2026-Q4 …")
+    export.add_argument("--out", required=True, help="the .xlsx file to write")
+    export.add_argument("--locale", choices=["zh", "en"], help="default: the team's language")
+    export.set_defaults(func=_export)
     return p
 
 
@@ -192,7 +203,7 @@ def _jobs_due(settings: Settings, args) -> int:
 def _demo(args) -> int:
     from bot.demo import run_demo
 
-    return asyncio.run(run_demo(speed=args.speed))
+    return asyncio.run(run_demo(speed=args.speed, chart_path=args.chart))
 
 
 def _i18n_update(settings: Settings, args) -> int:
@@ -203,6 +214,69 @@ def _i18n_update(settings: Settings, args) -> int:
         for msgid in ids:
             print(f"{locale}: untranslated: {msgid}")
     return 1 if any(missing.values()) else 0
+
+
+def _export(settings: Settings, args) -> int:
+    from io import BytesIO
+    from pathlib import Path
+
+    from openpyxl import load_workbook
+
+    from bot.db import make_sessionmaker
+    from bot.migrate import upgrade
+
+    try:
+        start, end = _export_range(args)
+    except ValueError as exc:
+        print(f"opsbot: export: {exc}", file=sys.stderr)
+        return 2
+    locale = args.locale or settings.team.locale
+
+    async def export(engine) -> bytes:
+        await upgrade(engine)
+        async with make_sessionmaker(engine)() as session:
+            return await _export_workbook(session, settings, start, end, locale)
+
+    data = asyncio.run(_with_engine(settings, export))
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    book = load_workbook(BytesIO(data), read_only=True)
+    rows = sum(max(sheet.max_row - 1, 0) for sheet in book.worksheets)
+    print(f"{args.out}: {len(book.sheetnames)} sheets, {rows} rows ({start} – {end})")
+    return 0
+
+
+def _export_range(args) -> tuple:
+    """The export's first and last day, from --period or --from/--to; ValueError says why not."""
+    from datetime import date
+
+    from bot.calendar import Period
+
+    if args.period:
+        if args.start or args.end:
+            raise ValueError("give either --period or --from/--to, not both")
+        period = Period.parse(args.period)
+        return period.start, period.end
+    if not (args.start and args.end):
+        raise ValueError("give --from and --to (YYYY-MM-DD), or --period (e.g. 2026-11)")
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError:
+        raise ValueError(
+            f"dates look like 2026-11-01; got --from {args.start} --to {args.end}"
+        ) from None
+    if start > end:
+        raise ValueError(f"--from {start} is after --to {end}")
+    return start, end
+
+
+async def _export_workbook(session, settings: Settings, start, end, locale: str) -> bytes:
+    """The export's sheets: everything recorded in the range (the KPI sheet is added here)."""
+    from bot.services import export
+
+    return await export.build(session, settings, start, end, locale)
 
 
 if __name__ == "__main__":

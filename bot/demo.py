@@ -39,6 +39,22 @@ At-risk / churned users: 180
 Users won back: 35
 Actions taken and proposed: ticket to the payments team; PDF bill in the next release"""
 DIRECTOR_ID = 1001
+DAILY_IN_ONE_MESSAGE = """/daily
+新增入库渠道数：{new}
+洽谈中的渠道数：3
+今日签约数：{signed}
+今日交付/上线数：0
+渠道带来的下载量：{downloads}
+渠道带来的注册量：{registrations}
+下一个工作日计划：继续跟进物业渠道"""
+# 王伟's week of 7–11 December: (day, new channels, signed, downloads, registrations).
+WEEK_OF_REPORTS = (
+    ("2026-12-07", 2, 0, 600, 90),
+    ("2026-12-08", 1, 1, 750, 120),
+    ("2026-12-09", 3, 0, 480, 70),
+    ("2026-12-10", 0, 0, 820, 130),
+    ("2026-12-11", 1, 0, 900, 150),
+)
 
 
 class Transcript:
@@ -82,14 +98,16 @@ class Transcript:
     def _print(self, name: str, msg: SimMessage, edited: bool) -> None:
         label = "✏️  bot edits its message to" if edited else "🤖 bot →"
         print(f"{label} {name}:")
-        for line in msg.plain.splitlines() or [""]:
+        if msg.photo is not None:
+            print(f"   │ [🖼  {msg.photo.name}, {msg.photo.size // 1024} KB]")
+        for line in msg.plain.splitlines() or ([] if msg.photo else [""]):
             print(f"   │ {line}")
         for row in msg.buttons:
             print("   │ " + " ".join(f"[{b.text}]" for b in row))
 
 
-async def run_demo(speed: float = 0.0) -> int:
-    """Run the scene; returns an exit code."""
+async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
+    """Run the scene; returns an exit code. The week's digest chart is saved to `chart_path`."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="opsbot-demo-") as tmp:
         async with TelegramSimulator(token=TOKEN, bot_username="opsbot_demo_bot") as sim:
@@ -110,7 +128,9 @@ async def run_demo(speed: float = 0.0) -> int:
             await app.start()
             try:
                 app.bot_data.extras["bot"] = app.bot
-                await _scene(sim, Transcript(sim, speed), app.bot_data)
+                log = Transcript(sim, speed)
+                await _scene(sim, log, app.bot_data)
+                await _digest_scene(sim, log, app.bot_data, chart_path)
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -238,7 +258,7 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
         ("2026-11-27 17:05", "Friday 17:05, an hour before the daily report is due"),
         ("2026-11-27 18:05", "Friday 18:05: overdue"),
         ("2026-11-27 23:30", "Friday 23:30: quiet hours, nothing is sent"),
-        ("2026-11-30 09:35", "Monday 09:35: the next-morning reminder"),
+        ("2026-11-30 09:35", "Monday 09:35: the next-morning reminder; last week's digest"),
         ("2026-12-01 12:05", "Tuesday 12:05: Monday's report closed unfiled, a second miss"),
     ):
         clock.start_at(clock.parse_local(moment, TEAM_TZ))
@@ -272,6 +292,34 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
         "two role changes, two notices to Li Na: Telegram refused the first, the second "
         "was not even tried, and the director heard about it once"
     )
+
+
+async def _digest_scene(
+    sim: TelegramSimulator, log: Transcript, state: AppState, chart_path: Path | None
+) -> None:
+    wang, director = sim.users[2002], sim.users[DIRECTOR_ID]
+    log.scene("15. A week of daily reports, each in one message; the day's digest at 18:30")
+    for day, new, signed, downloads, registrations in WEEK_OF_REPORTS:
+        clock.start_at(clock.parse_local(f"{day} 17:00", TEAM_TZ))
+        await tick(state, sim_bot(state))
+        await _say(log, wang, DAILY_IN_ONE_MESSAGE.format(
+            new=new, signed=signed, downloads=downloads, registrations=registrations))  # fmt: skip
+        await _press(log, wang, wang.inbox[-1], "✅ 提交")
+        clock.start_at(clock.parse_local(f"{day} 18:31", TEAM_TZ))
+        await tick(state, sim_bot(state))
+        await log.flush()
+
+    log.scene("16. Monday 09:00: the week's digest in the group, the scores to the director")
+    clock.start_at(clock.parse_local("2026-12-14 09:00", TEAM_TZ))
+    await tick(state, sim_bot(state))
+    await log.flush()
+    await _say(log, wang, "/kpi 上周")
+    await _say(log, director, "/kpi")
+    group = await _team_group_id(state)
+    photos = [m for m in sim.messages(group) if m.photo is not None]
+    if photos and chart_path is not None:
+        await asyncio.to_thread(chart_path.write_bytes, photos[-1].photo.data)
+        log.note(f"the digest's chart was saved to {chart_path}")
 
 
 def sim_bot(state: AppState):

@@ -65,12 +65,20 @@ def due_now(settings: Settings, cal: WorkCalendar, now: datetime) -> list[Due]:
         if fired is None:
             continue
         day = local_date(fired, tz)
-        if kind == "daily" and not cal.is_workday(day):
+        if kind == "daily" and not _daily_still_useful(settings, cal, day, now):
             continue
         period_kind, back = ABOUT[kind]
         period = Period.containing(period_kind, day)
         found.append(Due(kind, period.previous() if back else period, fired))
     return found
+
+
+def _daily_still_useful(settings: Settings, cal: WorkCalendar, day, now: datetime) -> bool:
+    # Working days only; and a day's digest caught late goes out that evening or not at all —
+    # never in the night, never the next morning beside the next day's news.
+    tz, quiet = settings.team.tz, settings.reminders.quiet_start
+    local_now = now.astimezone(tz)
+    return cal.is_workday(day) and local_now.date() == day and local_now.strftime("%H:%M") < quiet
 
 
 async def run_due(state: AppState, now: datetime) -> int:

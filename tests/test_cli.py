@@ -86,9 +86,10 @@ async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
     assert db.exists()
 
 
-async def test_demo_runs_without_a_token():
+async def test_demo_runs_without_a_token(tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    code, out, err = await run_opsbot("demo", env=env, limit=180)
+    chart = tmp_path / "chart.png"
+    code, out, err = await run_opsbot("demo", "--chart", str(chart), env=env, limit=240)
     assert code == 0, err
     assert "欢迎加入团队，王伟" in out
     assert "已由 张总 拒绝" in out
@@ -106,4 +107,8 @@ async def test_demo_runs_without_a_token():
     assert "已逾期" in out and "连续 2 期未提交" in out  # a nag and an escalation
     assert out.count("王伟 — 渠道拓展日报：连续 2 期未提交") == 1
     assert "团队汇报情况" in out  # /team
+    assert "每周简报 · 2026-W48" in out  # last week's digest on Monday morning
+    assert "每日简报 · 2026-12-08" in out and "已提交（1）：王伟" in out  # a day's digest
+    assert "每周简报 · 2026-W50" in out and "阶段下载量完成度" in out  # the demo ends with it
+    assert chart.read_bytes().startswith(b"\x89PNG") and f"saved to {chart}" in out
     assert "demo finished" in out

@@ -177,6 +177,13 @@ def test_cron_fires_are_caught_within_the_grace_and_not_after(settings):
     assert last_fire("0 9 * * mon", tz, local("2026-11-30 08:59"), grace) is None
 
 
+def test_a_late_daily_digest_waits_for_no_one_after_quiet_hours_begin(settings):
+    cal = WorkCalendar()
+    assert [d.kind for d in due_now(settings, cal, local("2026-11-26 21:59"))] == ["daily"]
+    assert due_now(settings, cal, local("2026-11-26 22:00")) == []  # quiet hours
+    assert due_now(settings, cal, local("2026-11-27 00:10")) == []  # the next day
+
+
 def test_which_digests_are_due_and_for_which_period(settings):
     cal = WorkCalendar()
     due = {d.kind: d.period.key for d in due_now(settings, cal, local("2026-10-01 09:31"))}
