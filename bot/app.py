@@ -14,6 +14,7 @@ from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import LOCALES
+from bot.kpis.spec import source_problem
 from bot.services import menu, team
 from bot.state import AppState, BotContext
 
@@ -65,7 +66,17 @@ async def startup(app: Application) -> None:
     async with state.sessions() as session, session.begin():
         await team.ensure(session, state.settings.team)
     state.bot_username = app.bot.username
+    _warn_about_kpi_sources(state.settings)
     await _default_menus(app)
+
+
+def _warn_about_kpi_sources(settings) -> None:
+    # Not fatal: old reports still carry the figures, and the rest of the KPIs work (docs/kpi.md).
+    for spec in settings.kpi.kpis:
+        problem = source_problem(spec, settings.reports)
+        if problem:
+            log.warning("kpi %s: its source %s is not in the report forms any more; it is shown "
+                        "but not scored — fix [kpi] in opsbot.toml", spec.key, problem)  # fmt: skip
 
 
 async def _default_menus(app: Application) -> None:
