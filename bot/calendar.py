@@ -77,9 +77,18 @@ class WorkCalendar:
             raise ValueError(f"dates both in extra holidays and extra workdays: {days}")
         self._provider = _as_predicate(chinese_calendar if provider is None else provider)
         self._fallback_years: set[int] = set()
+        # chinese_calendar validates every date it is asked about (~25 µs); KPI targets ask
+        # about the same month's days thousands of times per digest.
+        self._known: dict[date, bool] = {}
 
     def is_workday(self, d: date) -> bool:
         """Return True if d is a working day; never raises for a year without statutory data."""
+        known = self._known.get(d)
+        if known is None:
+            known = self._known[d] = self._is_workday(d)
+        return known
+
+    def _is_workday(self, d: date) -> bool:
         _require_date(d)
         if d in self._extra_workdays:
             return True
