@@ -1,5 +1,6 @@
 """Digests in the team group: daily filing and pace, weekly KPIs with a chart, scores privately."""
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -193,3 +194,32 @@ def test_which_digests_are_due_and_for_which_period(settings):
     assert monday == {"weekly": "2026-W48"}
     evening = {d.kind: d.period.key for d in due_now(settings, cal, local("2026-11-30 18:31"))}
     assert evening == {"daily": "2026-11-30"}
+
+
+async def test_two_processes_due_at_once_queue_the_digest_once(
+    app, team, sim, settings, db_url, sessions, channel_manager
+):
+    from support import another_process
+
+    from bot.db import make_engine
+    from jobs import digests
+
+    await file_days(sessions, channel_manager, {"2026-11-24": 500}, {})
+    before = len(group_messages(team))
+    second_engine = make_engine(db_url)  # a process of its own: its own connections
+    try:
+        async with another_process(sim, settings, second_engine) as other:
+            at = local("2026-11-30 09:00:40")
+            with time_machine.travel(at, tick=False):
+                queued = await asyncio.gather(digests.run_due(app.bot_data, at),
+                                              digests.run_due(other.bot_data, at))  # fmt: skip
+                await tick(app.bot_data, app.bot)  # sends
+    finally:
+        await second_engine.dispose()
+    assert sum(queued) == 3  # text, chart, the director's scores: by one process or the other
+    new = group_messages(team)[before:]
+    assert len(new) == 2 and new[1].photo is not None
+    async with sessions() as s:
+        rows = (await s.scalars(select(Outbox.dedup_key).where(
+            Outbox.dedup_key.like("digest:weekly:2026-W48%")))).all()  # fmt: skip
+    assert len(rows) == len(set(rows)) == 3  # text, chart, the director's scores
