@@ -143,7 +143,8 @@ async def test_an_empty_week_says_so_in_english(app, sim, sessions, director):
 async def test_scores_in_the_group_when_the_team_turns_them_on(
     app, team, sessions, director, channel_manager
 ):
-    app.bot_data.settings.kpi.__dict__["show_scores_in_group"] = True
+    shown = app.bot_data.settings.kpi.model_copy(update={"show_scores_in_group": True})
+    app.bot_data.settings = app.bot_data.settings.model_copy(update={"kpi": shown})
     await file_days(sessions, channel_manager, {"2026-11-24": 500}, {})
     director_before = len(director.inbox)
     with time_machine.travel(local("2026-11-30 09:00:40"), tick=False):
@@ -223,3 +224,52 @@ async def test_two_processes_due_at_once_queue_the_digest_once(
         rows = (await s.scalars(select(Outbox.dedup_key).where(
             Outbox.dedup_key.like("digest:weekly:2026-W48%")))).all()  # fmt: skip
     assert len(rows) == len(set(rows)) == 3  # text, chart, the director's scores
+
+
+async def test_weekly_digest_brings_feedback_summaries_and_the_pipeline(
+    app, team, sessions, channel_manager
+):
+    from kpi_data import plan
+
+    from bot.services import feedback
+
+    wang = await staff(sessions, channel_manager)
+    async with sessions() as s, s.begin():
+        await feedback.record(s, wang, "缴费页面太慢", week_key="2026-W48", count=3)
+        await feedback.record(s, wang, "希望支持电子发票", week_key="2026-W48")
+        await plan(s, wang, [("下载", "100")], None, None, status="pending")
+        await plan(s, wang, [("下载", "100")], None, None, status="running")
+        done = await plan(s, wang, [("下载", "100")], [("下载", "80")], "2026-11-25T10:00")
+        summary = await report(s, wang, "weekly_feedback", "2026-W48", new_registrations=10)
+        # The summary was announced to the team supergroup as message 77.
+        s.add(Outbox(dedup_key=f"report:{summary.id}:v1:-1001234567890", chat_id=-1001234567890,
+                     method="sendMessage", payload={}, status="sent", created_at=local(
+                         "2026-11-27T17:00"), next_attempt_at=local("2026-11-27T17:00"),
+                     message_id=77))  # fmt: skip
+    assert done.status == "completed"
+    with time_machine.travel(local("2026-11-30 09:00:40"), tick=False):
+        await tick(app.bot_data, app.bot)
+    text = [m for m in group_messages(team) if m.text and "每周简报" in m.plain][-1]
+    assert "共 2 条，涉及 4 位用户。" in text.plain
+    assert "1. 缴费页面太慢（3 位用户）" in text.plain or "1. 缴费页面太慢 (3" in text.plain
+    assert '<a href="https://t.me/c/1234567890/77">王 伟</a>' in text.text
+    assert "待审批 1 · 已批准 0 · 进行中 1 · 本周完成 1" in text.plain
+
+
+async def test_monthly_digest_in_english_plan_vs_actual(app, team, sessions, channel_manager):
+    async with sessions() as s, s.begin():
+        await s.execute(update(Team).values(locale="en"))
+    # November: 21 working days; two channel managers × 3000 = 6000 planned.
+    await file_days(sessions, channel_manager, {"2026-11-03": 1500, "2026-11-20": 3000},
+                    {"2026-11-03": "filed", "2026-11-20": "late"})  # fmt: skip
+    before = len(group_messages(team))
+    with time_machine.travel(local("2026-12-01 09:00:30"), tick=False):
+        await tick(app.bot_data, app.bot)
+    texts = [m.plain for m in group_messages(team)[before:] if m.text]
+    monthly = next(t for t in texts if "Monthly digest" in t)
+    assert "Monthly digest · 2026-11 (11-01 – 11-30)" in monthly
+    # They joined on 2 November: October had no target for them, so there is no change to show.
+    assert "Download completion: 4,500 / 6,000 · 75%\n" in monthly
+    assert "Reports filed on time: 50.0% / 100.0% · 50%" in monthly  # 1 of 2 on time
+    assert "▓▓▓▓▓▓▓▓▓▓ 120% Download completion" in monthly  # 王 伟: 4500 / 3000, capped
+    assert "User feedback" not in monthly  # weekly only
