@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     down.set_defaults(func=_db_downgrade)
     db.add_parser("current", help="print the schema revision").set_defaults(func=_db_current)
+    backup = db.add_parser("backup", help="copy a live SQLite database (PostgreSQL: pg_dump)")
+    backup.add_argument("--out", type=Path, help="the copy (default: beside it, time-stamped)")
+    backup.set_defaults(func=_db_backup)
 
     _staff_parser(sub)
 
@@ -150,6 +153,28 @@ def _db_current(settings: Settings, args) -> int:
     from bot import migrate
 
     print(asyncio.run(_with_engine(settings, migrate.current)) or "base (empty database)")
+    return 0
+
+
+def _db_backup(settings: Settings, args) -> int:
+    from datetime import datetime
+
+    from bot import backup
+
+    source = backup.sqlite_file(settings.database.url)
+    if source is None:
+        target = args.out or Path(f"opsbot-{datetime.now():%Y%m%d-%H%M%S}.dump")
+        print("PostgreSQL: run pg_dump (set PGPASSWORD if the server wants one):")
+        print("  " + backup.pg_dump_command(settings.database.url, str(target)))
+        print("restore with: pg_restore --clean --dbname=<url> " + str(target))
+        return 0
+    target = args.out or backup.default_target(source, datetime.now())
+    try:
+        pages = backup.backup_sqlite(source, target)
+    except (FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        print(f"opsbot: db backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"{target}: {pages} pages, integrity ok (restore: stop the bot, copy it over {source})")
     return 0
 
 
