@@ -82,7 +82,13 @@ class Transcript:
     def note(self, text: str) -> None:
         print(f"   ℹ️  {text}")
 
-    async def flush(self) -> None:
+    def mark(self) -> int:
+        """Where the simulator's call log stands before an action."""
+        return len(self.sim.calls)
+
+    async def flush(self, since: int | None = None) -> None:
+        if since is not None:
+            await self._answered(since)
         await self.sim.wait_idle(quiet=0.3)
         for chat_id, name in self.names.items():
             for msg in self.sim.messages(chat_id):
@@ -94,6 +100,15 @@ class Transcript:
                 self._print(name, msg, edited)
         if self.speed:
             await asyncio.sleep(self.speed)
+
+    async def _answered(self, since: int, patience: float = 10.0) -> None:
+        # On a busy machine the bot may fetch an update and work on it longer than wait_idle's
+        # quiet spell; wait for its first call back (a reply, an edit, a callback answer).
+        deadline = asyncio.get_running_loop().time() + patience
+        while asyncio.get_running_loop().time() < deadline:
+            if any(c.method != "getUpdates" for c in self.sim.calls[since:]):
+                return
+            await asyncio.sleep(0.02)
 
     def _print(self, name: str, msg: SimMessage, edited: bool) -> None:
         label = "✏️  bot edits its message to" if edited else "🤖 bot →"
@@ -334,13 +349,15 @@ async def _team_group_id(state: AppState) -> int | None:
 
 async def _say(log: Transcript, who: Persona, text: str, where: Group | None = None) -> None:
     log.says(who, text, where)
+    since = log.mark()
     await who.send(text, chat=where) if where else await who.send(text)
-    await log.flush()
+    await log.flush(since)
 
 
 async def _press(log: Transcript, who: Persona, message: SimMessage, label: str) -> None:
     log.presses(who, label)
+    since = log.mark()
     answer = await who.press(message, label)
     if answer and answer.text:
         log.note(f"{'alert' if answer.show_alert else 'toast'}: {answer.text}")
-    await log.flush()
+    await log.flush(since)
