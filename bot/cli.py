@@ -298,10 +298,14 @@ def _export_range(args) -> tuple:
 
 
 async def _export_workbook(session, settings: Settings, start, end, locale: str) -> bytes:
-    """The export's sheets: everything recorded in the range (the KPI sheet is added here)."""
-    from bot.services import export
+    """The export's sheets: everything recorded in the range, then the KPI results."""
+    from bot import clock
+    from bot.calendar import WorkCalendar
+    from bot.services import export, kpi_export
 
-    return await export.build(session, settings, start, end, locale)
+    cal = WorkCalendar(settings.calendar.extra_holidays, settings.calendar.extra_workdays)
+    sheet = await kpi_export.kpi_sheet(session, settings, cal, start, end, locale, clock.now())
+    return await export.build(session, settings, start, end, locale, extra_sheets=[sheet])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from handlers import (
     groups,
     invite,
     join,
+    kpi,
     lang,
     leave,
     reports,
@@ -35,6 +36,7 @@ def register(app: Application) -> None:
     invite.register(app)
     staff.register(app)
     team.register(app)
+    kpi.register(app)
     # The channel resource library.
     channels.register(app)
     # Everyone's basics.

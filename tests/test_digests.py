@@ -273,3 +273,40 @@ async def test_monthly_digest_in_english_plan_vs_actual(app, team, sessions, cha
     assert "Reports filed on time: 50.0% / 100.0% · 50%" in monthly  # 1 of 2 on time
     assert "▓▓▓▓▓▓▓▓▓▓ 120% Download completion" in monthly  # 王 伟: 4500 / 3000, capped
     assert "User feedback" not in monthly  # weekly only
+
+
+def _hostile_contexts() -> dict:
+    """Every digest template with user-controlled values (names, feedback, KPI names) hostile."""
+    from decimal import Decimal as D
+    from types import SimpleNamespace
+
+    from bot.calendar import Period
+    from bot.kpis.spec import KpiSpec
+    from bot.services.digests import Daily, PeriodDigest
+    from bot.services.feedback import WeekSummary
+    from bot.services.kpi import Assessment, Card, Pace, Result
+
+    hostile = "<zz>&"
+    spec = KpiSpec.model_validate(dict(key="k", name={"zh": hostile, "en": hostile},
+                                       roles=["channel"], source="channels", stage="signed",
+                                       target=4, weight=1))  # fmt: skip
+    person = SimpleNamespace(display_name=hostile, id=1)
+    week = Period.parse("2026-W48")
+    result = Result(spec, D(3), D(4), D("0.75"))
+    now = Assessment(week, [Card(person, week, [result])], [result])
+    before = Assessment(week.previous(), [], [Result(spec, D(1), D(4), D("0.25"))])
+    item = SimpleNamespace(text=hostile, count=2)
+    summary = WeekSummary("2026-W48", 1, 2, {"bug": 2}, {}, [item], [])
+    weekly = PeriodDigest("weekly", now, before, {"pending": 1, "approved": 0, "running": 0,
+                          "completed": 0}, summary, [(hostile, "https://t.me/c/1/2")])  # fmt: skip
+    daily = Daily(week.start, [(hostile, True)], [hostile], [hostile],
+                  [Pace(spec, D(1), D("0.8"), D(5), D(17), 3)])  # fmt: skip
+    return {
+        "digest_daily.html.j2": dict(digest=daily, day_label=hostile),
+        "digest_period.html.j2": dict(digest=weekly, period_label=hostile, show_scores=True),
+        "digest_scores.html.j2": dict(cards=now.cards, team_score=D(50), period_label=hostile),
+    }
+
+
+CONTEXTS = _hostile_contexts()
+NO_USER_INPUT: set[str] = set()

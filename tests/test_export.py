@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from support import opsbot_env, run_opsbot
 
 from bot import clock
+from bot.calendar import WorkCalendar, local_date
 from bot.models import Draft, Obligation, Report
 from bot.services import activities, activity_results, channels, export, feedback, reports, team
 from bot.services import staff as staff_service
@@ -349,9 +350,17 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
         "export", "--period", "2026-11", "--out", str(out), "--locale", "en", env=env
     )
     assert code == 0, err
-    assert stdout.strip() == f"{out}: 7 sheets, 10 rows (2026-11-01 – 2026-11-30)"
+    assert stdout.startswith(f"{out}: 8 sheets, ")  # the 7 above and the KPI results
     book = load_workbook(out)
     assert _table(book[DAILY])[0]["Downloads driven"] == 1200
+    kpis = _table(book[book.sheetnames[-1]])
+    assert book.sheetnames[-1] == "KPIs" and {row["Period"] for row in kpis} == {"2026-11"}
+    downloads = [r for r in kpis if r["KPI"] == "Download completion" and r["Person"] != "Team"]
+    # 王伟 joined today (the real clock): November's 3000 is pro-rated to the days left.
+    cal, joined = WorkCalendar(), local_date(recorded.wang.joined_at)
+    share = 3000 * cal.count_workdays(joined, date(2026, 11, 30)) / 21 if joined.month == 11 else 0
+    assert downloads and downloads[0]["Actual"] == 1200
+    assert downloads[0]["Target"] == pytest.approx(share, abs=0.01)
 
 
 async def test_opsbot_export_refuses_a_backwards_range(db_url, tmp_path):

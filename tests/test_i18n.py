@@ -8,8 +8,11 @@ from test_activities import CONTEXTS as ACTIVITY_CONTEXTS
 from test_activities import NO_USER_INPUT as ACTIVITY_NO_INPUT
 from test_channels import CONTEXTS as CHANNEL_CONTEXTS
 from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
+from test_digests import CONTEXTS as DIGEST_CONTEXTS
 from test_feedback import CONTEXTS as FEEDBACK_CONTEXTS
 from test_feedback import NO_USER_INPUT as FEEDBACK_NO_INPUT
+from test_kpi_cmd import CONTEXTS as KPI_CONTEXTS
+from test_kpi_cmd import NO_USER_INPUT as KPI_NO_INPUT
 
 from bot import TEMPLATES_DIR
 from bot.i18n import LOCALES, normalise, t
@@ -119,6 +122,8 @@ CONTEXTS |= {
     **CHANNEL_CONTEXTS,
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
+    **KPI_CONTEXTS,
+    **DIGEST_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
     "team_today.html.j2": dict(
         sections=[
@@ -159,6 +164,7 @@ NO_USER_INPUT = (
     set(CHANNEL_NO_INPUT)
     | set(FEEDBACK_NO_INPUT)
     | set(ACTIVITY_NO_INPUT)
+    | set(KPI_NO_INPUT)
     | {
         "edited_message.html.j2",
         "form_no_results.html.j2",
