@@ -208,6 +208,10 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     supergroup = await sim.migrate_group(team_group)
     log.watch(supergroup.id, f"{supergroup.title} (supergroup)")
     await log.flush()
+    for _ in range(500):  # the bot answers nothing to a migration: watch the database follow
+        if await _team_group_id(state) == supergroup.id:
+            break
+        await asyncio.sleep(0.02)
     log.note(f"team group followed to {await _team_group_id(state)} (supergroup {supergroup.id})")
 
     log.scene("6. The director manages staff")
