@@ -39,9 +39,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Create the async engine (SQLite: WAL, busy timeout, foreign keys; PostgreSQL: pre-ping)."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    else:
+        # After a PostgreSQL restart every pooled connection is dead; test each before use
+        # rather than failing one job or update per stale connection (a round trip each).
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
