@@ -1,11 +1,14 @@
-"""Benchmark: sending a queued burst through the outbox against the simulator's flood limits."""
+"""Benchmark: sending through the outbox against the simulator's flood limits.
+
+Two cases: `reminders` (1,000 staff whose daily report is overdue; one minute tick queues a
+reminder each, and the tick plus the sender job deliver them) and `burst` (1,000 rows queued
+straight into the outbox, then `deliver` passes until all are sent).
+"""
 
 import argparse
 import asyncio
 import itertools
 import logging
-import os
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,21 +21,27 @@ from support import (
     LogCount,
     bench_settings,
     check_db_option,
-    describe_db,
     fresh_database,
+    header,
     peak_rss_mb,
-    revision,
 )
 from telegram.ext import Application
 
 from bot import clock
 from bot.app import build_application, shutdown, startup
-from bot.models import Outbox
+from bot.models import Obligation, Outbox, Staff, StaffRole
 from bot.outbox import SendResult, deliver, enqueue
 from bot.simulator import Persona, TelegramSimulator
 from bot.telegram_io import TelegramTransport
+from jobs import SEND_SECONDS
+from jobs.tick import tick
 
 FIRST_CHAT_ID = 300_000
+# A Thursday, a working day: at 10:00 the tick creates today's daily-report obligations (due at
+# 18:00); at 18:05 the report is overdue and the tick queues the "overdue" reminder for each.
+SETUP_AT = "2026-11-26 10:00"
+OVERDUE_AT = "2026-11-26 18:05"
+DAILY_FORM = "daily_channel"
 TELEGRAM_OVERALL_LIMIT = 30  # messages per second to different users, per Telegram's bot FAQ
 LIMITER_LOGGER = "telegram.ext.AIORateLimiter"
 
@@ -105,21 +114,167 @@ class LimiterLog:
         log.addHandler(self.retries)
         log.addHandler(self.gave_up)
 
+        # APScheduler warns each time the sender job is due while its last run still sends.
+        self.job_skipped = LogCount(logging.WARNING, "Execution of job")
+        scheduler = logging.getLogger("apscheduler.scheduler")
+        scheduler.propagate = False
+        scheduler.addHandler(self.job_skipped)
 
-async def run(args: argparse.Namespace, limiter: LimiterLog) -> None:
-    """Queue the messages, deliver until done or out of time, print the figures."""
-    async with (
-        TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
-        fresh_database(args.db) as db_url,
-    ):
-        app = build_application(bench_settings(sim, db_url))
-        await app.initialize()
-        await startup(app)
+    def reset(self) -> None:
+        """Start counting again (each case)."""
+        self.retries.count = self.gave_up.count = self.job_skipped.count = 0
+
+
+async def run(args: argparse.Namespace, limiter: LimiterLog) -> bool:
+    """Each chosen case with a fresh simulator and database; False when reminders went wrong."""
+    print(await header("opsbot outbox send benchmark", args.db), flush=True)
+    ok = True
+    for case in ("reminders", "burst") if args.case == "both" else (args.case,):
+        limiter.reset()
+        async with (
+            TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
+            fresh_database(args.db) as db_url,
+        ):
+            app = build_application(bench_settings(sim, db_url))
+            await app.initialize()
+            await startup(app)
+            try:
+                if case == "reminders":
+                    ok = await measure_reminders(args, sim, app, limiter) and ok
+                else:
+                    await measure(args, sim, app, limiter)
+            finally:
+                await shutdown(app)
+                await app.shutdown()
+    return ok
+
+
+async def add_staff(sessions: async_sessionmaker[AsyncSession], people: list[Persona]) -> None:
+    """Channel managers on the team directly (joining is not this benchmark's subject)."""
+    async with sessions() as s, s.begin():
+        s.add_all(
+            Staff(
+                telegram_id=p.id,
+                display_name=p.first_name,
+                username=p.username,
+                locale="zh",
+                active=True,
+                joined_at=clock.now(),
+                roles=[StaffRole(role="channel")],
+            )
+            for p in people
+        )
+
+
+async def measure_reminders(
+    args: argparse.Namespace, sim: TelegramSimulator, app: Application, limiter: LimiterLog
+) -> bool:
+    """One tick past the due time queues a reminder per person; the tick and the sender job
+    deliver them with flood limits on. Returns whether each arrived exactly once."""
+    state, tz = app.bot_data, app.bot_data.settings.team.tz
+    people = recipients(sim, args.staff)
+    try:
+        clock.start_at(clock.parse_local(SETUP_AT, tz))
+        started = time.perf_counter()
+        await add_staff(state.sessions, people)
+        await tick(state, app.bot)  # creates today's obligations; nothing is due yet
+        setup_seconds = time.perf_counter() - started
+        async with state.sessions() as s:
+            owed = await s.scalar(
+                select(func.count()).where(
+                    Obligation.form_key == DAILY_FORM, Obligation.period_key == "2026-11-26"
+                )
+            )
+
+        # The real sender job (jobs/send.py, every SEND_SECONDS) runs beside the tick, as it
+        # does in production; the minute tick job is replaced by the one tick called below.
+        for job in app.job_queue.get_jobs_by_name("tick"):
+            job.schedule_removal()
+        clock.start_at(clock.parse_local(OVERDUE_AT, tz))
+        sim.flood_limits = True
+        calls_before = len(sim.calls)
+        await app.start()
         try:
-            await measure(args, sim, app, limiter)
+            at = clock.now()
+            started = time.perf_counter()
+            report = await tick(state, app.bot)
+            tick_seconds = time.perf_counter() - started
+            while not all(sim.delivered(p.id) for p in people):
+                if time.perf_counter() - started > args.budget:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(SEND_SECONDS + 0.5)  # time for a stray duplicate to show up
         finally:
-            await shutdown(app)
-            await app.shutdown()
+            await app.stop()
+    finally:
+        clock.reset()
+
+    async with state.sessions() as s:
+        rows = (
+            await s.execute(
+                select(Outbox.status, Outbox.created_at, Outbox.sent_at, Outbox.attempts).where(
+                    Outbox.dedup_key.like("nag:%")
+                )
+            )
+        ).all()
+    sends = [c for c in sim.calls[calls_before:] if c.method == "sendMessage"]
+    flooded = sum(1 for c in sends if c.error_code == 429)
+    other_errors = Counter(c.error_code for c in sends if not c.ok and c.error_code != 429)
+    per_person = Counter(sim.delivered(p.id) for p in people)
+    # The "overdue" step of the ladder (templates/reminder.html.j2), naming the command.
+    reminders = sum(
+        1 for p in people for m in p.inbox if m.plain.startswith("⚠️") and "/daily" in m.plain
+    )
+    statuses = Counter(r.status for r in rows)
+    sent_at = sorted(r.sent_at for r in rows if r.sent_at is not None)
+    queued = (max(r.created_at for r in rows) - at).total_seconds() if rows else 0.0
+    first = (sent_at[0] - at).total_seconds() if sent_at else 0.0
+    last = (sent_at[-1] - at).total_seconds() if sent_at else 0.0
+    spread = last - first
+    rate = len(sent_at) / spread if spread > 0 else 0.0
+
+    print(f"\n== reminders: {args.staff} staff, daily report overdue, one tick + sender job ==")
+    print(
+        f"setup (not timed): {args.staff} channel managers added, a 10:00 tick created "
+        f"{owed} daily-report obligations, in {setup_seconds:.1f} s"
+    )
+    print(
+        f"the 18:05 tick queued {len(rows)} reminders ({report.enqueued} messages in all) in "
+        f"{queued:.2f} s, then sent {report.sent} itself; the tick took {tick_seconds:.1f} s"
+    )
+    print(f"outbox reminder rows: {dict(statuses)}; send attempts {sum(r.attempts for r in rows)}")
+    print(
+        f"first reminder sent {first:.2f} s after the tick began, last {last:.2f} s "
+        f"(total time to deliver all)"
+    )
+    print(
+        f"delivery rate, first to last send: {rate:.1f} msg/s = {rate / TELEGRAM_OVERALL_LIMIT:.0%}"
+        f" of Telegram's ~{TELEGRAM_OVERALL_LIMIT} msg/s; overall "
+        f"{len(sent_at) / last if last else 0:.1f} msg/s including queuing"
+    )
+    errors = f"; other errors: {dict(other_errors)}" if other_errors else ""
+    print(f"sendMessage calls: {len(sends)}; 429 Too Many Requests: {flooded}{errors}")
+    print(
+        f"AIORateLimiter: {limiter.retries.count} retries after a 429, gave up "
+        f"{limiter.gave_up.count} times; sender job runs skipped because a pass was still "
+        f"sending: {limiter.job_skipped.count}"
+    )
+    print(
+        f"received per person: {dict(sorted(per_person.items()))} (count of people by messages "
+        f"received); reminder texts seen: {reminders}"
+    )
+    exactly_once = (
+        per_person == Counter({1: args.staff})
+        and reminders == len(rows) == args.staff
+        and statuses == Counter({"sent": args.staff})
+    )
+    print(
+        "every reminder arrived exactly once"
+        if exactly_once
+        else "NOT exactly once: some reminder is missing, duplicated or unsent"
+    )
+    print(f"peak RSS of the whole process (bot + simulator): {peak_rss_mb():.0f} MB")
+    return exactly_once
 
 
 @dataclass
@@ -162,10 +317,9 @@ async def measure(
     other_errors = Counter(c.error_code for c in sends if not c.ok and c.error_code != 429)
     rate = delivered / delivery.seconds
 
-    print(f"opsbot outbox send benchmark, database {describe_db(args.db)}")
-    print(f"opsbot {revision()}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"\n== burst: {args.messages} outbox rows to {args.chats} private chats ==")
     print(
-        f"{args.messages} messages to {args.chats} private chats, queued {args.order}; "
+        f"queued {args.order} in one transaction; "
         "simulator flood limits on (30/s overall, 1/s per chat after a burst of 3)"
     )
     print(f"enqueue (one transaction): {enqueue_seconds:.2f} s")
@@ -225,17 +379,31 @@ async def deliver_all(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=1000, help="rows to queue (default 1000)")
-    parser.add_argument("--chats", type=int, default=50, help="private chats (default 50)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--case",
+        choices=("reminders", "burst", "both"),
+        default="both",
+        help="reminders from a tick, a burst queued straight into the outbox, or both (default)",
+    )
+    parser.add_argument(
+        "--staff", type=int, default=1000, help="reminders case: staff owing the report (1000)"
+    )
+    parser.add_argument(
+        "--messages", type=int, default=1000, help="burst: rows to queue (default 1000)"
+    )
+    parser.add_argument("--chats", type=int, default=50, help="burst: private chats (default 50)")
     parser.add_argument(
         "--order",
         choices=("round-robin", "per-chat"),
         default="round-robin",
-        help="queue chats taking turns (default), or each chat's messages one after another",
+        help="burst: queue chats taking turns (default), or each chat's messages together",
     )
     parser.add_argument(
-        "--budget", type=float, default=120.0, help="stop delivering after this many seconds"
+        "--budget",
+        type=float,
+        default=120.0,
+        help="stop delivering after this many seconds (each case)",
     )
     parser.add_argument(
         "--db",
@@ -250,7 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_db_option(args.db)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(run(args, LimiterLog()))
+    if not asyncio.run(run(args, LimiterLog())):
+        raise SystemExit("reminders were not delivered exactly once")
 
 
 if __name__ == "__main__":

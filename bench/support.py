@@ -1,7 +1,14 @@
-"""What the benchmarks share: a fresh database per run, settings for the simulator, memory."""
+"""What the benchmarks share: a fresh database per run, settings for the simulator, memory,
+and the machine and command a run was made on."""
+
+from __future__ import annotations
 
 import logging
+import os
+import platform
 import resource
+import shlex
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -9,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -16,7 +24,9 @@ from sqlalchemy.engine import make_url
 from bot import ROOT
 from bot.config import Settings, load_settings
 from bot.db import make_engine
-from bot.simulator import TelegramSimulator
+
+if TYPE_CHECKING:  # the simulator (aiohttp) stays out of processes that measure the bot alone
+    from bot.simulator import TelegramSimulator
 
 TOKEN = "100000:BENCH"
 BOT_USERNAME = "opsbot_bench_bot"
@@ -63,8 +73,13 @@ def describe_db(admin_url: str | None) -> str:
 
 def bench_settings(sim: TelegramSimulator, db_url: str) -> Settings:
     """Settings pointing at the simulator, with one director from config."""
+    return settings_for(sim.base_url, sim.base_file_url, db_url)
+
+
+def settings_for(base_url: str, base_file_url: str, db_url: str) -> Settings:
+    """bench_settings for a process that has the simulator's URLs but not the simulator."""
     return load_settings(
-        telegram={"token": TOKEN, "base_url": sim.base_url, "base_file_url": sim.base_file_url},
+        telegram={"token": TOKEN, "base_url": base_url, "base_file_url": base_file_url},
         database={"url": db_url},
         team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
     )
@@ -73,6 +88,79 @@ def bench_settings(sim: TelegramSimulator, db_url: str) -> Settings:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process, in MB (from /proc; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def _cpuinfo(key: str) -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _ram_gb() -> str:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return f"{int(line.split()[1]) / 2**20:.1f} GB RAM"
+    except OSError:
+        pass
+    return "RAM unknown"
+
+
+def command_line() -> str:
+    """The command that started this run, as it would be typed in the project directory."""
+
+    def near(path: str) -> str:
+        relative = os.path.relpath(os.path.abspath(path), ROOT)
+        return os.path.abspath(path) if relative.startswith("..") else relative
+
+    return shlex.join([near(sys.executable), near(sys.argv[0]), *sys.argv[1:]])
+
+
+async def server_version(admin_url: str | None) -> str:
+    """The database engine a run used and its version."""
+    if admin_url is None:
+        return f"SQLite {sqlite3.sqlite_version} (temporary file)"
+    engine = make_engine(admin_url)
+    try:
+        async with engine.connect() as conn:
+            version = await conn.scalar(text("SHOW server_version"))
+    finally:
+        await engine.dispose()
+    where = make_url(admin_url).render_as_string()
+    return f"PostgreSQL {version} (a throw-away database per case on {where})"
+
+
+async def header(title: str, admin_url: str | None) -> str:
+    """What to print first: the benchmark, the machine, the code, the database, the command."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return "\n".join(
+        [
+            title,
+            f"machine: {cpus} CPUs (nproc), {_cpuinfo('model name')}, {_ram_gb()}, "
+            f"{platform.system()} {platform.release()}; load average at start {load}",
+            f"python {platform.python_version()}, SQLite library {sqlite3.sqlite_version}, "
+            f"opsbot {revision()}",
+            f"database: {await server_version(admin_url)}",
+            f"command: {command_line()}",
+        ]
+    )
 
 
 def revision() -> str:

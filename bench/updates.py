@@ -4,7 +4,6 @@ import argparse
 import asyncio
 import html
 import logging
-import os
 import statistics
 import sys
 import time
@@ -12,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from support import (
     BOT_USERNAME,
@@ -21,10 +20,9 @@ from support import (
     LogCount,
     bench_settings,
     check_db_option,
-    describe_db,
     fresh_database,
+    header,
     peak_rss_mb,
-    revision,
 )
 from telegram import Update
 from telegram.constants import ParseMode
@@ -37,16 +35,24 @@ from telegram.ext import (
     filters,
 )
 
+from bot import clock
 from bot.app import build_application, rate_limiter, shutdown, startup
 from bot.config import Settings
 from bot.db import make_engine
-from bot.models import Outbox
-from bot.simulator import Persona, TelegramSimulator
+from bot.demo import DAILY_IN_ONE_MESSAGE
+from bot.models import Obligation, Outbox, Report
+from bot.services import staff as staff_service
+from bot.simulator import Persona, SimMessage, TelegramSimulator
+from jobs.tick import tick
 
 FIRST_JOINER_ID = 500_000
+FIRST_MANAGER_ID = 600_000
 ROLE_DATA = "join:v1:role:channel"
+# A Thursday morning (a working day): today's daily report is owed and not yet due (18:00).
+DAILY_AT = "2026-11-26 10:00"
 MODES = ("push", "polling")
 ECHO = "echo (bare PTB)"
+DAILY = "opsbot daily (1 msg + submit)"
 
 
 @dataclass
@@ -261,7 +267,65 @@ async def case_join(b: Bench, mode: str) -> Result:
     return Result(b.rate_limiter, name, mode, 2 * b.n, seconds, b.statements - statements)
 
 
-CASES = (case_echo, case_help, case_join)
+async def case_daily(b: Bench, mode: str) -> Result:
+    """N channel managers each file the daily report in one message and press ✅ submit."""
+    sim, director = b.sim, the_director(b.sim)
+    people = [
+        sim.user(FIRST_MANAGER_ID + i, f"经理{i}", username=f"m{i}", language_code="zh")
+        for i in range(b.n)
+    ]
+    clock.start_at(clock.parse_local(DAILY_AT, b.settings.team.tz))
+    try:
+        async with opsbot(b) as app, wired(app, sim, mode):
+            await director.send("/start")
+            await settle(sim, mode)
+            async with app.bot_data.sessions() as s, s.begin():
+                for p in people:  # on the team directly: joining is case_join's subject
+                    who = staff_service.Person(p.id, p.first_name, p.username, "zh")
+                    await staff_service.add(s, who, ["channel"], None)
+            await tick(app.bot_data, app.bot)  # today's obligations, as the minute tick makes
+            await settle(sim, mode)
+            statements = b.statements
+            reports = [
+                DAILY_IN_ONE_MESSAGE.format(
+                    new=i % 4, signed=i % 2, downloads=400 + i, registrations=60 + i % 90
+                )
+                for i in range(b.n)
+            ]
+            sends = [(lambda p=p, r=r: p.send(r)) for p, r in zip(people, reports, strict=True)]
+            reviewed = lambda: all(sim.delivered(p.id) >= 1 for p in people)  # noqa: E731
+            seconds = await drive(sim, mode, sends, reviewed)
+            cards = [p.inbox[-1] for p in people]  # the summary card with ✅ 提交 under it
+            presses = [
+                (lambda p=p, c=c: p.press(c, submit_data(c)))
+                for p, c in zip(people, cards, strict=True)
+            ]
+            filed = lambda: all(c.edited_count >= 1 for c in cards)  # noqa: E731
+            seconds += await drive(sim, mode, presses, filed)
+            statements = b.statements - statements
+            await check_filed(app, b.n)
+    finally:
+        clock.reset()
+    return Result(b.rate_limiter, DAILY, mode, 2 * b.n, seconds, statements)
+
+
+def submit_data(card: SimMessage) -> str:
+    """The callback data of the summary card's ✅ submit button (its label is translated)."""
+    return next(
+        b.callback_data for row in card.buttons for b in row if b.callback_data.endswith(":ok:")
+    )
+
+
+async def check_filed(app: Application, n: int) -> None:
+    """Every report was filed, on time, once: a fast run that filed nothing must not pass."""
+    async with app.bot_data.sessions() as s:
+        reports = await s.scalar(select(func.count()).select_from(Report))
+        filed = await s.scalar(select(func.count()).where(Obligation.status == "filed"))
+    if not reports == filed == n:
+        raise RuntimeError(f"daily reports: {reports} filed, {filed} on time; expected {n} of each")
+
+
+CASES = (case_echo, case_help, case_join, case_daily)
 
 
 async def run(b: Bench, limiters: list[bool]) -> list[Result]:
@@ -320,13 +384,11 @@ async def what_went_wrong(sim: TelegramSimulator, db_url: str | None) -> str:
 
 def report(results: list[Result], b: Bench, errors: int, wall: float) -> None:
     """Print the figures."""
-    print(f"opsbot updates benchmark: n={b.n}, database {describe_db(b.admin_url)}")
-    print(f"opsbot {revision()}, python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print("bot and simulator share one process and one event loop, so they share one core\n")
-    header = f"{'case':<28} {'mode':<8} {'updates':>7} {'seconds':>8} {'updates/s':>10}"
+    columns = f"{'case':<30} {'mode':<8} {'updates':>7} {'seconds':>8} {'updates/s':>10}"
     for limiter in dict.fromkeys(r.limiter for r in results):
         title = "AIORateLimiter on (as shipped)" if limiter else "AIORateLimiter off (capacity)"
-        print(f"{title}:\n{header} {'vs echo':>8} {'SQL/update':>11}")
+        print(f"{title}:\n{columns} {'vs echo':>8} {'SQL/update':>11}")
         for mode in MODES:
             rows = [r for r in results if r.limiter == limiter and r.mode == mode]
             echo_rate = next(r.rate for r in rows if r.case == ECHO)
@@ -334,7 +396,7 @@ def report(results: list[Result], b: Bench, errors: int, wall: float) -> None:
                 ratio = "" if r.case == ECHO else f"{r.rate / echo_rate:.2f}"
                 sql = f"{r.statements / r.updates:.1f}" if r.statements else ""
                 print(
-                    f"{r.case:<28} {r.mode:<8} {r.updates:>7} {r.seconds:>8.2f} "
+                    f"{r.case:<30} {r.mode:<8} {r.updates:>7} {r.seconds:>8.2f} "
                     f"{r.rate:>10.1f} {ratio:>8} {sql:>11}"
                 )
         print()
@@ -375,6 +437,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger().addHandler(errors)
     limiters = {"on": [True], "off": [False], "both": [True, False]}[args.limiter]
     b = Bench(n=args.n, admin_url=args.db)
+    title = f"opsbot updates benchmark: n={args.n} per case, limiter {args.limiter}"
+    print(asyncio.run(header(title, args.db)), flush=True)
     started = time.perf_counter()
     results = asyncio.run(run(b, limiters))
     report(results, b, errors.count, time.perf_counter() - started)
