@@ -116,6 +116,9 @@ async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> 
         update(Obligation)
         .where(Obligation.id == nag.obligation.id, Obligation.reminder_step < nag.step)
         .values(reminder_step=nag.step)
+        # Without this, each UPDATE is matched against every obligation in the session:
+        # queuing N reminders cost N² (4,000 took 128 s instead of 18 s).
+        .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1 or form is None:
         return 0  # another process got there, or the form left the config
