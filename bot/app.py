@@ -1,15 +1,18 @@
 """The one place that assembles the bot: PTB, database, calendar, handlers and jobs."""
 
+import asyncio
 import logging
+import signal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.constants import ParseMode
+from telegram.error import Conflict, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
 import jobs
-from bot import migrate
+from bot import metrics, migrate
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
@@ -20,11 +23,23 @@ from bot.state import AppState, BotContext
 
 log = logging.getLogger(__name__)
 
+# What Telegram sends us, in polling and webhook mode alike.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+
+
+class OpsApplication(Application):
+    """PTB's Application, counting and timing every update for /metrics (any mode, tests too)."""
+
+    async def process_update(self, update: object) -> None:
+        with metrics.handling(update):
+            await super().process_update(update)
+
 
 def build_application(settings: Settings, *, engine: AsyncEngine | None = None) -> Application:
     """Assemble the Application; the database opens in post_init and closes in post_shutdown."""
     app = (
         ApplicationBuilder()
+        .application_class(OpsApplication)
         .token(settings.require_token())
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
@@ -92,3 +107,78 @@ async def shutdown(app: Application) -> None:
     state: AppState = app.bot_data
     if state.engine is not None:
         await state.engine.dispose()
+
+
+class PollingStopped(Exception):
+    """Polling cannot start or go on; the message says why and what to do."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+async def poll(app: Application) -> None:
+    """Run the bot by long polling until SIGINT or SIGTERM.
+
+    Unlike PTB's run_polling, it stops rather than fights (raising PollingStopped): over a
+    webhook someone set, which run_polling would delete silently, and over a 409 Conflict
+    (another process polling the same token), which run_polling would retry for ever while
+    the two took turns losing updates.
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    conflict: list[str] = []
+
+    def on_polling_error(exc: TelegramError) -> None:  # the Updater's callback: not a coroutine
+        if not isinstance(exc, Conflict):
+            log.warning("polling for updates failed, retrying: %s", exc)
+        elif not conflict:
+            conflict.append(_conflict_message(exc))
+            log.error("%s", conflict[0])
+            stopping.set()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        async with app:  # initialize() … shutdown()
+            info = await app.bot.get_webhook_info()
+            if info.url:  # before migrations, menus or the first getUpdates
+                raise PollingStopped(
+                    f"a webhook is set to {info.url} — this bot is in polling mode; delete it "
+                    'with `opsbot webhook delete` or set telegram.mode = "webhook"',
+                    exit_code=2,
+                )
+            try:
+                await startup(app)
+                await app.updater.start_polling(
+                    allowed_updates=ALLOWED_UPDATES, error_callback=on_polling_error
+                )
+                await app.start()
+                await stopping.wait()
+            finally:
+                if app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+                await shutdown(app)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    if conflict:
+        raise PollingStopped(conflict[0], exit_code=1)
+
+
+def _conflict_message(exc: Conflict) -> str:
+    if "webhook" in exc.message.lower():
+        return (
+            "a webhook was set for this bot while it was polling (a process in webhook mode?); "
+            "run one mode per bot token: `opsbot webhook delete`, or switch to webhook mode"
+        )
+    # Telegram ends the older long poll when a newer one comes; the process stopping here
+    # sends one last getUpdates (PTB confirms what it fetched), which ends the other's poll in
+    # turn: both stop, rather than each serving half the updates. Keep one and start it again.
+    return (
+        "only one polling process may run per bot token; use webhook mode for several replicas "
+        f"(Telegram: {exc.message})"
+    )

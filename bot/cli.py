@@ -1,4 +1,4 @@
-"""Command line: opsbot run | db … | staff … | jobs run tick | demo | i18n update."""
+"""Command line: opsbot run | webhook … | db … | staff … | jobs run tick | demo | i18n update."""
 
 import argparse
 import asyncio
@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="migrate the database and run the bot").set_defaults(func=_run)
+    webhook = sub.add_parser("webhook", help="the webhook Telegram has for this bot")
+    webhook.add_argument("action", choices=["info", "delete"])
+    webhook.set_defaults(func=_webhook_cmd)
 
     db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="upgrade to the newest schema").set_defaults(func=_db_upgrade)
@@ -118,12 +121,41 @@ def _staff_parser(sub) -> None:
 
 
 def _run(settings: Settings, args) -> int:
-    from bot.app import build_application
+    from bot.app import PollingStopped, build_application, poll
 
     settings.require_token()
     app = build_application(settings)
-    log.warning("opsbot starting (polling); database %s", _safe_url(settings.database.url))
-    app.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+    mode, database = settings.telegram.mode, _safe_url(settings.database.url)
+    log.warning("opsbot starting (%s); database %s", mode, database)
+    if mode == "webhook":
+        from bot.webhook import WebhookError, serve
+
+        try:
+            asyncio.run(serve(app, settings))
+        except WebhookError as exc:
+            raise CliError(str(exc)) from None
+        return 0
+    try:
+        asyncio.run(poll(app))
+    except PollingStopped as exc:
+        if exc.exit_code == 2:  # refused to start: said the way configuration errors are
+            print(f"opsbot: {exc}", file=sys.stderr)
+        return exc.exit_code  # a Conflict was logged as an ERROR when it happened
+    return 0
+
+
+def _webhook_cmd(settings: Settings, args) -> int:
+    from telegram.error import TelegramError
+
+    from bot.webhook import delete_webhook, webhook_info
+
+    try:
+        if args.action == "delete":
+            print(asyncio.run(delete_webhook(settings)))
+        else:
+            print("\n".join(asyncio.run(webhook_info(settings))))
+    except TelegramError as exc:
+        raise CliError(f"Telegram answered: {exc}") from None
     return 0
 
 

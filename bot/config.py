@@ -1,6 +1,7 @@
 """Settings: a TOML file plus OPSBOT_* environment variables (env wins), validated at start."""
 
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,6 +35,10 @@ BOTFATHER_HINT = (
 )
 
 
+# Telegram's rule for setWebhook's secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the key."""
 
@@ -49,6 +55,59 @@ class TelegramSettings(Section):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     mode: Literal["polling", "webhook"] = "polling"
+    # Webhook mode: the public address Telegram posts to (a TLS proxy in front of listen:port).
+    webhook_url: str | None = Field(default=None, validate_default=True)
+    webhook_secret: SecretStr | None = None
+    webhook_secret_file: Path | None = None
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, url: str | None, info: ValidationInfo) -> str | None:
+        if url is None and info.data.get("mode") == "webhook":
+            raise ValueError(
+                'required when telegram.mode is "webhook": the public HTTPS address that '
+                "Telegram posts updates to, e.g. https://bot.example.com/telegram"
+            )
+        # Not https-only: a local Bot API server (telegram-bot-api --local) accepts http, and
+        # Telegram itself answers setWebhook with a clear refusal that start-up reports.
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("expected an address like https://bot.example.com/telegram")
+        return url
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, path: str) -> str:
+        if not path.startswith("/") or path in ("/healthz", "/metrics"):
+            raise ValueError("expected a path such as /telegram (not /healthz or /metrics)")
+        return path
+
+    @model_validator(mode="after")
+    def _read_webhook_secret(self) -> "TelegramSettings":
+        # Checked here, not in a field validator: a field's error would echo the secret.
+        if self.webhook_secret is None and self.webhook_secret_file is not None:
+            try:
+                text = self.webhook_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read webhook_secret_file {self.webhook_secret_file}: {exc.strerror}"
+                ) from None
+            self.webhook_secret = SecretStr(text)
+        if self.webhook_secret is None:
+            if self.mode == "webhook":
+                raise ValueError(
+                    'webhook_secret is required when mode is "webhook" (OPSBOT_TELEGRAM__WEBHOOK_'
+                    "SECRET or OPSBOT_TELEGRAM__WEBHOOK_SECRET_FILE): Telegram sends it with "
+                    "every update so that nobody else can post to the bot"
+                )
+        elif not WEBHOOK_SECRET.fullmatch(self.webhook_secret.get_secret_value()):
+            raise ValueError(
+                "webhook_secret must be 1–256 characters of A-Z, a-z, 0-9, _ and - "
+                "(Telegram's rule for secret_token)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _read_token_file(self) -> "TelegramSettings":

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import clock
+from bot import clock, metrics
 from bot.db import insert_for
 from bot.models import Lease, Outbox
 
@@ -264,6 +264,7 @@ async def _target_message_id(sessions: Sessions, row: Outbox) -> int | None:
 async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
     from bot.services import reachability, team
 
+    metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     now = clock.now()
     if result.error is None:
         await _finish(
@@ -281,14 +282,18 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
         await _finish(sessions, row, status="failed", last_error=result.error)
     elif result.retry_after is not None:
         # Being told to wait is not a failed attempt: it must never exhaust MAX_ATTEMPTS.
-        await _finish(
-            sessions,
-            row,
-            status="pending",
-            last_error=result.error,
-            next_attempt_at=now + timedelta(seconds=result.retry_after),
-            attempts=Outbox.attempts - 1,
-        )
+        until = now + timedelta(seconds=result.retry_after)
+        async with sessions() as s, s.begin():
+            await _set(s, row, status="pending", last_error=result.error, next_attempt_at=until,
+                       attempts=Outbox.attempts - 1)  # fmt: skip
+            # The wait is the chat's, not the row's: its other rows must not be tried sooner
+            # (a group told to wait 50 s was otherwise tried again by every pass).
+            await s.execute(
+                update(Outbox)
+                .where(Outbox.chat_id == row.chat_id, Outbox.status == "pending")
+                .where(Outbox.next_attempt_at < until)
+                .values(next_attempt_at=until)
+            )
     else:
         backoff = timedelta(seconds=min(2**row.attempts, 600))
         await _finish(

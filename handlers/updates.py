@@ -11,8 +11,15 @@ from handlers.reply import reply
 
 async def skip_repeats(update: Update, context: BotContext) -> None:
     """Record the update id; stop here when it was handled before, or is an edited message."""
-    async with context.db() as session, session.begin():
-        first_time = await team.mark_update(session, update.update_id)
+    try:
+        async with context.db() as session, session.begin():
+            first_time = await team.mark_update(session, update.update_id)
+    except Exception as exc:
+        # The database is away (or locked): report it once (the person is told nothing changed
+        # and to try again) and stop. PTB would otherwise run group 0 too, which apologised a
+        # second time or, on a SQLite lock released meanwhile, acted after all.
+        await context.application.process_error(update=update, error=exc)
+        raise ApplicationHandlerStop from exc
     if not first_time:
         raise ApplicationHandlerStop
     if update.edited_message is not None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from telegram import Bot
 
-from bot import clock
+from bot import clock, metrics
 from bot.calendar import local_date
 from bot.outbox import deliver
 from bot.services import (
@@ -34,6 +34,7 @@ class TickReport:
     sent: int
 
 
+@metrics.timed_tick
 async def tick(state: AppState, bot: Bot) -> TickReport:
     """Run every duty that is due now on the process clock, then send.
 
