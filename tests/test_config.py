@@ -113,3 +113,27 @@ def test_the_shipped_example_config_is_valid():
     s = load_settings(ROOT / "opsbot.example.toml")
     assert s.team.name == "互联网运营部"
     assert s.join.invite_ttl_hours == 72
+
+
+def test_kpi_schedules_alone_keep_the_shipped_kpis(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "opsbot.toml").write_text(
+        '[kpi]\nshow_scores_in_group = true\n[kpi.digests]\nweekly = "30 8 * * mon"\n'
+    )
+    s = load_settings()
+    assert s.kpi.digests.weekly == "30 8 * * mon" and s.kpi.digests.daily == "30 18 * * *"
+    assert s.kpi.show_scores_in_group is True
+    assert [k.key for k in s.kpi.kpis][:2] == ["downloads", "contracts"]
+
+
+def test_a_bad_cron_or_a_zero_kpi_target_names_the_key(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "opsbot.toml").write_text('[kpi.digests]\nweekly = "every monday"\n')
+    with pytest.raises(ConfigError, match="kpi.digests.weekly"):
+        load_settings()
+    (tmp_path / "opsbot.toml").write_text(
+        '[[kpi.kpis]]\nkey = "x"\nname = { zh = "x", en = "x" }\nroles = ["channel"]\n'
+        'source = "channels"\nstage = "signed"\ntarget = 0\nweight = 1\n'
+    )
+    with pytest.raises(ConfigError, match=r"kpi.kpis.0.target"):
+        load_settings()

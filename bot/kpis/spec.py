@@ -105,7 +105,8 @@ class DigestSchedule(Strict):
 class KpiConfig(Strict):
     """The [kpi] table: indicators, digest schedules, and what the group may see."""
 
-    kpis: tuple[KpiSpec, ...]
+    # Leaving out `kpis` keeps the shipped set (so a config may change only the schedules).
+    kpis: tuple[KpiSpec, ...] = Field(default_factory=lambda: default_kpi().kpis)
     digests: DigestSchedule = DigestSchedule()
     # Personal weighted scores go to the directors privately unless this is on.
     show_scores_in_group: bool = False
