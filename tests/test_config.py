@@ -129,11 +129,11 @@ def test_kpi_schedules_alone_keep_the_shipped_kpis(tmp_path, monkeypatch):
 def test_a_bad_cron_or_a_zero_kpi_target_names_the_key(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "opsbot.toml").write_text('[kpi.digests]\nweekly = "every monday"\n')
-    with pytest.raises(ConfigError, match="kpi.digests.weekly"):
+    with pytest.raises(ConfigError, match=r"kpi\.digests\.weekly"):
         load_settings()
     (tmp_path / "opsbot.toml").write_text(
         '[[kpi.kpis]]\nkey = "x"\nname = { zh = "x", en = "x" }\nroles = ["channel"]\n'
         'source = "channels"\nstage = "signed"\ntarget = 0\nweight = 1\n'
     )
-    with pytest.raises(ConfigError, match=r"kpi.kpis.0.target"):
+    with pytest.raises(ConfigError, match=r"kpi\.kpis\.0\.target"):
         load_settings()
