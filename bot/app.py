@@ -24,7 +24,8 @@ from bot.state import AppState, BotContext
 log = logging.getLogger(__name__)
 
 # What Telegram sends us, in polling and webhook mode alike.
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# edited_message: an edit changes nothing, and the person is told so (decision 23).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 class OpsApplication(Application):

@@ -320,6 +320,11 @@ async def test_opsbot_run_serves_the_webhook_and_leaves_it_set(sim, db_url, engi
     assert SECRET not in err.decode()
     (call,) = sim.calls_to("setWebhook")
     assert call.params["secret_token"] == SECRET
-    assert set(call.params["allowed_updates"]) >= {"message", "callback_query", "my_chat_member"}
+    assert set(call.params["allowed_updates"]) == {
+        "message",
+        "edited_message",
+        "callback_query",
+        "my_chat_member",
+    }
     assert sim.webhook_url == url and not sim.calls_to("deleteWebhook")  # left set on stop
     assert not sim.calls_to("getUpdates")
