@@ -49,7 +49,28 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
     return engine
+
+
+def _without_nul(conn, cursor, statement, parameters, context, executemany):
+    # PostgreSQL text cannot hold U+0000 (it refuses the whole statement) and Telegram shows
+    # nothing for it, yet forged button data or pasted text can carry one: it is dropped here,
+    # the one door every write and lookup goes through, on both databases alike.
+    if executemany:
+        return statement, [_row_without_nul(row) for row in parameters]
+    return statement, _row_without_nul(parameters)
+
+
+def _row_without_nul(row):
+    def clean(value):
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
+    if isinstance(row, dict):
+        return {key: clean(value) for key, value in row.items()}
+    if isinstance(row, list | tuple):
+        return type(row)(clean(value) for value in row)
+    return row
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

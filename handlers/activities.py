@@ -7,7 +7,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import clock
-from bot.forms.fields import FieldError, parse_number
+from bot.forms.fields import DEFAULT_CAP, FieldError, parse_number
 from bot.i18n import t
 from bot.models import Staff
 from bot.services import activities, audit
@@ -21,6 +21,7 @@ from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send
 PRIVATE = filters.ChatType.PRIVATE
 # /activity list shows the newest plans only, so the message stays far under 4,096 characters.
 LIST_MAX = 20
+ID = "[0-9]{1,18}"  # an id or a version in button data
 
 
 def explain(exc: ActivityError) -> dict:
@@ -192,16 +193,18 @@ def _fen(text: str) -> int:
         amount = parse_number(text.removeprefix("¥").removesuffix("元"))
     except (FieldError, ValueError, ArithmeticError):
         raise ActivityError("budget") from None
-    if not amount.is_finite() or amount < 0:
+    # Above DEFAULT_CAP yuan is a slipped finger (and soon more fen than BIGINT holds).
+    if not amount.is_finite() or amount < 0 or amount > DEFAULT_CAP:
         raise ActivityError("budget")
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def register(app) -> None:
     """Card buttons, /pending, /budget, withdraw buttons, and directors' reasons (typed text)."""
-    app.add_handler(CallbackQueryHandler(press_card, pattern=r"^act:v1:(ap|rj|ch):\d+:\d+$"))
-    app.add_handler(CallbackQueryHandler(resend_card, pattern=r"^act:v1:cd:\d+$"))
-    app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=r"^act:v1:wd:\d+$"))
+    # Ids of at most 18 ASCII digits: longer (forged) ones overflow BIGINT; stale_button takes them.
+    app.add_handler(CallbackQueryHandler(press_card, pattern=rf"^act:v1:(ap|rj|ch):{ID}:{ID}$"))
+    app.add_handler(CallbackQueryHandler(resend_card, pattern=rf"^act:v1:cd:{ID}$"))
+    app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=rf"^act:v1:wd:{ID}$"))
     app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))
     app.add_handler(CommandHandler("budget", budget, filters=PRIVATE))
     # Before reports.register: it falls through to the report flow's typed-answer handler.

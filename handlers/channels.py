@@ -1,5 +1,6 @@
 """/channel: the channel resource library — my channels, search, cards, stages, adding, editing."""
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ PAGE_SIZE = 8
 CHOICES_PER_PAGE = 21
 MAX_DATA = 64
 LABEL_MAX = 40
+HUGE_NUMBER = re.compile(r"\d{19}")  # more digits than any id a BIGINT column holds
 FIELD_WORDS = {"联系人": "contact", "电话": "phone", "备注": "notes", "难度": "difficulty"}
 FIELD_WORDS |= {"名称": "name", **{f: f for f in channels.FIELDS}}
 DIFFICULTY_WORDS = {"易": "easy", "容易": "easy", "中": "medium", "一般": "medium"}
@@ -114,7 +116,9 @@ async def _new(update, context, session, me, name: str) -> None:
 
 async def _set(update, context, session, me, rest: str) -> None:
     parts = rest.split(None, 2)
-    if len(parts) < 2 or not parts[0].isdigit() or parts[1].casefold() not in FIELD_WORDS:
+    # isdecimal, not isdigit: int() refuses "²"; and no id has more digits than BIGINT holds.
+    is_id = len(parts) > 0 and parts[0].isdecimal() and not HUGE_NUMBER.search(parts[0])
+    if len(parts) < 2 or not is_id or parts[1].casefold() not in FIELD_WORDS:
         raise ChannelError("set_usage")
     channel = await _existing(session, int(parts[0]))
     field = FIELD_WORDS[parts[1].casefold()]
@@ -155,6 +159,9 @@ async def on_channel_button(
     parts = update.callback_query.data.split(":", 3)
     action, args = parts[2], parts[3] if len(parts) > 3 else ""
     try:
+        # Beyond BIGINT no row has such an id, and the database refuses to even look.
+        if HUGE_NUMBER.search(args):
+            raise ValueError(args)
         note = await BUTTONS[action](update, context, session, me, args)
     except ChannelError as exc:
         await answer_alert(update, me.locale, "channel_error.html.j2", reason=exc.reason)

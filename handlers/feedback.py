@@ -36,6 +36,7 @@ PRIVATE = filters.ChatType.PRIVATE
 # Editing "/feedback tyop" must not record a second item: edits get their own answer.
 NEW = PRIVATE & filters.UpdateType.MESSAGE
 MAX_DATA = 64
+HUGE_NUMBER = re.compile(r"\d{19}")  # more digits than any id a BIGINT column holds
 CARD_TEXT_MAX = 300
 LIST_ITEMS = 25
 LIST_TEXT_MAX = 60
@@ -147,6 +148,9 @@ async def on_feedback_button(
     """Every card button; only the item's author may press them, until the week is filed."""
     data = update.callback_query.data
     try:
+        # Beyond BIGINT no row has such an id, and the database refuses to even look.
+        if HUGE_NUMBER.search(data):
+            raise ValueError(data)
         _, _, item_id, action, arg = data.split(":", 4)
         item = await fb.get_own(session, me, int(item_id))
         await BUTTONS[action](update, context, session, me, item, arg)

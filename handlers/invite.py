@@ -57,4 +57,6 @@ async def _send_link(update, context, session, director, role, *, edit_message: 
 def register(app) -> None:
     """/invite and its role buttons."""
     app.add_handler(CommandHandler("invite", ask_invite_role, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(create_invite, pattern=r"^inv:v1:role:\w+$"))
+    # Known roles only: forged data goes to stale_button instead of failing in create_invite.
+    roles = "|".join(ROLES)
+    app.add_handler(CallbackQueryHandler(create_invite, pattern=rf"^inv:v1:role:({roles})$"))

@@ -37,4 +37,5 @@ async def decide_join(
 
 def register(app) -> None:
     """Join-card buttons."""
-    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:v1:(ok|no):\d+$"))
+    # At most 18 ASCII digits: a longer (forged) id overflows BIGINT, and goes to stale_button.
+    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:v1:(ok|no):[0-9]{1,18}$"))

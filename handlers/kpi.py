@@ -105,7 +105,7 @@ async def press_kpi(update: Update, context: BotContext, session: AsyncSession, 
         card = await _team_card(session, context, me, period)
         await edit(update, me.locale, "kpi_card.html.j2", back, **card)
     else:
-        person = await _assessed(session, context, int(who))
+        person = await _assessed(session, context, row_id(who))
         card = person and await _person_card(session, context, me, person, period)
         if not card:
             await answer_alert(update, me.locale, "kpi_error.html.j2", reason="no_kpis",
@@ -419,7 +419,7 @@ async def _step_ask(update, context, session, me, args: str) -> None:
 
 async def _step_save(update, context, session, me, args: str) -> None:
     prompt_id, value = args.split(":")
-    prompt = await target_prompts.claim(session, int(prompt_id), me)
+    prompt = await target_prompts.claim(session, row_id(prompt_id), me)
     if prompt is None:
         raise InputError("expired")
     spec, who, period = await _prompt_parts(session, context, prompt)
@@ -432,7 +432,7 @@ async def _step_save(update, context, session, me, args: str) -> None:
 
 
 async def _step_cancel(update, context, session, me, args: str) -> None:
-    prompt = await target_prompts.claim(session, int(args), me)
+    prompt = await target_prompts.claim(session, row_id(args), me)
     if prompt is None:  # saved, cancelled or expired already: nothing to undo
         raise InputError("expired")
     await target_prompts.close(session, prompt, me, "cancelled")
@@ -511,7 +511,7 @@ async def _who_by_id(
     """The person a button names (None: the team); they must still be assessed on the KPI."""
     if who_id == TEAM:
         return None
-    person = await _assessed(session, context, int(who_id))
+    person = await _assessed(session, context, row_id(who_id))
     if person is None:  # left the team, or no KPI applies any more
         raise InputError("expired")
     _check_holder(_kpi(context, key), person)
@@ -636,12 +636,19 @@ async def _stale(update: Update, session: AsyncSession, me: Staff) -> None:
     await answer_alert(update, me.locale, "stale_button.html.j2")
 
 
+def row_id(text: str) -> int:
+    """A database id from button data; ValueError (a stale button) unless 1–18 ASCII digits."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise ValueError(f"not a row id: {text[:20]!r}")
+    return int(text)
+
+
 def register(app) -> None:
     """/kpi, /target, /export, their buttons, and a director's typed target value."""
     app.add_handler(CommandHandler("kpi", show_kpi, filters=PRIVATE))
     app.add_handler(CommandHandler("target", target_command, filters=PRIVATE))
     app.add_handler(CommandHandler("export", export_xlsx, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(press_kpi, pattern=r"^kpi:v1:(l|t|\d+):[\w-]+$"))
+    app.add_handler(CallbackQueryHandler(press_kpi, pattern=r"^kpi:v1:(l|t|\d{1,18}):[\w-]+$"))
     app.add_handler(CallbackQueryHandler(press_target, pattern=r"^tgt:v1:"))
     # Before activities and reports, whose typed-text handlers this one hands every other text
     # to; forwards stay with /feedback.

@@ -1,5 +1,8 @@
 """How a filing step looks: its text (from templates) and its buttons (Telegram-free data)."""
 
+import html
+import re
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup
@@ -11,8 +14,14 @@ from bot.forms.spec import FieldSpec
 from bot.forms.summary import answer_rows, answer_text, period_label
 from bot.i18n import t
 from bot.outbox import Buttons
-from bot.render import render
+from bot.render import TELEGRAM_TEXT_LIMIT, render
 from handlers.reply import rows_of
+
+# Telegram takes 4,096 characters a message, and two long answers (a weekly summary's 3,000 and
+# 2,000) already pass that: answers are clipped on the card, harder and harder until it fits.
+# The draft and the report keep every word.
+CLIPS = (None, 1000, 400, 150, 60, 20)
+UNKNOWN_LINE_MAX = 100  # an ignored line of a one-message report is quoted back this long
 
 
 def render_step(step: Step, ctx: FlowContext) -> str:
@@ -21,21 +30,34 @@ def render_step(step: Step, ctx: FlowContext) -> str:
     common: dict[str, Any] = {
         "form_name": step.form.name.get(loc),
         "notes": [n for n in step.notes if ":" not in n],
-        "unknown_lines": [n.split(":", 1)[1] for n in step.notes if n.startswith("unknown_line:")],
+        "unknown_lines": [
+            _clip(n.split(":", 1)[1], UNKNOWN_LINE_MAX)
+            for n in step.notes
+            if n.startswith("unknown_line:")
+        ],
         "error": _error_text(step, ctx),
     }
     if step.draft is not None:
         common["period"] = _period_or_plan(step.draft.period_key, loc)
     if step.kind == "ask":
-        return render("form_question.html.j2", loc, **common, **_question(step, ctx))
+        question = _question(step, ctx)
+
+        def clipped(clip: int | None) -> dict[str, Any]:
+            selected = [_clip(item, clip) for item in question["selected"]]
+            return question | {"current": _clip(question["current"], clip), "selected": selected}
+
+        return _fitted(lambda clip: render("form_question.html.j2", loc, **common, **clipped(clip)))
     if step.kind in ("review", "pick"):
-        return render(
-            "form_review.html.j2",
-            loc,
-            **common,
-            rows=summary_rows(step, ctx),
-            picking=step.kind == "pick",
-            editing=step.draft.report_id is not None,
+        rows = summary_rows(step, ctx)
+        return _fitted(
+            lambda clip: render(
+                "form_review.html.j2",
+                loc,
+                **common,
+                rows=[(label, _clip(value, clip)) for label, value in rows],
+                picking=step.kind == "pick",
+                editing=step.draft.report_id is not None,
+            )
         )
     if step.kind == "results_filed":
         return render("form_results_filed.html.j2", loc, **common, plan=step.plan)
@@ -43,15 +65,39 @@ def render_step(step: Step, ctx: FlowContext) -> str:
         return render("form_plan_submitted.html.j2", loc, **common, plan=step.plan)
     if step.kind == "filed":
         report = step.report
-        return render(
-            "form_filed.html.j2",
-            loc,
-            **common,
-            report=report,
-            period=period_label(report.period_key, loc),
-            rows=answer_rows(step.form, report.answers, ctx.fields),
+        rows = answer_rows(step.form, report.answers, ctx.fields)
+        return _fitted(
+            lambda clip: render(
+                "form_filed.html.j2",
+                loc,
+                **common,
+                report=report,
+                period=period_label(report.period_key, loc),
+                rows=[(label, _clip(value, clip)) for label, value in rows],
+            )
         )
     return render(f"form_{step.kind}.html.j2", loc, **common)
+
+
+def _fitted(render_with: Callable[[int | None], str]) -> str:
+    """The text rendered with answers clipped ever harder, until Telegram takes it."""
+    text = ""
+    for clip in CLIPS:
+        text = render_with(clip)
+        if _visible_units(text) <= TELEGRAM_TEXT_LIMIT:
+            break
+    return text
+
+
+def _visible_units(text: str) -> int:
+    # What Telegram counts: the text without its tags, entities unescaped, in UTF-16 units
+    # (user input is escaped, so every "<" left in the HTML starts one of our tags).
+    plain = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+def _clip(value: str, limit: int | None) -> str:
+    return value if limit is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _period_or_plan(period_key: str, locale: str) -> str:

@@ -168,4 +168,8 @@ def _person_buttons(person: Staff, director: Staff) -> list[list[tuple[str, str]
 def register(app) -> None:
     """/staff and its buttons."""
     app.add_handler(CommandHandler("staff", list_staff, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_staff_button, pattern=r"^staff:v1:\w+(:\w+)*$"))
+    # Only the shapes _person_buttons and _page make (ids of at most 18 ASCII digits, which
+    # fit BIGINT): anything else is forged or stale, and goes to stale_button.
+    staff_id = "[0-9]{1,18}"
+    shapes = rf"(list|show|off|on|ho):{staff_id}|role:{staff_id}:[a-z_]+|hoto:{staff_id}:{staff_id}"
+    app.add_handler(CallbackQueryHandler(on_staff_button, pattern=rf"^staff:v1:({shapes})$"))

@@ -647,7 +647,7 @@ async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
     step = await begin(session, ctx)
     if step.kind == "nothing_due":
         step = await begin_anyway(session, ctx)
-    if step.kind == "other_form":
+    if step.kind in ("other_form", "no_results"):  # no draft to put the answers in
         return step
     draft = step.draft
     parsed = parse_message(ctx.form, text, ctx.fields)

@@ -326,7 +326,9 @@ async def card_text(
             decider=decider,
             self_approved=plan.decided_by is not None and plan.decided_by == plan.proposer_id,
         )
-        if len(text) < TELEGRAM_TEXT_LIMIT - 96:
+        # Telegram counts UTF-16 units (an emoji is two or more); the HTML's own length is an
+        # upper bound of what it shows.
+        if len(text.encode("utf-16-le")) // 2 < TELEGRAM_TEXT_LIMIT - 96:
             break
     return text
 

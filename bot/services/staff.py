@@ -35,6 +35,8 @@ async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Staff | Non
 async def by_handle(session: AsyncSession, handle: str) -> Staff | None:
     """An active team member by @username or Telegram id (as shown in /staff)."""
     handle = handle.lstrip("@")
+    if handle.isdigit() and not (handle.isascii() and len(handle) <= 18):
+        return None  # "²" or twenty digits: no Telegram id (a BIGINT would overflow)
     if handle.isdigit():
         found = await by_telegram_id(session, int(handle))
     else:
