@@ -12,6 +12,8 @@ SEND_SECONDS = 2
 
 
 def register(app: Application) -> None:
-    """Schedule the tick and the sender on PTB's JobQueue (APScheduler never overlaps a job)."""
+    """Schedule the tick and the sender on PTB's JobQueue."""
     app.job_queue.run_repeating(tick_job, interval=TICK_SECONDS, first=5, name="tick")
-    app.job_queue.run_repeating(send_job, interval=SEND_SECONDS, first=1, name="send")
+    # Two instances may overlap: the second finds the first sending and returns (jobs/send.py).
+    app.job_queue.run_repeating(send_job, interval=SEND_SECONDS, first=1, name="send",
+                                job_kwargs={"max_instances": 2})  # fmt: skip
