@@ -17,7 +17,7 @@ from bot.kpis.display import amount, bar, pct
 from bot.kpis.spec import KpiSpec
 from bot.models import Staff
 from bot.render import render
-from bot.services import audit, export, kpi, kpi_export, periods, target_prompts, targets
+from bot.services import audit, kpi, kpi_export, periods, target_prompts, targets
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.services.kpi import Card, Result
@@ -586,6 +586,8 @@ async def export_xlsx(update: Update, context: BotContext) -> None:
 async def _workbook(session: AsyncSession, context: BotContext, me: Staff, period: Period):
     """(XLSX bytes, file name, caption) of everything recorded in `period`, KPIs included."""
     s = context.settings
+    from bot.services import export  # openpyxl (and numpy) only when someone exports
+
     sheet = await kpi_export.kpi_sheet(session, s, context.state.calendar, period.start,
                                        period.end, me.locale, clock.now())  # fmt: skip
     data = await export.build(session, s, period.start, period.end, me.locale,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -27,8 +27,7 @@ from bot.models import ActivityPlan, Channel, ChannelStageChange, Feedback, Repo
 from bot.services.activity_results import Effect, effects, number_text
 from bot.services.channels import DIFFICULTY_LABELS, STAGE_LABELS
 from bot.services.feedback import CATEGORY_LABELS, SEGMENT_LABELS, SEVERITY_LABELS
-
-Sheet = tuple[str, list[str], list[list[object]]]  # (title, header, rows)
+from bot.services.sheets import Formatted, Sheet
 
 OWED_CADENCES = ("daily", "weekly")
 MONEY = "#,##0.00"
@@ -78,13 +77,6 @@ ACTIVITY_HEADER = (
     N_("Decision"), N_("Reason"), N_("Actual cost (CNY)"), N_("Completed at"), N_("Results"),
     N_("Average effect"),
 )  # fmt: skip
-
-
-class Formatted(NamedTuple):
-    """A cell value with its Excel number format (money, percentages)."""
-
-    value: object
-    number_format: str
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from bot.calendar import PERIOD_KINDS, Period, WorkCalendar
 from bot.config import Settings
 from bot.i18n import N_, normalise, t
 from bot.services import kpi
-from bot.services.export import Formatted, Sheet
 from bot.services.kpi import Result
+from bot.services.sheets import Formatted, Sheet
 
 HEADER = (
     N_("Period"), N_("Person"), N_("KPI"), N_("Actual"), N_("Target"), N_("Completion"),
