@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import func, insert, select
-from support import check_db_option, describe_db, fresh_database, peak_rss_mb, revision
+from support import check_db_option, fresh_database, header, peak_rss_mb
 
 from bot import charts
 from bot.calendar import Period, WorkCalendar
@@ -138,7 +138,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     args = parser.parse_args()
     check_db_option(args.db)
-    print(f"weekly digest build time vs metric history — {describe_db(args.db)}, {revision()}")
+    print(await header("weekly digest build time vs metric history", args.db), flush=True)
     print(f"team: {PEOPLE} channel managers; the week {WEEK.key} holds "
           f"{PEOPLE * 7 * len(FIELDS)} of the rows; median of 3 after a warm-up")  # fmt: skip
     print(f"{'metric rows':>12} {'fill s':>8} {'text ms':>8} {'chart ms':>9} {'chars':>6}")
