@@ -321,6 +321,10 @@ async def _digest_scene(
     for day, new, signed, downloads, registrations in WEEK_OF_REPORTS:
         clock.start_at(clock.parse_local(f"{day} 17:00", TEAM_TZ))
         await tick(state, sim_bot(state))
+        if signed:  # the contract goes into the channel library too: the KPI counts from there
+            await _say(log, wang, "/channel new 万达物业")
+            for label in ("沈阳", "物业", "已签约"):
+                await _press(log, wang, wang.inbox[-1], label)
         await _say(log, wang, DAILY_IN_ONE_MESSAGE.format(
             new=new, signed=signed, downloads=downloads, registrations=registrations))  # fmt: skip
         await _press(log, wang, wang.inbox[-1], "✅ 提交")

@@ -110,5 +110,6 @@ async def test_demo_runs_without_a_token(tmp_path):
     assert "每周简报 · 2026-W48" in out  # last week's digest on Monday morning
     assert "每日简报 · 2026-12-08" in out and "已提交（1）：王伟" in out  # a day's digest
     assert "每周简报 · 2026-W50" in out and "阶段下载量完成度" in out  # the demo ends with it
+    assert "签约渠道完成度：1 / 0.9 · 115%" in out  # one channel signed in the library that week
     assert chart.read_bytes().startswith(b"\x89PNG") and f"saved to {chart}" in out
     assert "demo finished" in out
