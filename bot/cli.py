@@ -189,18 +189,16 @@ def _db_current(settings: Settings, args) -> int:
 
 
 def _db_backup(settings: Settings, args) -> int:
-    from datetime import datetime
-
-    from bot import backup
+    from bot import backup, clock
 
     source = backup.sqlite_file(settings.database.url)
     if source is None:
-        target = args.out or Path(f"opsbot-{datetime.now():%Y%m%d-%H%M%S}.dump")
+        target = args.out or Path(f"opsbot-{clock.now():%Y%m%d-%H%M%S}.dump")
         print("PostgreSQL: run pg_dump (set PGPASSWORD if the server wants one):")
         print("  " + backup.pg_dump_command(settings.database.url, str(target)))
         print("restore with: pg_restore --clean --dbname=<url> " + str(target))
         return 0
-    target = args.out or backup.default_target(source, datetime.now())
+    target = args.out or backup.default_target(source, clock.now())
     try:
         pages = backup.backup_sqlite(source, target)
     except (FileNotFoundError, FileExistsError, RuntimeError) as exc:

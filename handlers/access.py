@@ -55,6 +55,12 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
     return wrap
 
 
+async def stale_data(update: Update, session: AsyncSession, me: Staff) -> None:
+    """Button data we never produced (forged, or an old version): record it, change nothing."""
+    await audit.record(session, me.telegram_id, "button.unknown", update.callback_query.data[:128])
+    await answer_alert(update, me.locale, "stale_button.html.j2")
+
+
 def _refusal(actor: Staff | None, roles: tuple[str, ...]) -> str | None:
     if actor is None:
         return "unknown"

@@ -11,7 +11,7 @@ from bot import clock
 from bot.calendar import local_date
 from bot.i18n import t
 from bot.models import Channel, Staff
-from bot.services import audit, channels
+from bot.services import channels
 from bot.services.channels import (
     DIFFICULTIES,
     DIFFICULTY_LABELS,
@@ -20,7 +20,7 @@ from bot.services.channels import (
     ChannelError,
 )
 from bot.state import BotContext
-from handlers.access import staff_only
+from handlers.access import staff_only, stale_data
 from handlers.reply import answer_alert, answer_note, edit, reply, rows_of
 
 LIBRARY_ROLES = ("channel", "director")
@@ -167,10 +167,7 @@ async def on_channel_button(
         await answer_alert(update, me.locale, "channel_error.html.j2", reason=exc.reason)
         return
     except (KeyError, ValueError, IndexError):
-        # Data we never produced (forged, or from another version): record it, change nothing.
-        data = update.callback_query.data[:128]
-        await audit.record(session, me.telegram_id, "button.unknown", data)
-        await answer_alert(update, me.locale, "stale_button.html.j2")
+        await stale_data(update, session, me)
         return
     if note:
         await answer_note(update, me.locale, "channel_error.html.j2", reason=note)

@@ -29,7 +29,7 @@ from bot.services.feedback import (
     FeedbackError,
 )
 from bot.state import BotContext
-from handlers.access import staff_only
+from handlers.access import staff_only, stale_data
 from handlers.reply import answer_alert, edit, reply, rows_of
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -164,9 +164,7 @@ async def on_feedback_button(
         )
         return
     except (KeyError, ValueError, IndexError):
-        # Data we never produced (forged, or from another version): record it, change nothing.
-        await audit.record(session, me.telegram_id, "button.unknown", data[:128])
-        await answer_alert(update, me.locale, "stale_button.html.j2")
+        await stale_data(update, session, me)
         return
     await update.callback_query.answer()
 

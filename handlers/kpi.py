@@ -17,7 +17,7 @@ from bot.kpis.display import amount, bar, pct
 from bot.kpis.spec import KpiSpec
 from bot.models import Staff
 from bot.render import render
-from bot.services import audit, kpi, kpi_export, periods, target_prompts, targets
+from bot.services import kpi, kpi_export, periods, target_prompts, targets
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.services.kpi import Card, Result
@@ -25,8 +25,8 @@ from bot.services.target_prompts import Prompt
 from bot.services.targets import TargetError
 from bot.state import BotContext
 from handlers import activities
-from handlers.access import staff_only
-from handlers.reply import REPLY_RETRIES, answer_alert, edit, reply, rows_of
+from handlers.access import staff_only, stale_data
+from handlers.reply import answer_alert, edit, reply, reply_document, rows_of
 
 PRIVATE = filters.ChatType.PRIVATE
 MAX_DATA = 64  # Telegram's limit on callback data
@@ -95,7 +95,7 @@ async def press_kpi(update: Update, context: BotContext, session: AsyncSession, 
     try:
         period = Period.parse(key)
     except ValueError:
-        await _stale(update, session, me)
+        await stale_data(update, session, me)
         return
     back = rows_of([(t(me.locale, "« Back"), _data("kpi", "l", period.key))])
     if who == "l":
@@ -222,11 +222,9 @@ def _days_left(context: BotContext, period: Period) -> int | None:
 
 
 def _line(r: Result, locale: str, days_left: int | None, *, weighted: bool) -> Line:
-    pace, on_plan = None, False
-    if days_left and r.kpi.additive and r.target is not None and r.actual is not None:
-        remaining = r.target - r.actual
-        on_plan = remaining <= 0
-        pace = None if on_plan else show(r.kpi, remaining / days_left, locale)
+    needed = kpi.needed_per_day(r.target, r.actual, days_left or 0) if r.kpi.additive else None
+    on_plan = needed == 0
+    pace = None if needed is None or on_plan else show(r.kpi, needed, locale)
     return Line(
         name=r.kpi.name.get(locale),
         weight=amount(r.kpi.weight) if weighted else None,
@@ -368,7 +366,7 @@ async def press_target(
                            **_target_error(context, me, exc))  # fmt: skip
         return
     except (KeyError, ValueError, InvalidOperation):
-        await _stale(update, session, me)
+        await stale_data(update, session, me)
         return
     await update.callback_query.answer()
 
@@ -576,11 +574,8 @@ async def export_xlsx(update: Update, context: BotContext) -> None:
         built.append(await _workbook(session, context, me, period))
 
     await build(update, context)
-    bot = update.get_bot()
-    limit = {"rate_limit_args": REPLY_RETRIES} if getattr(bot, "rate_limiter", None) else {}
     for data, filename, caption in built:
-        await bot.send_document(update.effective_chat.id, document=data, filename=filename,
-                                caption=caption, **limit)  # fmt: skip
+        await reply_document(update, data, filename, caption)
 
 
 async def _workbook(session: AsyncSession, context: BotContext, me: Staff, period: Period):
@@ -630,12 +625,6 @@ def _label(text: str) -> str:
 
 def _explain(exc: ServiceError) -> dict:
     return {"reason": exc.reason, "text": "", "name": "", "mine": False, **exc.details}
-
-
-async def _stale(update: Update, session: AsyncSession, me: Staff) -> None:
-    """Data we never produced (forged, or from another version): record it, change nothing."""
-    await audit.record(session, me.telegram_id, "button.unknown", update.callback_query.data[:128])
-    await answer_alert(update, me.locale, "stale_button.html.j2")
 
 
 def row_id(text: str) -> int:

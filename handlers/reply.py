@@ -47,8 +47,7 @@ async def send_rendered(
 ) -> None:
     """Send (or, for a button press, edit in place) text already rendered from templates."""
     bot = update.get_bot()
-    # PTB refuses rate_limit_args on a bot without a limiter (benchmarks remove it).
-    limit = {"rate_limit_args": REPLY_RETRIES} if getattr(bot, "rate_limiter", None) else {}
+    limit = _limit(bot)
     if not edit:
         await bot.send_message(
             update.effective_chat.id, text, reply_markup=markup(buttons), **limit
@@ -63,6 +62,18 @@ async def send_rendered(
     except BadRequest as exc:
         if "message is not modified" not in str(exc).lower():
             raise
+
+
+async def reply_document(update: Update, data: bytes, filename: str, caption: str) -> None:
+    """Send a file (an export) to the chat the update came from, caption rendered already."""
+    bot = update.get_bot()
+    await bot.send_document(update.effective_chat.id, document=data, filename=filename,
+                            caption=caption, **_limit(bot))  # fmt: skip
+
+
+def _limit(bot) -> dict:
+    # PTB refuses rate_limit_args on a bot without a limiter (benchmarks remove it).
+    return {"rate_limit_args": REPLY_RETRIES} if getattr(bot, "rate_limiter", None) else {}
 
 
 async def answer_alert(update: Update, locale: str, template: str, **ctx) -> None:

@@ -330,9 +330,16 @@ class Pace:
     @property
     def needed_per_day(self) -> Decimal | None:
         """What each remaining working day needs to bring the month on plan (0 when it is)."""
-        if self.month_target is None or not self.workdays_left:
-            return None
-        return max(self.month_target - self.month_actual, ZERO) / self.workdays_left
+        return needed_per_day(self.month_target, self.month_actual, self.workdays_left)
+
+
+def needed_per_day(
+    target: Decimal | None, actual: Decimal | None, days_left: int
+) -> Decimal | None:
+    """(target − actual) / working days left, 0 when on plan; None without a target or days."""
+    if target is None or actual is None or not days_left:
+        return None
+    return max(target - actual, ZERO) / days_left
 
 
 async def paces(
