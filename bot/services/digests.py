@@ -116,15 +116,17 @@ async def period_digest(
         return digest
     return PeriodDigest(
         kind, current, before,
-        pipeline=await pipeline(session, period, tz),
+        pipeline=await pipeline(session, period, tz, now),
         feedback=await _feedback(session, period),
         summaries=await weekly_summaries(session, settings, period),
     )  # fmt: skip
 
 
-async def pipeline(session: AsyncSession, period: Period, tz: ZoneInfo) -> dict[str, int]:
+async def pipeline(
+    session: AsyncSession, period: Period, tz: ZoneInfo, now: datetime
+) -> dict[str, int]:
     """Plans pending, approved and running now, and completed during the period."""
-    window = kpi.Window.of(period, tz, datetime.max)
+    window = kpi.Window.of(period, tz, now)
     rows = await session.execute(
         select(ActivityPlan.status, func.count(ActivityPlan.id))
         .where(ActivityPlan.status.in_(PIPELINE[:3]))
