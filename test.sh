@@ -4,7 +4,7 @@
 # why, when no server answers. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
-EXTRAS=test . ./.setup-venv.sh
+. ./.setup-venv.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/pytest "$@"
