@@ -6,9 +6,12 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from bot import clock
 from bot.app import build_application, shutdown, startup
 from bot.config import load_settings
+from bot.models import Outbox
 from bot.services import team
 from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
 from bot.state import AppState
@@ -60,8 +63,9 @@ WEEK_OF_REPORTS = (
 class Transcript:
     """Prints every message the bot sends or edits, once, as a readable chat log."""
 
-    def __init__(self, sim: TelegramSimulator, speed: float) -> None:
+    def __init__(self, sim: TelegramSimulator, state: AppState, speed: float) -> None:
         self.sim = sim
+        self.state = state
         self.speed = speed
         self.names: dict[int, str] = {}
         self.seen: dict[tuple[int, int], int] = {}
@@ -89,7 +93,7 @@ class Transcript:
     async def flush(self, since: int | None = None) -> None:
         if since is not None:
             await self._answered(since)
-        await self.sim.wait_idle(quiet=0.3)
+        await self._settled()
         for chat_id, name in self.names.items():
             for msg in self.sim.messages(chat_id):
                 key = (chat_id, msg.message_id)
@@ -110,6 +114,20 @@ class Transcript:
                 return
             await asyncio.sleep(0.02)
 
+    async def _settled(self, patience: float = 30.0) -> None:
+        # What an action queued may go out with the handler's own flush or, when the sender job
+        # holds the lease, up to one sender round later: wait for the outbox to drain, not for a
+        # quiet spell that a busy machine can fake.
+        deadline = asyncio.get_running_loop().time() + patience
+        while True:
+            await self.sim.wait_idle(quiet=0.3, timeout=patience)
+            waiting = await _unsent(self.state)
+            if not waiting:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{waiting} queued message(s) were not delivered in time")
+            await asyncio.sleep(0.1)
+
     def _print(self, name: str, msg: SimMessage, edited: bool) -> None:
         label = "✏️  bot edits its message to" if edited else "🤖 bot →"
         print(f"{label} {name}:")
@@ -122,7 +140,7 @@ class Transcript:
 
 
 async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
-    """Run the scene; returns an exit code. The week's digest chart is saved to `chart_path`."""
+    """Run the scene; returns an exit code. The digest chart is written only to `chart_path`."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="opsbot-demo-") as tmp:
         async with TelegramSimulator(token=TOKEN, bot_username="opsbot_demo_bot") as sim:
@@ -143,7 +161,7 @@ async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
             await app.start()
             try:
                 app.bot_data.extras["bot"] = app.bot
-                log = Transcript(sim, speed)
+                log = Transcript(sim, app.bot_data, speed)
                 await _scene(sim, log, app.bot_data)
                 await _digest_scene(sim, log, app.bot_data, chart_path)
             finally:
@@ -340,14 +358,27 @@ async def _digest_scene(
     await _say(log, director, "/kpi")
     group = await _team_group_id(state)
     photos = [m for m in sim.messages(group) if m.photo is not None]
-    if photos and chart_path is not None:
-        await asyncio.to_thread(chart_path.write_bytes, photos[-1].photo.data)
-        log.note(f"the digest's chart was saved to {chart_path}")
+    if not photos:
+        return
+    if chart_path is None:
+        log.note("to look at the digest's chart, run: opsbot demo --chart chart.png")
+        return
+    await asyncio.to_thread(chart_path.write_bytes, photos[-1].photo.data)
+    log.note(f"the digest's chart was saved to {chart_path}")
 
 
 def sim_bot(state: AppState):
     """The running application's bot (the tick sends through it)."""
     return state.extras["bot"]
+
+
+async def _unsent(state: AppState) -> int:
+    async with state.sessions() as session:
+        return await session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.status.in_(("pending", "sending")))
+        )
 
 
 async def _team_group_id(state: AppState) -> int | None:
