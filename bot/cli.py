@@ -81,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a scripted scene against the built-in simulator")
     demo.add_argument("--speed", type=float, default=0.0, help="seconds between lines")
-    demo.add_argument("--chart", type=Path, default=Path("opsbot-demo-chart.png"),
-                      help="where to save the week's digest chart (PNG)")  # fmt: skip
+    demo.add_argument("--chart", type=Path, default=None,
+                      help="also save the week's digest chart to this PNG file")  # fmt: skip
 
     i18n = sub.add_parser("i18n", help="translation catalogs").add_subparsers(
         dest="i18n", required=True
