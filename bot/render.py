@@ -1,14 +1,21 @@
 """The only producer of user-visible text: Jinja2 templates (Telegram HTML) through gettext."""
 
+import re
+import unicodedata
 from functools import cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from bot import TEMPLATES_DIR
 from bot.i18n import normalise, translations
 from bot.kpis.display import FILTERS
 
 TELEGRAM_TEXT_LIMIT = 4096
+QUOTE_LIMIT = 60  # characters of what a person typed that a reply quotes back
+_BLANKS = re.compile(r"\s+")
+# Never cut between a character and what modifies it (accents, skin tones, ZWJ sequences).
+_JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 
 
 @cache
@@ -26,6 +33,7 @@ def environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.globals["locale"] = locale
     env.filters.update(FILTERS)
+    env.filters["clip"] = clip
     return env
 
 
@@ -33,3 +41,29 @@ def render(template_name: str, locale: str, /, **context: object) -> str:
     """Render templates/`template_name` in `locale`; the result is Telegram-valid HTML."""
     template = environment(normalise(locale)).get_template(template_name)
     return template.render(**context).strip()
+
+
+def clip(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """What a person typed, fit to quote back: on one line, at most `limit` characters + "…".
+
+    Characters, not bytes or UTF-16 units: 60 Chinese characters read as long as 60 Latin ones.
+    A cut never splits an emoji sequence or a letter from its accent; NUL is dropped.
+    """
+    if isinstance(value, Markup):  # already escaped: cut the text, not an entity
+        return escape(clip(value.unescape(), limit))
+    text = _BLANKS.sub(" ", str(value).replace("\x00", "")).strip()
+    if len(text) <= limit:
+        return text
+    cut = limit
+    while cut > 0 and (_modifies(text[cut]) or text[cut - 1] in _JOINERS):
+        cut -= 1
+    return text[:cut].rstrip() + "…"
+
+
+def _modifies(char: str) -> bool:
+    return (
+        unicodedata.combining(char) > 0
+        or char in _JOINERS
+        or "\U0001f3fb" <= char <= "\U0001f3ff"  # skin tones
+        or "\U000e0020" <= char <= "\U000e007f"  # tag sequences (flags of regions)
+    )

@@ -1,6 +1,7 @@
 """Hostile-input strategies and the referee of tests/test_fuzz.py: every update must leave no
 handler error, no request Telegram would refuse, and (in a private chat) an answer."""
 
+import logging
 import os
 import string
 from dataclasses import dataclass, field
@@ -338,6 +339,7 @@ class Referee:
     sim: TelegramSimulator
     errors: list[BaseException] = field(default_factory=list)
     apologies: set[str] = field(default_factory=set)
+    tracebacks: list[logging.LogRecord] = field(default_factory=list)
 
     async def collect(self, update: object, context) -> None:
         """An extra error handler: PTB calls every registered one, so this sees each failure."""
@@ -392,6 +394,10 @@ class Referee:
         errors, self.errors = self.errors, []
         if errors:
             raise errors[0]
+        logged, self.tracebacks[:] = list(self.tracebacks), []
+        assert not logged, "an ERROR with a traceback was logged: " + "; ".join(
+            f"{r.name}: {r.getMessage()} ({r.exc_info[1]!r})" for r in logged
+        )
         crashes, self.sim.errors[:] = list(self.sim.errors), []
         assert not crashes, f"the simulator itself failed: {crashes}"
         calls = self.sim.calls[mark:]
@@ -423,3 +429,15 @@ def referee(app: Application, sim: TelegramSimulator) -> Referee:
     ref = Referee(app, sim, apologies={render("error.html.j2", loc) for loc in ("zh", "en")})
     app.add_error_handler(ref.collect)
     return ref
+
+
+class TracebackLog(logging.Handler):
+    """Keeps every ERROR (or worse) logged with a traceback: what pages a person at night."""
+
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.into.append(record)

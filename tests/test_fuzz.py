@@ -7,6 +7,8 @@ person back where it starts (/cancel), and later examples meet what earlier ones
 which is part of the point. FUZZ_PROFILE=ci (default) is derandomized; FUZZ_PROFILE=deep hunts.
 """
 
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib.util import find_spec
@@ -21,6 +23,7 @@ from fuzz_support import (
     Press,
     Referee,
     Send,
+    TracebackLog,
     callback_data,
     dates,
     fuzz_settings,
@@ -98,8 +101,12 @@ def thursday():
 
 
 @pytest.fixture
-def ref(app, sim) -> Referee:
-    return referee(app, sim)
+def ref(app, sim) -> Iterator[Referee]:
+    judge = referee(app, sim)
+    watch = TracebackLog(judge.tracebacks)
+    logging.getLogger().addHandler(watch)
+    yield judge
+    logging.getLogger().removeHandler(watch)
 
 
 @pytest.fixture
@@ -261,6 +268,33 @@ async def test_every_command_survives_any_arguments(team, ref, who, command):
     # A command not registered (yet) is fuzzed as an unknown one: the fallback must hold too.
     name, args = command
     await ref.send(team.everyone[who], sendable(f"/{name} {args}"))
+
+
+# Every registered command (so a new one is covered the day it is registered) with each kind of
+# argument that once broke something, from every role and from a stranger.
+HOSTILE_ARGUMENTS = {
+    "empty": "",
+    "over-long": "<b>&中" * 1250,  # 5,000 characters: more than a Telegram client lets through
+    "html": "<b>&",
+    "nul": "2026\x0011 <b>&\x00",
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_ARGUMENTS)
+async def test_every_registered_command_answers_hostile_arguments_from_anyone(app, team, ref, kind):
+    commands = sorted(registered(app))
+    assert {"export", "kpi", "leave", "start"} <= set(commands)
+    for name in commands:
+        for person in team.everyone:
+            await ref.send(person, f"/{name} {HOSTILE_ARGUMENTS[kind]}".strip())
+
+
+async def test_export_of_a_5000_character_period_gets_a_short_answer(team, ref):
+    await ref.send(team.director, "/export " + "x" * 5000)
+    answer = team.director.inbox[-1].plain
+    assert "/export 2026-10" in answer  # examples of what to send instead
+    assert "x" * 60 + "…" in answer and "x" * 61 not in answer
+    assert len(answer) < 300
 
 
 @pytest.mark.skipif(find_spec("handlers.kpi") is None, reason="handlers/kpi.py is not there yet")
