@@ -3,21 +3,23 @@
 import asyncio
 import logging
 import signal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.constants import ParseMode
 from telegram.error import Conflict, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
 import jobs
-from bot import metrics, migrate
+from bot import metrics, migrate, outbox
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import LOCALES
 from bot.kpis.spec import source_problem
+from bot.pacing import ChatPacer
 from bot.services import menu, team
 from bot.state import AppState, BotContext
 
@@ -45,7 +47,7 @@ def build_application(settings: Settings, *, engine: AsyncEngine | None = None) 
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
-        .rate_limiter(rate_limiter())
+        .rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
         .context_types(ContextTypes(context=BotContext, bot_data=AppState))
         .post_init(startup)
         .post_shutdown(shutdown)
@@ -62,14 +64,12 @@ def build_application(settings: Settings, *, engine: AsyncEngine | None = None) 
     return app
 
 
-def rate_limiter() -> AIORateLimiter:
-    """PTB's limiter as opsbot uses it (bench/README.md has the figures behind the choice).
-
-    Smooth 30/s with no initial burst: a burst of 30 and then 30/s overshoots Telegram's rolling
-    window and earns 429s. No retries here: replies ask for them per call, and the outbox
-    reschedules a refused row itself and goes on with other chats.
-    """
-    return AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 30)
+def rate_limiter(per_chat: bool = True) -> ChatPacer:
+    """The limiter every Bot API call goes through (decision 43): smooth 30/s overall, each chat
+    paced (a private chat about 1/s after a burst of 3, a group 20/min), one call in flight per
+    chat, nothing sent to a chat inside its retry_after. Replies wait a little for their chat;
+    the outbox never waits, it leaves a chat that is not ready for a later pass."""
+    return ChatPacer(per_chat=per_chat)
 
 
 async def startup(app: Application) -> None:
@@ -79,6 +79,8 @@ async def startup(app: Application) -> None:
         state.engine = make_engine(state.settings.database.url)
     await migrate.upgrade(state.engine)
     state.sessions = make_sessionmaker(state.engine)
+    if isinstance(app.bot.rate_limiter, ChatPacer):  # a 429 to a reply holds the outbox too
+        app.bot.rate_limiter.on_hold = partial(outbox.record_hold, state.sessions)
     async with state.sessions() as session, session.begin():
         await team.ensure(session, state.settings.team)
     state.bot_username = app.bot.username

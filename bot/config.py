@@ -62,6 +62,9 @@ class TelegramSettings(Section):
     listen: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     webhook_path: str = "/telegram"
+    # Pace each chat to Telegram's limits (decision 43); off only against a simulator whose
+    # flood limits are off (the test suite), where it would just slow things down.
+    pace_per_chat: bool = True
 
     @field_validator("webhook_url")
     @classmethod

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import clock, metrics
@@ -47,10 +47,15 @@ class SendResult:
     retry_after: float | None = None
     migrate_to: int | None = None  # the group became this supergroup: resend there
     unreachable: bool = False  # Telegram will not deliver to this chat (blocked, not found)
+    paced: bool = False  # not sent: the chat's pace or hold said "not yet" (no call was made)
 
 
 class Transport(Protocol):
-    """Sends one outbox payload to Telegram; implemented with PTB in bot/telegram_io.py."""
+    """Sends one outbox payload to Telegram; implemented with PTB in bot/telegram_io.py.
+
+    A transport that paces chats (TelegramTransport with bot.pacing.ChatPacer) also has
+    `ready_in(chat_id) -> float` and `hold(chat_id, seconds)`; deliver uses them when present.
+    """
 
     async def send(self, row: Outbox, target_message_id: int | None) -> SendResult: ...
 
@@ -165,14 +170,23 @@ async def deliver(
     sent = 0
     renewed = time.monotonic()
     seen: set[int] = set()
-    flooded: set[int] = set()  # chats that answered 429 in this call: leave them alone
+    waiting: set[int] = set()  # chats not ready in this call (paced or held): leave them alone
+    await _learn_holds(sessions, transport)
     for _ in range(rounds):
         batch = [r for r in await _due_rows(sessions, limit) if r[0] not in seen]
         if not batch:
             break
         for row_id, chat_id in batch:
             seen.add(row_id)
-            if chat_id in flooded:
+            if chat_id in waiting:
+                continue
+            wait = _ready_in(transport, chat_id)
+            if wait > 0:
+                # Not yet: the chat's rows wait in the database, so the next pass (any
+                # process) does not even read them before their slot.
+                async with sessions() as s, s.begin():
+                    await _push_chat(s, chat_id, clock.now() + timedelta(seconds=wait))
+                waiting.add(chat_id)
                 continue
             if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
                 if not await take_sender_lease(sessions, holder):
@@ -185,8 +199,60 @@ async def deliver(
             if result is not None and result.error is None:
                 sent += 1
             if result is not None and result.retry_after is not None:
-                flooded.add(chat_id)
+                waiting.add(chat_id)
     return sent
+
+
+def _ready_in(transport: Transport, chat_id: int) -> float:
+    ready_in = getattr(transport, "ready_in", None)
+    return ready_in(chat_id) if ready_in is not None else 0.0
+
+
+async def record_hold(sessions: Sessions, chat_id: int, seconds: float) -> None:
+    """Telegram told us to wait `seconds` before writing to `chat_id`: every process and every
+    row of that chat waits (a `hold:<chat>` lease row, and the chat's queued rows pushed)."""
+    now = clock.now()
+    until = now + timedelta(seconds=seconds)
+    name = f"hold:{chat_id}"
+    async with sessions() as s, s.begin():
+        await s.execute(delete(Lease).where(Lease.name.like("hold:%"), Lease.expires_at < now))
+        taken = await s.execute(
+            update(Lease).where(Lease.name == name).values(holder=HOLDER, expires_at=until)
+        )
+        if taken.rowcount != 1:
+            insert = insert_for(s)
+            await s.execute(
+                insert(Lease)
+                .values(name=name, holder=HOLDER, expires_at=until)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+        await _push_chat(s, chat_id, until)
+
+
+async def _learn_holds(sessions: Sessions, transport: Transport) -> None:
+    """Holds recorded by any process (a reply's 429 in another replica) reach this pacer."""
+    hold = getattr(transport, "hold", None)
+    if hold is None:
+        return
+    now = clock.now()
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Lease.name, Lease.expires_at).where(
+                Lease.name.like("hold:%"), Lease.expires_at > now
+            )
+        )
+        for name, until in rows:
+            hold(int(name.split(":", 1)[1]), (until - now).total_seconds())
+
+
+async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> None:
+    """No queued row of `chat_id` is due before `until` (a wait is the chat's, not a row's)."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
+        .where(Outbox.next_attempt_at < until)
+        .values(next_attempt_at=until)
+    )
 
 
 def _due(now: datetime):
@@ -264,7 +330,8 @@ async def _target_message_id(sessions: Sessions, row: Outbox) -> int | None:
 async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
     from bot.services import reachability, team
 
-    metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
+    if not result.paced:  # a row held back on our side is not a send
+        metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     now = clock.now()
     if result.error is None:
         await _finish(
@@ -288,12 +355,9 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
                        attempts=Outbox.attempts - 1)  # fmt: skip
             # The wait is the chat's, not the row's: its other rows must not be tried sooner
             # (a group told to wait 50 s was otherwise tried again by every pass).
-            await s.execute(
-                update(Outbox)
-                .where(Outbox.chat_id == row.chat_id, Outbox.status == "pending")
-                .where(Outbox.next_attempt_at < until)
-                .values(next_attempt_at=until)
-            )
+            await _push_chat(s, row.chat_id, until)
+        if not result.paced:
+            await record_hold(sessions, row.chat_id, result.retry_after)
     else:
         backoff = timedelta(seconds=min(2**row.attempts, 600))
         await _finish(

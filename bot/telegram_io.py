@@ -1,7 +1,6 @@
 """The outbox's Telegram transport: turns a Telegram-free payload into one Bot API call."""
 
 import base64
-import warnings
 
 from telegram import (
     Bot,
@@ -16,6 +15,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.models import Outbox
 from bot.outbox import SendResult
+from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, retry_seconds
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -32,16 +32,32 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 class TelegramTransport:
-    """Sends outbox rows with a PTB Bot (which applies the AIORateLimiter)."""
+    """Sends outbox rows with a PTB Bot; its ChatPacer (if any) paces and holds each chat."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        limiter = getattr(bot, "rate_limiter", None)
+        self.pacer = limiter if isinstance(limiter, ChatPacer) else None
+        # The outbox never waits for a chat: a chat that is not ready is left for later.
+        self._no_wait = {"rate_limit_args": NO_WAIT} if self.pacer else {}
+
+    def ready_in(self, chat_id: int) -> float:
+        """Seconds until `chat_id` may get a message (0 without a pacer: Telegram will say)."""
+        return self.pacer.ready_in(chat_id) if self.pacer else 0.0
+
+    def hold(self, chat_id: int, seconds: float) -> None:
+        """Send nothing to `chat_id` for `seconds` (a hold another process recorded)."""
+        if self.pacer:
+            self.pacer.hold(chat_id, seconds)
 
     async def send(self, row: Outbox, target_message_id: int | None) -> SendResult:
         try:
             return await self._call(row, target_message_id)
+        except ChatBusy as exc:
+            seconds = retry_seconds(exc)
+            return SendResult(error=f"paced: {seconds:g} s", retry_after=seconds, paced=True)
         except RetryAfter as exc:
-            return SendResult(error=str(exc), retry_after=_retry_seconds(exc))
+            return SendResult(error=str(exc), retry_after=retry_seconds(exc))
         except ChatMigrated as exc:
             return SendResult(error=f"migrated to {exc.new_chat_id}", migrate_to=exc.new_chat_id)
         except Forbidden as exc:  # blocked by the user, kicked from the group
@@ -52,17 +68,17 @@ class TelegramTransport:
             return SendResult(error=str(exc))
 
     async def _call(self, row: Outbox, target: int | None) -> SendResult:
-        p = row.payload
+        p, paced = row.payload, self._no_wait
         markup = keyboard(p.get("buttons"))
         if row.method == "sendMessage":
             msg = await self.bot.send_message(
-                row.chat_id, p["text"], parse_mode=ParseMode.HTML, reply_markup=markup
+                row.chat_id, p["text"], parse_mode=ParseMode.HTML, reply_markup=markup, **paced
             )
             return SendResult(message_id=msg.message_id)
         if row.method == "sendPhoto":
             photo = InputFile(base64.b64decode(p["photo_b64"]), filename=p.get("filename"))
             msg = await self.bot.send_photo(
-                row.chat_id, photo, caption=p["text"] or None, parse_mode=ParseMode.HTML
+                row.chat_id, photo, caption=p["text"] or None, parse_mode=ParseMode.HTML, **paced
             )
             return SendResult(message_id=msg.message_id)
         if row.method == "editMessageText":
@@ -74,6 +90,7 @@ class TelegramTransport:
                 message_id=target,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
+                **paced,
             )
             return SendResult(message_id=target)
         if row.method == "setMyCommands":
@@ -90,11 +107,3 @@ def _bad_request(exc: BadRequest, target_message_id: int | None) -> SendResult:
     if "chat not found" in text:
         return SendResult(error=str(exc), permanent=True, unreachable=True)
     return SendResult(error=str(exc), permanent=True)
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    # PTB 22 warns that retry_after becomes a timedelta; accept both without the warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

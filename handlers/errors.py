@@ -3,6 +3,7 @@
 import logging
 
 from telegram import Update
+from telegram.error import RetryAfter
 
 from bot.i18n import normalise
 from bot.render import render
@@ -13,7 +14,13 @@ log = logging.getLogger("opsbot.errors")
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure; in a private chat, apologise with what to do next."""
-    log.error("update %s failed", getattr(update, "update_id", None), exc_info=context.error)
+    update_id = getattr(update, "update_id", None)
+    if isinstance(context.error, RetryAfter):
+        # Telegram (or our pacer, decision 43) holds the chat longer than a reply may wait: a
+        # message to it now would only earn a longer ban, so there is no apology either.
+        log.warning("update %s: the reply was not sent: %s", update_id, context.error)
+        return
+    log.error("update %s failed", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.effective_chat.type != "private":

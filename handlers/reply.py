@@ -6,13 +6,15 @@ from telegram import Update
 from telegram.error import BadRequest
 
 from bot.outbox import Buttons, deliver
+from bot.pacing import ChatPacer, Wait
 from bot.render import render
 from bot.state import BotContext
 from bot.telegram_io import TelegramTransport, keyboard
 
-# A reply to the person in front of us waits out a 429 (the rate limiter retries it); the outbox
-# never does: it reschedules the row and moves on to other chats.
-REPLY_RETRIES = 2
+# A reply to the person in front of us waits for its chat's turn (its pace, or a 429's
+# retry_after) up to this long; the outbox never waits: it leaves the row for a later pass and
+# moves on to other chats. Longer than this, the reply is not sent (handlers/errors.py).
+REPLY_WAIT = Wait(8.0)
 # A handler sends what it queued at once, but never a whole backlog: that is the tick's job, and
 # a long send here would hold up everyone else's updates.
 FLUSH_ROWS = 25
@@ -73,7 +75,8 @@ async def reply_document(update: Update, data: bytes, filename: str, caption: st
 
 def _limit(bot) -> dict:
     # PTB refuses rate_limit_args on a bot without a limiter (benchmarks remove it).
-    return {"rate_limit_args": REPLY_RETRIES} if getattr(bot, "rate_limiter", None) else {}
+    paced = isinstance(getattr(bot, "rate_limiter", None), ChatPacer)
+    return {"rate_limit_args": REPLY_WAIT} if paced else {}
 
 
 async def answer_alert(update: Update, locale: str, template: str, **ctx) -> None:

@@ -137,7 +137,12 @@ def settings(sim, db_url, monkeypatch) -> Settings:
             monkeypatch.delenv(key)
     monkeypatch.chdir(os.path.dirname(__file__))  # no stray ./opsbot.toml is picked up
     return load_settings(
-        telegram={"token": TOKEN, "base_url": sim.base_url, "base_file_url": sim.base_file_url},
+        telegram={
+            "token": TOKEN,
+            "base_url": sim.base_url,
+            "base_file_url": sim.base_file_url,
+            "pace_per_chat": False,  # the simulator's flood limits are off too (tests turn both on)
+        },
         database={"url": db_url},
         team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
     )

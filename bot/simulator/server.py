@@ -246,10 +246,27 @@ class FloodControl:
         self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_sent: dict[int, deque[float]] = {}
         self._all_sent: deque[float] = deque()
+        self._held: dict[int, float] = {}  # chat -> until when it was told to wait
+        self.refusals = 0  # 429s answered
+        self.inside_retry_after = 0  # sends tried before the chat's retry_after had passed
 
     def admit(self, chat_id: int, private: bool) -> int | None:
         """Record one message; return seconds to wait instead when it is over a limit."""
         now = self.clock()
+        held = self._held.get(chat_id, now)
+        if now < held:
+            # Telegram escalates a bot that ignores retry_after; here it is counted for tests.
+            self.inside_retry_after += 1
+            retry: int | None = max(1, math.ceil(held - now))
+        else:
+            retry = self._take(chat_id, private, now)
+            if retry is not None:
+                self._held[chat_id] = now + retry
+        if retry is not None:
+            self.refusals += 1
+        return retry
+
+    def _take(self, chat_id: int, private: bool, now: float) -> int | None:
         wait = _window_wait(self._all_sent, now, self.global_limit, self.global_window)
         if private:
             tokens, at = self._buckets.get(chat_id, (float(self.private_burst), now))
