@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("run", help="migrate the database and run the bot").set_defaults(func=_run)
+    sub.add_parser(
+        "check", help="check config, database, Telegram (proxy, token, webhook, group), calendar"
+    ).set_defaults(func=_check)
     webhook = sub.add_parser("webhook", help="the webhook Telegram has for this bot")
     webhook.add_argument("action", choices=["info", "delete"])
     webhook.set_defaults(func=_webhook_cmd)
@@ -159,6 +162,15 @@ def _webhook_cmd(settings: Settings, args) -> int:
     return 0
 
 
+def _check(settings: Settings, args) -> int:
+    from bot import check
+
+    results = asyncio.run(check.run(settings, args.config))
+    for result in results:
+        print(result.line())
+    return 1 if any(r.failed for r in results) else 0
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -250,7 +262,11 @@ def _jobs_due(settings: Settings, args) -> int:
         at = clock.parse_local(args.at, settings.team.tz) if args.at else None
     except ValueError as exc:
         raise CliError(f"--at: {exc}") from None
-    for line in asyncio.run(list_due(settings, at)):
+    try:
+        lines = asyncio.run(list_due(settings, at))
+    except ValueError as exc:
+        raise CliError(f"jobs due: {exc}") from None
+    for line in lines:
         print(line)
     return 0
 

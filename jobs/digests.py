@@ -1,8 +1,11 @@
 """Digests to the team group on their cron schedules, each once per period (restarts included)."""
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -12,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import charts
 from bot.calendar import Period, WorkCalendar, local_date
 from bot.config import Settings
+from bot.db import transaction
 from bot.forms.summary import period_label
 from bot.i18n import t
 from bot.models import Outbox
@@ -81,11 +85,18 @@ def _daily_still_useful(settings: Settings, cal: WorkCalendar, day, now: datetim
     return cal.is_workday(day) and local_now.date() == day and local_now.strftime("%H:%M") < quiet
 
 
-async def run_due(state: AppState, now: datetime) -> int:
-    """Build and queue every due digest not queued before; returns how many messages."""
+async def run_due(
+    state: AppState,
+    now: datetime,
+    step: Callable[[], AbstractAsyncContextManager[AsyncSession]] | None = None,
+) -> int:
+    """Build and queue every due digest not queued before; returns how many messages.
+
+    Each digest is one transaction from `step()` (default: a new one, committed at its end).
+    """
     queued = 0
     for due in due_now(state.settings, state.calendar, now):
-        async with state.sessions() as session, session.begin():
+        async with (step or partial(transaction, state.sessions))() as session:
             if await _already(session, due.key):
                 continue
             group = (await team.get(session)).group_chat_id

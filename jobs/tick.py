@@ -1,13 +1,18 @@
 """The one scheduler tick: what is due now? Enqueue it, then deliver the outbox."""
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 
 from bot import clock, metrics
 from bot.calendar import local_date
+from bot.db import transaction
 from bot.outbox import deliver
 from bot.services import (
     activities,
@@ -34,6 +39,10 @@ class TickReport:
     sent: int
 
 
+# Opens the transaction one part of the tick runs in and yields its session.
+Step = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
 @metrics.timed_tick
 async def tick(state: AppState, bot: Bot) -> TickReport:
     """Run every duty that is due now on the process clock, then send.
@@ -41,32 +50,47 @@ async def tick(state: AppState, bot: Bot) -> TickReport:
     To tick at another moment, start the clock there first (as `opsbot jobs run tick --at` does).
     """
     at = clock.now()
-    today = local_date(at, state.settings.team.tz)
-    tz = state.settings.team.tz
-    async with state.sessions() as session, session.begin():
-        enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
-        await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
-        missed = await obligations.close_expired(session)
-        cfg, forms = state.settings.reminders, state.settings.reports
-        enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)
-        nags = await reminders.due_nags(session, state.calendar, tz, cfg)
-        enqueued += await reminders.send_nags(session, nags, forms)
-        await activities.start_due(session, today)
-        days = state.settings.approvals.decision_working_days
-        await activities.set_deadlines(session, state.calendar, tz, days)
-        enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
-        enqueued += await activity_results.ask_for_results(session, today)
-        await team.forget_updates_before(session, at - UPDATE_MEMORY)
-    enqueued += await _digests(state, at)
+    enqueued = await enqueue_due(state, at, partial(transaction, state.sessions))
     sent = await deliver(state.sessions, TelegramTransport(bot))
     state.last_tick = at
     return TickReport(at=at, enqueued=enqueued, sent=sent)
 
 
-async def _digests(state: AppState, at: datetime) -> int:
+async def enqueue_due(state: AppState, at: datetime, step: Step) -> int:
+    """Decide what is due at `at` and write it (obligations, outbox rows); returns how many queued.
+
+    Each part runs in a transaction from `step()`: the tick commits each one; the dry run
+    (`opsbot jobs due`) nests them all in one transaction it rolls back, so it shows exactly
+    what this code would do.
+    """
+    async with step() as session:
+        enqueued = await _duties(session, state, at)
+    return enqueued + await _digests(state, at, step)
+
+
+async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
+    tz = state.settings.team.tz
+    today = local_date(at, tz)
+    enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
+    await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
+    missed = await obligations.close_expired(session)
+    cfg, forms = state.settings.reminders, state.settings.reports
+    enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)
+    nags = await reminders.due_nags(session, state.calendar, tz, cfg)
+    enqueued += await reminders.send_nags(session, nags, forms)
+    await activities.start_due(session, today)
+    days = state.settings.approvals.decision_working_days
+    await activities.set_deadlines(session, state.calendar, tz, days)
+    enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
+    enqueued += await activity_results.ask_for_results(session, today)
+    await team.forget_updates_before(session, at - UPDATE_MEMORY)
+    return enqueued
+
+
+async def _digests(state: AppState, at: datetime, step: Step) -> int:
     # A digest that cannot be built must not stop reminders from going out; the next tick retries.
     try:
-        return await digests.run_due(state, at)
+        return await digests.run_due(state, at, step)
     except Exception:
         log.exception("digest failed")
         return 0

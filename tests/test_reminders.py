@@ -199,7 +199,7 @@ async def test_jobs_due_lists_what_would_be_sent_without_sending(app, sim, db_ur
     env = opsbot_env(sim, db_url, OPSBOT_TEAM__DIRECTORS="[1001]")
     code, out, err = await run_opsbot("jobs", "due", "--at", "2026-09-29 18:05", env=env)
     assert code == 0, err
-    assert "remind 王 伟" in out and "daily_channel 2026-09-29" in out and "overdue" in out
+    assert "remind 王 伟 (2002): 渠道拓展日报 2026-09-29 — overdue step: ⚠️" in out
     assert len(wang.inbox) == before
     code, out, _ = await run_opsbot("jobs", "due", "--at", "2026-09-29 23:30", env=env)
     assert "quiet hours" in out
