@@ -1,6 +1,6 @@
 """Keeps the .po catalogs in step with the templates and the code (used by a test and the CLI)."""
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
@@ -14,7 +14,8 @@ METHOD_MAP = [
     ("jobs/**.py", "python"),
 ]
 OPTIONS = {"templates/**.j2": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
-KEYWORDS = {"_": None, "gettext": None, "N_": None, "t": (2,)}
+# ngettext: what a {% trans count=n %}…{% pluralize %}…{% endtrans %} block compiles to.
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "t": (2,)}
 
 
 def extract() -> Catalog:
@@ -44,10 +45,16 @@ def update() -> dict[str, list[str]]:
         catalog.obsolete.clear()
         catalog.project, catalog.version, catalog.fuzzy = "opsbot", "1", False
         for message in catalog:
-            if message.id and not message.string and locale == "en":
+            if message.id and untranslated(message) and locale == "en":
                 message.string = message.id
-        missing[locale] = [m.id for m in catalog if m.id and not m.string]
+        missing[locale] = [m.id for m in catalog if m.id and untranslated(m)]
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             write_po(fh, catalog, width=0, omit_header=False, sort_output=True)
     return missing
+
+
+def untranslated(message: Message) -> bool:
+    """No translation yet (a plural message needs every one of its forms)."""
+    forms = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    return not all(forms)

@@ -30,6 +30,8 @@ def environment(locale: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
+    # Newstyle for gettext and ngettext alike: both format %(name)s and escape their arguments,
+    # and {% trans count=n %}…{% pluralize %}…{% endtrans %} picks the locale's plural form.
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.globals["locale"] = locale
     env.filters.update(FILTERS)

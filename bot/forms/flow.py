@@ -21,7 +21,6 @@ from bot.forms.oneshot import parse_message
 from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
-from bot.render import render
 from bot.services import (
     activities,
     activity_results,
@@ -187,14 +186,9 @@ async def _prefilled(session: AsyncSession, ctx: FlowContext, period_key: str) -
             plan = await activities.get(session, int(period_key[len(RESULTS_PREFIX) :]))
             answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
         if spec.prefill == "feedback:week":
+            # Figures, not text: each reader sees them in their own language (decision 39).
             summary = await feedback.week_summary(session, period_key)
-            text = render(
-                "feedback_week.txt.j2",
-                ctx.staff.locale,
-                summary=summary,
-                categories=feedback.CATEGORY_LABELS,
-            )
-            answers[spec.key] = text[: spec.max_length]
+            answers[spec.key] = feedback.week_value(summary)
     return answers
 
 

@@ -7,6 +7,7 @@ from bot.forms import fields as field_types
 from bot.forms.fields import FieldContext
 from bot.forms.spec import FieldSpec, FormSpec
 from bot.i18n import N_, t
+from bot.services import feedback
 
 WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
@@ -15,6 +16,8 @@ def answer_text(spec: FieldSpec, value: Any, ctx: FieldContext) -> str:
     """A stored answer as plain text (templates escape it)."""
     if spec.type == "channels":
         return "、".join(item["name"] for item in value or []) or "—"
+    if feedback.is_week_value(value):  # the bot's own words: in the reader's language
+        return feedback.week_text(value, ctx.locale)
     return field_types.display(spec, value, ctx)
 
 

@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import case, exists, func, select
 from sqlalchemy import update as sql_update
@@ -12,6 +13,7 @@ from bot import clock
 from bot.calendar import Period
 from bot.i18n import N_
 from bot.models import Channel, Feedback, Report, Staff
+from bot.render import render
 from bot.services import audit
 from bot.services.errors import ServiceError
 
@@ -43,6 +45,8 @@ FORWARDED_FROM_MAX = 128
 TOP = 5
 # The weekly form whose filing freezes the week's items (its answers were built from them).
 SUMMARY_FORM = "weekly_feedback"
+# Marks a report answer that holds the week's figures rather than text (decision 39).
+WEEK_VALUE = "feedback:week"
 EDITABLE = ("category", "segment", "severity", "count", "channel_id")
 
 # Chinese keywords match anywhere; English ones at the start of a word, so "crash" finds
@@ -363,3 +367,61 @@ async def week_summary(session: AsyncSession, week_key: str) -> WeekSummary:
         channels=[(name, int(n)) for name, n in channels],
         by_segment=by_segment,
     )
+
+
+def week_value(summary: WeekSummary) -> dict[str, Any]:
+    """The week's figures as a report answer (JSON), rendered for each reader by week_text.
+
+    Only the feedback texts and channel names are words a person typed; everything else is
+    a number or a key, so the summary reads in the director's and the group's language too.
+    """
+    return {
+        "generated": WEEK_VALUE,
+        "week_key": summary.week_key,
+        "total_items": summary.total_items,
+        "total_mentions": summary.total_mentions,
+        "by_category": dict(summary.by_category),
+        "previous_by_category": dict(summary.previous_by_category),
+        "top": [{"text": item.text, "count": item.count} for item in summary.top],
+        "channels": [[name, n] for name, n in summary.channels],
+    }
+
+
+def is_week_value(value: object) -> bool:
+    """Whether a stored answer is week_value's figures (not text someone typed)."""
+    return isinstance(value, dict) and value.get("generated") == WEEK_VALUE
+
+
+def week_text(value: dict[str, Any], locale: str) -> str:
+    """The week's summary from week_value's figures, as plain text in `locale`."""
+    return render(
+        "feedback_week.txt.j2", locale, summary=_figures(value), categories=CATEGORY_LABELS
+    )
+
+
+def _figures(value: dict[str, Any]) -> dict[str, Any]:
+    # Stored JSON is read back whatever it holds: a missing or odd figure shows as 0, not a crash.
+    def number(n: object) -> int:
+        return n if isinstance(n, int) and not isinstance(n, bool) else 0
+
+    def per_category(key: str) -> dict[str, int]:
+        found = value.get(key)
+        return {str(k): number(n) for k, n in found.items()} if isinstance(found, dict) else {}
+
+    def listed(key: str, kind: type) -> list:
+        found = value.get(key)
+        if not isinstance(found, list):
+            return []
+        return [entry for entry in found if isinstance(entry, kind)]
+
+    return {
+        "total_items": number(value.get("total_items")),
+        "total_mentions": number(value.get("total_mentions")),
+        "by_category": per_category("by_category"),
+        "previous_by_category": per_category("previous_by_category"),
+        "top": [
+            {"text": str(item.get("text", "")), "count": number(item.get("count"))}
+            for item in listed("top", dict)
+        ],
+        "channels": [(str(p[0]), number(p[1])) for p in listed("channels", list) if len(p) == 2],
+    }
