@@ -8,12 +8,12 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, BotCommandScopeDefault
 from telegram.constants import ParseMode
-from telegram.error import Conflict, TelegramError
+from telegram.error import BadRequest, Conflict, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
 import jobs
-from bot import metrics, migrate, outbox
+from bot import connect, metrics, migrate, outbox
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
@@ -40,11 +40,14 @@ class OpsApplication(Application):
 
 def build_application(settings: Settings, *, engine: AsyncEngine | None = None) -> Application:
     """Assemble the Application; the database opens in post_init and closes in post_shutdown."""
+    route = connect.route(settings.telegram)  # the proxy, if any, for every call (decision 36)
     app = (
         ApplicationBuilder()
         .application_class(OpsApplication)
         .token(settings.require_token())
         .base_url(settings.telegram.base_url)
+        .request(connect.request(route))
+        .get_updates_request(connect.WatchedRequest(route, connect.Episodes(route, "polling")))
         .base_file_url(settings.telegram.base_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
         .rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
@@ -131,9 +134,12 @@ async def poll(app: Application) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     conflict: list[str] = []
+    route = connect.route(app.bot_data.settings.telegram)
 
     def on_polling_error(exc: TelegramError) -> None:  # the Updater's callback: not a coroutine
-        if not isinstance(exc, Conflict):
+        if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+            pass  # logged once per episode by the getUpdates request (connect.WatchedRequest)
+        elif not isinstance(exc, Conflict):
             log.warning("polling for updates failed, retrying: %s", exc)
         elif not conflict:
             conflict.append(_conflict_message(exc))
@@ -144,8 +150,11 @@ async def poll(app: Application) -> None:
     for sig in signals:
         loop.add_signal_handler(sig, stopping.set)
     try:
-        async with app:  # initialize() … shutdown()
-            info = await app.bot.get_webhook_info()
+        with connect.starting(route):  # getMe: one line if Telegram does not answer
+            await app.initialize()
+        try:
+            with connect.starting(route):
+                info = await app.bot.get_webhook_info()
             if info.url:  # before migrations, menus or the first getUpdates
                 raise PollingStopped(
                     f"a webhook is set to {info.url} — this bot is in polling mode; delete it "
@@ -153,7 +162,8 @@ async def poll(app: Application) -> None:
                     exit_code=2,
                 )
             try:
-                await startup(app)
+                with connect.starting(route):
+                    await startup(app)
                 await app.updater.start_polling(
                     allowed_updates=ALLOWED_UPDATES, error_callback=on_polling_error
                 )
@@ -165,6 +175,11 @@ async def poll(app: Application) -> None:
                 if app.running:
                     await app.stop()
                 await shutdown(app)
+        finally:
+            await app.shutdown()
+    except connect.Unreachable as exc:
+        log.error("%s", exc)  # exit code 1: systemd tries again (2 would stop it for good)
+        raise PollingStopped(str(exc), exit_code=1) from None
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)

@@ -1,4 +1,4 @@
-"""Command line: opsbot run | webhook … | db … | staff … | jobs run tick | demo | i18n update."""
+"""opsbot: run the bot, check its set-up, manage its database and staff, run its jobs by hand."""
 
 import argparse
 import asyncio
@@ -46,10 +46,12 @@ def _start_clock(settings: Settings) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="opsbot", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="opsbot", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--config", help="TOML file (default: $OPSBOT_CONFIG or ./opsbot.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="migrate the database and run the bot").set_defaults(func=_run)
     sub.add_parser(
@@ -101,7 +103,42 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="the .xlsx file to write")
     export.add_argument("--locale", choices=["zh", "en"], help="default: the team's language")
     export.set_defaults(func=_export)
+    _add_command_list(p)
     return p
+
+
+def _add_command_list(parser: argparse.ArgumentParser) -> None:
+    """List every command in the top-level help, read from the parser so the list cannot drift;
+    each command's own --help gets its one-line description too."""
+    rows = list(commands(parser))
+    width = max(len(name) for name, _, _ in rows) + 2
+    lines = [f"  {name:<{width}}{text}" for name, _, text in rows]
+    parser.epilog = "commands:\n" + "\n".join(lines) + "\n\n'opsbot COMMAND --help' tells more."
+    for _, command, text in rows:
+        command.description = command.description or text
+    # argparse would list the top level a second time, without the nested commands: keep the
+    # usage line it makes (… COMMAND ...), drop its list.
+    parser.usage = parser.format_usage().removeprefix("usage: ").strip()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            action.help = argparse.SUPPRESS
+
+
+def commands(parser: argparse.ArgumentParser, prefix: str = ""):
+    """Every runnable command as (name, its parser, its one-line help), nested ones included."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, command in action.choices.items():
+            nested = list(commands(command, f"{prefix}{name} "))
+            yield from nested or [(prefix + name + _choices(command), command, helps.get(name))]
+
+
+def _choices(parser: argparse.ArgumentParser) -> str:
+    # A positional with fixed choices is part of the command's name: `webhook info|delete`.
+    fixed = [a.choices for a in parser._actions if not a.option_strings and a.choices]
+    return "".join(" " + "|".join(choices) for choices in fixed)
 
 
 def _staff_parser(sub) -> None:

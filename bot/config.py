@@ -1,10 +1,12 @@
 """Settings: a TOML file plus OPSBOT_* environment variables (env wins), validated at start."""
 
+import importlib.util
 import os
 import re
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -39,6 +41,26 @@ BOTFATHER_HINT = (
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def proxy_problem(url: str) -> str | None:
+    """What is wrong with a proxy URL (said without its credentials), or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in PROXY_SCHEMES or not parts.hostname:
+        return (
+            "expected http://, https://, socks5:// or socks5h:// with a host, e.g. "
+            "socks5://127.0.0.1:1080 or http://user:password@proxy.example:3128"
+        )
+    try:
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        return "the port is not a number"
+    if parts.scheme.startswith("socks") and importlib.util.find_spec("socksio") is None:
+        return "a SOCKS proxy needs python-telegram-bot[socks]: run ./run.sh once to install it"
+    return None
+
+
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the key."""
 
@@ -54,6 +76,9 @@ class TelegramSettings(Section):
     token_file: Path | None = None
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
+    # Every Bot API call goes through it (getUpdates and sends alike); unset, the standard
+    # HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY variables apply (bot/connect.py).
+    proxy: SecretStr | None = None
     mode: Literal["polling", "webhook"] = "polling"
     # Webhook mode: the public address Telegram posts to (a TLS proxy in front of listen:port).
     webhook_url: str | None = Field(default=None, validate_default=True)
@@ -79,6 +104,16 @@ class TelegramSettings(Section):
         if url is not None and not url.startswith(("https://", "http://")):
             raise ValueError("expected an address like https://bot.example.com/telegram")
         return url
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, proxy: SecretStr | None) -> SecretStr | None:
+        if proxy is None or not proxy.get_secret_value():
+            return None
+        problem = proxy_problem(proxy.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return proxy
 
     @field_validator("webhook_path")
     @classmethod
@@ -260,5 +295,6 @@ def _describe(exc: ValidationError) -> str:
     env = "OPSBOT_" + "__".join(str(p) for p in err["loc"] if not isinstance(p, int)).upper()
     msg = err["msg"].removeprefix("Value error, ")
     given = err.get("input")
-    shown = "" if isinstance(given, dict) or given is None else f" (got {given!r})"
+    secret = key == "telegram.proxy"  # may hold a password; the message says what is wrong
+    shown = "" if isinstance(given, dict) or given is None or secret else f" (got {given!r})"
     return f"config error: {key} ({env}): {msg}{shown}"

@@ -20,7 +20,7 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Application
 
-from bot import clock, metrics
+from bot import clock, connect, metrics
 from bot.app import ALLOWED_UPDATES, shutdown, startup
 from bot.config import Settings
 from bot.models import Outbox
@@ -144,9 +144,16 @@ async def serve(application: Application, settings: Settings) -> None:
         log_level="warning",
     )
     server = _Server(config)
-    async with application:  # initialize() … shutdown()
+    route = connect.route(tg)
+    try:
+        with connect.starting(route):  # getMe: one line if Telegram does not answer
+            await application.initialize()
+    except connect.Unreachable as exc:
+        raise WebhookError(str(exc)) from None
+    try:
         try:
-            await startup(application)
+            with connect.starting(route):
+                await startup(application)
             await application.start()  # the JobQueue and the update queue's consumer
             try:
                 await application.bot.set_webhook(
@@ -164,6 +171,10 @@ async def serve(application: Application, settings: Settings) -> None:
             if application.running:
                 await application.stop()  # handles what is still queued
             await shutdown(application)
+    except connect.Unreachable as exc:
+        raise WebhookError(str(exc)) from None
+    finally:
+        await application.shutdown()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -236,5 +247,4 @@ async def delete_webhook(settings: Settings) -> str:
 
 
 def _bot(settings: Settings) -> Bot:
-    tg = settings.telegram
-    return Bot(settings.require_token(), base_url=tg.base_url, base_file_url=tg.base_file_url)
+    return connect.bot(settings)  # through telegram.proxy, like the running bot
