@@ -38,6 +38,9 @@ class BarChart:
     reference: float | None = 100.0
     unit: str = "%"
     note: str = ""
+    # Per label, what to write where the first series has no bar ("no data"), so a KPI without a
+    # figure is still listed rather than left as an empty row.
+    gaps: list[str] | None = None
 
 
 def cjk_font_path() -> Path:
@@ -76,6 +79,12 @@ def render_png(chart: BarChart) -> bytes:
         return _render(chart, _cjk_family())
 
 
+def figure(chart: BarChart):
+    """The matplotlib Figure of `chart`, unrendered (for tests that inspect what is drawn)."""
+    with _LOCK:
+        return _figure(chart, _cjk_family())
+
+
 async def render(chart: BarChart) -> bytes:
     """Render `chart` as PNG bytes in a worker thread, off the event loop."""
     return await asyncio.to_thread(render_png, chart)
@@ -96,11 +105,25 @@ def _value_text(value: float, unit: str) -> str:
 
 def _render(chart: BarChart, family: str) -> bytes:
     """Draw a checked `chart` with every text in font `family`; callers hold _LOCK."""
+    fig = _figure(chart, family)
+    buffer = io.BytesIO()
+    # No Software metadata, so identical charts give identical bytes across matplotlib versions.
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _figure(chart: BarChart, family: str):
+    """Lay out `chart` on a Figure with an Agg canvas; callers hold _LOCK."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    n_labels, n_series = len(chart.labels), len(chart.series)
+    # The first series (this period) always has its slot, where gaps are explained; another
+    # series with nothing to draw takes no slot. No legend entry for a series without a bar.
+    drawn = [(k, name, vs) for k, (name, vs) in enumerate(chart.series)
+             if k == 0 or any(v is not None for v in vs)]  # fmt: skip
+    several = len(chart.series) > 1  # colours and legend say which series is which
+    n_labels, n_series = len(chart.labels), len(drawn)
     group = 0.8  # share of each label's slot taken by its bars; the rest separates groups
     bar = group / n_series
     slot_in = 0.25 + 0.3 * n_series  # each bar stays ~0.25in thick, enough for its 12pt value
@@ -122,15 +145,18 @@ def _render(chart: BarChart, family: str) -> bytes:
     ax.set_axisbelow(True)
     ax.spines[["top", "right"]].set_visible(False)
 
-    for i, (name, series_values) in enumerate(chart.series):
+    for i, (k, name, series_values) in enumerate(drawn):
         rows = [row - group / 2 + bar * (i + 0.5) for row in range(n_labels)]
-        # None becomes NaN: no bar is drawn, the slot stays and the series keeps its legend entry.
+        # None becomes NaN: no bar and no value label; the slot stays so the groups line up.
         widths = [math.nan if v is None else v for v in series_values]
-        if len(chart.series) == 1:
-            colours = [GREY if v is None else _level_colour(v) for v in series_values]
+        if several:
+            colours = [PALETTE[k % len(PALETTE)]] * n_labels  # a series keeps its colour
         else:
-            colours = [PALETTE[i % len(PALETTE)]] * n_labels
-        ax.barh(rows, widths, height=bar * 0.92, color=colours, label=name)
+            colours = [GREY if v is None else _level_colour(v) for v in series_values]
+        shown = any(v is not None for v in series_values)
+        ax.barh(rows, widths, height=bar * 0.92, color=colours, label=name if shown else "_none")
+        if k == 0 and chart.gaps:
+            _write_gaps(ax, rows, series_values, chart.gaps, family)
         for y, value in zip(rows, series_values, strict=True):
             if value is not None:
                 ax.annotate(
@@ -150,7 +176,7 @@ def _render(chart: BarChart, family: str) -> bytes:
         ax.axvline(chart.reference, color=GREY, linestyle="--", linewidth=1.2, zorder=3)
     # The title is a suptitle so the legend can sit between it and the axes, clear of the bars.
     fig.suptitle(chart.title, family=family, size=17, x=0.02, ha="left")
-    if len(chart.series) > 1:
+    if several:
         ax.legend(
             loc="lower left",
             bbox_to_anchor=(0, 1),
@@ -161,8 +187,12 @@ def _render(chart: BarChart, family: str) -> bytes:
         )
     if chart.note:
         fig.supxlabel(chart.note, family=family, size=11, color="#606060")
+    return fig
 
-    buffer = io.BytesIO()
-    # No Software metadata, so identical charts give identical bytes across matplotlib versions.
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+
+def _write_gaps(ax, rows: list[float], values: list[float | None], gaps: list[str], family: str):
+    """Where a label has no bar, say why at the start of its row (grey, not a value)."""
+    for y, value, gap in zip(rows, values, gaps, strict=True):
+        if value is None and gap:
+            ax.annotate(gap, (0, y), xytext=(4, 0), textcoords="offset points", va="center",
+                        family=family, size=12, color=GREY, zorder=4)  # fmt: skip

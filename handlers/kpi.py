@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -11,7 +11,6 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot import clock
 from bot.calendar import ONE_DAY, Period, local_date
 from bot.forms.fields import FieldError, fold, halfwidth, parse_number
-from bot.forms.summary import period_label
 from bot.i18n import t
 from bot.kpis.display import amount, bar, pct
 from bot.kpis.spec import KpiSpec
@@ -163,9 +162,9 @@ async def _picker(session: AsyncSession, context: BotContext, me: Staff, period:
     buttons = [(t(me.locale, "👥 Team"), _data("kpi", TEAM, period.key))] if people else []
     buttons += [(_label(p.display_name), _data("kpi", p.id, period.key)) for p in people]
     earlier, later = period.previous(), period.next()
-    nav = [(f"⬅️ {earlier.key}", _data("kpi", "l", earlier.key)),
-           (f"{later.key} ➡️", _data("kpi", "l", later.key))]  # fmt: skip
-    text = {"period": period_label(period.key, me.locale), "count": len(people)}
+    nav = [(f"⬅️ {periods.label(earlier, me.locale)}", _data("kpi", "l", earlier.key)),
+           (f"{periods.label(later, me.locale)} ➡️", _data("kpi", "l", later.key))]  # fmt: skip
+    text = {"period": periods.label(period, me.locale), "count": len(people)}
     return text, [*rows_of(buttons), nav]
 
 
@@ -193,8 +192,8 @@ async def _person_card(
         return None
     days = _days_left(context, period)
     lines = [_line(r, me.locale, days, weighted=True) for r in card.results]
-    return dict(team=False, name=person.display_name, period=period_label(period.key, me.locale),
-                lines=lines, score=_score(card), people=[])  # fmt: skip
+    return dict(team=False, name=person.display_name, period=periods.label(period, me.locale),
+                lines=lines, score=_score(card), best=_best(card), people=[])  # fmt: skip
 
 
 async def _team_card(session: AsyncSession, context: BotContext, me: Staff, period: Period):
@@ -203,8 +202,9 @@ async def _team_card(session: AsyncSession, context: BotContext, me: Staff, peri
     days = _days_left(context, period)
     lines = [_line(r, me.locale, days, weighted=False) for r in found.team]
     people = [(c.staff.display_name, _score(c)) for c in found.cards]
-    return dict(team=True, name="", period=period_label(period.key, me.locale), lines=lines,
-                score=None, people=people)  # fmt: skip
+    best = max((c.max_score for c in found.cards if c.max_score is not None), default=None)
+    return dict(team=True, name="", period=periods.label(period, me.locale), lines=lines,
+                score=None, best=None if best is None else amount(best), people=people)  # fmt: skip
 
 
 async def _assess(session: AsyncSession, context: BotContext, period: Period, people=None):
@@ -249,6 +249,11 @@ def show(spec: KpiSpec, value: Decimal | None, locale: str) -> str:
 
 def _score(card: Card) -> str | None:
     return None if card.score is None else amount(card.score)
+
+
+def _best(card: Card) -> str | None:
+    """The card's highest possible score (above 100 when KPIs count beyond their target)."""
+    return None if card.max_score is None else amount(card.max_score)
 
 
 # ---- /target ---------------------------------------------------------------------------------
@@ -324,6 +329,8 @@ def parse_value(text: str, spec: KpiSpec) -> Decimal:
         value /= 100
     if (percent and not spec.percent) or not value.is_finite() or value > VALUE_MAX:
         raise InputError("bad_value", text=text, kpi=spec.key)
+    if spec.additive and value != value.to_integral_value():  # 4.5 channels cannot be signed
+        raise InputError("not_whole", text=text, kpi=spec.key)
     value = value.quantize(VALUE_PLACES)
     if value <= 0:
         raise TargetError("not_positive", value=value, kpi=spec.key)
@@ -342,15 +349,24 @@ async def _save(
     """Store the target; the template context saying what it now is (and per working day)."""
     await targets.set_target(session, spec, period, who, value, me)
     days = len(period.workdays(context.state.calendar))
-    per_day = show(spec, value / days, me.locale) if spec.additive and days else None
+    per_day = _per_day(spec, value, days, me.locale) if spec.additive and days else None
     return {
         "kpi": spec.name.get(me.locale),
         "who": _who_name(me, who),
-        "period": period_label(period.key, me.locale),
+        "period": periods.label(period, me.locale),
         "value": show(spec, value, me.locale),
         "per_day": per_day,
         "days": days,
     }
+
+
+def _per_day(spec: KpiSpec, value: Decimal, days: int, locale: str) -> str:
+    """What a target spread over `days` working days means a day: "130" or "130–131 次"."""
+    low = (value / days).to_integral_value(ROUND_FLOOR)
+    if low * days == value:
+        return show(spec, low, locale)
+    span = f"{amount(low)}–{amount(low + 1)}"  # whole units, the extra one on the last days
+    return f"{span} {spec.unit.get(locale)}" if spec.unit else span
 
 
 @staff_only("director")
@@ -395,7 +411,9 @@ async def _step_period(update, context, session, me, args: str) -> None:
                (t(me.locale, "This quarter"), quarter),
                (t(me.locale, "Next quarter"), quarter.next()),
                (t(me.locale, "This year"), Period.containing("year", today))]  # fmt: skip
-    buttons = [(f"{label} {p.key}", _data("tgt", "p", key, who_id, p.key)) for label, p in choices]
+    buttons = [(t(me.locale, "%(which)s (%(period)s)", which=label,
+                  period=periods.label(p, me.locale)), _data("tgt", "p", key, who_id, p.key))
+               for label, p in choices]  # fmt: skip
     back = [(t(me.locale, "« Back"), _data("tgt", "k", key))]
     await edit(update, me.locale, "target_pick_period.html.j2", [*rows_of(buttons), back],
                kpi=spec.name.get(me.locale), who=_who_name(me, who))  # fmt: skip
@@ -410,7 +428,7 @@ async def _step_ask(update, context, session, me, args: str) -> None:
     current = await _current_target(session, context, spec, who, period)
     cancel = [[(t(me.locale, "✖ Cancel"), _data("tgt", "x", prompt.id))]]
     await edit(update, me.locale, "target_ask.html.j2", cancel, kpi=spec.name.get(me.locale),
-               who=_who_name(me, who), period=period_label(period.key, me.locale),
+               who=_who_name(me, who), period=periods.label(period, me.locale),
                current=show(spec, current, me.locale), percent=spec.percent,
                reply_needed=await target_prompts.other_question(session, me))  # fmt: skip
 
@@ -484,7 +502,7 @@ async def take_value(update: Update, context: BotContext, session: AsyncSession,
     buttons = [[(t(me.locale, "✅ Save"), save), (t(me.locale, "✖ Cancel"),
                                                  _data("tgt", "x", prompt.id))]]  # fmt: skip
     await reply(update, me.locale, "target_confirm.html.j2", buttons, kpi=spec.name.get(me.locale),
-                who=_who_name(me, who), period=period_label(period.key, me.locale),
+                who=_who_name(me, who), period=periods.label(period, me.locale),
                 value=show(spec, value, me.locale))  # fmt: skip
 
 
@@ -588,7 +606,7 @@ async def _workbook(session: AsyncSession, context: BotContext, me: Staff, perio
     data = await export.build(session, s, period.start, period.end, me.locale,
                               extra_sheets=[sheet])  # fmt: skip
     caption = render("export_caption.html.j2", me.locale,
-                     period=period_label(period.key, me.locale))  # fmt: skip
+                     period=periods.label(period, me.locale))  # fmt: skip
     return data, f"opsbot-{period.key}.xlsx", caption
 
 

@@ -16,12 +16,10 @@ from bot import charts
 from bot.calendar import Period, WorkCalendar, local_date
 from bot.config import Settings
 from bot.db import transaction
-from bot.forms.summary import period_label
-from bot.i18n import t
 from bot.models import Outbox
 from bot.outbox import enqueue, enqueue_photo
 from bot.render import render
-from bot.services import digests, kpi, team
+from bot.services import digests, kpi, periods, team
 from bot.services import staff as staff_service
 from bot.state import AppState
 
@@ -120,7 +118,7 @@ async def queue_digest(
 ) -> int:
     """Queue one digest: its text, at most one chart, and the directors' private scores."""
     locale = (await team.get(session)).locale
-    label = period_label(due.period.key, locale)
+    label = periods.label(due.period, locale)
     if due.kind == "daily":
         digest = await digests.daily(session, settings, cal, due.period.start, now)
         text = render("digest_daily.html.j2", locale, digest=digest, day_label=label)
@@ -133,31 +131,16 @@ async def queue_digest(
     chart = team_chart(digest, locale)
     if chart is not None:
         png = await charts.render(chart)
-        queued += await enqueue_photo(session, f"{due.key}:chart", group, png)
+        caption = digests.chart_caption(digest, locale)
+        queued += await enqueue_photo(session, f"{due.key}:chart", group, png, caption)
     if not show and digest.now.cards:
         queued += await _scores_to_directors(session, due, digest)
     return queued
 
 
 def team_chart(digest: digests.PeriodDigest, locale: str) -> charts.BarChart | None:
-    """The team's KPI completion in this period beside the one before (None if nothing scored)."""
-    rows = [(r, b) for r, b in digest.team_rows() if r.scored]
-    if not rows:
-        return None
-    return charts.BarChart(
-        title=t(locale, "Team KPI completion"),
-        labels=[r.kpi.name.get(locale) for r, _ in rows],
-        series=[
-            (t(locale, "This period"), [as_pct(r) for r, _ in rows]),
-            (t(locale, "Period before"), [as_pct(b) for _, b in rows]),
-        ],
-        note=period_label(digest.period.key, locale),
-    )
-
-
-def as_pct(result: kpi.Result | None) -> float | None:
-    """A result's capped completion in percent, for the chart."""
-    return None if result is None or result.completion is None else float(result.completion * 100)
+    """The digest's chart (bot/services/digests.py): every team KPI, this period and the last."""
+    return digests.team_chart(digest, locale)
 
 
 async def _scores_to_directors(session: AsyncSession, due: Due, digest) -> int:
@@ -166,7 +149,7 @@ async def _scores_to_directors(session: AsyncSession, due: Due, digest) -> int:
     for director in await staff_service.directors(session):
         text = render("digest_scores.html.j2", director.locale, cards=digest.now.cards,
                       team_score=team_score,
-                      period_label=period_label(due.period.key, director.locale))  # fmt: skip
+                      period_label=periods.label(due.period, director.locale))  # fmt: skip
         queued += await enqueue(session, f"{due.key}:scores:{director.id}", director.telegram_id,
                                 text)  # fmt: skip
     return queued

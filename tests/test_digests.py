@@ -63,11 +63,12 @@ async def test_daily_digest_lists_filers_missing_and_the_pace(
     new = group_messages(team)[before:]
     assert len(new) == 1
     text = new[0].plain
-    assert "每日简报" in text and "2026-11-26" in text
+    assert "每日简报 · 2026年11月26日（周四）" in text
     assert "已提交（1）：王 伟" in text and "未提交（1）：Li Na" in text
-    # Two managers × 3000 a month over November's 21 working days: 285.7 a day. Month so far
-    # 1,400 of 6,000; the 27th and 30th are left: (6000 − 1400) / 2 = 2,300 a day.
-    assert "今天 500，计划每天 285.7" in text
+    # 3000 a month over November's 21 working days in whole downloads: 142 a day, the 18 left
+    # over one each on the last 18 days (the 5th on): 143 on the 26th, two managers 286. Month
+    # so far 1,400 of 6,000; the 27th and 30th are left: (6000 − 1400) / 2 = 2,300 a day.
+    assert "今天 500，计划每天 286" in text
     assert "本月累计 1,400 / 6,000" in text and "每个工作日需完成 2,300" in text
 
 
@@ -81,7 +82,7 @@ async def test_no_daily_digest_on_a_day_off(app, team):
 async def test_weekly_digest_text_chart_and_private_scores(
     app, team, sessions, director, channel_manager, user_ops_manager
 ):
-    # Week 48 (Nov 23–27, 5 of November's 21 working days): target 3000 × 5 / 21 = 714.3.
+    # Week 48 (Nov 23–27): 5 of the days that carry 143 of 3000 (see above), 715 each.
     await file_days(sessions, channel_manager, {"2026-11-17": 250, "2026-11-24": 500},
                     {"2026-11-23": "filed", "2026-11-24": "filed", "2026-11-25": "filed",
                      "2026-11-26": "filed", "2026-11-27": "missed"})  # fmt: skip
@@ -91,12 +92,12 @@ async def test_weekly_digest_text_chart_and_private_scores(
     new = group_messages(team)[before:]
     assert len(new) == 2  # one text, one chart
     text, chart = new
-    assert "每周简报" in text.plain and "2026-W48" in text.plain
-    # 王 伟: 500 / 714.3 = 70 %; the week before 250 / 714.3 = 35 %; timeliness 4 of 5 = 80 %.
-    assert "▓▓▓▓▓▓▓░░░ 70% 阶段下载量完成度" in text.plain
+    assert "每周简报 · 第48周（11月23日–29日）" in text.plain
+    # 王 伟: 500 / 715 = 69.9 %; the week before 250 / 715 = 35 %; timeliness 4 of 5 = 80 %.
+    assert "▓▓▓▓▓▓░░░░ 70% 阶段下载量完成度" in text.plain
     assert "▓▓▓▓▓▓▓▓░░ 80% 报告按期提交率" in text.plain
-    # The team: 500 of 2 × 714.3 = 35 %, up 17.5 → 18 points on the 17.5 % before.
-    assert "阶段下载量完成度：500 / 1,428.6 · 35%（比上期 +18 个百分点）" in text.plain, text.plain
+    # The team: 500 of 2 × 715 = 35 %, up 17.5 → 17 points on the 17.5 % before; counts whole.
+    assert "阶段下载量完成度：500 / 1,430 · 35%（比上期 +17 个百分点）" in text.plain, text.plain
     assert "待审批 0 · 已批准 0 · 进行中 0 · 本周完成 0" in text.plain
     assert "得分" not in text.plain  # scores stay private
     assert chart.photo is not None and chart.photo.data.startswith(PNG)
@@ -135,7 +136,7 @@ async def test_an_empty_week_says_so_in_english(app, sim, sessions, director):
         await tick(app.bot_data, app.bot)
     new = group_messages(sim)[before:]
     assert len(new) == 1  # nothing to chart
-    assert "Weekly digest · 2026-W48" in new[0].plain
+    assert "Weekly digest · Week 48 (23–29 Nov)" in new[0].plain
     assert "No KPIs to report for this period" in new[0].plain
     assert "No feedback was recorded this week." in new[0].plain
 
@@ -254,7 +255,10 @@ async def test_weekly_digest_brings_feedback_summaries_and_the_pipeline(
         await tick(app.bot_data, app.bot)
     text = [m for m in group_messages(team) if m.text and "每周简报" in m.plain][-1]
     assert "共 2 条，涉及 4 位用户。" in text.plain
-    assert "1. 缴费页面太慢 (3 " in text.plain and "2. 希望支持电子发票 (1 " in text.plain
+    assert (
+        "1. 缴费页面太慢（3 位用户）" in text.plain
+        and "2. 希望支持电子发票（1 位用户）" in text.plain
+    )
     assert '<a href="https://t.me/c/1234567890/77">王 伟</a>' in text.text
     assert "待审批 1 · 已批准 0 · 进行中 1 · 本周完成 1" in text.plain
 
@@ -270,9 +274,9 @@ async def test_monthly_digest_in_english_plan_vs_actual(app, team, sessions, cha
         await tick(app.bot_data, app.bot)
     texts = [m.plain for m in group_messages(team)[before:] if m.text]
     monthly = next(t for t in texts if "Monthly digest" in t)
-    assert "Monthly digest · 2026-11 (11-01 – 11-30)" in monthly
-    # They joined on 2 November: October had no target for them, so there is no change to show.
-    assert "Download completion: 4,500 / 6,000 · 75%\n" in monthly
+    assert "Monthly digest · November 2026" in monthly
+    # October had no report at all: no change to show, and it says so.
+    assert "Download completion: 4,500 / 6,000 · 75% (no data for the period before)" in monthly
     assert "Reports filed on time: 50.0% / 100.0% · 50%" in monthly  # 1 of 2 on time
     assert "▓▓▓▓▓▓▓▓▓▓ 120% Download completion" in monthly  # 王 伟: 4500 / 3000, capped
     assert "User feedback" not in monthly  # weekly only
@@ -308,6 +312,7 @@ def _hostile_contexts() -> dict:
         "digest_daily.html.j2": dict(digest=daily, day_label=hostile),
         "digest_period.html.j2": dict(digest=weekly, period_label=hostile, show_scores=True),
         "digest_scores.html.j2": dict(cards=now.cards, team_score=D(50), period_label=hostile),
+        "digest_chart.html.j2": dict(period_label=hostile, compared=True, cap=120),
     }
 
 

@@ -54,7 +54,9 @@ async def test_count_target_spreads_over_working_days(sessions):
         holiday = await assess(s, Period.parse("2026-10-05"))
         quarter = await assess(s, Period.parse("2026-Q4"))
     got = by_key(week.card(wang.id).results)["downloads"]
-    assert got.target == D(3000) * 3 / 18  # 500
+    # 3000 over 18 days in whole downloads: 166 a day, the 12 left over one each on the last 12
+    # days (docs/kpi.md); the 8th–10th are among the first: 3 × 166.
+    assert got.target == D(498)
     assert got.ratio == D(250) / got.target  # 50 %
     off = by_key(holiday.card(wang.id).results)["downloads"]
     assert (off.target, off.problem) == (None, "no_target")  # a holiday carries no target
@@ -65,9 +67,9 @@ async def test_a_mid_month_joiner_owes_the_share_of_days_since_joining(sessions)
     async with sessions() as s, s.begin():
         new = await person(s, "新人", "channel", joined="2026-10-15")
         got = by_key((await assess(s, OCT)).card(new.id).results)
-    # Working days from the 15th: 15, 16, 19–23, 26–30 = 12 of 18.
-    assert got["downloads"].target == D(3000) * 12 / 18
-    assert got["contracts"].target == D(4) * 12 / 18
+    # Working days from the 15th: 15, 16, 19–23, 26–30 = 12 of 18, to the nearest whole unit.
+    assert got["downloads"].target == D(2000)
+    assert got["contracts"].target == D(3)  # 2.67
 
 
 async def test_director_targets_override_config_and_spread_to_weeks(sessions):
@@ -87,7 +89,7 @@ async def test_director_targets_override_config_and_spread_to_weeks(sessions):
     assert refused.value.reason == "not_positive"
     assert by_key(month.card(wang.id).results)["downloads"].target == D(4500)
     assert by_key(month.team)["downloads"].target == D(10000)
-    assert by_key(week.card(wang.id).results)["downloads"].target == D(4500) * 3 / 18  # 750
+    assert by_key(week.card(wang.id).results)["downloads"].target == D(750)  # 4500 / 18 is whole
 
 
 async def test_quarterly_config_target_shares_by_working_days(sessions):

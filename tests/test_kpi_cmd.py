@@ -76,14 +76,14 @@ async def test_a_channel_managers_october_card(app, sessions, team, channel_mana
     with time_machine.travel(local("2026-11-02T10:00"), tick=True):
         await channel_manager.send("/kpi 上月")
     card = q(channel_manager)
-    assert "王 伟" in card and "2026-10 (10-01 – 10-31)" in card
+    assert "王 伟 的 KPI · 2026年10月" in card
     # 阶段下载量完成度: 3,300 of 3,000 = 110 %, the bar full; weight 40.
     assert "阶段下载量完成度" in card and "3,300 次" in card and "3,000 次" in card
     assert "▓▓▓▓▓▓▓▓▓▓ 110%" in card
     assert "3 家" in card and "4 家" in card and "▓▓▓▓▓▓▓░░░ 75%" in card  # contracts
     assert "70.0%" in card and "100.0%" in card and "▓▓▓▓▓▓▓░░░ 70%" in card  # on time
-    # 40 × 1.1 + 30 × 0.75 + 30 × 0.7 = 87.5 (weights sum to 100)
-    assert "87.5" in card
+    # 40 × 1.1 + 30 × 0.75 + 30 × 0.7 = 87.5 (weights sum to 100); 120 with every KPI capped
+    assert "加权得分：87.5（满分 100，超额最高 120）" in card
     assert "⏱" not in card  # October is over: no pace
 
 
@@ -96,14 +96,14 @@ async def test_the_current_month_shows_the_pace_and_reasons(app, sessions, team,
     with time_machine.travel(local("2026-11-20T10:00"), tick=True):
         await user_ops_manager.send("/kpi")
     card = q(user_ops_manager)
-    assert "KPIs of Li Na · 2026-11 (11-01 – 11-30)" in card
+    assert "KPIs of Li Na · November 2026" in card
     assert "Actual 800 users · target 2,000 users" in card and "▓▓▓▓░░░░░░ 40%" in card
     # 1,200 still to go over the 6 working days after Friday the 20th (23–27, 30).
     assert "Needed per working day to stay on plan: 200 users" in card
     assert "Actual 30.0% · target 40.0%" in card and "75%" in card
     assert "Not scored: no data for this period." in card  # no report was due yet
     # (40 × 0.4 + 30 × 0.75) / 70 = 55 %: timeliness is left out, not counted as zero.
-    assert "Weighted score: 55 (out of 100)" in card
+    assert "Weighted score: 55 (out of 100, up to 120 for beating targets)" in card
 
 
 async def test_someone_without_a_kpi_is_told_so(app, sessions, team, director, user_ops_manager):
@@ -140,7 +140,10 @@ async def test_a_director_picks_a_person_then_the_team(app, sessions, team, dire
     with time_machine.travel(local("2026-11-02T10:00"), tick=True):
         await director.send("/kpi 2026-10")
         picker = director.inbox[-1]
-        assert "2026-10" in picker.plain and "王 伟" in picker.labels and "Li Na" in picker.labels
+        assert (
+            "2026年10月" in picker.plain and "王 伟" in picker.labels and "Li Na" in picker.labels
+        )
+        assert picker.labels[-2:] == ["⬅️ 2026年9月", "2026年11月 ➡️"]  # words, keys in the data
         await director.press(picker, button(picker, "王 伟"))
         card = director.inbox[-1]
         assert card.message_id == picker.message_id  # edited in place
@@ -187,8 +190,8 @@ async def test_a_director_sets_a_target_with_buttons(app, sessions, team, direct
         save = button(confirm, "tgt:v1:ok:")
         await director.press(confirm, save)
         done = director.inbox[-1].plain
-        # November 2026 has 21 working days: 4,000 / 21 = 190.5 a day.
-        assert "4,000 次" in done and "190.5 次" in done and "21" in done
+        # November 2026 has 21 working days: 4,000 / 21 is 190 or 191 a day, in whole downloads.
+        assert "4,000 次" in done and "190–191 次" in done and "21" in done
         again = await director.press_data(confirm.message_id, director.id, save)
         assert again.show_alert  # a second press saves nothing twice
         await director.send("5000")  # the question was answered: this is no target any more
@@ -243,7 +246,7 @@ async def test_the_typed_value_survives_a_restart(app, sim, settings, engine, te
 async def test_the_one_line_form(app, sessions, team, director):
     with time_machine.travel(local("2026-11-20T10:00"), tick=True):
         await director.send("/target downloads @wangwei 2026-12 4500")
-        assert "4,500 次" in q(director) and "2026-12" in q(director)
+        assert "4,500 次" in q(director) and "2026年12月" in q(director)
         await director.send("/target retention Li Na next month 45%")
         assert "45.0%" in q(director)
         await director.send("/target 新注册用户完成度 team 2027-Q1 1.2万")
@@ -276,7 +279,7 @@ async def test_export_sends_a_workbook_with_the_kpi_sheet(app, sessions, team, d
     with time_machine.travel(local("2026-11-02T10:00"), tick=True):
         await director.send("/export 2026-10")
     sent = director.inbox[-1]
-    assert sent.document.name == "opsbot-2026-10.xlsx" and "2026-10" in sent.plain
+    assert sent.document.name == "opsbot-2026-10.xlsx" and "2026年10月" in sent.plain
     book = load_workbook(BytesIO(sent.document.data))
     sheet = book.worksheets[-1]  # the KPI sheet comes after everything else
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -352,7 +355,7 @@ _TARGET = dict(kpi=HOSTILE, who=HOSTILE, period=HOSTILE)
 # tests/test_i18n.py renders every template in CONTEXTS with hostile input.
 CONTEXTS = {
     "kpi_card.html.j2": dict(team=False, name=HOSTILE, period=HOSTILE, lines=[_LINE], score="1",
-                             people=[]),
+                             best="120", people=[]),
     "kpi_pick.html.j2": dict(period=HOSTILE, count=2),
     "kpi_error.html.j2": dict(reason="bad_period", text=HOSTILE, command="kpi", name="",
                               mine=False),
@@ -370,6 +373,7 @@ VARIANTS = [
     ("kpi_card.html.j2", dict(team=True, score=None, people=[(HOSTILE, "1"), (HOSTILE, None)])),
     ("kpi_card.html.j2", dict(lines=[], people=[], team=True, score=None)),
     ("kpi_card.html.j2", dict(score=None)),
+    ("kpi_card.html.j2", dict(best="100")),
     ("kpi_pick.html.j2", dict(count=0)),
     ("target_ask.html.j2", dict(percent=True, reply_needed=False)),
     ("target_done.html.j2", dict(per_day=None)),
@@ -381,7 +385,7 @@ VARIANTS = [
     ("kpi_error.html.j2", dict(reason="no_kpis", name="")),
     *[("target_error.html.j2", dict(reason=r, percent=p, name=HOSTILE, kpi=HOSTILE))
       for r in ("usage", "unknown_person", "not_holder", "bad_period", "expired", "not_positive",
-                "bad_value") for p in (False, True)],
+                "bad_value", "not_whole") for p in (False, True)],
 ]  # fmt: skip
 
 

@@ -64,6 +64,9 @@ class KpiSpec(Strict):
         if self.source in ("activity", "timeliness") and self.target is None:
             # Both are rates: the plan is 100 % unless configured otherwise.
             object.__setattr__(self, "target", Decimal(1))
+        if self.additive and self.target is not None and self.target != int(self.target):
+            # Counts are spread over working days in whole units (docs/kpi.md).
+            raise ValueError(f"kpi {self.key}: a count's target must be a whole number")
         return self
 
     @property

@@ -9,10 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import Period, WorkCalendar
+from bot.charts import BarChart
 from bot.config import Settings
+from bot.i18n import t
 from bot.models import ActivityPlan, Feedback, Obligation, Outbox, Report, Staff
+from bot.render import render
 from bot.services import feedback as feedback_service
-from bot.services import kpi, leave
+from bot.services import kpi, leave, periods
 from bot.services.kpi import Assessment, Card, Pace, Result
 
 # Each group digest lists at most this many people, so it stays one message (4096 characters).
@@ -185,3 +188,60 @@ async def _staff(session: AsyncSession, ids: set[int]) -> list[Staff]:
         select(Staff).where(Staff.id.in_(ids), Staff.active.is_(True)).order_by(Staff.display_name)
     )
     return list(found)
+
+
+def team_chart(digest: PeriodDigest, locale: str) -> BarChart | None:
+    """The team's completion of every KPI in the period beside the one before; a KPI without a
+    figure is listed with the reason, a period before without data draws nothing."""
+    rows = digest.team_rows()
+    if not rows:
+        return None
+    label = periods.label(digest.period, locale)
+    return BarChart(
+        title=t(locale, "Team KPI completion · %(period)s", period=label),
+        labels=[r.kpi.name.get(locale) for r, _ in rows],
+        series=[
+            (t(locale, "This period"), [_percent(r) for r, _ in rows]),
+            (t(locale, "Period before"), [_percent(b, before=True) for _, b in rows]),
+        ],
+        note=t(
+            locale,
+            "Dashed line: the plan (100%%). Completion counts up to %(cap)s%%.",
+            cap=top_cap(digest),
+        ),
+        gaps=[_gap(r, locale) for r, _ in rows],
+    )
+
+
+def chart_caption(digest: PeriodDigest, locale: str) -> str:
+    """The chart's caption: the period and one line on what it shows (well under 1024)."""
+    return render("digest_chart.html.j2", locale, period_label=periods.label(digest.period, locale),
+                  compared=compared(digest), cap=top_cap(digest))  # fmt: skip
+
+
+def top_cap(digest: PeriodDigest) -> int:
+    """The highest completion any KPI counts, in percent (120 with the shipped caps)."""
+    return int(max((r.kpi.cap for r, _ in digest.team_rows()), default=1) * 100)
+
+
+def compared(digest: PeriodDigest) -> bool:
+    """Whether any KPI has a figure for the period before (the chart then shows both)."""
+    return any(_percent(b, before=True) is not None for _, b in digest.team_rows())
+
+
+def _percent(result: Result | None, before: bool = False) -> float | None:
+    # The period before counts only if something was recorded in it (a count with no report at
+    # all is "no data" to compare with, though this period's own 0 is a real 0 %).
+    if result is None or result.completion is None or (before and not result.measured):
+        return None
+    return float(result.completion * 100)
+
+
+def _gap(result: Result, locale: str) -> str:
+    if result.completion is not None:
+        return ""
+    if result.problem == "no_target":
+        return t(locale, "no target")
+    if result.problem == "source_gone":
+        return t(locale, "source field removed from the forms")
+    return t(locale, "no data")

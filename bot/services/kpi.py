@@ -2,9 +2,9 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.calendar import ONE_DAY, Period, WorkCalendar, at_local, local_date
 from bot.forms.spec import ReportsConfig
 from bot.kpis.spec import STAGE_ORDER, KpiConfig, KpiSpec, source_problem
-from bot.models import ActivityPlan, ChannelStageChange, Metric, Obligation, Staff
+from bot.models import ActivityPlan, ChannelStageChange, Metric, Obligation, Report, Staff
 from bot.services import targets
 from bot.services.activity_results import effects
 
@@ -34,6 +34,9 @@ class Result:
     ratio: Decimal | None
     # why it is not scored: "no_data", "no_target", "source_gone" (None when scored)
     problem: str | None = None
+    # Whether anything was recorded behind the actual: a count with no report at all is a 0 that
+    # is scored, but "no data" when it is the period a change is measured against.
+    measured: bool = True
 
     @property
     def completion(self) -> Decimal | None:
@@ -59,6 +62,11 @@ class Card:
         """Σ weight × completion over scored KPIs, weights normalised to 100; None if none."""
         return weighted_score(self.results)
 
+    @property
+    def max_score(self) -> Decimal | None:
+        """The highest score the card can reach: 100 unless a KPI counts beyond 100 %."""
+        return max_score(self.results)
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -81,6 +89,15 @@ def weighted_score(results: Iterable[Result]) -> Decimal | None:
     if not weights:
         return None
     return sum((r.kpi.weight * r.completion for r in scored), ZERO) * HUNDRED / weights
+
+
+def max_score(results: Iterable[Result]) -> Decimal | None:
+    """The score with every scored KPI at its cap (120 with the default caps of 120 %)."""
+    scored = [r for r in results if r.scored]
+    weights = sum((r.kpi.weight for r in scored), ZERO)
+    if not weights:
+        return None
+    return sum((r.kpi.weight * r.kpi.cap for r in scored), ZERO) * HUNDRED / weights
 
 
 def result(kpi: KpiSpec, actual: Decimal | None, target: Decimal | None, gone: bool) -> Result:
@@ -128,7 +145,10 @@ async def assess(
             gone = kpi.key in problems
             per_person[person.id].append(result(kpi, actuals.get(person.id), target, gone))
         team_target = book.team(kpi, period, personal)
-        team.append(result(kpi, team_actual, team_target, kpi.key in problems))
+        judged = result(kpi, team_actual, team_target, kpi.key in problems)
+        if kpi.additive and not await recorded(session, kpi, window, [p.id for p in holders]):
+            judged = replace(judged, measured=False)
+        team.append(judged)
     cards = [Card(p, period, per_person[p.id]) for p in people if per_person.get(p.id)]
     return Assessment(period, cards, team, problems)
 
@@ -177,6 +197,34 @@ async def measure(
         "timeliness": _timeliness,
     }[kpi.source]
     return await measurer(session, kpi, window, staff_ids)
+
+
+async def recorded(
+    session: AsyncSession, kpi: KpiSpec, window: Window, staff_ids: list[int]
+) -> bool:
+    """Whether a count KPI has anything behind it in the window: a report carrying its field, or
+    (channels) a stage change or any report by its holders."""
+    if kpi.source == "metric":
+        found = select(Metric.id).where(
+            Metric.form_key == kpi.form,
+            Metric.field_key == kpi.field,
+            Metric.period_start.between(window.first, window.last),
+            Metric.staff_id.in_(staff_ids),
+        )
+        return await session.scalar(found.limit(1)) is not None
+    moved = select(ChannelStageChange.id).where(
+        ChannelStageChange.day.between(window.first, window.last),
+        ChannelStageChange.by_staff_id.in_(staff_ids),
+    )
+    filed = select(Report.id).where(
+        Report.staff_id.in_(staff_ids),
+        Report.filed_at >= window.since,
+        Report.filed_at < window.until,
+    )
+    for query in (moved, filed):
+        if await session.scalar(query.limit(1)) is not None:
+            return True
+    return False
 
 
 async def _metric(session, kpi: KpiSpec, window: Window, staff_ids: list[int]):
@@ -336,10 +384,12 @@ class Pace:
 def needed_per_day(
     target: Decimal | None, actual: Decimal | None, days_left: int
 ) -> Decimal | None:
-    """(target − actual) / working days left, 0 when on plan; None without a target or days."""
+    """(target − actual) / working days left, rounded up to a whole unit (a count cannot be done
+    in fractions, and rounding down would leave the month short); 0 when on plan; None without a
+    target or days."""
     if target is None or actual is None or not days_left:
         return None
-    return max(target - actual, ZERO) / days_left
+    return (max(target - actual, ZERO) / days_left).to_integral_value(ROUND_CEILING)
 
 
 async def paces(

@@ -1,10 +1,12 @@
-"""Periods as people type them: keys (2026-11, 2026-Q4) and words (本月, last week, 11月, Q4)."""
+"""Periods as people type them (2026-11, 本月, last week, 11月, Q4) and as they read them."""
 
 import re
 from datetime import date
 
 from bot.calendar import Period
 from bot.forms.fields import FieldError, halfwidth, parse_date
+from bot.forms.summary import WEEKDAY_NAMES
+from bot.i18n import t
 
 # word -> (kind, how many periods from the current one)
 WORDS: dict[str, tuple[str, int]] = {
@@ -108,3 +110,40 @@ def _day(compact: str, text: str, today: date) -> Period | None:
         return Period.containing("day", parse_date(text, today))
     except (FieldError, ValueError):
         return None
+
+
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")  # fmt: skip
+_CN_NUMBERS = "一二三四"
+
+
+def label(period: Period, locale: str) -> str:
+    """A period as a person reads it: 第50周（12月7日–13日）, 2026年12月 / Week 50 (7–13 Dec)."""
+    start, end = period.start, period.end
+    if period.kind == "day":
+        weekday = t(locale, WEEKDAY_NAMES[start.weekday()])
+        return t(locale, "%(weekday)s %(day)s %(mon)s %(year)s", **_parts(start), weekday=weekday)
+    if period.kind == "week":
+        return t(locale, "Week %(week)s (%(span)s)", week=start.isocalendar().week,
+                 span=_span(start, end, locale))  # fmt: skip
+    if period.kind == "month":
+        return t(locale, "%(month_name)s %(year)s", month_name=_EN_MONTHS[start.month - 1],
+                 month=start.month, year=start.year)  # fmt: skip
+    if period.kind == "quarter":
+        number = (start.month - 1) // 3 + 1
+        return t(locale, "Q%(quarter)s %(year)s", quarter=number,
+                 quarter_cn=_CN_NUMBERS[number - 1], year=start.year)  # fmt: skip
+    return t(locale, "Year %(year)s", year=start.year)
+
+
+def _parts(d: date) -> dict[str, object]:
+    return {"day": d.day, "month": d.month, "mon": _EN_MONTHS[d.month - 1][:3], "year": d.year}
+
+
+def _span(start: date, end: date, locale: str) -> str:
+    """7–13 Dec / 12月7日–13日; across months 30 Nov – 6 Dec / 11月30日–12月6日."""
+    first = {f"{k}1": v for k, v in _parts(start).items()}
+    last = {f"{k}2": v for k, v in _parts(end).items()}
+    if start.month == end.month:
+        return t(locale, "%(day1)s–%(day2)s %(mon1)s", **first, **last)
+    return t(locale, "%(day1)s %(mon1)s – %(day2)s %(mon2)s", **first, **last)

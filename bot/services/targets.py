@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from bot.services.errors import ServiceError
 # Coarse to fine; a count target is given for one of the coarse kinds and derived for the rest.
 COARSE = ("year", "quarter", "month")
 CHILD = {"year": "quarter", "quarter": "month"}
-ZERO = Decimal(0)
+ZERO, ONE = Decimal(0), Decimal(1)
 Key = tuple[str, int | None, str]  # (kpi key, staff id or None for the team, period key)
 
 
@@ -108,18 +108,18 @@ class TargetBook:
         return self._coarse(kpi, staff_id, period, joined)
 
     def _by_day(self, kpi: KpiSpec, staff_id: int, period: Period, joined: date) -> Decimal | None:
-        # Each working day carries an equal share of its month's target (from the join day on);
-        # multiplied per month rather than added day by day, so 3000 × 3 / 18 is exactly 500.
+        # A day's or week's part of each month it touches: the month's target spread over the
+        # month's working days (from the join day on) in whole units, so the parts add up.
         total, any_target = ZERO, False
         for month in {Period.containing("month", d) for d in (period.start, period.end)}:
             month_target = self._coarse(kpi, staff_id, month, joined)
             if month_target is None:
                 continue
             days = [d for d in month.workdays(self.cal) if d >= joined]
-            mine = [d for d in days if d in period]
+            mine = [share for d, share in spread(month_target, days).items() if d in period]
             if mine:
                 any_target = True
-                total += month_target * len(mine) / len(days)
+                total += sum(mine, ZERO)
         return total if any_target else None
 
     def _coarse(self, kpi: KpiSpec, staff_id: int, period: Period, joined: date) -> Decimal | None:
@@ -134,11 +134,39 @@ class TargetBook:
         value = self.rows.get((kpi.key, staff_id, base.key), kpi.target)
         if value is None:
             return None
-        # A share of the configured period by working days, and only the days since joining.
-        return value * self._workdays(period, joined) / max(self._workdays(base, base.start), 1)
+        # The configured period's target, pro-rated to the working days since joining, spread
+        # over those days; this period gets the shares of its own days.
+        days = [d for d in base.workdays(self.cal) if d >= joined]
+        mine = prorate(value, len(days), len(base.workdays(self.cal)))
+        return sum((v for d, v in spread(mine, days).items() if d in period), ZERO)
 
-    def _workdays(self, period: Period, joined: date) -> int:
-        return len([d for d in period.workdays(self.cal) if d >= joined])
+
+def prorate(value: Decimal, days: int, of_days: int) -> Decimal:
+    """`value` × days / of_days, to the nearest whole unit when `value` is whole."""
+    if days >= of_days:
+        return value
+    share = value * days / max(of_days, 1)
+    return share.quantize(ONE, ROUND_HALF_UP) if _whole(value) else share
+
+
+def spread(total: Decimal, days: list[date]) -> dict[date, Decimal]:
+    """`total` over `days` in whole units, the remainder one each on the last days (sum exact).
+
+    4 over 10 days: six days of 0, then four of 1. A total that is not whole keeps its fraction
+    on the last day, so the parts still add up.
+    """
+    if not days:
+        return {}
+    each = (total / len(days)).to_integral_value(ROUND_FLOOR)
+    rest = total - each * len(days)
+    extra = int(rest.to_integral_value(ROUND_FLOOR))
+    shares = {d: each + (1 if i >= len(days) - extra else 0) for i, d in enumerate(days)}
+    shares[days[-1]] += rest - extra
+    return shares
+
+
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
 
 
 def _rank(kind: str) -> int:
