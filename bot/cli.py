@@ -132,7 +132,9 @@ def commands(parser: argparse.ArgumentParser, prefix: str = ""):
         helps = {choice.dest: choice.help for choice in action._choices_actions}
         for name, command in action.choices.items():
             nested = list(commands(command, f"{prefix}{name} "))
-            yield from nested or [(prefix + name + _choices(command), command, helps.get(name))]
+            yield from nested or [
+                (prefix + name + _choices(command), command, helps.get(name) or "")
+            ]
 
 
 def _choices(parser: argparse.ArgumentParser) -> str:

@@ -1,5 +1,6 @@
 """The command line: run (polling the simulator), db migrations, staff management, demo."""
 
+import argparse
 import asyncio
 import os
 import signal
@@ -113,3 +114,36 @@ async def test_demo_runs_without_a_token(tmp_path):
     assert "签约渠道完成度：1 / 0.9 · 115%" in out  # one channel signed in the library that week
     assert chart.read_bytes().startswith(b"\x89PNG") and f"saved to {chart}" in out
     assert "demo finished" in out
+
+
+def _registered(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
+    """Every runnable command the parser knows, found without bot.cli's own listing code."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        return [prefix.strip()]
+    return [
+        name
+        for word, child in groups[0].choices.items()
+        for name in _registered(child, f"{prefix}{word} ")
+    ]
+
+
+async def test_help_lists_every_command_with_a_one_line_description():
+    from bot.cli import _parser
+
+    code, out, err = await run_opsbot("--help", env={"PATH": os.environ.get("PATH", "")})
+    assert code == 0, err
+    listed = []  # (name, description) per line of the list
+    for line in out.split("commands:\n", 1)[1].split("\n\n")[0].splitlines():
+        name, _, text = line.strip().partition("  ")
+        listed.append((name, text.strip()))
+    registered = _registered(_parser())
+    assert {"export", "jobs due", "jobs run", "db backup", "check", "i18n update"} <= set(
+        registered
+    )
+    for command in registered:
+        # A command with fixed arguments is listed with them: `webhook info|delete`.
+        texts = [text for name, text in listed if name == command or name.startswith(command + " ")]
+        assert texts and texts[0], f"`opsbot {command}` is missing from `opsbot --help`"
+    assert "webhook info|delete" in out and "jobs run tick" in out
+    assert len(listed) == len(registered)
