@@ -134,3 +134,17 @@ def test_missing_font_says_how_to_fix(monkeypatch):
     monkeypatch.setattr(charts, "FONT_FILE", "NoSuchFont.otf")
     with pytest.raises(RuntimeError, match=r"mplfonts.*\./run\.sh"):
         cjk_font_path()
+
+
+def test_missing_values_draw_no_label_and_an_empty_series_no_legend():
+    chart = BarChart(
+        title="KPI",
+        labels=["下载", "留存"],
+        series=[("本期", [80.0, None]), ("上期", [None, None])],
+        gaps=["", "无数据"],
+    )
+    axes = charts.figure(chart).axes[0]
+    texts = [t.get_text() for t in axes.texts]
+    assert texts.count("80%") == 1 and "0%" not in texts and "无数据" in texts
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["本期"]
+    assert len(axes.patches) == 2  # one slot per label: the empty series takes none
