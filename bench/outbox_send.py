@@ -1,8 +1,10 @@
 """Benchmark: sending through the outbox against the simulator's flood limits.
 
-Two cases: `reminders` (1,000 staff whose daily report is overdue; one minute tick queues a
-reminder each, and the tick plus the sender job deliver them) and `burst` (1,000 rows queued
-straight into the outbox, then `deliver` passes until all are sent).
+Three cases: `reminders` (1,000 staff whose daily report is overdue; one minute tick queues a
+reminder each, and the tick plus the sender job deliver them), `burst` (1,000 rows queued
+straight into the outbox, then `deliver` passes until all are sent) and `joins` (30 people ask
+to join at the same moment: 30 join cards for one director's private chat, sent by the handlers'
+flushes and the sender job).
 """
 
 import argparse
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import (
     BOT_USERNAME,
+    DIRECTOR_ID,
     TOKEN,
     LogCount,
     bench_settings,
@@ -25,6 +28,7 @@ from support import (
     header,
     peak_rss_mb,
 )
+from telegram import Update
 from telegram.ext import Application
 
 from bot import clock
@@ -44,6 +48,9 @@ OVERDUE_AT = "2026-11-26 18:05"
 DAILY_FORM = "daily_channel"
 TELEGRAM_OVERALL_LIMIT = 30  # messages per second to different users, per Telegram's bot FAQ
 LIMITER_LOGGER = "telegram.ext.AIORateLimiter"
+PACER_LOGGER = "bot.pacing"  # opsbot's own limiter (decision 43); absent before it
+FIRST_JOINER_ID = 700_000
+JOIN_ROLE = "渠道拓展经理"
 
 
 def recipients(sim: TelegramSimulator, chats: int) -> list[Persona]:
@@ -113,6 +120,14 @@ class LimiterLog:
         log.propagate = False  # counted here rather than printed a thousand times
         log.addHandler(self.retries)
         log.addHandler(self.gave_up)
+        # opsbot's pacer: one INFO line per 429; anything at ERROR would be a regression.
+        self.told_to_wait = LogCount(logging.INFO, "Telegram asked to wait")
+        self.errors = LogCount(logging.ERROR)
+        pacer = logging.getLogger(PACER_LOGGER)
+        pacer.setLevel(logging.INFO)
+        pacer.propagate = False
+        pacer.addHandler(self.told_to_wait)
+        logging.getLogger().addHandler(self.errors)
 
         # APScheduler warns each time the sender job is due while its last run still sends.
         self.job_skipped = LogCount(logging.WARNING, "Execution of job")
@@ -123,13 +138,15 @@ class LimiterLog:
     def reset(self) -> None:
         """Start counting again (each case)."""
         self.retries.count = self.gave_up.count = self.job_skipped.count = 0
+        self.told_to_wait.count = self.errors.count = 0
 
 
 async def run(args: argparse.Namespace, limiter: LimiterLog) -> bool:
     """Each chosen case with a fresh simulator and database; False when reminders went wrong."""
     print(await header("opsbot outbox send benchmark", args.db), flush=True)
     ok = True
-    for case in ("reminders", "burst") if args.case == "both" else (args.case,):
+    cases = ("reminders", "burst", "joins") if args.case == "all" else (args.case,)
+    for case in cases:
         limiter.reset()
         async with (
             TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
@@ -141,6 +158,8 @@ async def run(args: argparse.Namespace, limiter: LimiterLog) -> bool:
             try:
                 if case == "reminders":
                     ok = await measure_reminders(args, sim, app, limiter) and ok
+                elif case == "joins":
+                    ok = await measure_joins(args, sim, app, limiter) and ok
                 else:
                     await measure(args, sim, app, limiter)
             finally:
@@ -277,6 +296,105 @@ async def measure_reminders(
     return exactly_once
 
 
+class FloodWatch:
+    """Every send the simulator's flood control judged, to find those inside a retry_after
+    (works with simulators that do not count them themselves)."""
+
+    def __init__(self, sim: TelegramSimulator) -> None:
+        self.entries: list[tuple[float, int, int | None]] = []
+        admit, clock = sim.flood.admit, sim.flood.clock
+
+        def logged(chat_id: int, private: bool) -> int | None:
+            retry = admit(chat_id, private)
+            self.entries.append((clock(), chat_id, retry))
+            return retry
+
+        sim.flood.admit = logged
+
+    @property
+    def refused(self) -> int:
+        """429s answered."""
+        return sum(1 for _, _, retry in self.entries if retry is not None)
+
+    def inside_retry_after(self) -> int:
+        """Sends tried before the wait their chat was last told had passed."""
+        held: dict[int, float] = {}
+        inside = 0
+        for at, chat, retry in self.entries:
+            if at < held.get(chat, at):
+                inside += 1
+            elif retry is not None:
+                held[chat] = at + retry
+        return inside
+
+
+async def measure_joins(
+    args: argparse.Namespace, sim: TelegramSimulator, app: Application, limiter: LimiterLog
+) -> bool:
+    """`--joiners` people press their role at the same moment; each handler queues a join card
+    for the director and flushes the outbox, and the sender job delivers the rest, with flood
+    limits on. Returns whether each card arrived exactly once."""
+
+    async def push(data: dict) -> None:
+        await app.process_update(Update.de_json(data, app.bot))
+
+    sim.on_update = push
+    director = sim.user(DIRECTOR_ID, "张总", username="zhang", language_code="zh")
+    joiners = [
+        sim.user(FIRST_JOINER_ID + i, f"申请人{i}", language_code="zh") for i in range(args.joiners)
+    ]
+    await director.send("/start")
+    for person in joiners:  # set-up, not measured: each sees the role buttons
+        await person.send("/start")
+    for job in app.job_queue.get_jobs_by_name("tick"):
+        job.schedule_removal()
+    await asyncio.sleep(1.5)  # the set-up's sends leave the flood windows
+    sim.flood_limits = True
+    watch = FloodWatch(sim)
+    calls_before = len(sim.calls)
+    await app.start()  # the sender job (every SEND_SECONDS) runs, as in production
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(p.press(p.inbox[-1], JOIN_ROLE) for p in joiners))
+        pressed = time.perf_counter() - started
+
+        def cards() -> Counter:
+            return Counter(m.plain for m in director.inbox if "加入申请" in m.plain)
+
+        while sum(cards().values()) < args.joiners:
+            if time.perf_counter() - started > args.budget:
+                break
+            await asyncio.sleep(0.05)
+        delivered_in = time.perf_counter() - started
+        await asyncio.sleep(SEND_SECONDS + 0.5)  # time for a stray duplicate to show up
+    finally:
+        await app.stop()
+        sim.on_update = None
+
+    seen = cards()
+    sends = [c for c in sim.calls[calls_before:] if c.method == "sendMessage"]
+    to_director = [c for c in sends if c.params.get("chat_id") == DIRECTOR_ID]
+    once = len(seen) == args.joiners and set(seen.values()) == {1}
+    print(f"\n== joins: {args.joiners} people ask to join at once; one director ==")
+    print("simulator flood limits on (private chat: burst of 3, then 1/s; 30/s overall)")
+    print(f"all {args.joiners} presses handled in {pressed:.2f} s")
+    print(
+        f"join cards delivered: {sum(seen.values())} ({len(seen)} different) in "
+        f"{delivered_in:.1f} s from the first press (total time to deliver all)"
+    )
+    print(
+        f"sendMessage calls: {len(sends)} ({len(to_director)} to the director); "
+        f"429 Too Many Requests: {watch.refused}; sends inside a retry_after: "
+        f"{watch.inside_retry_after()}"
+    )
+    print(
+        f"log: AIORateLimiter ERRORs with a traceback {limiter.gave_up.count}, opsbot pacer INFO "
+        f"lines {limiter.told_to_wait.count}, ERROR records in all {limiter.errors.count}"
+    )
+    print("every card arrived exactly once" if once else "NOT exactly once")
+    return once
+
+
 @dataclass
 class Delivery:
     """How the deliver passes went."""
@@ -382,9 +500,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--case",
-        choices=("reminders", "burst", "both"),
-        default="both",
-        help="reminders from a tick, a burst queued straight into the outbox, or both (default)",
+        choices=("reminders", "burst", "joins", "all"),
+        default="all",
+        help="reminders from a tick, a burst queued straight into the outbox, 30 join requests "
+        "at once to one director, or all three (default)",
+    )
+    parser.add_argument(
+        "--joiners", type=int, default=30, help="joins: people asking at once (default 30)"
     )
     parser.add_argument(
         "--staff", type=int, default=1000, help="reminders case: staff owing the report (1000)"
