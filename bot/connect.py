@@ -152,7 +152,7 @@ def answer(exc: BaseException) -> str:
     if any(isinstance(e, TimedOut) or "Timeout" in type(e).__name__ for e in chain):
         return "no answer in time (timed out)"
     inner = chain[-1]
-    return str(inner) or type(inner).__name__
+    return str(inner).rstrip(".") or type(inner).__name__
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
