@@ -213,6 +213,67 @@ async def test_a_proxy_that_refuses_is_named_in_the_one_line(sim, tmp_path):
     assert SECRET not in err and not sim.calls
 
 
+class Socks5Proxy:
+    """A SOCKS5 proxy (RFC 1928, user/password per RFC 1929) that records whom it connected."""
+
+    def __init__(self) -> None:
+        self.connects: list[tuple[str, str, int]] = []  # (user, host, port)
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        _, count = await reader.readexactly(2)
+        if 2 not in await reader.readexactly(count):
+            writer.write(b"\x05\xff")  # no acceptable method: this proxy wants a password
+            return writer.close()
+        writer.write(b"\x05\x02")
+        _, length = await reader.readexactly(2)
+        user = (await reader.readexactly(length)).decode()
+        await reader.readexactly((await reader.readexactly(1))[0])  # the password
+        writer.write(b"\x01\x00")
+        _, _connect, _, kind = await reader.readexactly(4)
+        if kind == 3:
+            host = (await reader.readexactly((await reader.readexactly(1))[0])).decode()
+        else:
+            host = socket.inet_ntoa(await reader.readexactly(4))
+        port = int.from_bytes(await reader.readexactly(2), "big")
+        self.connects.append((user, host, port))
+        up_reader, up_writer = await asyncio.open_connection(host, port)
+        writer.write(b"\x05\x00\x00\x01\x7f\x00\x00\x01" + port.to_bytes(2, "big"))
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+
+
+async def test_a_socks5_proxy_with_a_password_works(sim, db_url):
+    socks = Socks5Proxy()
+    await socks.start()
+    try:
+        proxy_url = f"socks5://opsbot:{SECRET}@127.0.0.1:{socks.port}"
+        env = opsbot_env(sim, db_url, OPSBOT_TELEGRAM__PROXY=proxy_url)
+        _, out, err = await run_opsbot("check", env=env)
+    finally:
+        socks.server.close()
+
+    assert (
+        f"OK   telegram: @opsbot_test_bot (id 123456) at {sim.base_url[7:-4]} through proxy "
+        f"socks5://***@127.0.0.1:{socks.port} from telegram.proxy"
+    ) in out.splitlines()
+    sim_port = int(sim.base_url.split(":")[2].split("/")[0])
+    assert socks.connects and set(socks.connects) == {("opsbot", "127.0.0.1", sim_port)}
+    assert SECRET not in out + err
+
+
 @pytest.mark.parametrize(
     ("variable", "used"),
     [("ALL_PROXY", True), ("HTTP_PROXY", True), ("all_proxy", True), ("HTTPS_PROXY", False)],
