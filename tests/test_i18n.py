@@ -132,12 +132,14 @@ CONTEXTS |= {
         ],
         tz=UTC,
     ),
-    "reminder.html.j2": dict(step="gentle", form_name=HOSTILE, period=HOSTILE, command="daily"),
-    "escalation.html.j2": dict(rows=[(HOSTILE, HOSTILE, 2)]),
+    "reminder.html.j2": dict(
+        step="gentle", form_name=HOSTILE, period=HOSTILE, command="daily", due="x", closes="y"
+    ),
+    "escalation.html.j2": dict(rows=[(HOSTILE, HOSTILE, 2, HOSTILE)]),
     "approval_reminder.html.j2": dict(
         plans=[SimpleNamespace(id=1, title=HOSTILE, decide_by=datetime.now(UTC))],
         now=datetime.now(UTC),
-        tz=UTC,
+        when=str,
     ),
     "leave_notice.html.j2": dict(name=HOSTILE, start=HOSTILE, end="x", deputy=HOSTILE, you=False),
     "leave_done.html.j2": dict(name=HOSTILE, start="a", end="b", deputy=HOSTILE),

@@ -45,7 +45,8 @@ async def test_it_lists_the_before_due_reminder_on_a_fresh_database(env, engine,
     reminder = [line for line in lines if line.startswith("remind 王伟 (2002)")]
     assert reminder == [
         f"remind 王伟 (2002): {DAILY} 2026-12-07 — before-due step: "
-        "⏰ 提醒：你 2026-12-07 周一 的渠道拓展日报快到截止时间了。发送 /daily 提交，一分钟就好。"
+        "⏰ 提醒：你 2026-12-07 周一 的渠道拓展日报快到截止时间了（今天 18:00 截止）。"
+        "发送 /daily 提交，一分钟就好。"
     ]
     assert await _kept(engine) == (0, 0)
     assert sim.calls == []  # not even getMe: no Bot exists in a dry run

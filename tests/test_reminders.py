@@ -57,6 +57,41 @@ async def test_the_ladder_gentle_then_overdue_then_next_morning_each_once(app, w
     assert "2026-09-29" in sent[2]
 
 
+async def test_each_reminder_says_when_it_is_due_and_until_when_it_can_still_be_filed(app, wang):
+    for moment in ("2026-09-29 16:30", "2026-09-29 17:05", "2026-09-29 18:01", "2026-09-30 09:31"):
+        await at(app, moment)
+    gentle, overdue, next_day = [n for n in nags(wang) if "渠道拓展日报" in n]
+    assert "快到截止时间了（今天 18:00 截止）" in gentle
+    assert "已逾期（今天 18:00 截止）。明天 12:00 前仍可发送 /daily 补交" in overdue
+    assert "今天 12:00 前仍可发送 /daily 补交，记为迟交；之后将记为缺报。" in next_day
+
+
+async def test_the_weekly_reminder_names_the_weekday_it_closes_and_english_reads_english(
+    app, sessions, wang
+):
+    from bot.services import staff as staff_service
+
+    async with sessions() as s, s.begin():
+        (await staff_service.by_telegram_id(s, wang.id)).locale = "en"
+    await at(app, "2026-09-24 12:00")
+    # Due on the week's last working day (Thursday: Friday is 中秋), closes Monday 12:00.
+    await at(app, "2026-09-24 17:05")
+    weekly = [n for n in nags(wang) if "user-feedback" in n]
+    assert len(weekly) == 1
+    assert "it was due today at 17:00" in weekly[0] and "until Mon at 12:00" in weekly[0]
+    assert "recorded as missed" in weekly[0]
+
+
+def test_a_moment_further_than_a_week_away_is_given_with_its_date():
+    from bot.services.reminders import when
+
+    now = local("2026-09-29 10:00")
+    assert when(local("2026-10-08 12:00"), now, TZ, "zh") == "10-08 周四 12:00"
+    assert when(local("2026-10-02 09:00"), now, TZ, "zh") == "周五 09:00"
+    assert when(local("2026-09-29 02:00"), now, TZ, "en") == "today at 02:00"
+    assert when(local("2026-09-28 18:00"), now, TZ, "zh") == "昨天 18:00"
+
+
 async def test_filing_stops_the_ladder(app, wang):
     await at(app, "2026-09-29 17:05")
     with time_machine.travel(local("2026-09-29 17:30"), tick=True):
@@ -96,6 +131,7 @@ async def test_two_misses_in_a_row_are_escalated_to_the_directors_once(app, wang
         await at(app, moment)
     escalations = [m.plain for m in director.inbox if "连续多次未提交" in m.plain]
     assert len(escalations) == 1 and "王 伟" in escalations[0] and "连续 2 期" in escalations[0]
+    assert "最近一期：2026-09-29 周二" in escalations[0] and "/team" in escalations[0]
 
 
 async def test_directors_are_reminded_of_plans_near_their_deadline(
@@ -122,7 +158,8 @@ async def test_directors_are_reminded_of_plans_near_their_deadline(
     await at(app, "2026-09-29 14:00")  # afternoon: still waiting, reminded again
     reminders = [m.plain for m in director.inbox if "等待你审批" in m.plain]
     assert len(reminders) == 3
-    assert "请在" in reminders[0] and "超过审批时限" in reminders[1]
+    assert "请在 今天 10:00 前审批" in reminders[0]
+    assert "已超过审批时限（今天 10:00）" in reminders[1]
     assert "超过审批时限" in reminders[2]
     async with sessions() as s:
         assert (await s.scalar(select(ActivityPlan))).decide_by is not None

@@ -17,7 +17,8 @@ from bot import clock
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.config import ReminderSettings
 from bot.forms.spec import ReportsConfig
-from bot.forms.summary import period_label
+from bot.forms.summary import WEEKDAY_NAMES, period_label
+from bot.i18n import t
 from bot.models import ActivityPlan, Obligation, Staff
 from bot.outbox import WANTED_CHECKS, enqueue
 from bot.render import render
@@ -39,6 +40,7 @@ class Nag:
     staff: Staff
     step: int
     at: datetime  # when the step became due
+    tz: ZoneInfo  # the team's zone, in which the reminder says when
 
     @property
     def key(self) -> str:
@@ -89,7 +91,7 @@ async def due_nags(
         if await leave.on_leave(session, staff.id, local_date(now, tz)):
             continue
         step = max(reached)  # after downtime: only the latest step that applies
-        nags.append(Nag(obligation, staff, step, times[step]))
+        nags.append(Nag(obligation, staff, step, times[step], tz))
     return nags
 
 
@@ -122,14 +124,36 @@ async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> 
     )
     if moved.rowcount != 1 or form is None:
         return 0  # another process got there, or the form left the config
+    locale, now = nag.staff.locale, clock.now()
     text = render(
-        "reminder.html.j2", nag.staff.locale, step=STEP_NAMES[nag.step],
-        form_name=form.name.get(nag.staff.locale), command=form.command,
-        period=period_label(nag.obligation.period_key, nag.staff.locale),
+        "reminder.html.j2", locale, step=STEP_NAMES[nag.step],
+        form_name=form.name.get(locale), command=form.command,
+        period=period_label(nag.obligation.period_key, locale),
+        due=when(nag.obligation.due_at, now, nag.tz, locale),
+        closes=when(nag.obligation.closes_at, now, nag.tz, locale),
     )  # fmt: skip
     return await enqueue(
         session, nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}"
     )
+
+
+def when(moment: datetime, now: datetime, tz: ZoneInfo, locale: str) -> str:
+    """A moment as people say it, seen from `now` in the team's zone: "今天 18:00",
+    "明天 12:00", "昨天 18:00", "周一 12:00" within the week ahead, else "12-07 周一 12:00"."""
+    local = moment.astimezone(tz)
+    days = (local.date() - now.astimezone(tz).date()).days
+    clock_text = local.strftime("%H:%M")
+    weekday = t(locale, WEEKDAY_NAMES[local.weekday()])
+    if days == 0:
+        return t(locale, "today %(time)s", time=clock_text)
+    if days == 1:
+        return t(locale, "tomorrow %(time)s", time=clock_text)
+    if days == -1:
+        return t(locale, "yesterday %(time)s", time=clock_text)
+    if 1 < days < 7:
+        return t(locale, "%(weekday)s %(time)s", weekday=weekday, time=clock_text)
+    day = local.strftime("%m-%d")
+    return t(locale, "%(weekday)s %(date)s %(time)s", weekday=weekday, date=day, time=clock_text)
 
 
 async def _still_open(session: AsyncSession, about: str) -> bool:
@@ -145,23 +169,26 @@ async def escalate(
     session: AsyncSession, missed: list[Obligation], reports: ReportsConfig, misses: int
 ) -> int:
     """One message per director listing who has now missed `misses` periods of a form in a row."""
-    lines: list[tuple[str, str, int]] = []
+    lines: list[tuple[str, str, int, str]] = []
     seen: set[tuple[int, str]] = set()
-    for obligation in missed:
+    for obligation in sorted(missed, key=lambda o: o.due_at, reverse=True):
         if (obligation.staff_id, obligation.form_key) in seen:
-            continue  # several periods closed in one tick: one line per person and form
+            continue  # several periods closed in one tick: one line per person and form (latest)
         seen.add((obligation.staff_id, obligation.form_key))
         streak = await _missed_streak(session, obligation.staff_id, obligation.form_key)
         staff = await session.get(Staff, obligation.staff_id)
         form = reports.form(obligation.form_key)
         if streak >= misses and staff is not None and staff.active and form is not None:
-            lines.append((staff.display_name, obligation.form_key, streak))
+            lines.append((staff.display_name, obligation.form_key, streak, obligation.period_key))
     if not lines:
         return 0
     batch = "-".join(str(o.id) for o in sorted(missed, key=lambda o: o.id))
     queued = 0
     for director in await staff_service.directors(session):
-        rows = [(name, reports.form(key).name.get(director.locale), n) for name, key, n in lines]
+        rows = [
+            (name, reports.form(key).name.get(director.locale), n, period_label(p, director.locale))
+            for name, key, n, p in lines
+        ]
         queued += await enqueue(
             session, f"escalate:{batch}:{director.telegram_id}", director.telegram_id,
             render("escalation.html.j2", director.locale, rows=rows),
@@ -215,6 +242,7 @@ async def approval_nags(
         queued += await enqueue(
             session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}:{phase}",
             person.telegram_id,
-            render("approval_reminder.html.j2", person.locale, plans=mine, now=now, tz=tz),
+            render("approval_reminder.html.j2", person.locale, plans=mine, now=now,
+                   when=lambda at, locale=person.locale: when(at, now, tz, locale)),
         )  # fmt: skip
     return queued
