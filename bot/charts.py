@@ -147,8 +147,10 @@ def _figure(chart: BarChart, family: str):
 
     for i, (k, name, series_values) in enumerate(drawn):
         rows = [row - group / 2 + bar * (i + 0.5) for row in range(n_labels)]
-        # None becomes NaN: no bar and no value label; the slot stays so the groups line up.
-        widths = [math.nan if v is None else v for v in series_values]
+        # None becomes NaN: no bar and no value label; the slot stays so the groups line up. A
+        # real 0 gets a sliver, so its "0%" sits beside something in the series' colour.
+        sliver = ax.get_xlim()[1] * 0.006
+        widths = [math.nan if v is None else max(v, sliver) for v in series_values]
         if several:
             colours = [PALETTE[k % len(PALETTE)]] * n_labels  # a series keeps its colour
         else:

@@ -232,7 +232,8 @@ def _line(r: Result, locale: str, days_left: int | None, *, weighted: bool) -> L
         target=show(r.kpi, r.target, locale),
         bar=bar(r.completion),
         completion=pct(r.completion),
-        problem=r.problem,
+        # A spread share of 0 (the month's few units fall on later days) is not a missing target.
+        problem="zero_target" if r.problem == "no_target" and r.target == 0 else r.problem,
         pace=pace,
         on_plan=on_plan,
     )

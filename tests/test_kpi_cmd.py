@@ -379,7 +379,8 @@ VARIANTS = [
     ("target_done.html.j2", dict(per_day=None)),
     *[("kpi_card.html.j2", dict(lines=[Line(HOSTILE, None, "1", "2", "░", "—", problem, None,
                                             on_plan)]))
-      for problem, on_plan in [("no_target", True), ("source_gone", False), (None, False)]],
+      for problem, on_plan in [("no_target", True), ("zero_target", False), ("source_gone", False),
+                                (None, False)]],
     *[("kpi_error.html.j2", dict(reason=r, mine=m, name=HOSTILE))
       for r, m in [("no_kpis", True), ("no_kpis", False), ("unknown_person", False)]],
     ("kpi_error.html.j2", dict(reason="no_kpis", name="")),

@@ -208,3 +208,18 @@ def test_a_period_reads_as_words(key, zh, en):
     period = Period.parse(key)
     assert periods.label(period, "zh") == zh
     assert periods.label(period, "en") == en
+
+
+def test_a_spread_share_of_zero_says_the_plan_is_zero_not_that_no_target_exists():
+    from handlers.kpi import _line
+
+    zero = Result(CONTRACTS, D(1), D(0), None, "no_target")  # 4 a month, all on the last days
+    card = render("kpi_card.html.j2", "zh", team=False, name="王伟", period="第50周",
+                  lines=[_line(zero, "zh", None, weighted=True)], score=None, best=None,
+                  people=[])  # fmt: skip
+    assert "目标 0 家" in card and "未计分：本期计划为 0" in card and "/target" not in card
+    digest = _digest([zero], [Result(CONTRACTS, D(0), D(0), None, "no_target")])
+    text = render("digest_period.html.j2", "zh", digest=digest, period_label="第50周",
+                  show_scores=False)  # fmt: skip
+    assert "签约渠道完成度：1 / 0 · 本期计划为 0" in text
+    assert digests.team_chart(digest, "zh").gaps == ["本期计划为 0"]

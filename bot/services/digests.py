@@ -240,6 +240,8 @@ def _percent(result: Result | None, before: bool = False) -> float | None:
 def _gap(result: Result, locale: str) -> str:
     if result.completion is not None:
         return ""
+    if result.problem == "no_target" and result.target == 0:
+        return t(locale, "plan is 0 this period")
     if result.problem == "no_target":
         return t(locale, "no target")
     if result.problem == "source_gone":
