@@ -439,3 +439,27 @@ async def test_a_lost_connection_is_one_warning_and_one_when_it_is_back(sim, tmp
     attempts = int(back[0].split("(")[-1].split()[0])
     assert attempts >= 3  # several failed polls, one line
     assert failure_lines("\n".join(err)) == lost + back
+
+
+async def test_tls_failure_and_silence_are_said_so(sim, db_url):
+    # https:// to the plain-http simulator: the TLS handshake fails.
+    env = opsbot_env(sim, db_url, OPSBOT_TELEGRAM__BASE_URL=sim.base_url.replace("http:", "https:"))
+    code, out, _ = await run_opsbot("check", env=env)
+    (tls,) = [line for line in out.splitlines() if "telegram:" in line]
+
+    # A port that takes the connection and never answers (nobody accepts it).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        env = opsbot_env(sim, db_url, OPSBOT_TELEGRAM__BASE_URL=f"http://127.0.0.1:{port}/bot")
+        _, out, _ = await run_opsbot("check", env=env)
+    (timeout,) = [line for line in out.splitlines() if "telegram:" in line]
+
+    assert code == 1
+    assert tls.startswith(f"FAIL telegram: cannot reach Telegram at {sim.base_url[7:-4]}")
+    assert "(no proxy): TLS failed (" in tls
+    assert timeout.startswith(
+        f"FAIL telegram: cannot reach Telegram at 127.0.0.1:{port} (no proxy): "
+        "no answer in time (timed out) — check the network;"
+    )
