@@ -7,7 +7,7 @@ import json
 import logging
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
 import uvicorn
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Bot, Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot import clock, connect, metrics
@@ -246,5 +246,17 @@ async def delete_webhook(settings: Settings) -> str:
     )
 
 
-def _bot(settings: Settings) -> Bot:
-    return connect.bot(settings)  # through telegram.proxy, like the running bot
+@contextlib.asynccontextmanager
+async def _bot(settings: Settings) -> AsyncIterator[Bot]:
+    # Through telegram.proxy like the running bot; a refused token is a config error (PTB's own
+    # message would print the token), an unreachable Telegram the usual one line.
+    bot = connect.bot(settings)
+    try:
+        with connect.starting(connect.route(settings.telegram)):
+            await bot.initialize()
+    except connect.Unreachable as exc:
+        raise NetworkError(str(exc)) from None
+    try:
+        yield bot
+    finally:
+        await bot.shutdown()

@@ -463,3 +463,20 @@ async def test_tls_failure_and_silence_are_said_so(sim, db_url):
         f"FAIL telegram: cannot reach Telegram at 127.0.0.1:{port} (no proxy): "
         "no answer in time (timed out) — check the network;"
     )
+
+
+async def test_opsbot_webhook_info_says_the_same_lines(sim, tmp_path):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    code, out, err = await run_opsbot(
+        "webhook", "info", env=opsbot_env(sim, db, OPSBOT_TELEGRAM__TOKEN="123456:REVOKED-TOKEN")
+    )
+    assert code == 2 and out == "" and "REVOKED" not in err
+    (line,) = err.splitlines()
+    assert "refused the bot token (getMe: Unauthorized)" in line
+
+    port = closed_port()
+    env = opsbot_env(sim, db, OPSBOT_TELEGRAM__BASE_URL=f"http://127.0.0.1:{port}/bot")
+    code, _, err = await run_opsbot("webhook", "info", env=env)
+    assert code == 1
+    (line,) = err.splitlines()
+    assert f"cannot reach Telegram at 127.0.0.1:{port} (no proxy): connection refused" in line
