@@ -255,19 +255,21 @@ class Socks5Proxy:
         await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
 
 
-async def test_a_socks5_proxy_with_a_password_works(sim, db_url):
+@pytest.mark.parametrize("source", ["OPSBOT_TELEGRAM__PROXY", "ALL_PROXY"])
+async def test_a_socks5_proxy_with_a_password_works(sim, db_url, source):
     socks = Socks5Proxy()
     await socks.start()
     try:
         proxy_url = f"socks5://opsbot:{SECRET}@127.0.0.1:{socks.port}"
-        env = opsbot_env(sim, db_url, OPSBOT_TELEGRAM__PROXY=proxy_url)
+        env = opsbot_env(sim, db_url, **{source: proxy_url})
         _, out, err = await run_opsbot("check", env=env)
     finally:
         socks.server.close()
 
+    named = "telegram.proxy" if source.startswith("OPSBOT") else source
     assert (
         f"OK   telegram: @opsbot_test_bot (id 123456) at {sim.base_url[7:-4]} through proxy "
-        f"socks5://***@127.0.0.1:{socks.port} from telegram.proxy"
+        f"socks5://***@127.0.0.1:{socks.port} from {named}"
     ) in out.splitlines()
     sim_port = int(sim.base_url.split(":")[2].split("/")[0])
     assert socks.connects and set(socks.connects) == {("opsbot", "127.0.0.1", sim_port)}
