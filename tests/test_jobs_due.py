@@ -42,12 +42,9 @@ async def test_it_lists_the_before_due_reminder_on_a_fresh_database(env, engine,
     lines = await _due(env, "2026-12-07 17:00")
     assert lines[0] == "tick at 2026-12-07 17:00 (dry run: nothing saved, nothing sent):"
     assert f"create obligation 王伟 (2002): {DAILY} 2026-12-07, due 2026-12-07 18:00" in lines
-    reminder = [line for line in lines if line.startswith("remind 王伟 (2002)")]
-    assert reminder == [
-        f"remind 王伟 (2002): {DAILY} 2026-12-07 — before-due step: "
-        "⏰ 提醒：你 2026-12-07 周一 的渠道拓展日报快到截止时间了（今天 18:00 截止）。"
-        "发送 /daily 提交，一分钟就好。"
-    ]
+    reminders = [line for line in lines if line.startswith("remind ")]
+    assert len(reminders) == 1  # its exact text: test_what_it_lists_is_what_the_tick_then_sends
+    assert reminders[0].startswith(f"remind 王伟 (2002): {DAILY} 2026-12-07 — before-due step: ⏰")
     assert await _kept(engine) == (0, 0)
     assert sim.calls == []  # not even getMe: no Bot exists in a dry run
 
