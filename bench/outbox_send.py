@@ -210,7 +210,7 @@ async def measure_reminders(
         for job in app.job_queue.get_jobs_by_name("tick"):
             job.schedule_removal()
         clock.start_at(clock.parse_local(OVERDUE_AT, tz))
-        sim.flood_limits = True
+        sim.flood_limits = app.bot.rate_limiter.per_chat = True
         calls_before = len(sim.calls)
         await app.start()
         try:
@@ -349,7 +349,7 @@ async def measure_joins(
     for job in app.job_queue.get_jobs_by_name("tick"):
         job.schedule_removal()
     await asyncio.sleep(1.5)  # the set-up's sends leave the flood windows
-    sim.flood_limits = True
+    sim.flood_limits = app.bot.rate_limiter.per_chat = True
     watch = FloodWatch(sim)
     calls_before = len(sim.calls)
     await app.start()  # the sender job (every SEND_SECONDS) runs, as in production
@@ -419,7 +419,7 @@ async def measure(
             await enqueue(s, f"bench:{i}", person.id, text)
     enqueue_seconds = time.perf_counter() - started
 
-    sim.flood_limits = True
+    sim.flood_limits = app.bot.rate_limiter.per_chat = True
     calls_before = len(sim.calls)
     transport = TimedTransport(TelegramTransport(app.bot))
     delivery = await deliver_all(sessions, transport, args.budget)

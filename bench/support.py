@@ -79,7 +79,14 @@ def bench_settings(sim: TelegramSimulator, db_url: str) -> Settings:
 def settings_for(base_url: str, base_file_url: str, db_url: str) -> Settings:
     """bench_settings for a process that has the simulator's URLs but not the simulator."""
     return load_settings(
-        telegram={"token": TOKEN, "base_url": base_url, "base_file_url": base_file_url},
+        # Per-chat pacing off, like the simulator's flood limits: a benchmark that turns those on
+        # turns pacing on too (bench/outbox_send.py); the others measure processing capacity.
+        telegram={
+            "token": TOKEN,
+            "base_url": base_url,
+            "base_file_url": base_file_url,
+            "pace_per_chat": False,
+        },
         database={"url": db_url},
         team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
     )

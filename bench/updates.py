@@ -100,7 +100,7 @@ def build_echo(settings: Settings, limited: bool) -> Application:
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
     )
     if limited:
-        builder = builder.rate_limiter(rate_limiter())
+        builder = builder.rate_limiter(rate_limiter(per_chat=False))  # one chat flat out: capacity
     app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     return app

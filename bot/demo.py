@@ -149,6 +149,9 @@ async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
                     "token": TOKEN,
                     "base_url": sim.base_url,
                     "base_file_url": sim.base_file_url,
+                    # The simulator's flood limits are off here, so is pacing (decision 43): the
+                    # scene presses faster than Telegram would let the bot answer.
+                    "pace_per_chat": False,
                 },
                 database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"},
                 team={"name": "互联网运营部", "directors": [DIRECTOR_ID]},
