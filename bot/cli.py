@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job", choices=["tick"])
     run.add_argument("--at", help='team-local time "YYYY-MM-DD HH:MM" (default: now)')
     run.set_defaults(func=_jobs_run)
-    due = jobs.add_parser("due", help="list what a tick would send now (or --at), and why")
+    due = jobs.add_parser("due", help="a dry run of the tick now (or --at): what it would do")
     due.add_argument("--at", help='team-local time "YYYY-MM-DD HH:MM" (default: now)')
     due.set_defaults(func=_jobs_due)
 
