@@ -8,6 +8,7 @@ from handlers import (
     channels,
     errors,
     feedback,
+    fulltext,
     groups,
     invite,
     join,
@@ -45,6 +46,8 @@ def register(app: Application) -> None:
     basics.register(app)
     # Feedback: /feedback and forwarded messages (before reports, which take any other text).
     feedback.register(app)
+    # "Whole text" buttons under report, draft and plan cards (private chats and the group).
+    fulltext.register(app)
     # Reports: one command per configured form, their buttons, /my, and typed answers (after
     # every command above, before the fallbacks).
     # Activity plans: directors' cards, /pending, /budget, and a director's typed reason (before

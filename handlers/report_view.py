@@ -11,7 +11,13 @@ from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.flow import NEW_PLAN, PLAN_PREFIX, RESULTS_PREFIX, FlowContext, Step
 from bot.forms.spec import FieldSpec
-from bot.forms.summary import answer_rows, answer_text, period_label
+from bot.forms.summary import (
+    answer_items,
+    answer_rows,
+    answer_text,
+    full_text_buttons,
+    period_label,
+)
 from bot.i18n import t
 from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
@@ -187,11 +193,16 @@ def keyboard(step: Step, ctx: FlowContext) -> Buttons:
                 label = t(loc, "Edit the report of %(day)s", day=day)
                 rows.insert(0, [(label, f"fs:v1:{step.form.key}:e:{period}")])
         return rows
+    if step.kind == "filed" and step.report is not None:
+        items = answer_items(step.form, step.report.answers, ctx.fields)
+        return full_text_buttons("r", step.report.id, items, loc)
     if step.draft is None or step.kind in ("filed", "cancelled", "other_form"):
         return []
     data = f"f:v1:{step.draft.id}:{step.draft.version}:"
     if step.kind == "review":
+        items = answer_items(step.form, step.draft.answers, ctx.fields)
         return [
+            *full_text_buttons("d", step.draft.id, items, loc),
             [(t(loc, "✅ Submit"), data + "ok:")],
             [(t(loc, "✏️ Edit a field"), data + "e:"), (t(loc, "✖ Cancel"), data + "x:")],
         ]

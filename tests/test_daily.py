@@ -100,7 +100,8 @@ ONE_MESSAGE = """/daily
 async def test_one_message_filing_goes_straight_to_the_summary_card(app, sessions, wang):
     await wang.send(ONE_MESSAGE)
     review = q(wang)
-    assert "请核对" in review and "500" in review and "跟进万科\n准备合同" in review
+    assert "请核对" in review and "渠道带来的下载量：500" in review
+    assert "下一个工作日计划：跟进万科 准备合同" in review  # one line on the card
     await wang.press(wang.inbox[-1], "✅ 提交")
     async with sessions() as s:
         report = await s.scalar(select(Report))

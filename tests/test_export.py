@@ -189,7 +189,7 @@ async def test_sheets_come_in_order_with_english_headers(sessions, settings, rec
     ]  # fmt: skip
     daily = book[DAILY]
     assert [c.value for c in daily[1]][:6] == [
-        "Name", "Period", "Filed at", "Late", "Version", "Which channels did you contact today?",
+        "Name", "Period", "Filed at", "Late", "Version", "Channels contacted",
     ]  # fmt: skip
     assert daily.freeze_panes == "A2" and daily.auto_filter.ref == "A1:O2"
     assert all(c.font.b for c in daily[1])
@@ -206,9 +206,9 @@ async def test_a_daily_report_has_its_numbers_as_numbers_in_their_columns(
     assert row["Late"] == "No" and row["Version"] == 1
     assert row["Downloads driven"] == 1200 and isinstance(row["Downloads driven"], int)
     assert row["Channels in negotiation"] == 2
-    assert row["Which channels did you contact today?"] == "万科物业服务"  # today's name
+    assert row["Channels contacted"] == "万科物业服务"  # today's name
     assert row["Plan for the next working day"] == "跟进万科\n准备合同"
-    assert row["Problems / help needed"] is None
+    assert row["Problems"] is None
     assert list(row)[-1] == "Mood" and row["Mood"] == "不错"  # gone from the form, still here
     sheet = book[DAILY]
     assert sheet["C2"].number_format == "yyyy-mm-dd hh:mm"
@@ -305,7 +305,7 @@ async def test_a_chinese_workbook_builds(sessions, settings, recorded):
     assert book.sheetnames[:3] == ["渠道拓展日报", "用户反馈周报", "old_form"]
     assert len(book.sheetnames) == 7
     (row,) = _table(book["渠道拓展日报"])
-    assert row["渠道带来的下载量"] == 1200 and "今天接触了哪些渠道？" in row
+    assert row["渠道带来的下载量"] == 1200 and "接触的渠道" in row
 
 
 async def test_an_empty_database_gives_headers_only(sessions, settings):

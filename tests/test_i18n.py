@@ -110,6 +110,7 @@ CONTEXTS |= {
         FORM_COMMON, rows=_ROWS, report=SimpleNamespace(version=1, late=True)
     ),
     "form_nothing_due.html.j2": dict(form_name=HOSTILE),
+    "form_full_text.html.j2": dict(label=HOSTILE, text=HOSTILE),
     "my_reports.html.j2": dict(
         owed=[SimpleNamespace(form_key="f", period_key=HOSTILE, due_at=datetime.now(UTC))],
         latest=[

@@ -62,11 +62,14 @@ async def test_the_weekly_draft_is_pre_filled_from_the_weeks_feedback(app, sim, 
         await tick(app.bot_data, app.bot)
         await lina.send(USER_DATA)
         review = q(lina)
+        # The card shows the start of the summary on one line; its button sends all of it.
+        await lina.press(lina.inbox[-1], "📄 This week's user feedback in full")
+        whole = q(lina)
 
-    assert "3 items this week, raised by 4 users in all" in review
-    assert "up 1 on last week" in review  # bugs: 2 mentions now, 1 the week before
-    assert "1. App crashes on login (2 users)" in review
+    assert "This week's user feedback: 3 items this week, raised by 4 users in all" in review
     assert "Check your report, then submit." in review
+    assert "up 1 on last week" in whole  # bugs: 2 mentions now, 1 the week before
+    assert "1. App crashes on login (2 users)" in whole
 
 
 async def test_a_filed_weekly_goes_to_the_directors_and_the_group(

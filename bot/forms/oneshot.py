@@ -71,7 +71,7 @@ def label_of(
     marker = _MARKER.match(line)
     bare = line[marker.end() if marker else 0 :].strip()
     inside = continuing is not None and continuing.type in MULTILINE_TYPES
-    names = {f.key: (f.key, f.label.zh, f.label.en) for f in form.fields}
+    names = {f.key: (f.key, f.label.zh, f.label.en, *f.aliases) for f in form.fields}
     for pattern, loose in ((_LABEL_LINE, not (marker and inside)), (_QUESTION_LINE, False)):
         match = pattern.fullmatch(bare)
         keys = resolve(match["label"], names, loose=loose) if match else []

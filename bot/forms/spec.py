@@ -62,8 +62,10 @@ class FieldSpec(Strict):
 
     key: str
     type: FieldType
-    label: Labels
-    help: Labels | None = None
+    label: Labels  # short: it heads the answer on every card ("量化指标：下载量 5,000 次")
+    help: Labels | None = None  # the question and its input hint, shown when it is asked
+    # Earlier or longer names a one-message filing still accepts (people paste old templates).
+    aliases: tuple[str, ...] = ()
     required: bool = True
     metric: bool = False
     min: float | None = None

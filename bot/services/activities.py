@@ -16,6 +16,7 @@ from bot.forms.fields import (
     fields_snapshot,
 )
 from bot.forms.spec import FormSpec, ReportsConfig
+from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, ReasonPrompt, Staff
 from bot.outbox import WANTED_CHECKS, Buttons, enqueue, enqueue_edit
@@ -81,9 +82,12 @@ def card_key(plan_id: int, version: int, director_telegram_id: int) -> str:
 
 
 def card_buttons(plan: ActivityPlan, locale: str) -> Buttons:
-    """Approve / Reject / Request changes, carrying the plan's version."""
+    """The whole text of clipped answers; Approve / Reject / Request changes, carrying the
+    plan's version."""
     data = f"{plan.id}:{plan.version}"
+    ctx = FieldContext(locale=locale, today=clock.now().date())
     return [
+        *full_text_buttons("p", plan.id, snapshot_items(plan.fields, plan.answers, ctx), locale),
         [
             (t(locale, "✅ Approve"), f"act:v1:ap:{data}"),
             (t(locale, "❌ Reject"), f"act:v1:rj:{data}"),

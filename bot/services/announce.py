@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.fields import FieldContext
 from bot.forms.spec import FormSpec, ReportsConfig
-from bot.forms.summary import answer_rows, period_label
+from bot.forms.summary import answer_items, full_text_buttons, period_label
 from bot.models import Report, Staff
 from bot.outbox import enqueue
 from bot.render import render
@@ -35,22 +35,25 @@ async def report_filed(
             recipients.append((group, team_locale))
     queued = 0
     for chat_id, locale in recipients:
-        text = _text(report, form, filer, reports, locale)
+        text, buttons = _text(report, form, filer, reports, locale)
         queued += await enqueue(
-            session, f"report:{report.id}:v{report.version}:{chat_id}", chat_id, text
+            session, f"report:{report.id}:v{report.version}:{chat_id}", chat_id, text, buttons
         )
     return queued
 
 
-def _text(report: Report, form: FormSpec, filer: Staff, reports: ReportsConfig, locale: str) -> str:
+def _text(
+    report: Report, form: FormSpec, filer: Staff, reports: ReportsConfig, locale: str
+) -> tuple[str, list]:
     ctx = FieldContext(
         locale=locale,
         today=report.filed_at.date(),
         regions=reports.regions,
         industries=reports.industries,
     )
-    rows = [(label, _clip(value)) for label, value in answer_rows(form, report.answers, ctx)]
-    return render(
+    items = answer_items(form, report.answers, ctx)
+    rows = [(label, _clip(value)) for _, label, value in items]
+    text = render(
         "report_announce.html.j2",
         locale,
         name=filer.display_name,
@@ -60,6 +63,7 @@ def _text(report: Report, form: FormSpec, filer: Staff, reports: ReportsConfig, 
         late=report.late,
         rows=rows,
     )
+    return text, full_text_buttons("r", report.id, items, locale)
 
 
 def _clip(value: str) -> str:

@@ -1,0 +1,47 @@
+"""The "whole text" button under a card: one answer in full, sent to the person who pressed it."""
+
+import re
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler
+
+from bot.models import Staff
+from bot.render import render
+from bot.services import fulltext
+from bot.state import BotContext
+from handlers.access import staff_only, stale_data
+from handlers.reply import reply
+
+# tx:v1:<d|r|p>:<id>:<field key> (see bot/forms/summary.py: full_text_buttons)
+DATA = re.compile(r"tx:v1:([drp]):(\d{1,18}):([a-z][a-z0-9_]{0,31})")
+
+
+@staff_only()
+async def show_full_text(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """Send the answer in full; forged data, a gone object or a stranger's press is refused."""
+    match = DATA.fullmatch(update.callback_query.data or "")
+    found = None
+    if match:
+        kind, object_id, key = match.groups()
+        found = await fulltext.answer(
+            session, me, kind, int(object_id), key, context.settings.reports
+        )
+    if found is None:
+        await stale_data(update, session, me)
+        return
+    await update.callback_query.answer()
+    label, text = found
+    if update.effective_chat.type == "private":
+        await reply(update, me.locale, "form_full_text.html.j2", label=label, text=text)
+        return
+    # Pressed in the team group: the text goes to the presser's private chat, not the group.
+    body = render("form_full_text.html.j2", me.locale, label=label, text=text)
+    await context.bot.send_message(me.telegram_id, body)
+
+
+def register(app) -> None:
+    """The "whole text" buttons of report, draft and plan cards."""
+    app.add_handler(CallbackQueryHandler(show_full_text, pattern=r"^tx:v1:"))

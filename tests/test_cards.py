@@ -1,0 +1,86 @@
+"""Report and plan cards fit a phone: one field a line, long answers clipped, a button for all."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import select
+from support import make_staff
+
+from bot.models import AuditLog as Audit, Draft, Report
+from jobs.tick import tick
+
+TZ = ZoneInfo("Asia/Shanghai")
+LONG_PLAN = "拜访华润物业沈阳总部，" * 12  # 132 characters
+DAILY = f"""/daily
+新增入库渠道数：2
+洽谈中的渠道数：3
+今日签约数：1
+今日交付/上线数：0
+渠道带来的下载量：1.2万
+渠道带来的注册量：800
+遇到的问题 / 需要的支持：物业
+群里推广
+需要海报
+下一个工作日计划：{LONG_PLAN}"""
+
+
+def local(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
+
+
+@pytest.fixture
+async def wang(app, sim, sessions, channel_manager, director, user_ops_manager):
+    with time_machine.travel(local("2026-11-26 10:00"), tick=True):
+        await make_staff(sessions, channel_manager, "channel")
+        await make_staff(sessions, user_ops_manager, "user_ops")
+        await director.send("/start")
+        await channel_manager.send("/start")
+        await tick(app.bot_data, app.bot)
+        yield channel_manager
+
+
+async def test_the_daily_summary_card_fits_twenty_lines_one_field_a_line(wang):
+    await wang.send(DAILY)  # the old long labels still parse
+    card = wang.inbox[-1]
+    lines = card.plain.splitlines()
+    assert len(lines) <= 20, card.plain
+    assert "渠道带来的下载量：12,000" in lines
+    assert "问题与支持：物业 群里推广 需要海报" in lines  # one line on the card
+    [plan] = [line for line in lines if line.startswith("下一个工作日计划：")]
+    assert plan == "下一个工作日计划：" + LONG_PLAN[:60] + "…"  # 60 characters, then …
+
+
+async def test_the_whole_text_button_sends_the_answer_as_filed(sessions, wang):
+    await wang.send(DAILY)
+    card = wang.inbox[-1]
+    [button] = [b for row in card.buttons for b in row if b.text.startswith("📄")]
+    assert button.text == "📄 下一个工作日计划全文"
+    assert len(button.callback_data.encode()) <= 64
+    await wang.press(card, button.text)
+    assert wang.inbox[-1].plain == "📄 下一个工作日计划\n" + LONG_PLAN
+    await wang.press(wang.inbox[-2], "✅ 提交")  # the filed card has the button too
+    filed = wang.inbox[-2]
+    assert [b.text for row in filed.buttons for b in row] == ["📄 下一个工作日计划全文"]
+    async with sessions() as s:
+        assert (await s.scalar(select(Report))).answers["plan"] == LONG_PLAN
+
+
+async def test_someone_elses_or_a_forged_whole_text_button_is_refused(
+    sessions, wang, user_ops_manager
+):
+    await wang.send(DAILY)
+    async with sessions() as s:
+        draft = await s.scalar(select(Draft))
+    await user_ops_manager.send("/help")
+    mine = user_ops_manager.inbox[-1]
+    for data in (f"tx:v1:d:{draft.id}:plan", "tx:v1:d:99:plan", "tx:v1:x:1:plan",
+                 f"tx:v1:d:{draft.id}:nope", "tx:v1:d:1:plan:extra"):  # fmt: skip
+        before = len(user_ops_manager.inbox)
+        answer = await user_ops_manager.press_data(mine.message_id, mine.chat_id, data)
+        assert answer.show_alert
+        assert len(user_ops_manager.inbox) == before  # nothing of 王伟's report was sent
+    async with sessions() as s:
+        audits = list(await s.scalars(select(Audit).where(Audit.action == "button.unknown")))
+    assert len(audits) == 5
