@@ -62,5 +62,5 @@ async def test_three_processes_ticking_together_send_each_reminder_and_digest_on
     await ticks_together(sim, db_url, "2026-11-26 18:31")  # the daily digest is due
     await ticks_together(sim, db_url, "2026-11-26 18:36", processes=1)
     digests = [m.plain for m in sim.messages(GROUP)[group_before:]]
-    assert len(digests) == 1 and "每日简报 · 2026-11-26" in digests[0]
+    assert len(digests) == 1 and "每日简报 · 2026年11月26日（周四）" in digests[0]
     assert f"未提交（{PEOPLE}）" in digests[0]
