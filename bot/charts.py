@@ -178,7 +178,7 @@ def _figure(chart: BarChart, family: str):
         ax.axvline(chart.reference, color=GREY, linestyle="--", linewidth=1.2, zorder=3)
     # The title is a suptitle so the legend can sit between it and the axes, clear of the bars.
     fig.suptitle(chart.title, family=family, size=17, x=0.02, ha="left")
-    if several:
+    if several and values:  # a legend of nothing would only warn
         ax.legend(
             loc="lower left",
             bbox_to_anchor=(0, 1),
