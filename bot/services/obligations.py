@@ -1,23 +1,27 @@
 """Obligations: who owes which form for which period, when it is due and when it closes."""
 
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.db import insert_for
 from bot.forms.spec import WEEKDAYS, FormSpec
-from bot.models import Obligation, Staff, StaffRole
+from bot.models import Obligation, Report, Staff, StaffRole
 from bot.services import leave
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
 INSERT_CHUNK = 2000
 
 PERIOD_KIND = {"daily": "day", "weekly": "week"}
+# PostgreSQL advisory locks (two-key form) of "obligations of one form and period"; the first
+# key sets them apart from other locks of the application.
+PERIOD_LOCK_SPACE = 7_215_038
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ async def _create_missing(
         for p in missing
         if plan.due_at > p.joined_at and p.id not in away
     ]  # fmt: skip
+    if not rows:
+        return 0
+    await lock_period(session, form_key, plan.period.key, exclusive=True)
     created = 0
     for start in range(0, len(rows), INSERT_CHUNK):
         stmt = (
@@ -122,7 +129,92 @@ async def _create_missing(
             .on_conflict_do_nothing(index_elements=["staff_id", "form_key", "period_key"])
         )
         created += (await session.execute(stmt)).rowcount
+    # Someone may have filed this period before it was owed (the first minute after joining,
+    # a tick that had not run yet): such a new obligation is settled by that report at once.
+    await settle_filed(session, form_key, plan.period.key, [row["staff_id"] for row in rows])
     return created
+
+
+async def lock_period(
+    session: AsyncSession, form_key: str, period_key: str, *, exclusive: bool
+) -> None:
+    """Serialise creating a period's obligations (exclusive) with filing in it (shared).
+
+    Each side looks for the other's row only after taking this lock, and holds it until its
+    transaction ends, so a report and its obligation never both miss each other on PostgreSQL
+    (READ COMMITTED sees neither uncommitted row). SQLite needs nothing: one writer at a time,
+    and both sides look after their first write.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return
+    key = zlib.crc32(f"{form_key}:{period_key}".encode()) - 2**31  # a signed 32-bit int
+    how = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(
+        text(f"SELECT {how}(:space, :key)"), {"space": PERIOD_LOCK_SPACE, "key": key}
+    )
+
+
+def _its_report():
+    """Report and obligation of the same person, form and period (a correlated condition)."""
+    return and_(
+        Report.staff_id == Obligation.staff_id,
+        Report.form_key == Obligation.form_key,
+        Report.period_key == Obligation.period_key,
+    )
+
+
+async def settle_filed(
+    session: AsyncSession, form_key: str, period_key: str, staff_ids: list[int]
+) -> None:
+    """Open obligations of these people whose period already has a report become filed or late
+    as of the report's first filing, and each such report is linked to its obligation."""
+    filed_at = select(Report.filed_at).where(_its_report()).scalar_subquery()
+    for start in range(0, len(staff_ids), INSERT_CHUNK):
+        ids = staff_ids[start : start + INSERT_CHUNK]
+        period = (Obligation.form_key == form_key, Obligation.period_key == period_key)
+        await session.execute(
+            update(Obligation)
+            .where(Obligation.staff_id.in_(ids), *period, Obligation.status == "open")
+            .where(exists().where(_its_report()))
+            .values(
+                status=case((filed_at > Obligation.due_at, "late"), else_="filed"),
+                filed_at=filed_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        owed = select(Obligation.id).where(_its_report())
+        await session.execute(
+            update(Report)
+            .where(Report.staff_id.in_(ids), Report.form_key == form_key)
+            .where(Report.period_key == period_key, Report.obligation_id.is_(None), exists(owed))
+            .values(
+                obligation_id=owed.scalar_subquery(),
+                late=select(Obligation.status == "late").where(_its_report()).scalar_subquery(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def settle(
+    session: AsyncSession, staff_id: int, form_key: str, period_key: str, at: datetime
+) -> Obligation | None:
+    """A report of the period was filed at `at`: its obligation, if still open, becomes filed or
+    late. Returns the period's obligation (whatever its status), None when nothing is owed."""
+    await lock_period(session, form_key, period_key, exclusive=False)
+    mine = (
+        Obligation.staff_id == staff_id,
+        Obligation.form_key == form_key,
+        Obligation.period_key == period_key,
+    )
+    await session.execute(
+        update(Obligation)
+        .where(*mine, Obligation.status == "open")
+        .values(status=case((Obligation.due_at < at, "late"), else_="filed"), filed_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return await session.scalar(
+        select(Obligation).where(*mine).execution_options(populate_existing=True)
+    )
 
 
 async def close_expired(session: AsyncSession) -> list[Obligation]:
@@ -134,6 +226,15 @@ async def close_expired(session: AsyncSession) -> list[Obligation]:
             )
         )
     )
+    # One with a report is filed, not missed (a report filed before reports settled their
+    # obligation whatever the order); the UPDATE below then leaves it alone.
+    periods: dict[tuple[str, str], list[int]] = {}
+    for obligation in expired:
+        periods.setdefault((obligation.form_key, obligation.period_key), []).append(
+            obligation.staff_id
+        )
+    for (form_key, period_key), staff_ids in periods.items():
+        await settle_filed(session, form_key, period_key, staff_ids)
     closed = []
     for obligation in expired:
         # Conditional, so two processes ticking together close (and escalate) each once.

@@ -10,7 +10,7 @@ from bot import clock
 from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.spec import FormSpec
-from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
+from bot.models import Draft, Metric, Report, ReportVersion, Staff
 from bot.services import audit, obligations
 from bot.services.errors import ServiceError
 
@@ -53,6 +53,7 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
             report_id=report.id, version=report.version, answers=report.answers, filed_at=now
         )
     )
+    await _settle(session, report)
     await _write_metrics(session, report, form)
     await audit.record(
         session,
@@ -68,24 +69,31 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
 
 async def _create(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Report:
     now = clock.now()
-    obligation = await session.get(Obligation, draft.obligation_id) if draft.obligation_id else None
-    if obligation is not None and obligation.status == "open":
-        obligations.mark_filed(obligation, now)
     report = Report(
         staff_id=staff.id,
         form_key=form.key,
         period_key=draft.period_key,
-        obligation_id=obligation.id if obligation else None,
         answers=dict(draft.answers),
         fields=field_types.fields_snapshot(form),
         version=1,
-        late=obligation is not None and obligation.status == "late",
         filed_at=now,
         updated_at=now,
     )
     session.add(report)
     await session.flush()
     return report
+
+
+async def _settle(session: AsyncSession, report: Report) -> None:
+    # Looked up now, not taken from the draft: the obligation may have been created after the
+    # draft began (the first minute after joining). A tick creating it at this very moment waits
+    # for this transaction and then settles it from the report (obligations.lock_period).
+    obligation = await obligations.settle(
+        session, report.staff_id, report.form_key, report.period_key, report.filed_at
+    )
+    if obligation is not None and report.obligation_id is None:
+        report.obligation_id = obligation.id
+        report.late = obligation.status == "late"
 
 
 async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:
