@@ -118,9 +118,10 @@ async def shutdown(app: Application) -> None:
 class PollingStopped(Exception):
     """Polling cannot start or go on; the message says why and what to do."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, *, logged: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.logged = logged  # a Conflict is logged as an ERROR when it happens
 
 
 async def poll(app: Application) -> None:
@@ -168,6 +169,7 @@ async def poll(app: Application) -> None:
                     allowed_updates=ALLOWED_UPDATES, error_callback=on_polling_error
                 )
                 await app.start()
+                _log_running(app, "polling")
                 await stopping.wait()
             finally:
                 if app.updater.running:
@@ -177,14 +179,19 @@ async def poll(app: Application) -> None:
                 await shutdown(app)
         finally:
             await app.shutdown()
-    except connect.Unreachable as exc:
-        log.error("%s", exc)  # exit code 1: systemd tries again (2 would stop it for good)
+    except connect.Unreachable as exc:  # exit code 1: systemd tries again (2 would not)
         raise PollingStopped(str(exc), exit_code=1) from None
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
     if conflict:
-        raise PollingStopped(conflict[0], exit_code=1)
+        raise PollingStopped(conflict[0], exit_code=1, logged=True)
+
+
+def _log_running(app: Application, how: str) -> None:
+    """One line once the bot is up: who it is, how it gets updates, where it keeps its data."""
+    note = app.bot_data.extras.get("started_note", "")
+    log.warning("opsbot running as @%s (%s); %s", app.bot.username, how, note)
 
 
 def _conflict_message(exc: Conflict) -> str:

@@ -167,8 +167,9 @@ def _run(settings: Settings, args) -> int:
 
     settings.require_token()
     app = build_application(settings)
-    mode, database = settings.telegram.mode, _safe_url(settings.database.url)
-    log.warning("opsbot starting (%s); database %s", mode, database)
+    mode = settings.telegram.mode
+    # Said once Telegram has answered, so a start that fails is that one failure line alone.
+    app.bot_data.extras["started_note"] = f"database {_safe_url(settings.database.url)}"
     if mode == "webhook":
         from bot.webhook import WebhookError, serve
 
@@ -180,9 +181,9 @@ def _run(settings: Settings, args) -> int:
     try:
         asyncio.run(poll(app))
     except PollingStopped as exc:
-        if exc.exit_code == 2:  # refused to start: said the way configuration errors are
+        if not exc.logged:  # refused to start: said the way configuration errors are
             print(f"opsbot: {exc}", file=sys.stderr)
-        return exc.exit_code  # a Conflict was logged as an ERROR when it happened
+        return exc.exit_code
     return 0
 
 

@@ -165,7 +165,11 @@ async def serve(application: Application, settings: Settings) -> None:
                 raise WebhookError(
                     f"Telegram refused the webhook {tg.webhook_url}: {exc}"
                 ) from None
-            log.warning("webhook set to %s; listening on %s:%s", tg.webhook_url, tg.listen, tg.port)
+            log.warning(
+                "opsbot running as @%s (webhook %s, listening on %s:%s); %s",
+                application.bot.username, tg.webhook_url, tg.listen, tg.port,
+                application.bot_data.extras.get("started_note", ""),
+            )  # fmt: skip
             await server.serve(sockets=[sock])
         finally:
             if application.running:
