@@ -34,6 +34,12 @@ def environment(locale: str) -> Environment:
     # and {% trans count=n %}…{% pluralize %}…{% endtrans %} picks the locale's plural form.
     env.install_gettext_translations(translations(locale), newstyle=True)
     env.globals["locale"] = locale
+    # Chinese punctuation is full-width with no space around it (and 、 between listed items):
+    # templates put these between a label and its value, listed items, and two sentences.
+    zh = locale != "en"
+    env.globals.update(
+        colon="：" if zh else ": ", listsep="、" if zh else ", ", gap="" if zh else " "
+    )
     env.filters.update(FILTERS)
     env.filters["clip"] = clip
     return env

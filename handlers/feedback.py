@@ -357,8 +357,10 @@ def _card_buttons(me: Staff, item: Feedback, channel: str | None) -> list:
     )
     rows += [[choice(i, k, item.severity, SEVERITY_LABELS, "v") for i, k in enumerate(SEVERITIES)]]
     count = item.count
-    steps = [("−", count - 1)] if count > fb.MIN_COUNT else []
-    steps += [("+", count + 1), (f"+{BIG_STEP}", count + BIG_STEP)]
+    # Say what the step counts (users who raised it), not a bare "+" / "+10".
+    steps = [(t(locale, "−1 user"), count - 1)] if count > fb.MIN_COUNT else []
+    steps += [(t(locale, "+1 user"), count + 1),
+              (t(locale, "+%(n)s users", n=BIG_STEP), count + BIG_STEP)]  # fmt: skip
     rows += [
         [
             (label, _data(item.id, "n", f"{count}.{new}"))
@@ -366,7 +368,8 @@ def _card_buttons(me: Staff, item: Feedback, channel: str | None) -> list:
             if new <= fb.MAX_COUNT
         ]
     ]
-    source = t(locale, "Source channel") + ": " + _line(channel or "—", LABEL_MAX)
+    colon = ": " if locale == "en" else "："
+    source = t(locale, "Source channel") + colon + _line(channel or "—", LABEL_MAX)
     rows += [[("📇 " + source, _data(item.id, "p", "m0"))]]
     if len(item.text) > CARD_TEXT_MAX:
         rows += [[("📄 " + t(locale, "Full text"), _data(item.id, "f"))]]

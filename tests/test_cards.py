@@ -8,7 +8,8 @@ import time_machine
 from sqlalchemy import select
 from support import make_staff
 
-from bot.models import AuditLog as Audit, Draft, Report
+from bot.models import AuditLog as Audit
+from bot.models import Draft, Report
 from jobs.tick import tick
 
 TZ = ZoneInfo("Asia/Shanghai")

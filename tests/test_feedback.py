@@ -558,8 +558,10 @@ async def test_feedback_is_recorded_and_confirmed_on_one_card(sim, sessions, lin
     assert "Category: Experience" in card.plain and "Users who raised it: 1" in card.plain
     assert "✓ Experience" in card.labels and "Bug" in card.labels
     assert {"Opinion leader", "Heavy user", "Light user", "New user"} <= set(card.labels)
-    assert {"Low", "✓ Medium", "High", "+", "+10", "🗑 Remove", "✅ Done"} <= set(card.labels)
-    assert "−" not in card.labels  # a count cannot go below one
+    assert {"Low", "✓ Medium", "High", "+1 user", "+10 users", "🗑 Remove", "✅ Done"} <= set(
+        card.labels
+    )
+    assert "−1 user" not in card.labels  # a count cannot go below one
     data = [b.callback_data for row in card.buttons for b in row]
     assert all(d.startswith(f"fb:v1:{item.id}:") and len(d.encode()) <= 64 for d in data)
 
@@ -571,8 +573,8 @@ async def test_the_buttons_adjust_the_item(sim, sessions, lina):
     await lina.press(card, "Experience")
     await lina.press(card, "Opinion leader")
     await lina.press(card, "High")
-    await lina.press(card, "+10")
-    await lina.press(card, "−")
+    await lina.press(card, "+10 users")
+    await lina.press(card, "−1 user")
 
     shown = current(sim, card)
     assert {"✓ Experience", "✓ Opinion leader", "✓ High"} <= set(shown.labels)
@@ -598,7 +600,7 @@ async def test_the_buttons_adjust_the_item(sim, sessions, lina):
 async def test_a_double_tap_on_plus_counts_one(sim, sessions, lina):
     await lina.send("/feedback 希望加夜间模式")
     card = card_of(lina)
-    plus = card.button("+").callback_data
+    plus = card.button("+1 user").callback_data
 
     await lina.press_data(card.message_id, card.chat_id, plus)
     answer = await lina.press_data(card.message_id, card.chat_id, plus)
