@@ -170,3 +170,37 @@ async def test_a_private_chat_gets_a_burst_of_three_then_one_a_second():
 async def test_a_group_gets_twenty_a_minute():
     at = await _paced_calls(ChatPacer(), -42, 22)
     assert max(at[:20]) < 1 and [round(t) for t in at[20:]] == [60, 60]
+
+
+async def test_a_reply_to_a_chat_held_longer_than_it_may_wait_is_dropped_quietly(
+    app, sim, director, pacer, caplog
+):
+    await director.send("/start")
+    sim.flood_limits = True
+    FakeTime(sim, pacer)
+    pacer.hold(director.id, 30)  # a group-sized wait: longer than a reply may wait
+    before = len(director.inbox)
+    with caplog.at_level(logging.INFO):
+        await director.send("/help")
+
+    assert len(director.inbox) == before  # no reply, and no apology inside the hold either
+    assert sim.flood.refusals == 0 and sim.flood.inside_retry_after == 0
+    assert [(r.levelno, r.exc_info) for r in caplog.records if "not sent" in r.getMessage()] == [
+        (logging.WARNING, None)
+    ]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_the_simulator_counts_a_send_inside_retry_after(sim, director):
+    director.started = True
+    sim.flood_limits = True
+    fake = type("Clock", (), {"now": 0.0})()
+    sim.monotonic = lambda: fake.now
+    refusals = [sim.flood.admit(director.id, True) for _ in range(4)]
+    fake.now = 0.5  # told to wait 1 s; half of it has passed
+    refusals.append(sim.flood.admit(director.id, True))
+    fake.now = 1.0
+    refusals.append(sim.flood.admit(director.id, True))
+
+    assert refusals == [None, None, None, 1, 1, None]
+    assert (sim.flood.refusals, sim.flood.inside_retry_after) == (2, 1)
