@@ -281,3 +281,22 @@ async def test_the_tick_creating_the_obligation_while_a_report_is_filed(app, ses
     finally:
         await filer_engine.dispose()
     assert await _settled(sessions, staff_id) == ("filed", True)
+
+
+async def test_a_report_left_unlinked_by_an_earlier_version_is_filed_not_missed_at_closing(
+    app, sessions, channel_manager, director
+):
+    with at("09:00:00"):
+        await make_staff(sessions, channel_manager, "channel")
+    await tick_at(app, "09:01:00")
+    async with sessions() as s, s.begin():  # as versions before this fix left it: no link
+        staff = await s.scalar(select(Staff).where(Staff.telegram_id == channel_manager.id))
+        filed = local(f"{DAY} 17:30")
+        s.add(Report(staff_id=staff.id, form_key="daily_channel", period_key=DAY,
+                     obligation_id=None, answers={}, fields={}, version=1, late=False,
+                     filed_at=filed, updated_at=filed))  # fmt: skip
+
+    await tick_at(app, "2026-11-27 12:30")
+
+    obligation, report = await the_day(sessions, channel_manager)
+    assert obligation.status == "filed" and report.obligation_id == obligation.id
