@@ -14,6 +14,8 @@ from bot.kpis.display import FILTERS
 TELEGRAM_TEXT_LIMIT = 4096
 QUOTE_LIMIT = 60  # characters of what a person typed that a reply quotes back
 _BLANKS = re.compile(r"\s+")
+# Lines joined after Chinese punctuation need no space ("提出。按类别："), others one.
+_AFTER_ZH_PUNCT = re.compile(r"([，。：；！？、）」』])\s*\n\s*")
 # Never cut between a character and what modifies it (accents, skin tones, ZWJ sequences).
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 
@@ -59,7 +61,8 @@ def clip(value: object, limit: int = QUOTE_LIMIT) -> str:
     """
     if isinstance(value, Markup):  # already escaped: cut the text, not an entity
         return escape(clip(value.unescape(), limit))
-    text = _BLANKS.sub(" ", str(value).replace("\x00", "")).strip()
+    text = _AFTER_ZH_PUNCT.sub(r"\1", str(value).replace("\x00", ""))
+    text = _BLANKS.sub(" ", text).strip()
     if len(text) <= limit:
         return text
     cut = limit

@@ -458,7 +458,7 @@ async def test_two_replicas_on_postgresql_through_a_working_day_send_everything_
         assert got == steps, (i, [m.plain for m in staff[i].inbox])
     # The daily digest, and Monday's weekly one, reached the group once each.
     daily = [m.plain for m in group.messages if "每日简报" in m.plain]
-    assert len(daily) == 1 and "未提交（2）：员工4, 员工5" in daily[0], daily
+    assert len(daily) == 1 and "未提交（2）：员工4、员工5" in daily[0], daily
     assert sum("每周简报 · 第48周（11月23日–29日）" in m.plain for m in group.messages) == 1
     async with sessions() as s:
         statuses = Counter(await s.scalars(select(Outbox.status)))

@@ -67,6 +67,8 @@ def _sampled(value: Any) -> Any:
         return value.replace(HOSTILE, SAMPLE)
     if isinstance(value, dict):
         return {k: _sampled(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [*map(_sampled, value), "李娜"]  # two items, so a list shows its separator
     if isinstance(value, list | tuple):
         return type(value)(_sampled(v) for v in value)
     if isinstance(value, SimpleNamespace):  # a Telegram username is Latin letters, never Chinese
