@@ -85,3 +85,30 @@ async def test_someone_elses_or_a_forged_whole_text_button_is_refused(
     async with sessions() as s:
         audits = list(await s.scalars(select(Audit).where(Audit.action == "button.unknown")))
     assert len(audits) == 5
+
+
+async def test_the_director_reads_a_plan_in_full_once_per_decision_round(
+    app, sim, sessions, channel_manager, director
+):
+    from test_activity_flow import PLAN
+
+    with time_machine.travel(datetime(2026, 11, 26, 2, 0, tzinfo=UTC), tick=True):
+        await make_staff(sessions, channel_manager, "activity")
+        await director.send("/start")
+        await channel_manager.send(PLAN)  # the old long labels still parse
+        await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
+        card = director.inbox[-1]
+        assert "量化指标：下载量 5,000 次" in card.plain and "活动形式：线上" in card.plain
+        await director.press(card, "✏️ 要求修改")
+        await director.send("预算太高")
+        await channel_manager.send("/activity")
+        await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")  # version 2, unchanged
+        await director.press(director.inbox[-1], "✅ 批准")
+
+    texts = [sim.message(m.chat_id, m.message_id).plain for m in director.inbox]
+    in_full = [t for t in texts if "活动目的：拉新促活" in t]
+    assert len(in_full) == 0  # both decided cards now show the title and the outcome only
+    decided = [t for t in texts if "活动方案 #1" in t]
+    assert len(decided) == 2 and "已要求修改" in decided[0] and "已由 张 总 批准" in decided[1]
+    assert all("活动主题：周末缴费送积分" in t and "预算 ¥3,000.00" in t for t in decided)
+    assert all(len(t.splitlines()) <= 9 for t in decided)  # the full card: every field

@@ -309,11 +309,15 @@ async def card_text(
     before: dict[str, Any] | None = None,
     decider: str | None = None,
 ) -> str:
-    """A plan's card in `locale`: the whole plan, its budget, what changed since the answers
-    `before` (a resubmission), and its outcome once `decider` decided (or withdrew) it."""
+    """A plan's card in `locale`: the whole plan, its budget, and what changed since the answers
+    `before` (a resubmission); once `decider` decided (or withdrew) it, only its title, budget
+    and outcome: the director read the whole plan once in this round, and a resubmission
+    brings a new card."""
     proposer = await session.get(Staff, plan.proposer_id)
     budget = await budget_view(session, plan)
-    diff = changes(plan, before, locale) if before is not None else None
+    diff = changes(plan, before, locale) if before is not None and decider is None else None
+    rows = plan_rows(plan, locale)
+    rows = rows[:1] if decider is not None else rows
     text = ""
     for clip in CLIPS:
         text = render(
@@ -321,7 +325,7 @@ async def card_text(
             locale,
             plan=plan,
             proposer=proposer.display_name if proposer else "?",
-            rows=[(label, _clip(value, clip)) for label, value in plan_rows(plan, locale)],
+            rows=[(label, _clip(value, clip)) for label, value in rows],
             changes=[(label, _clip(o, clip // 2), _clip(n, clip // 2)) for label, o, n in diff]
             if diff is not None
             else None,
