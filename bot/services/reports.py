@@ -86,8 +86,8 @@ async def _create(session: AsyncSession, draft: Draft, form: FormSpec, staff: St
 
 async def _settle(session: AsyncSession, report: Report) -> None:
     # Looked up now, not taken from the draft: the obligation may have been created after the
-    # draft began (the first minute after joining). A tick creating it at this very moment waits
-    # for this transaction and then settles it from the report (obligations.lock_period).
+    # draft began (the first minute after joining). A tick creating it at this very moment and
+    # this filing take turns (obligations.lock_period); the tick settles it if it comes second.
     obligation = await obligations.settle(
         session, report.staff_id, report.form_key, report.period_key, report.filed_at
     )
