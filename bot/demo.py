@@ -278,7 +278,10 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
 
     log.scene("10. Li Na files the weekly summary in one message (feedback pre-filled)")
     await _say(log, lina, WEEKLY_IN_ONE_MESSAGE)
-    await _press(log, lina, lina.inbox[-1], "✅ Submit")
+    review = lina.inbox[-1]
+    # The card shows one line of the pre-filled summary; its button sends all of it.
+    await _press(log, lina, review, "📄 This week's user feedback in full")
+    await _press(log, lina, review, "✅ Submit")
 
     log.scene("11. An activity plan: proposed, sent back with a reason, resubmitted, approved")
     await _say(log, wang, ACTIVITY_IN_ONE_MESSAGE)

@@ -82,6 +82,13 @@ def _group_post(sim) -> str:
     return sim.messages(GROUP)[-1].plain
 
 
+async def _whole(person, message) -> str:
+    """What a card's "whole text" button sends `person` (the card shows one line of it)."""
+    [label] = [b.text for row in message.buttons for b in row if b.text.startswith("📄")]
+    await person.press(message, label)
+    return person.inbox[-1].plain
+
+
 def _speaks_chinese_only(text: str) -> None:
     for english in (*ENGLISH, *ENGLISH_COUNTS):
         assert english not in text, english
@@ -104,19 +111,24 @@ async def test_the_chinese_director_reads_the_english_filers_summary_in_chinese(
 
     card = director.inbox[-1].plain
     assert "提交人：Li Na" in card
-    assert "本周共 3 条反馈，5 位用户提出。" in card
-    assert "- 故障：3（比上周多 2）" in card and "- 价格：1（比上周多 1）" in card
-    assert "1. App crashes on login（3 位用户）" in card  # the feedback itself: as typed
+    assert "本周用户反馈总结：本周共 3 条反馈，5 位用户提出。" in card  # one line on the card
     assert "ticket to payments" in card  # her own answer: as typed
     _speaks_chinese_only(card)
+    whole = await _whole(director, director.inbox[-1])
+    assert "- 故障：3（比上周多 2）" in whole and "- 价格：1（比上周多 1）" in whole
+    assert "1. App crashes on login（3 位用户）" in whole  # the feedback itself: as typed
+    _speaks_chinese_only(whole)
 
 
-async def test_the_group_reads_it_in_the_teams_language(app, sim, lina, week):
+async def test_the_group_reads_it_in_the_teams_language(app, sim, lina, week, director):
     await _file_weekly(app, lina)
 
     post = _group_post(sim)
-    assert "本周共 3 条反馈，5 位用户提出。" in post and "热点：" in post
+    assert "本周共 3 条反馈，5 位用户提出。" in post
     _speaks_chinese_only(post)
+    whole = await _whole(director, sim.messages(GROUP)[-1])  # sent to the presser, privately
+    assert "热点：" in whole and sim.messages(GROUP)[-1].plain == post
+    _speaks_chinese_only(whole)
 
 
 async def test_an_english_team_reads_it_in_english_while_the_director_reads_chinese(
@@ -133,12 +145,14 @@ async def test_an_english_team_reads_it_in_english_while_the_director_reads_chin
 async def test_the_english_filer_reads_her_own_summary_in_english(app, lina, week):
     review = await _file_weekly(app, lina)
     filed = lina.inbox[-1].plain
+    whole = await _whole(lina, lina.inbox[-1])
 
     for card in (review, filed):
         assert "3 items this week, raised by 5 users in all." in card
-        assert "- Bug: 3 (up 2 on last week)" in card
-        assert "1. App crashes on login (3 users)" in card
-        assert "本周共" not in card and "位用户" not in card
+    assert "- Bug: 3 (up 2 on last week)" in whole
+    assert "1. App crashes on login (3 users)" in whole
+    for text in (review, filed, whole):
+        assert "本周共" not in text and "位用户" not in text
     assert "Check your report, then submit." in review and "Filed on time" in filed
 
 
@@ -147,9 +161,9 @@ async def test_one_item_and_one_user_are_singular(app, sim, sessions, lina, dire
     review = await _file_weekly(app, lina)
 
     assert "1 item this week, raised by 1 user in all." in review
-    assert "1. Too expensive for small shops (1 user)" in review
+    assert "1. Too expensive for small shops (1 user)" in await _whole(lina, lina.inbox[-1])
     assert "本周共 1 条反馈，1 位用户提出。" in director.inbox[-1].plain
-    assert "（1 位用户）" in _group_post(sim)
+    assert "（1 位用户）" in await _whole(director, sim.messages(GROUP)[-1])
 
 
 async def test_a_summary_the_filer_rewrote_is_hers_and_stays_as_typed(
@@ -183,8 +197,9 @@ async def test_a_summary_filed_as_text_before_still_shows_as_it_was_stored(
         review = lina.inbox[-1].plain
         await lina.press(lina.inbox[-1], "✅ Submit")
 
-    assert "1. Slow bills (2 users)" in review
-    assert "1. Slow bills (2 users)" in director.inbox[-1].plain
+    assert "Top themes: 1.…" in review  # the card's one line; the whole text as stored:
+    assert "1. Slow bills (2 users)" in await _whole(lina, lina.inbox[-1])
+    assert "1. Slow bills (2 users)" in await _whole(director, director.inbox[-1])
 
 
 async def test_the_export_has_the_summary_in_the_workbooks_language(app, sim, lina, week, director):
