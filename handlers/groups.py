@@ -14,11 +14,31 @@ log = logging.getLogger(__name__)
 GROUPS = filters.ChatType.GROUPS
 
 
+async def on_membership(update: Update, context: BotContext) -> None:
+    """The bot was added to a group or taken out of one."""
+    change: ChatMemberUpdated = update.my_chat_member
+    if change.chat.type not in ("group", "supergroup"):
+        return
+    if _joined(change):
+        await on_added(update, context)
+    elif _gone(change):
+        await on_removed(update, context)
+
+
+async def on_removed(update: Update, context: BotContext) -> None:
+    """Out of the team group (removed, or left): the directors hear it and how to fix it."""
+    change: ChatMemberUpdated = update.my_chat_member
+    by = change.from_user.id if change.from_user else None
+    async with context.db() as session, session.begin():
+        lost = await team.group_lost(session, change.chat.id, by, change.new_chat_member.status)
+    if lost:
+        log.warning("removed from the team group %s (%s)", change.chat.id, change.chat.title)
+        await flush_outbox(context)
+
+
 async def on_added(update: Update, context: BotContext) -> None:
     """Added to a group: stay if a director did it (and explain /bind), otherwise leave."""
     change: ChatMemberUpdated = update.my_chat_member
-    if change.chat.type not in ("group", "supergroup") or not _joined(change):
-        return
     async with context.db() as session, session.begin():
         adder = await staff_service.by_telegram_id(session, change.from_user.id)
         allowed = adder is not None and adder.active and adder.has_role("director")
@@ -31,10 +51,17 @@ async def on_added(update: Update, context: BotContext) -> None:
         await context.bot.leave_chat(change.chat.id)
 
 
+IN_GROUP = ("member", "administrator")
+
+
 def _joined(change: ChatMemberUpdated) -> bool:
-    was = change.old_chat_member.status in ("member", "administrator")
-    now = change.new_chat_member.status in ("member", "administrator")
-    return now and not was
+    was = change.old_chat_member.status in IN_GROUP
+    return change.new_chat_member.status in IN_GROUP and not was
+
+
+def _gone(change: ChatMemberUpdated) -> bool:
+    was = change.old_chat_member.status in IN_GROUP
+    return was and change.new_chat_member.status in ("left", "kicked")
 
 
 async def bind(update: Update, context: BotContext) -> None:
@@ -65,7 +92,7 @@ async def on_migrated(update: Update, context: BotContext) -> None:
 
 
 def register(app) -> None:
-    """Group membership, /bind, and supergroup migration."""
-    app.add_handler(ChatMemberHandler(on_added, ChatMemberHandler.MY_CHAT_MEMBER))
+    """Group membership (added, removed), /bind, and supergroup migration."""
+    app.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("bind", bind, filters=GROUPS))
     app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE & GROUPS, on_migrated))

@@ -73,3 +73,43 @@ async def test_the_team_group_is_followed_when_it_becomes_a_supergroup(
 
     async with sessions() as s:
         assert (await s.get(Team, 1)).group_chat_id == supergroup.id
+
+
+async def test_removed_from_the_team_group_the_directors_are_told_what_to_do(
+    app, sim, director, channel_manager
+):
+    await director.send("/start")
+    group = sim.group(id=-5010, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+    before = len(director.inbox)
+
+    await sim.remove_bot_from_group(group, by=channel_manager)
+
+    (notice,) = director.inbox[before:]
+    assert notice.plain.startswith("⚠️ 我已不在团队群「运营部」中。")  # not staff: no name
+    assert "重新加入该群" in notice.plain and "/bind" in notice.plain
+
+
+async def test_removed_from_another_group_nobody_is_told(app, sim, director):
+    await director.send("/start")
+    bound, other = sim.group(id=-5011, title="运营部"), sim.group(id=-5012, title="项目群")
+    for group in (bound, other):
+        await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=bound)
+    before = len(director.inbox)
+
+    await sim.remove_bot_from_group(other, by=director)
+
+    assert director.inbox[before:] == []
+
+
+async def test_a_director_who_removes_the_bot_is_named(app, sim, director):
+    await director.send("/start")
+    group = sim.group(id=-5013, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+
+    await sim.remove_bot_from_group(group, by=director)
+
+    assert "把我移出了团队群「运营部」。" in director.inbox[-1].plain

@@ -72,6 +72,7 @@ CONTEXTS = {
     "group_bound.html.j2": dict(title=HOSTILE),
     "calendar_fallback.html.j2": dict(year=HOSTILE),
     "unreachable.html.j2": dict(name=HOSTILE),
+    "group_lost.html.j2": dict(title=HOSTILE, by=HOSTILE),
     "form_field_error.html.j2": dict(
         reason="bad_group_item",
         label=HOSTILE,

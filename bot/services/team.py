@@ -7,6 +7,8 @@ from bot import clock
 from bot.config import TeamSettings
 from bot.db import insert_for
 from bot.models import ProcessedUpdate, Team
+from bot.outbox import enqueue
+from bot.render import render
 from bot.services import audit
 from bot.services import staff as staff_service
 from bot.services.staff import Person
@@ -77,3 +79,25 @@ async def forget_updates_before(session: AsyncSession, moment) -> None:
 async def is_team_group(session: AsyncSession, chat_id: int) -> bool:
     """True for the bound team group."""
     return await session.scalar(select(Team.group_chat_id).where(Team.id == TEAM_ID)) == chat_id
+
+
+async def group_lost(session: AsyncSession, chat_id: int, by: int | None, how: str) -> bool:
+    """The bot left or was removed from the team group: tell every director what to do, once."""
+    team = await get(session)
+    if team.group_chat_id != chat_id:
+        return False
+    await audit.record(session, by, "group.lost", f"chat:{chat_id}", how=how)
+    remover = await staff_service.by_telegram_id(session, by) if by else None
+    episode = clock.now().strftime("%Y%m%dT%H%M%S")
+    for director in await staff_service.directors(session):
+        if director.unreachable_since is not None:
+            continue
+        text = render(
+            "group_lost.html.j2",
+            director.locale,
+            title=team.group_title or str(chat_id),
+            by=remover.display_name if remover else None,
+        )
+        await enqueue(session, f"group.lost:{chat_id}:{episode}:{director.telegram_id}",
+                      director.telegram_id, text)  # fmt: skip
+    return True
