@@ -112,3 +112,31 @@ async def test_the_director_reads_a_plan_in_full_once_per_decision_round(
     assert len(decided) == 2 and "已要求修改" in decided[0] and "已由 张 总 批准" in decided[1]
     assert all("活动主题：周末缴费送积分" in t and "预算 ¥3,000.00" in t for t in decided)
     assert all(len(t.splitlines()) <= 9 for t in decided)  # the full card: every field
+
+
+async def test_a_plans_long_answer_is_read_whole_by_the_director_not_by_a_colleague(
+    app, sim, sessions, channel_manager, director, user_ops_manager
+):
+    from test_activity_flow import PLAN
+
+    purpose = "拉新促活，" * 20  # 100 characters
+    with time_machine.travel(datetime(2026, 11, 26, 2, 0, tzinfo=UTC), tick=True):
+        await make_staff(sessions, channel_manager, "activity")
+        await make_staff(sessions, user_ops_manager, "user_ops")
+        await director.send("/start")
+        await channel_manager.send(PLAN.replace("活动目的：拉新促活", f"活动目的：{purpose}"))
+        await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
+        card = director.inbox[-1]
+        [button] = [b for row in card.buttons for b in row if b.text.startswith("📄")]
+        assert button.text == "📄 活动目的全文" and len(button.callback_data.encode()) <= 64
+        await director.press(card, button.text)
+        assert director.inbox[-1].plain == "📄 活动目的\n" + purpose
+        assert "✅ 批准" in card.labels  # the card and its decision buttons stay as they were
+
+        await user_ops_manager.send("/help")
+        mine = user_ops_manager.inbox[-1]
+        before = len(user_ops_manager.inbox)
+        answer = await user_ops_manager.press_data(
+            mine.message_id, mine.chat_id, button.callback_data
+        )
+    assert answer.show_alert and len(user_ops_manager.inbox) == before
