@@ -140,3 +140,21 @@ async def test_a_plans_long_answer_is_read_whole_by_the_director_not_by_a_collea
             mine.message_id, mine.chat_id, button.callback_data
         )
     assert answer.show_alert and len(user_ops_manager.inbox) == before
+
+
+async def test_a_report_filed_before_labels_were_kept_is_read_whole_with_todays_labels(
+    app, sessions, wang
+):
+    from bot import clock
+    from bot.models import Staff
+    from bot.services import fulltext
+
+    async with sessions() as s, s.begin():
+        me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
+        report = Report(staff_id=me.id, form_key="daily_channel", period_key="2026-11-25",
+                        answers={"plan": LONG_PLAN}, fields={}, filed_at=clock.now(),
+                        updated_at=clock.now())  # fmt: skip
+        s.add(report)
+        await s.flush()
+        found = await fulltext.answer(s, me, "r", report.id, "plan", app.bot_data.settings.reports)
+    assert found == ("下一个工作日计划", LONG_PLAN)

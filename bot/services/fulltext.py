@@ -30,12 +30,22 @@ async def answer(
     elif kind == "r":
         report = await session.get(Report, object_id)
         if report is not None and await _may_read_report(me, report, reports):
-            items = snapshot_items(report.fields, report.answers, ctx)
+            items = _report_items(report, reports, ctx)
     elif kind == "p":
         plan = await session.get(ActivityPlan, object_id)
         if plan is not None and await _may_read_plan(session, me, plan):
             items = snapshot_items(plan.fields, plan.answers, ctx)
     return next(((label, text) for k, label, text in items if k == key), None)
+
+
+def _report_items(
+    report: Report, reports: ReportsConfig, ctx: FieldContext
+) -> list[tuple[str, str, str]]:
+    # Reports filed before labels were kept with them take their labels from the config.
+    if report.fields:
+        return snapshot_items(report.fields, report.answers, ctx)
+    form = reports.form(report.form_key)
+    return answer_items(form, report.answers, ctx) if form is not None else []
 
 
 async def _may_read_report(me: Staff, report: Report, reports: ReportsConfig) -> bool:
