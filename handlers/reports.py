@@ -9,6 +9,7 @@ from bot.calendar import local_date
 from bot.forms import flow
 from bot.forms.flow import FlowContext
 from bot.forms.spec import FormSpec
+from bot.forms.summary import period_label
 from bot.models import Staff
 from bot.services import obligations, reports
 from bot.state import BotContext
@@ -127,10 +128,9 @@ async def show_mine(update: Update, context: BotContext, session: AsyncSession, 
     )
     latest = await reports.recent(session, me.id)
     forms = {f.key: f.name.get(me.locale) for f in context.settings.reports.forms}
-    tz = context.settings.team.tz
-    await reply(
-        update, me.locale, "my_reports.html.j2", owed=owed, latest=latest, forms=forms, tz=tz
-    )
+    periods = {x.period_key: period_label(x.period_key, me.locale) for x in (*owed, *latest)}
+    await reply(update, me.locale, "my_reports.html.j2", owed=owed, latest=latest, forms=forms,
+                periods=periods, tz=context.settings.team.tz)  # fmt: skip
 
 
 def register(app) -> None:

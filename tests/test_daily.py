@@ -150,7 +150,7 @@ async def test_half_past_midnight_still_files_for_yesterday(app, sessions, wang)
     with time_machine.travel(local("2026-11-27 00:30"), tick=True):
         await tick(app.bot_data, app.bot)
         await wang.send(ONE_MESSAGE)
-        assert "2026-11-26" in q(wang)
+        assert "2026年11月26日" in q(wang)
         await wang.press(wang.inbox[-1], "✅ 提交")
     async with sessions() as s:
         assert (await s.scalar(select(Report))).period_key == "2026-11-26"
@@ -217,7 +217,7 @@ async def test_daily_on_a_day_off_says_nothing_is_due_and_files_anyway_on_reques
         assert "现在没有需要提交的渠道拓展日报" in q(wang)
         assert "修改 11-27 的汇报" in wang.inbox[-1].labels
         await wang.press(wang.inbox[-1], "仍然提交今天的")
-        assert "1/9" in q(wang) and "2026-11-28" in q(wang)
+        assert "1/9" in q(wang) and "2026年11月28日" in q(wang)
 
 
 async def test_on_a_day_off_the_last_report_can_still_be_edited(app, sessions, wang):
@@ -227,7 +227,7 @@ async def test_on_a_day_off_the_last_report_can_still_be_edited(app, sessions, w
     with time_machine.travel(local("2026-11-28 10:00"), tick=True):
         await wang.send("/daily")
         await wang.press(wang.inbox[-1], "修改 11-27 的汇报")
-        assert "正在修改" in q(wang) and "2026-11-27" in q(wang)
+        assert "正在修改" in q(wang) and "2026年11月27日" in q(wang)
 
 
 async def test_two_dailies_at_once_continue_one_draft(app, wang):
@@ -247,7 +247,7 @@ async def test_cancel_drops_the_draft(app, sessions, wang):
 
 async def test_my_shows_what_is_due_and_what_was_filed(app, wang):
     await wang.send("/my")
-    assert "2026-11-26" in q(wang)
+    assert "2026年11月26日" in q(wang)
     await wang.send(ONE_MESSAGE)
     await wang.press(wang.inbox[-1], "✅ 提交")
     await wang.send("/my")

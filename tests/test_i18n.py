@@ -113,13 +113,14 @@ CONTEXTS |= {
     "form_nothing_due.html.j2": dict(form_name=HOSTILE),
     "form_full_text.html.j2": dict(label=HOSTILE, text=HOSTILE),
     "my_reports.html.j2": dict(
-        owed=[SimpleNamespace(form_key="f", period_key=HOSTILE, due_at=datetime.now(UTC))],
+        owed=[SimpleNamespace(form_key="f", period_key="k", due_at=datetime.now(UTC))],
         latest=[
             SimpleNamespace(
                 form_key="f", period_key="p", filed_at=datetime.now(UTC), late=True, version=2
             )
         ],
         forms={"f": HOSTILE},
+        periods={"k": HOSTILE, "p": HOSTILE},
         tz=UTC,
     ),
     **CHANNEL_CONTEXTS,

@@ -54,7 +54,7 @@ async def test_the_ladder_gentle_then_overdue_then_next_morning_each_once(app, w
     sent = nags(wang)
     assert len(sent) == 3
     assert "快到截止时间" in sent[0] and "已逾期" in sent[1] and "还没有提交" in sent[2]
-    assert "2026-09-29" in sent[2]
+    assert "2026年9月29日" in sent[2]
 
 
 async def test_each_reminder_says_when_it_is_due_and_until_when_it_can_still_be_filed(app, wang):
@@ -99,7 +99,7 @@ async def test_filing_stops_the_ladder(app, wang):
         await wang.press(wang.inbox[-1], "✅ 提交")
     await at(app, "2026-09-29 18:05")
     await at(app, "2026-09-30 09:35")
-    assert len([n for n in nags(wang) if "2026-09-29" in n]) == 1  # only the gentle one
+    assert len([n for n in nags(wang) if "2026年9月29日" in n]) == 1  # only the gentle one
 
 
 async def test_quiet_hours_hold_reminders_until_morning(app, wang):
@@ -113,16 +113,16 @@ async def test_quiet_hours_hold_reminders_until_morning(app, wang):
 async def test_after_downtime_only_the_latest_step_is_sent(app, wang):
     await at(app, "2026-09-29 12:00")
     await at(app, "2026-09-30 10:00")  # down from noon until the next morning
-    sent = [n for n in nags(wang) if "2026-09-29" in n]
+    sent = [n for n in nags(wang) if "2026年9月29日" in n]
     assert len(sent) == 1 and "还没有提交" in sent[0]
 
 
 async def test_no_reminders_in_golden_week_but_one_on_the_make_up_saturday(app, wang):
     for day in ("2026-10-02", "2026-10-05", "2026-10-07"):
         await at(app, f"{day} 17:30")
-    assert not [n for n in nags(wang) if "2026-10-0" in n]
+    assert not [n for n in nags(wang) if "2026年10月" in n and "日（" in n]
     await at(app, "2026-10-10 17:30")  # 调休 Saturday
-    assert any("2026-10-10" in n for n in nags(wang))
+    assert any("2026年10月10日" in n for n in nags(wang))
 
 
 async def test_two_misses_in_a_row_are_escalated_to_the_directors_once(app, wang, director):
@@ -131,7 +131,7 @@ async def test_two_misses_in_a_row_are_escalated_to_the_directors_once(app, wang
         await at(app, moment)
     escalations = [m.plain for m in director.inbox if "连续多次未提交" in m.plain]
     assert len(escalations) == 1 and "王 伟" in escalations[0] and "连续 2 期" in escalations[0]
-    assert "最近一期：2026-09-29 周二" in escalations[0] and "/team" in escalations[0]
+    assert "最近一期：2026年9月29日（周二）" in escalations[0] and "/team" in escalations[0]
 
 
 async def test_directors_are_reminded_of_plans_near_their_deadline(
@@ -170,7 +170,7 @@ async def test_nobody_is_nagged_on_leave(app, wang):
         await wang.send("/leave 09-29 09-29")
     await at(app, "2026-09-29 17:05")
     await at(app, "2026-09-29 18:05")
-    assert not [n for n in nags(wang) if "2026-09-29" in n]
+    assert not [n for n in nags(wang) if "2026年9月29日" in n]
 
 
 async def test_a_restart_in_the_middle_of_the_ladder_repeats_nothing_and_skips_nothing(
@@ -183,7 +183,7 @@ async def test_a_restart_in_the_middle_of_the_ladder_repeats_nothing_and_skips_n
         for moment in ("2026-09-29 17:10", "2026-09-29 18:05", "2026-09-30 09:35"):
             with time_machine.travel(local(moment), tick=False):
                 await tick(fresh.bot_data, fresh.bot)
-    sent = [n for n in nags(wang) if "2026-09-29" in n]
+    sent = [n for n in nags(wang) if "2026年9月29日" in n]
     assert len(sent) == 3
 
 
@@ -198,13 +198,13 @@ async def test_two_processes_ticking_at_once_send_each_reminder_once(
     async with another_process(sim, settings, engine) as fresh:
         with time_machine.travel(local("2026-09-29 18:05"), tick=False):
             await asyncio.gather(tick(app.bot_data, app.bot), tick(fresh.bot_data, fresh.bot))
-    assert len([n for n in nags(wang) if "2026-09-29" in n]) == 1
+    assert len([n for n in nags(wang) if "2026年9月29日" in n]) == 1
 
 
 async def test_a_year_the_calendar_does_not_know_still_gets_reminders(app, wang):
     await at(app, "2027-01-04 12:00")  # Monday, from the Monday–Friday fallback
     await at(app, "2027-01-04 17:05")
-    assert any("2027-01-04" in n for n in nags(wang))
+    assert any("2027年1月4日" in n for n in nags(wang))
 
 
 async def test_one_broken_reminder_does_not_stop_the_others(app, sessions, wang, monkeypatch):
@@ -225,7 +225,7 @@ async def test_one_broken_reminder_does_not_stop_the_others(app, sessions, wang,
     monkeypatch.undo()
     await at(app, "2026-09-29 17:10")  # pushed past that step: not retried
     assert calls["n"] >= 1
-    assert not [n for n in nags(wang) if "2026-09-29" in n and "快到截止" in n]
+    assert not [n for n in nags(wang) if "2026年9月29日" in n and "快到截止" in n]
 
 
 async def test_jobs_due_lists_what_would_be_sent_without_sending(app, sim, db_url, wang):
@@ -268,4 +268,4 @@ async def test_a_clock_jumping_back_repeats_nothing(app, wang):
     await at(app, "2026-09-29 18:05")
     await at(app, "2026-09-29 17:05")  # the clock was set back an hour
     await at(app, "2026-09-29 18:10")
-    assert len([n for n in nags(wang) if "2026-09-29" in n and "渠道拓展日报" in n]) == 1
+    assert len([n for n in nags(wang) if "2026年9月29日" in n and "渠道拓展日报" in n]) == 1

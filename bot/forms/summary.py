@@ -6,14 +6,13 @@ from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.fields import FieldContext
 from bot.forms.spec import FieldSpec, FormSpec
-from bot.i18n import N_, t
+from bot.i18n import t
 from bot.render import clip
-from bot.services import feedback
+from bot.services import feedback, periods
 
 # A card shows one answer per line, this many characters of it (the `clip` filter of
 # bot/render.py); a longer answer gets a "whole text" button (handlers/fulltext.py).
 CARD_CLIP = 60
-WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 def answer_text(spec: FieldSpec, value: Any, ctx: FieldContext) -> str:
@@ -84,8 +83,8 @@ def full_text_buttons(
 
 
 def period_label(period_key: str, locale: str) -> str:
-    """ "2026-11-26 周四" / "2026-W48 (11-23 – 11-29)"."""
-    period = Period.parse(period_key)
-    if period.kind == "day":
-        return f"{period.start.isoformat()} {t(locale, WEEKDAY_NAMES[period.start.weekday()])}"
-    return f"{period.key} ({period.start:%m-%d} – {period.end:%m-%d})"
+    """A period key as a person reads it: 2026年11月26日（周四）, 第48周（11月23日–29日）."""
+    try:
+        return periods.label(Period.parse(period_key), locale)
+    except ValueError:  # not a calendar period (an ad-hoc form's key): shown as it is
+        return period_key

@@ -5,8 +5,9 @@ from datetime import date
 
 from bot.calendar import Period
 from bot.forms.fields import FieldError, halfwidth, parse_date
-from bot.forms.summary import WEEKDAY_NAMES
-from bot.i18n import t
+from bot.i18n import N_, t
+
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 # word -> (kind, how many periods from the current one)
 WORDS: dict[str, tuple[str, int]] = {

@@ -17,7 +17,7 @@ from bot import clock
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.config import ReminderSettings
 from bot.forms.spec import ReportsConfig
-from bot.forms.summary import WEEKDAY_NAMES, period_label
+from bot.forms.summary import period_label
 from bot.i18n import t
 from bot.models import ActivityPlan, Obligation, Staff
 from bot.outbox import WANTED_CHECKS, enqueue
@@ -25,6 +25,7 @@ from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
 from bot.services.obligations import clock_time
+from bot.services.periods import WEEKDAY_NAMES
 
 log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
