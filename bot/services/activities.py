@@ -12,7 +12,6 @@ from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.forms.fields import (
     FieldContext,
-    display_from_snapshot,
     fields_snapshot,
 )
 from bot.forms.spec import FormSpec, ReportsConfig
@@ -264,20 +263,7 @@ def plan_rows(plan: ActivityPlan, locale: str, answers: dict[str, Any] | None = 
     """(label, text) for every field the plan was filed with, in form order."""
     ctx = FieldContext(locale=locale, today=clock.now().date())
     answers = plan.answers if answers is None else answers
-    entries = sorted(plan.fields.items(), key=lambda kv: kv[1].get("position", 0))
-    return [(_label(entry, locale), _text(entry, answers.get(key), ctx)) for key, entry in entries]
-
-
-def _label(entry: dict[str, Any], locale: str) -> str:
-    labels = entry.get("label") or {}
-    return str(labels.get(locale) or labels.get("zh") or labels.get("en") or "?")
-
-
-def _text(entry: dict[str, Any], value: Any, ctx: FieldContext) -> str:
-    if entry.get("type") == "channels" and isinstance(value, list):
-        names = [item.get("name", "") if isinstance(item, dict) else str(item) for item in value]
-        return "、".join(names) or "—"
-    return display_from_snapshot(entry, value, ctx)
+    return [(label, text) for _, label, text in snapshot_items(plan.fields, answers, ctx)]
 
 
 async def _answers_of(session: AsyncSession, plan: ActivityPlan, version: int) -> dict | None:
