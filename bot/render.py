@@ -44,7 +44,16 @@ def environment(locale: str) -> Environment:
     )
     env.filters.update(FILTERS)
     env.filters["clip"] = clip
+    env.filters["at"] = lambda moment, tz: _at(moment, tz, locale)
     return env
+
+
+def _at(moment, tz, locale: str) -> str:
+    """`{{ when|at(tz) }}`: a day and time in the team's zone, 12月1日 18:00 / 1 Dec 18:00."""
+    from bot.services.periods import short_date  # periods renders nothing: no import cycle
+
+    local = moment.astimezone(tz)
+    return f"{short_date(local.date(), locale)} {local:%H:%M}"
 
 
 def render(template_name: str, locale: str, /, **context: object) -> str:

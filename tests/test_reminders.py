@@ -86,7 +86,7 @@ def test_a_moment_further_than_a_week_away_is_given_with_its_date():
     from bot.services.reminders import when
 
     now = local("2026-09-29 10:00")
-    assert when(local("2026-10-08 12:00"), now, TZ, "zh") == "10-08 周四 12:00"
+    assert when(local("2026-10-08 12:00"), now, TZ, "zh") == "10月8日（周四）12:00"
     assert when(local("2026-10-02 09:00"), now, TZ, "zh") == "周五 09:00"
     assert when(local("2026-09-29 02:00"), now, TZ, "en") == "today at 02:00"
     assert when(local("2026-09-28 18:00"), now, TZ, "zh") == "昨天 18:00"

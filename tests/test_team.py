@@ -41,8 +41,8 @@ async def test_team_shows_filed_overdue_and_away(
         await director.send("/team")
     text = director.inbox[-1].plain
     assert "渠道拓展日报 · 2026年11月26日（周四）" in text
-    assert "王 伟 — 已提交 11-26 10:00" in text
-    assert "Li Na — 已逾期（截止 11-26 18:00）" in text
+    assert "王 伟 — 已提交 11月26日 10:00" in text
+    assert "Li Na — 已逾期（截止 11月26日 18:00）" in text
     assert "陌生人 — 请假中" in text
 
 

@@ -137,6 +137,11 @@ def label(period: Period, locale: str) -> str:
     return t(locale, "Year %(year)s", year=start.year)
 
 
+def short_date(d: date, locale: str) -> str:
+    """A day without its year, as a person reads it: 12月7日 / 7 Dec."""
+    return t(locale, "%(day)s %(mon)s", **_parts(d))
+
+
 def _parts(d: date) -> dict[str, object]:
     return {"day": d.day, "month": d.month, "mon": _EN_MONTHS[d.month - 1][:3], "year": d.year}
 

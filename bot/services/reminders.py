@@ -25,7 +25,7 @@ from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
 from bot.services.obligations import clock_time
-from bot.services.periods import WEEKDAY_NAMES
+from bot.services.periods import WEEKDAY_NAMES, short_date
 
 log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
@@ -140,7 +140,7 @@ async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> 
 
 def when(moment: datetime, now: datetime, tz: ZoneInfo, locale: str) -> str:
     """A moment as people say it, seen from `now` in the team's zone: "今天 18:00",
-    "明天 12:00", "昨天 18:00", "周一 12:00" within the week ahead, else "12-07 周一 12:00"."""
+    "明天 12:00", "昨天 18:00", "周一 12:00" within the week ahead, else "12月7日（周一）12:00"."""
     local = moment.astimezone(tz)
     days = (local.date() - now.astimezone(tz).date()).days
     clock_text = local.strftime("%H:%M")
@@ -153,7 +153,7 @@ def when(moment: datetime, now: datetime, tz: ZoneInfo, locale: str) -> str:
         return t(locale, "yesterday %(time)s", time=clock_text)
     if 1 < days < 7:
         return t(locale, "%(weekday)s %(time)s", weekday=weekday, time=clock_text)
-    day = local.strftime("%m-%d")
+    day = short_date(local.date(), locale)
     return t(locale, "%(weekday)s %(date)s %(time)s", weekday=weekday, date=day, time=clock_text)
 
 
