@@ -10,7 +10,7 @@ from bot.services.joining import JoinError
 from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import answer_alert, answer_note
-from handlers.start import explain
+from handlers.start import explain, owe_from_now
 
 
 @staff_only("director")
@@ -26,6 +26,8 @@ async def decide_join(
             update, director.locale, "join_error.html.j2", **explain(exc, director.locale)
         )
         return
+    if decision.staff is not None:
+        await owe_from_now(session, context)
     await answer_note(
         update,
         director.locale,

@@ -1,10 +1,11 @@
 """/start: join by request (pick a role, a director decides) or by invite link; welcome back."""
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import t
-from bot.services import joining, menu, reachability
+from bot.services import joining, menu, obligations, reachability
 from bot.services import staff as staff_service
 from bot.services.joining import JoinError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES
@@ -34,6 +35,7 @@ async def start(update: Update, context: BotContext) -> None:
         try:
             if token:
                 await joining.redeem_invite(session, token, person)
+                await owe_from_now(session, context)
             else:
                 await joining.check_can_request(
                     session, person, context.settings.join.max_requests_per_day
@@ -92,3 +94,12 @@ def register(app) -> None:
     """/start in private chats and the role buttons."""
     app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
     app.add_handler(CallbackQueryHandler(choose_role, pattern=r"^join:v1:role:\w+$"))
+
+
+async def owe_from_now(session: AsyncSession, context: BotContext) -> None:
+    """A person who just joined owes today's reports now, not from the next minute's tick (a
+    /daily in between would be told nothing is due on a working day)."""
+    tz = context.settings.team.tz
+    await obligations.create_ahead(
+        session, context.settings.reports.forms, context.state.calendar, tz
+    )

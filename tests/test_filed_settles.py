@@ -300,3 +300,32 @@ async def test_a_report_left_unlinked_by_an_earlier_version_is_filed_not_missed_
 
     obligation, report = await the_day(sessions, channel_manager)
     assert obligation.status == "filed" and report.obligation_id == obligation.id
+
+
+async def test_a_person_just_approved_owes_todays_report_before_any_tick(
+    app, sim, sessions, director, channel_manager
+):
+    with at("10:00:00"):
+        await join(channel_manager, director)
+    with at("10:00:03"):  # no tick has run since the approval
+        await channel_manager.send("/daily")
+
+    question = channel_manager.inbox[-1].plain
+    assert "2026年11月26日" in question and "今天无需提交" not in question
+    obligation, _ = await the_day(sessions, channel_manager)
+    assert obligation is not None and obligation.status == "open"
+
+
+async def test_a_person_joining_by_invite_owes_todays_report_at_once(
+    app, sim, sessions, director, channel_manager
+):
+    with at("09:59:00"):
+        await director.send("/start")
+        await director.send("/invite")
+        await director.press(director.inbox[-1], "渠道拓展经理")
+    token = director.inbox[-1].plain.split("start=")[1].split()[0]
+    with at("10:00:00"):
+        await channel_manager.send(f"/start {token}")
+
+    obligation, _ = await the_day(sessions, channel_manager)
+    assert obligation is not None and obligation.status == "open"
