@@ -229,6 +229,8 @@ def _question_buttons(step: Step, ctx: FlowContext, data: str) -> Buttons:
         rows.append([(t(loc, "Done"), data + "d:")])
     if step.suggestion is not None:
         rows.append([(t(loc, "Use %(value)s", value=step.suggestion), data + "u:")])
+    if step.keepable and step.new_channel is None:
+        rows.append([(t(loc, "✔ Keep the current answer"), data + "k:")])
     nav = []
     if int(step.draft.cursor) > 0 or step.draft.scratch.get("return") or step.new_channel:
         nav.append((t(loc, "« Back"), data + "b:"))

@@ -119,3 +119,24 @@ async def test_the_team_can_keep_the_weekly_out_of_the_group(app, sim, sessions,
         await lina.send(USER_DATA)
         await lina.press(lina.inbox[-1], "✅ Submit")
     assert len(sim.messages(-8001)) == before
+
+
+async def test_step_by_step_the_pre_filled_summary_is_kept_with_one_press(
+    app, sim, sessions, lina, director
+):
+    await _capture(sessions, lina, "2026-W48", ["App crashes on login", "app crashes on login!"])
+    with time_machine.travel(local("2026-11-27 15:00"), tick=True):
+        await tick(app.bot_data, app.bot)
+        await lina.send("/weekly")
+        for number in ("1240", "5300", "4100", "180", "35"):
+            await lina.send(number)
+        question = lina.inbox[-1]
+        assert "Current answer" in question.plain
+        await lina.press(question, "✔ Keep the current answer")
+        assert "Actions taken and actions proposed" in q(lina)  # on to the next question
+        await lina.send("ticket to payments")
+        await lina.press(lina.inbox[-1], "✅ Submit")
+
+    assert "Filed on time" in q(lina)
+    # Kept as the week's figures, so the Chinese director reads the generated part in Chinese.
+    assert "本周共 1 条反馈，2 位用户提出" in director.inbox[-1].plain

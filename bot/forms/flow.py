@@ -78,6 +78,10 @@ class Step:
     pages: int = 1
     new_channel: dict[str, Any] | None = None
     plan: Any = None
+    keepable: bool = False  # the field has an answer (pre-filled, or being edited) to keep
+
+
+SELECTIONS = ("multichoice", "channels")
 
 
 # ---- starting -------------------------------------------------------------------------------
@@ -224,6 +228,8 @@ async def show(
     step.new_channel = draft.scratch.get("new")
     if spec.suggest and draft.answers.get(spec.key) is None:
         step.suggestion = await _suggestion(session, ctx, draft, spec.suggest)
+    # Picking lists keep their selection with Done; other fields need a way to keep theirs.
+    step.keepable = draft.answers.get(spec.key) is not None and spec.type not in SELECTIONS
     await _options(session, ctx, draft, spec, step)
     return step
 
@@ -403,6 +409,13 @@ async def _use_suggestion(session, draft: Draft, ctx: FlowContext, arg: str) -> 
         return await show(session, draft, ctx)
     value = await _suggestion(session, ctx, draft, spec.suggest)
     return await _set_and_advance(session, draft, ctx, spec, value)
+
+
+async def _keep(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    spec = current_field(draft, ctx.form)
+    if spec is None or draft.answers.get(spec.key) is None or spec.type in SELECTIONS:
+        return await show(session, draft, ctx)
+    return await _set_and_advance(session, draft, ctx, spec, draft.answers[spec.key])
 
 
 async def _back(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
@@ -701,6 +714,7 @@ _ACTIONS = {
     "d": _done,
     "s": _skip,
     "u": _use_suggestion,
+    "k": _keep,
     "b": _back,
     "p": _page,
     "e": _pick_menu,
