@@ -109,12 +109,13 @@ async def _revision_and_group(engine) -> tuple[str | None, int | None]:
 
     from bot import migrate
     from bot.models import Team
+    from bot.services.team import TEAM_ID
 
     revision = await migrate.current(engine)
     if revision is None:
         return None, None
     async with engine.connect() as conn:
-        return revision, await conn.scalar(select(Team.group_chat_id).where(Team.id == 1))
+        return revision, await conn.scalar(select(Team.group_chat_id).where(Team.id == TEAM_ID))
 
 
 def _revision_result(shown: str, revision: str | None) -> Result:

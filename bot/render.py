@@ -38,10 +38,7 @@ def environment(locale: str) -> Environment:
     env.globals["locale"] = locale
     # Chinese punctuation is full-width with no space around it (and 、 between listed items):
     # templates put these between a label and its value, listed items, and two sentences.
-    zh = locale != "en"
-    env.globals.update(
-        colon="：" if zh else ": ", listsep="、" if zh else ", ", gap="" if zh else " "
-    )
+    env.globals.update(punctuation(locale))
     env.filters.update(FILTERS)
     env.filters["clip"] = clip
     env.filters["at"] = lambda moment, tz: _at(moment, tz, locale)
@@ -54,6 +51,16 @@ def _at(moment, tz, locale: str) -> str:
 
     local = moment.astimezone(tz)
     return f"{short_date(local.date(), locale)} {local:%H:%M}"
+
+
+def punctuation(locale: str) -> dict[str, str]:
+    """The locale's label colon, list separator and sentence gap (Chinese: full-width, unspaced)."""
+    zh = normalise(locale) != "en"
+    return {
+        "colon": "：" if zh else ": ",
+        "listsep": "、" if zh else ", ",
+        "gap": "" if zh else " ",
+    }
 
 
 def render(template_name: str, locale: str, /, **context: object) -> str:

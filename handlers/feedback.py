@@ -17,6 +17,7 @@ from bot import clock
 from bot.calendar import Period, local_date
 from bot.i18n import t
 from bot.models import Feedback, Staff
+from bot.render import punctuation
 from bot.services import audit, channels
 from bot.services import feedback as fb
 from bot.services.feedback import (
@@ -368,7 +369,7 @@ def _card_buttons(me: Staff, item: Feedback, channel: str | None) -> list:
             if new <= fb.MAX_COUNT
         ]
     ]
-    colon = ": " if locale == "en" else "："
+    colon = punctuation(locale)["colon"]
     source = t(locale, "Source channel") + colon + _line(channel or "—", LABEL_MAX)
     rows += [[("📇 " + source, _data(item.id, "p", "m0"))]]
     if len(item.text) > CARD_TEXT_MAX:
