@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.buttons import Action
 from bot.i18n import t
 from bot.models import Staff
 from bot.services import joining
@@ -13,6 +14,9 @@ from bot.services.roles import ROLE_LABELS, ROLES
 from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import edit, reply, rows_of
+
+# Known roles only: forged data goes to stale_button instead of failing in create_invite.
+PICK_ROLE = Action("inv", "role:{role}", role="|".join(ROLES))
 
 
 @staff_only("director")
@@ -24,7 +28,7 @@ async def ask_invite_role(
     if role in ROLES:
         await _send_link(update, context, session, director, role, edit_message=False)
         return
-    rows = rows_of([(t(director.locale, ROLE_LABELS[r]), f"inv:v1:role:{r}") for r in ROLES])
+    rows = rows_of([(t(director.locale, ROLE_LABELS[r]), PICK_ROLE.pack(r)) for r in ROLES])
     await reply(update, director.locale, "invite_choose_role.html.j2", rows, bad=role is not None)
 
 
@@ -34,7 +38,7 @@ async def create_invite(
 ) -> None:
     """The director picked a role for the invite."""
     await update.callback_query.answer()
-    role = update.callback_query.data.rsplit(":", 1)[-1]
+    (role,) = PICK_ROLE.unpack(update.callback_query.data)
     await _send_link(update, context, session, director, role, edit_message=True)
 
 
@@ -57,6 +61,4 @@ async def _send_link(update, context, session, director, role, *, edit_message: 
 def register(app) -> None:
     """/invite and its role buttons."""
     app.add_handler(CommandHandler("invite", ask_invite_role, filters=filters.ChatType.PRIVATE))
-    # Known roles only: forged data goes to stale_button instead of failing in create_invite.
-    roles = "|".join(ROLES)
-    app.add_handler(CallbackQueryHandler(create_invite, pattern=rf"^inv:v1:role:({roles})$"))
+    app.add_handler(CallbackQueryHandler(create_invite, pattern=PICK_ROLE.pattern))

@@ -5,6 +5,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import clock
+from bot.buttons import Action
 from bot.models import Staff
 from bot.services import menu
 from bot.services import staff as staff_service
@@ -12,7 +13,8 @@ from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import edit, reply
 
-LANG_BUTTONS = [[("简体中文", "lang:v1:zh"), ("English", "lang:v1:en")]]
+CHOOSE = Action("lang", "{locale}", locale="zh|en")
+LANG_BUTTONS = [[("简体中文", CHOOSE.pack("zh")), ("English", CHOOSE.pack("en"))]]
 
 
 @staff_only()
@@ -28,7 +30,7 @@ async def set_language(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
     """Switch language and the command menu with it."""
-    locale = update.callback_query.data.rsplit(":", 1)[-1]
+    (locale,) = CHOOSE.unpack(update.callback_query.data)
     await staff_service.set_locale(session, me, locale)
     await menu.enqueue_commands(session, me, f"staff:{me.id}:menu:{clock.now().isoformat()}")
     await update.callback_query.answer()
@@ -38,4 +40,4 @@ async def set_language(
 def register(app) -> None:
     """/lang and its buttons."""
     app.add_handler(CommandHandler("lang", ask_language, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(set_language, pattern=r"^lang:v1:(zh|en)$"))
+    app.add_handler(CallbackQueryHandler(set_language, pattern=CHOOSE.pattern))

@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.buttons import Action
 from bot.i18n import t
 from bot.services import joining, menu, obligations, reachability
 from bot.services import staff as staff_service
@@ -12,6 +13,9 @@ from bot.services.roles import ROLE_LABELS, STAFF_ROLES
 from bot.state import BotContext
 from handlers.access import person_of
 from handlers.reply import answer_alert, edit, flush_outbox, reply, rows_of
+
+# Any word: joining.request names an unknown role to the person instead of a stale button.
+PICK_ROLE = Action("join", "role:{role}", role=r"\w+")
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -55,7 +59,7 @@ async def start(update: Update, context: BotContext) -> None:
 
 def role_buttons(locale: str) -> list[list[tuple[str, str]]]:
     """One button per staff role, two per row."""
-    return rows_of([(t(locale, ROLE_LABELS[r]), f"join:v1:role:{r}") for r in STAFF_ROLES])
+    return rows_of([(t(locale, ROLE_LABELS[r]), PICK_ROLE.pack(r)) for r in STAFF_ROLES])
 
 
 def explain(exc: JoinError, locale: str) -> dict[str, str]:
@@ -72,7 +76,7 @@ async def choose_role(update: Update, context: BotContext) -> None:
     """The unknown user picked a role: file the request and tell the directors."""
     query = update.callback_query
     person = person_of(update, context)
-    role = query.data.rsplit(":", 1)[-1]
+    (role,) = PICK_ROLE.unpack(query.data)
     try:
         async with context.db() as session, session.begin():
             await joining.request(session, person, role, context.settings.join.max_requests_per_day)
@@ -93,7 +97,7 @@ def _label(role: str | None, locale: str) -> str:
 def register(app) -> None:
     """/start in private chats and the role buttons."""
     app.add_handler(CommandHandler("start", start, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(choose_role, pattern=r"^join:v1:role:\w+$"))
+    app.add_handler(CallbackQueryHandler(choose_role, pattern=PICK_ROLE.pattern))
 
 
 async def owe_from_now(session: AsyncSession, context: BotContext) -> None:
