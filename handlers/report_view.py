@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from bot.calendar import Period
 from bot.forms import fields as field_types
-from bot.forms.flow import NEW_PLAN, PLAN_PREFIX, RESULTS_PREFIX, FlowContext, Step
+from bot.forms.flow import FlowContext, Step
 from bot.forms.spec import FieldSpec
 from bot.forms.summary import (
     answer_items,
@@ -21,6 +21,7 @@ from bot.forms.summary import (
 from bot.i18n import t
 from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
+from bot.services.filing import NEW_PLAN, PLAN_PREFIX, RESULTS_PREFIX
 from handlers.reply import rows_of
 
 # Telegram takes 4,096 characters a message, and two long answers (a weekly summary's 3,000 and

@@ -21,23 +21,11 @@ from bot.forms.oneshot import parse_message
 from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
-from bot.services import (
-    activities,
-    activity_results,
-    announce,
-    channels,
-    feedback,
-    obligations,
-    reports,
-)
-from bot.services.activities import ActivityError
-from bot.services.reports import ReportError
+from bot.services import channels, filing
+from bot.services.filing import Opening
+from bot.services.reports import missing_required
 
 PAGE = 8  # channels per picker page: with the other buttons, well under Telegram's limits
-# Drafts of adhoc forms have no period: a new plan, or the plan being resubmitted.
-NEW_PLAN = "new"
-PLAN_PREFIX = "plan:"
-RESULTS_PREFIX = "results:"
 
 
 @dataclass(frozen=True)
@@ -94,25 +82,13 @@ async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
         if draft.form_key != ctx.form.key:
             return Step("other_form", ctx.form, draft=draft)
         return await show(session, draft, ctx, notes=("resumed",))
-    if ctx.form.target == "activity_results":
-        ended = await activity_results.awaiting_results(session, ctx.staff.id, ctx.today)
-        if ended is None:
-            return Step("no_results", ctx.form)
-        return await _start(session, ctx, f"{RESULTS_PREFIX}{ended.id}", None)
-    if ctx.form.cadence == "adhoc":
-        sent_back = await activities.sent_back(session, ctx.staff.id)
-        if sent_back is not None:  # a director asked for changes: that plan comes first
-            return await begin_resubmission(session, ctx, sent_back.id)
-        return await _start(session, ctx, NEW_PLAN, None)
-    due = await obligations.oldest_open(session, ctx.staff.id, ctx.form.key, ctx.today)
-    if due is not None:
-        return await _start(session, ctx, due.period_key, due.id)
-    filed = await obligations.editable(session, ctx.staff.id, ctx.form.key, ctx.today)
-    if filed is not None and ctx.today in Period.parse(filed.period_key):
-        return await _start(session, ctx, filed.period_key, filed.id)
-    # A day off: nothing is owed; offer the last report (still open for edits) or today's.
-    notes = (f"editable:{filed.period_key}",) if filed is not None else ()
-    return Step("nothing_due", ctx.form, notes=notes)
+    opening = await filing.opening(session, ctx.staff, ctx.form, ctx.today)
+    if opening.resubmit is not None:  # a director asked for changes: that plan comes first
+        return await begin_resubmission(session, ctx, opening.resubmit)
+    if opening.key is None:  # no ended activity, or a day off: offer the last report or today's
+        notes = (f"editable:{opening.editable}",) if opening.editable is not None else ()
+        return Step(opening.nothing, ctx.form, notes=notes)
+    return await _start(session, ctx, opening)
 
 
 async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -> Step:
@@ -120,10 +96,10 @@ async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
         return await show(session, draft, ctx, notes=("resumed",))
-    filed = await obligations.editable(session, ctx.staff.id, ctx.form.key, ctx.today)
-    if filed is None or filed.period_key != period_key:
+    opening = await filing.editing(session, ctx.staff, ctx.form, ctx.today, period_key)
+    if opening is None:
         return Step("nothing_due", ctx.form)
-    return await _start(session, ctx, filed.period_key, filed.id)
+    return await _start(session, ctx, opening)
 
 
 async def begin_resubmission(session: AsyncSession, ctx: FlowContext, plan_id: int) -> Step:
@@ -131,8 +107,8 @@ async def begin_resubmission(session: AsyncSession, ctx: FlowContext, plan_id: i
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
         return await show(session, draft, ctx, notes=("resumed",))
-    plan = await activities.for_resubmission(session, ctx.staff, plan_id)
-    step = await _start(session, ctx, f"{PLAN_PREFIX}{plan.id}", None)
+    plan = await filing.resubmission(session, ctx.staff, plan_id)
+    step = await _start(session, ctx, Opening(filing.plan_key(plan.id)))
     step.draft.answers, step.draft.mode = dict(plan.answers), "review"
     return await show(session, step.draft, ctx, notes=("resubmitting",))
 
@@ -142,29 +118,23 @@ async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
         return await show(session, draft, ctx, notes=("resumed",))
-    period = obligations.period_of(ctx.form, ctx.today)
-    due = await obligations.for_period(session, ctx.staff.id, ctx.form.key, period.key)
-    return await _start(session, ctx, period.key, due.id if due else None, notes=("not_due",))
+    opening = await filing.anyway(session, ctx.staff, ctx.form, ctx.today)
+    return await _start(session, ctx, opening, notes=("not_due",))
 
 
 async def _start(
-    session: AsyncSession,
-    ctx: FlowContext,
-    period_key: str,
-    obligation_id: int | None,
-    notes: tuple[str, ...] = (),
+    session: AsyncSession, ctx: FlowContext, opening: Opening, notes: tuple[str, ...] = ()
 ) -> Step:
-    report = await reports.existing(session, ctx.staff.id, ctx.form.key, period_key)
+    start = await filing.start(session, ctx.staff, ctx.form, opening.key)
     now = clock.now()
-    answers = dict(report.answers) if report else await _prefilled(session, ctx, period_key)
     draft = Draft(
         staff_id=ctx.staff.id,
         form_key=ctx.form.key,
-        period_key=period_key,
-        obligation_id=obligation_id,
-        report_id=report.id if report else None,
-        answers=answers,
-        mode="review" if report else "ask",
+        period_key=opening.key,
+        obligation_id=opening.obligation_id,
+        report_id=start.report_id,
+        answers=start.answers,
+        mode="review" if start.report_id else "ask",
         cursor="0",
         scratch={},
         version=1,
@@ -178,22 +148,8 @@ async def _start(
     except IntegrityError:  # two /daily at once: the other one made the draft; continue it
         existing = await draft_of(session, ctx.staff.id)
         return await show(session, existing, ctx, notes=("resumed",))
-    notes = (*notes, "editing") if report else notes
+    notes = (*notes, "editing") if start.report_id else notes
     return await show(session, draft, ctx, notes=notes)
-
-
-async def _prefilled(session: AsyncSession, ctx: FlowContext, period_key: str) -> dict[str, Any]:
-    """Answers a new draft starts with, written by the bot (e.g. this week's feedback)."""
-    answers: dict[str, Any] = {}
-    for spec in ctx.form.fields:
-        if spec.prefill == "activity:targets" and period_key.startswith(RESULTS_PREFIX):
-            plan = await activities.get(session, int(period_key[len(RESULTS_PREFIX) :]))
-            answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
-        if spec.prefill == "feedback:week":
-            # Figures, not text: each reader sees them in their own language (decision 39).
-            summary = await feedback.week_summary(session, period_key)
-            answers[spec.key] = feedback.week_value(summary)
-    return answers
 
 
 async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
@@ -460,79 +416,23 @@ async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if draft.mode != "review":
         return await show(session, draft, ctx)
-    if ctx.form.target == "activity_results":
-        return await _submit_results(session, draft, ctx)
-    if ctx.form.cadence == "adhoc":
-        return await _submit_plan(session, draft, ctx)
-    try:
-        report = await reports.submit(session, draft, ctx.form, ctx.staff)
-    except ReportError as exc:
-        if exc.reason == "missing":
-            first = next(i for i, f in enumerate(ctx.form.fields) if f.key in exc.details["fields"])
-            draft.mode, draft.cursor, draft.scratch = "ask", str(first), {}
-            _touch(draft)
-            return await show(session, draft, ctx, error=FieldError("empty"))
-        raise
-    if ctx.form.announce:
-        await announce.report_filed(
-            session, report, ctx.form, ctx.staff, ctx.reports, ctx.team_locale
-        )
-    edited = report.version > 1
-    return Step("filed", ctx.form, report=report, notes=("edited",) if edited else ())
+    outcome = await filing.submit(
+        session, draft, form=ctx.form, staff=ctx.staff, config=ctx.reports, today=ctx.today,
+        team_locale=ctx.team_locale,
+    )  # fmt: skip
+    if isinstance(outcome, filing.Refused):
+        return await _back_to(session, draft, ctx, outcome)
+    notes = ("edited",) if outcome.edited else ()
+    return Step(outcome.kind, ctx.form, report=outcome.report, plan=outcome.plan, notes=notes)
 
 
-# Where an activity-plan problem sends the proposer back to.
-PLAN_PROBLEM_FIELDS = {
-    "dates": "end_date",
-    "start_in_past": "start_date",
-    "no_targets": "targets",
-    "budget": "budget",
-}
-
-
-async def _submit_plan(session, draft: Draft, ctx: FlowContext) -> Step:
-    """An activity plan goes to the directors (a new plan, or a resubmission)."""
-    missing = reports.missing_required(ctx.form, draft.answers)
-    if missing:
-        return await _back_to(session, draft, ctx, missing[0], FieldError("empty"))
-    plan_id = _plan_id(draft.period_key)
-    try:
-        async with session.begin_nested():  # nothing half-stored when the plan is refused
-            plan = await activities.submit(
-                session, ctx.staff, ctx.form, dict(draft.answers), plan_id=plan_id,
-                reports=ctx.reports, today=ctx.today,
-            )  # fmt: skip
-    except ActivityError as exc:
-        field_key = PLAN_PROBLEM_FIELDS.get(exc.reason)
-        if field_key is None:
-            raise
-        return await _back_to(session, draft, ctx, field_key, FieldError(f"plan_{exc.reason}"))
-    await session.execute(delete(Draft).where(Draft.id == draft.id))
-    return Step("plan_submitted", ctx.form, plan=plan)
-
-
-async def _submit_results(session, draft: Draft, ctx: FlowContext) -> Step:
-    """The results of an ended activity close its plan; directors get the review card."""
-    missing = reports.missing_required(ctx.form, draft.answers)
-    if missing:
-        return await _back_to(session, draft, ctx, missing[0], FieldError("empty"))
-    plan_id = int(draft.period_key[len(RESULTS_PREFIX) :])
-    plan = await activity_results.complete(session, ctx.staff, plan_id, dict(draft.answers))
-    await session.execute(delete(Draft).where(Draft.id == draft.id))
-    return Step("results_filed", ctx.form, plan=plan)
-
-
-async def _back_to(
-    session, draft: Draft, ctx: FlowContext, field_key: str, error: FieldError
-) -> Step:
-    index = next(i for i, f in enumerate(ctx.form.fields) if f.key == field_key)
-    draft.mode, draft.cursor, draft.scratch = "ask", str(index), {"return": "review"}
+async def _back_to(session, draft: Draft, ctx: FlowContext, refused: filing.Refused) -> Step:
+    """A draft filing refused: to the field to fix, then on (or back to the review card)."""
+    index = next(i for i, f in enumerate(ctx.form.fields) if f.key == refused.field_key)
+    scratch = {"return": "review"} if refused.to_review else {}
+    draft.mode, draft.cursor, draft.scratch = "ask", str(index), scratch
     _touch(draft)
-    return await show(session, draft, ctx, error=error)
-
-
-def _plan_id(period_key: str) -> int | None:
-    return int(period_key[len(PLAN_PREFIX) :]) if period_key.startswith(PLAN_PREFIX) else None
+    return await show(session, draft, ctx, error=FieldError(refused.reason))
 
 
 async def _cancel(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
@@ -695,7 +595,7 @@ async def _after_oneshot(
             "new": {"name": unknown_channels[0], "queue": unknown_channels[1:]},
         }
     if problem is None:
-        missing = reports.missing_required(ctx.form, draft.answers)
+        missing = missing_required(ctx.form, draft.answers)
         problem = next((f for f in ctx.form.fields if f.key in missing), None)
         error = FieldError("empty") if problem else None
     if problem is None:

@@ -1,0 +1,224 @@
+"""Filing a form: what a person files next, the answers a draft starts with, and filing it.
+
+The conversation (bot/forms/flow.py) asks the questions and keeps the draft; this module knows
+what a draft is for (a period's report, a new or sent-back activity plan, an ended activity's
+results) and files it: the report with its obligation, metrics and announcements; the plan with
+its cards to the directors; the results with their review cards.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.calendar import Period
+from bot.forms.spec import FormSpec, ReportsConfig
+from bot.models import ActivityPlan, Draft, Report, Staff
+from bot.services import activities, activity_results, announce, feedback, obligations, reports
+from bot.services.activities import ActivityError
+from bot.services.reports import ReportError
+
+# Drafts of adhoc forms have no period: a new plan, or the plan being resubmitted.
+NEW_PLAN = "new"
+PLAN_PREFIX = "plan:"
+RESULTS_PREFIX = "results:"
+
+# Where an activity-plan problem sends the proposer back to.
+PLAN_PROBLEM_FIELDS = {
+    "dates": "end_date",
+    "start_in_past": "start_date",
+    "no_targets": "targets",
+    "budget": "budget",
+}
+
+
+# ---- what to file ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a form's command opens when the person has no draft: a draft key, or why not."""
+
+    key: str | None = None  # the new draft's period_key (a period, NEW_PLAN, plan:…, results:…)
+    obligation_id: int | None = None  # the obligation the report settles, when one is known
+    resubmit: int | None = None  # a plan the directors sent back: it comes first
+    nothing: str | None = None  # no_results | nothing_due
+    editable: str | None = None  # nothing due: the period of the last report still editable
+
+
+async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: date) -> Opening:
+    """The oldest open period, a plan (new or sent back), an ended activity, or nothing due."""
+    if form.target == "activity_results":
+        ended = await activity_results.awaiting_results(session, staff.id, today)
+        return Opening(nothing="no_results") if ended is None else Opening(results_key(ended.id))
+    if form.cadence == "adhoc":
+        sent_back = await activities.sent_back(session, staff.id)
+        return Opening(resubmit=sent_back.id) if sent_back is not None else Opening(NEW_PLAN)
+    due = await obligations.oldest_open(session, staff.id, form.key, today)
+    if due is not None:
+        return Opening(due.period_key, due.id)
+    filed = await obligations.editable(session, staff.id, form.key, today)
+    if filed is not None and today in Period.parse(filed.period_key):
+        return Opening(filed.period_key, filed.id)
+    # A day off: nothing is owed; the last report (still open for edits) may be offered.
+    return Opening(nothing="nothing_due", editable=filed.period_key if filed else None)
+
+
+async def editing(
+    session: AsyncSession, staff: Staff, form: FormSpec, today: date, period_key: str
+) -> Opening | None:
+    """The filed report of `period_key`, if it is still open for edits."""
+    filed = await obligations.editable(session, staff.id, form.key, today)
+    if filed is None or filed.period_key != period_key:
+        return None
+    return Opening(filed.period_key, filed.id)
+
+
+async def anyway(session: AsyncSession, staff: Staff, form: FormSpec, today: date) -> Opening:
+    """The current period, although nothing is due (a holiday, a weekend)."""
+    period = obligations.period_of(form, today)
+    due = await obligations.for_period(session, staff.id, form.key, period.key)
+    return Opening(period.key, due.id if due else None)
+
+
+async def resubmission(session: AsyncSession, staff: Staff, plan_id: int) -> ActivityPlan:
+    """The proposer's plan the directors sent back (its key is plan_key(plan.id))."""
+    return await activities.for_resubmission(session, staff, plan_id)
+
+
+def plan_key(plan_id: int) -> str:
+    """The draft key of a sent-back plan being resubmitted."""
+    return f"{PLAN_PREFIX}{plan_id}"
+
+
+def results_key(plan_id: int) -> str:
+    """The draft key of an ended activity's results."""
+    return f"{RESULTS_PREFIX}{plan_id}"
+
+
+@dataclass(frozen=True)
+class Start:
+    """The answers a new draft starts with, and the filed report it edits (if any)."""
+
+    answers: dict[str, Any]
+    report_id: int | None = None
+
+
+async def start(session: AsyncSession, staff: Staff, form: FormSpec, key: str) -> Start:
+    """The filed report's answers (an edit), or those the bot pre-fills for a new one."""
+    report = await reports.existing(session, staff.id, form.key, key)
+    if report is not None:
+        return Start(dict(report.answers), report.id)
+    return Start(await _prefilled(session, form, key))
+
+
+async def _prefilled(session: AsyncSession, form: FormSpec, key: str) -> dict[str, Any]:
+    """Answers written by the bot (e.g. this week's feedback, an activity's targets)."""
+    answers: dict[str, Any] = {}
+    for spec in form.fields:
+        if spec.prefill == "activity:targets" and key.startswith(RESULTS_PREFIX):
+            plan = await activities.get(session, int(key[len(RESULTS_PREFIX) :]))
+            answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
+        if spec.prefill == "feedback:week":
+            # Figures, not text: each reader sees them in their own language (decision 39).
+            summary = await feedback.week_summary(session, key)
+            answers[spec.key] = feedback.week_value(summary)
+    return answers
+
+
+# ---- filing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A filed draft: a report (a new version when `edited`), a plan, or an activity's results."""
+
+    kind: str  # filed | plan_submitted | results_filed
+    report: Report | None = None
+    plan: ActivityPlan | None = None
+
+    @property
+    def edited(self) -> bool:
+        return self.report is not None and self.report.version > 1
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Not filed: the field to fix and its error (a FieldError reason); the draft is kept."""
+
+    field_key: str
+    reason: str
+    to_review: bool = True  # once fixed, straight back to the review card
+
+
+async def submit(
+    session: AsyncSession,
+    draft: Draft,
+    *,
+    form: FormSpec,
+    staff: Staff,
+    config: ReportsConfig,
+    today: date,
+    team_locale: str,
+) -> Filed | Refused:
+    """File a finished draft; the draft is gone once filed, kept as it was when refused."""
+    if form.target == "activity_results":
+        return await _submit_results(session, draft, form, staff)
+    if form.cadence == "adhoc":
+        return await _submit_plan(session, draft, form, staff, config, today)
+    try:
+        report = await reports.submit(session, draft, form, staff)
+    except ReportError as exc:
+        if exc.reason == "missing":  # back to the first one, then on through the form
+            return Refused(exc.details["fields"][0], "empty", to_review=False)
+        raise
+    if form.announce:
+        await announce.report_filed(session, report, form, staff, config, team_locale)
+    return Filed("filed", report=report)
+
+
+async def _submit_plan(
+    session: AsyncSession,
+    draft: Draft,
+    form: FormSpec,
+    staff: Staff,
+    config: ReportsConfig,
+    today: date,
+) -> Filed | Refused:
+    """An activity plan goes to the directors (a new plan, or a resubmission)."""
+    missing = reports.missing_required(form, draft.answers)
+    if missing:
+        return Refused(missing[0], "empty")
+    plan_id = _plan_id(draft.period_key)
+    try:
+        async with session.begin_nested():  # nothing half-stored when the plan is refused
+            plan = await activities.submit(
+                session, staff, form, dict(draft.answers), plan_id=plan_id,
+                reports=config, today=today,
+            )  # fmt: skip
+    except ActivityError as exc:
+        field_key = PLAN_PROBLEM_FIELDS.get(exc.reason)
+        if field_key is None:
+            raise
+        return Refused(field_key, f"plan_{exc.reason}")
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Filed("plan_submitted", plan=plan)
+
+
+async def _submit_results(
+    session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff
+) -> Filed | Refused:
+    """The results of an ended activity close its plan; directors get the review card."""
+    missing = reports.missing_required(form, draft.answers)
+    if missing:
+        return Refused(missing[0], "empty")
+    plan_id = int(draft.period_key[len(RESULTS_PREFIX) :])
+    plan = await activity_results.complete(session, staff, plan_id, dict(draft.answers))
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Filed("results_filed", plan=plan)
+
+
+def _plan_id(key: str) -> int | None:
+    return int(key[len(PLAN_PREFIX) :]) if key.startswith(PLAN_PREFIX) else None
