@@ -12,7 +12,9 @@ from handlers import (
     groups,
     invite,
     join,
-    kpi,
+    kpi_card,
+    kpi_export,
+    kpi_target,
     lang,
     leave,
     reports,
@@ -37,7 +39,10 @@ def register(app: Application) -> None:
     invite.register(app)
     staff.register(app)
     team.register(app)
-    kpi.register(app)
+    # KPIs: /kpi cards, /target (and its typed value, before activities and reports), /export.
+    kpi_card.register(app)
+    kpi_target.register(app)
+    kpi_export.register(app)
     # The channel resource library.
     channels.register(app)
     # Everyone's basics.

@@ -18,9 +18,10 @@ from bot.models import Staff, Target
 from bot.render import render
 from bot.services import periods
 from bot.services.kpi_export import periods_in
+from bot.services.kpi_input import InputError as KpiInputError
+from bot.services.kpi_input import parse_value
+from bot.services.kpi_view import Line
 from bot.simulator.html import parse_html
-from handlers.kpi import InputError as KpiInputError
-from handlers.kpi import Line, parse_value
 
 HOSTILE = "<zz>&"
 TODAY = date(2026, 11, 26)  # a Thursday in Q4

@@ -9,12 +9,13 @@ from kpi_data import TZ, local, person, report
 from bot import charts
 from bot.calendar import Period, WorkCalendar
 from bot.forms.spec import default_reports
+from bot.kpis.display import show
 from bot.kpis.spec import KpiSpec, default_kpi
 from bot.render import render
-from bot.services import digests, kpi, periods, targets
+from bot.services import digests, kpi, kpi_view, periods, targets
 from bot.services.digests import PeriodDigest
 from bot.services.kpi import Assessment, Card, Result
-from handlers.kpi import InputError, parse_value, show
+from bot.services.kpi_input import InputError, parse_value
 
 CAL = WorkCalendar()  # October 2026: 18 working days (8–10, 12–16, 19–23, 26–30)
 NOW = local("2026-11-26T12:00")
@@ -211,11 +212,9 @@ def test_a_period_reads_as_words(key, zh, en):
 
 
 def test_a_spread_share_of_zero_says_the_plan_is_zero_not_that_no_target_exists():
-    from handlers.kpi import _line
-
     zero = Result(CONTRACTS, D(1), D(0), None, "no_target")  # 4 a month, all on the last days
     card = render("kpi_card.html.j2", "zh", team=False, name="王伟", period="第50周",
-                  lines=[_line(zero, "zh", None, weighted=True)], score=None, best=None,
+                  lines=[kpi_view.line(zero, "zh", None, weighted=True)], score=None, best=None,
                   people=[])  # fmt: skip
     assert "目标 0 家" in card and "未计分：本期计划为 0" in card and "/target" not in card
     digest = _digest([zero], [Result(CONTRACTS, D(0), D(0), None, "no_target")])

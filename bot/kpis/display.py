@@ -1,6 +1,8 @@
-"""How KPI numbers look in messages: percentages, amounts and completion bars."""
+"""How KPI numbers look in messages: percentages, amounts, values with their unit, bars."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from bot.kpis.spec import KpiSpec
 
 BAR_CELLS = 10
 
@@ -37,6 +39,24 @@ def change(now: Decimal | None, before: Decimal | None) -> str:
         return ""
     points = ((now - before) * 100).quantize(Decimal(1), ROUND_HALF_UP)
     return "±0" if points == 0 else f"{points:+}"
+
+
+def show(spec: KpiSpec, value: Decimal | None, locale: str) -> str:
+    """A KPI's value as people read it: rates to 0.1 %, counts with their unit."""
+    if value is None:
+        return "—"
+    if spec.percent:
+        return pct(value, 1)
+    return f"{amount(value)} {spec.unit.get(locale)}" if spec.unit else amount(value)
+
+
+def per_day(spec: KpiSpec, value: Decimal, days: int, locale: str) -> str:
+    """What a target spread over `days` working days means a day: "130" or "130–131 次"."""
+    low = (value / days).to_integral_value(ROUND_FLOOR)
+    if low * days == value:
+        return show(spec, low, locale)
+    span = f"{amount(low)}–{amount(low + 1)}"  # whole units, the extra one on the last days
+    return f"{span} {spec.unit.get(locale)}" if spec.unit else span
 
 
 FILTERS = {"pct": pct, "amount": amount, "bar": bar, "change": change}
