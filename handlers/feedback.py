@@ -14,6 +14,7 @@ from telegram import (
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import clock
+from bot.buttons import ID, Action
 from bot.calendar import Period, local_date
 from bot.i18n import t
 from bot.models import Feedback, Staff
@@ -36,8 +37,6 @@ from handlers.reply import answer_alert, edit, reply, rows_of
 PRIVATE = filters.ChatType.PRIVATE
 # Editing "/feedback tyop" must not record a second item: edits get their own answer.
 NEW = PRIVATE & filters.UpdateType.MESSAGE
-MAX_DATA = 64
-HUGE_NUMBER = re.compile(r"\d{19}")  # more digits than any id a BIGINT column holds
 CARD_TEXT_MAX = 300
 LIST_ITEMS = 25
 LIST_TEXT_MAX = 60
@@ -52,12 +51,19 @@ HELP_WORDS = {"help", "帮助", "?", "？"}
 SAME_AS = re.compile(r"(?:same\s+as|同上?|相同|\+1)\s*[#＃]?\s*(\d{1,12})", re.IGNORECASE)
 
 
-def _data(item_id: int, action: str, arg: object = "") -> str:
-    """Callback data `fb:v1:<item>:<action>:<arg>` (ids and small numbers: always ≤ 64 bytes)."""
-    data = f"fb:v1:{item_id}:{action}:{arg}"
-    if len(data.encode()) > MAX_DATA:
-        raise ValueError(data)
-    return data
+# The card's buttons, `fb:v1:<item>:<action>:<arg>`; `index`: a place in CATEGORIES, SEGMENTS, …
+CATEGORY = Action("fb", "{item}:c:{index}", item=ID, index=ID)
+SEGMENT = Action("fb", "{item}:s:{index}", item=ID, index=f"{ID}|-")  # "-": the ticked one clears
+SEVERITY = Action("fb", "{item}:v:{index}", item=ID, index=ID)
+COUNT = Action("fb", "{item}:n:{seen}.{new}", item=ID, seen=ID, new=ID)
+PICK_CHANNEL = Action("fb", "{item}:p:{kind}{page}", item=ID, kind="[ma]", page=ID)
+CHANNEL = Action("fb", "{item}:ch:{channel}", item=ID, channel=ID)  # 0: no channel
+BACK = Action("fb", "{item}:b:", item=ID)
+FULL_TEXT = Action("fb", "{item}:f:", item=ID)
+REMOVE = Action("fb", "{item}:rm:", item=ID)
+REMOVE_SURE = Action("fb", "{item}:rm:y", item=ID)
+DONE = Action("fb", "{item}:ok:", item=ID)
+OPEN = Action("fb", "{item}:o:", item=ID)
 
 
 def _week(context: BotContext) -> str:
@@ -142,32 +148,32 @@ def _origin_name(origin: MessageOrigin | None) -> str | None:
     return None
 
 
-@staff_only()
-async def on_feedback_button(
-    update: Update, context: BotContext, session: AsyncSession, me: Staff
-) -> None:
-    """Every card button; only the item's author may press them, until the week is filed."""
-    data = update.callback_query.data
-    try:
-        # Beyond BIGINT no row has such an id, and the database refuses to even look.
-        if HUGE_NUMBER.search(data):
-            raise ValueError(data)
-        _, _, item_id, action, arg = data.split(":", 4)
-        item = await fb.get_own(session, me, int(item_id))
-        await BUTTONS[action](update, context, session, me, item, arg)
-    except FeedbackError as exc:
-        if exc.reason == "not_yours":
-            await audit.record(
-                session, me.telegram_id, "access.refused", data[:128], reason="author"
+def on_press(action: Action, step):
+    """The handler of one card button: only the item's author may press it, until the week is
+    filed; the step gets the item and the data's other values (numbers as ints)."""
+
+    @staff_only()
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        data = update.callback_query.data
+        item_id, *args = (int(v) if v.isdecimal() else v for v in action.unpack(data))
+        try:
+            item = await fb.get_own(session, me, item_id)
+            await step(update, context, session, me, item, *args)
+        except FeedbackError as exc:
+            if exc.reason == "not_yours":
+                await audit.record(
+                    session, me.telegram_id, "access.refused", data[:128], reason="author"
+                )
+            await answer_alert(
+                update, me.locale, "feedback_error.html.j2", reason=exc.reason, **exc.params
             )
-        await answer_alert(
-            update, me.locale, "feedback_error.html.j2", reason=exc.reason, **exc.params
-        )
-        return
-    except (KeyError, ValueError, IndexError):
-        await stale_data(update, session, me)
-        return
-    await update.callback_query.answer()
+            return
+        except IndexError:  # an index no button of ours has
+            await stale_data(update, session, me)
+            return
+        await update.callback_query.answer()
+
+    return press
 
 
 async def _set(update, context, session, me, item: Feedback, **changes) -> None:
@@ -175,29 +181,22 @@ async def _set(update, context, session, me, item: Feedback, **changes) -> None:
     await _edit_card(update, context, session, me, item)
 
 
-async def _category(update, context, session, me, item, arg: str) -> None:
-    await _set(update, context, session, me, item, category=CATEGORIES[_index(arg)])
+async def _category(update, context, session, me, item, index: int) -> None:
+    await _set(update, context, session, me, item, category=CATEGORIES[index])
 
 
-async def _segment(update, context, session, me, item, arg: str) -> None:
+async def _segment(update, context, session, me, item, index: int | str) -> None:
     # The ticked segment's button clears it: not every piece of feedback has a known segment.
-    segment = None if arg == "-" else SEGMENTS[_index(arg)]
+    segment = None if index == "-" else SEGMENTS[index]
     await _set(update, context, session, me, item, segment=segment)
 
 
-async def _severity(update, context, session, me, item, arg: str) -> None:
-    await _set(update, context, session, me, item, severity=SEVERITIES[_index(arg)])
+async def _severity(update, context, session, me, item, index: int) -> None:
+    await _set(update, context, session, me, item, severity=SEVERITIES[index])
 
 
-def _index(arg: str) -> int:
-    if not arg.isdigit():
-        raise ValueError(arg)
-    return int(arg)
-
-
-async def _count(update, context, session, me, item, arg: str) -> None:
-    """n:<seen>.<new>: the card's count and the count wanted, so a double tap adds one."""
-    seen, new = (int(part) for part in arg.split("."))
+async def _count(update, context, session, me, item, seen: int, new: int) -> None:
+    """The card's count and the count wanted, so a double tap adds one, not two."""
     if seen != item.count:
         await _edit_card(update, context, session, me, item)
         raise FeedbackError("stale")
@@ -210,22 +209,19 @@ async def _count(update, context, session, me, item, arg: str) -> None:
     await _edit_card(update, context, session, me, item)
 
 
-async def _picker(update, context, session, me, item, arg: str) -> None:
-    """p:<m|a><page>: a page of my channels (m) or of the whole library (a)."""
-    kind, page = arg[:1], int(arg[1:])
-    if kind not in ("m", "a"):
-        raise ValueError(arg)
+async def _picker(update, context, session, me, item, kind: str, page: int) -> None:
+    """A page of my channels (m) or of the whole library (a)."""
     shown, total, page, pages = await _library_page(session, me, kind, page)
-    rows = [[(_line(c.name, LABEL_MAX), _data(item.id, "ch", c.id))] for c in shown]
-    nav = [("◀", _data(item.id, "p", f"{kind}{page - 1}"))] if page > 0 else []
-    nav += [("▶", _data(item.id, "p", f"{kind}{page + 1}"))] if page < pages - 1 else []
+    rows = [[(_line(c.name, LABEL_MAX), CHANNEL.pack(item.id, c.id))] for c in shown]
+    nav = [("◀", PICK_CHANNEL.pack(item.id, kind, page - 1))] if page > 0 else []
+    nav += [("▶", PICK_CHANNEL.pack(item.id, kind, page + 1))] if page < pages - 1 else []
     rows += [nav] if nav else []
     if kind == "m":
-        rows.append([("📚 " + t(me.locale, "All channels"), _data(item.id, "p", "a0"))])
+        rows.append([("📚 " + t(me.locale, "All channels"), PICK_CHANNEL.pack(item.id, "a", 0))])
     else:
-        rows.append([("👤 " + t(me.locale, "My channels"), _data(item.id, "p", "m0"))])
-    none = ("✖ " + t(me.locale, "No channel"), _data(item.id, "ch", 0))
-    rows.append([none, ("🔙 " + t(me.locale, "Back"), _data(item.id, "b"))])
+        rows.append([("👤 " + t(me.locale, "My channels"), PICK_CHANNEL.pack(item.id, "m", 0))])
+    none = ("✖ " + t(me.locale, "No channel"), CHANNEL.pack(item.id, 0))
+    rows.append([none, ("🔙 " + t(me.locale, "Back"), BACK.pack(item.id))])
     text = dict(item=item, text=_line(item.text, LIST_TEXT_MAX), kind=kind, total=total)
     text |= dict(page=page + 1, pages=pages)
     await edit(update, me.locale, "feedback_pick_channel.html.j2", rows, **text)
@@ -242,60 +238,45 @@ async def _library_page(session, me: Staff, kind: str, page: int):
     return await found, total, page, pages
 
 
-async def _channel(update, context, session, me, item, arg: str) -> None:
-    await _set(update, context, session, me, item, channel_id=_index(arg))
+async def _channel(update, context, session, me, item, channel_id: int) -> None:
+    await _set(update, context, session, me, item, channel_id=channel_id)
 
 
-async def _back(update, context, session, me, item, arg: str) -> None:
+async def _back(update, context, session, me, item) -> None:
     await _edit_card(update, context, session, me, item)
 
 
-async def _full_text(update, context, session, me, item, arg: str) -> None:
+async def _full_text(update, context, session, me, item) -> None:
     await reply(update, me.locale, "feedback_full.html.j2", item=item)
 
 
-async def _remove(update, context, session, me, item, arg: str) -> None:
-    """rm: asks first; rm:y removes."""
-    if arg != "y":
-        rows = [
-            [
-                ("🗑 " + t(me.locale, "Yes, remove it"), _data(item.id, "rm", "y")),
-                ("🔙 " + t(me.locale, "Back"), _data(item.id, "b")),
-            ]
+async def _ask_remove(update, context, session, me, item) -> None:
+    rows = [
+        [
+            ("🗑 " + t(me.locale, "Yes, remove it"), REMOVE_SURE.pack(item.id)),
+            ("🔙 " + t(me.locale, "Back"), BACK.pack(item.id)),
         ]
-        text = await _card_text(context, session, me, item, notice="confirm_remove")
-        await edit(update, me.locale, "feedback_card.html.j2", rows, **text)
-        return
+    ]
+    text = await _card_text(context, session, me, item, notice="confirm_remove")
+    await edit(update, me.locale, "feedback_card.html.j2", rows, **text)
+
+
+async def _remove(update, context, session, me, item) -> None:
     text = _line(item.text, LIST_TEXT_MAX)
     item_id = item.id
     await fb.remove(session, me, item)
     await edit(update, me.locale, "feedback_removed.html.j2", id=item_id, text=text)
 
 
-async def _done(update, context, session, me, item, arg: str) -> None:
-    rows = [[("✏️ " + t(me.locale, "Change"), _data(item.id, "b"))]]
+async def _done(update, context, session, me, item) -> None:
+    rows = [[("✏️ " + t(me.locale, "Change"), BACK.pack(item.id))]]
     text = await _card_text(context, session, me, item, notice="done")
     await edit(update, me.locale, "feedback_card.html.j2", rows, **text)
 
 
-async def _open(update, context, session, me, item, arg: str) -> None:
+async def _open(update, context, session, me, item) -> None:
     """From the list: the card as a new message, so the list stays where it is."""
     await _reply_card(update, context, session, me, item)
-
-
-BUTTONS = {
-    "c": _category,
-    "s": _segment,
-    "v": _severity,
-    "n": _count,
-    "p": _picker,
-    "ch": _channel,
-    "b": _back,
-    "f": _full_text,
-    "rm": _remove,
-    "ok": _done,
-    "o": _open,
-}
 
 
 async def _reply_card(update, context, session, me, item, notice=None, media=False) -> None:
@@ -344,40 +325,38 @@ async def _card(context, session, me: Staff, item: Feedback, notice=None, media=
 def _card_buttons(me: Staff, item: Feedback, channel: str | None) -> list:
     locale, tick = me.locale, "✓ "
 
-    def choice(i: int, key: str, current: str | None, labels: dict, action: str):
+    def choice(i: int, key: str, current: str | None, labels: dict, action: Action):
         ticked = key == current
         label = (tick if ticked else "") + t(locale, labels[key])
-        arg = "-" if ticked and action == "s" else i
-        return label, _data(item.id, action, arg)
+        return label, action.pack(item.id, "-" if ticked and action is SEGMENT else i)
 
     rows = rows_of(
-        [choice(i, k, item.category, CATEGORY_LABELS, "c") for i, k in enumerate(CATEGORIES)], 3
+        [choice(i, k, item.category, CATEGORY_LABELS, CATEGORY) for i, k in enumerate(CATEGORIES)],
+        3,
     )
     rows += rows_of(
-        [choice(i, k, item.segment, SEGMENT_LABELS, "s") for i, k in enumerate(SEGMENTS)], 2
+        [choice(i, k, item.segment, SEGMENT_LABELS, SEGMENT) for i, k in enumerate(SEGMENTS)], 2
     )
-    rows += [[choice(i, k, item.severity, SEVERITY_LABELS, "v") for i, k in enumerate(SEVERITIES)]]
+    rows += [
+        [choice(i, k, item.severity, SEVERITY_LABELS, SEVERITY) for i, k in enumerate(SEVERITIES)]
+    ]
     count = item.count
     # Say what the step counts (users who raised it), not a bare "+" / "+10".
     steps = [(t(locale, "−1 user"), count - 1)] if count > fb.MIN_COUNT else []
     steps += [(t(locale, "+1 user"), count + 1),
               (t(locale, "+%(n)s users", n=BIG_STEP), count + BIG_STEP)]  # fmt: skip
     rows += [
-        [
-            (label, _data(item.id, "n", f"{count}.{new}"))
-            for label, new in steps
-            if new <= fb.MAX_COUNT
-        ]
+        [(label, COUNT.pack(item.id, count, new)) for label, new in steps if new <= fb.MAX_COUNT]
     ]
     colon = punctuation(locale)["colon"]
     source = t(locale, "Source channel") + colon + _line(channel or "—", LABEL_MAX)
-    rows += [[("📇 " + source, _data(item.id, "p", "m0"))]]
+    rows += [[("📇 " + source, PICK_CHANNEL.pack(item.id, "m", 0))]]
     if len(item.text) > CARD_TEXT_MAX:
-        rows += [[("📄 " + t(locale, "Full text"), _data(item.id, "f"))]]
+        rows += [[("📄 " + t(locale, "Full text"), FULL_TEXT.pack(item.id))]]
     rows += [
         [
-            ("🗑 " + t(locale, "Remove"), _data(item.id, "rm")),
-            ("✅ " + t(locale, "Done"), _data(item.id, "ok")),
+            ("🗑 " + t(locale, "Remove"), REMOVE.pack(item.id)),
+            ("✅ " + t(locale, "Done"), DONE.pack(item.id)),
         ]
     ]
     return rows
@@ -400,7 +379,7 @@ async def _reply_list(update, context, session, me: Staff) -> None:
     ]
     mine = [] if locked else [item for item in items if item.author_id == me.id]
     rows = [
-        [(f"✏️ #{item.id} {_line(item.text, LABEL_MAX - 8)}", _data(item.id, "o"))]
+        [(f"✏️ #{item.id} {_line(item.text, LABEL_MAX - 8)}", OPEN.pack(item.id))]
         for item in mine[:LIST_BUTTONS]
     ]
     await reply(
@@ -420,5 +399,19 @@ async def _reply_list(update, context, session, me: Staff) -> None:
 def register(app) -> None:
     """/feedback, its card buttons, and forwarded messages (before typed report answers)."""
     app.add_handler(CommandHandler("feedback", feedback_command, filters=NEW))
-    app.add_handler(CallbackQueryHandler(on_feedback_button, pattern=r"^fb:v1:"))
+    for action, step in [
+        (CATEGORY, _category),
+        (SEGMENT, _segment),
+        (SEVERITY, _severity),
+        (COUNT, _count),
+        (PICK_CHANNEL, _picker),
+        (CHANNEL, _channel),
+        (BACK, _back),
+        (FULL_TEXT, _full_text),
+        (REMOVE, _ask_remove),
+        (REMOVE_SURE, _remove),
+        (DONE, _done),
+        (OPEN, _open),
+    ]:
+        app.add_handler(CallbackQueryHandler(on_press(action, step), pattern=action.pattern))
     app.add_handler(MessageHandler(NEW & filters.FORWARDED, record_forward))

@@ -1,11 +1,12 @@
 """The "whole text" button under a card: one answer in full, sent to the person who pressed it."""
 
-import re
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
+from bot import clock
+from bot.calendar import local_date
+from bot.forms.summary import FULL_TEXT
 from bot.models import Staff
 from bot.render import render
 from bot.services import fulltext
@@ -13,22 +14,17 @@ from bot.state import BotContext
 from handlers.access import staff_only, stale_data
 from handlers.reply import reply
 
-# tx:v1:<d|r|p>:<id>:<field key> (see bot/forms/summary.py: full_text_buttons)
-DATA = re.compile(r"tx:v1:([drp]):(\d{1,18}):([a-z][a-z0-9_]{0,31})")
-
 
 @staff_only()
 async def show_full_text(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
-    """Send the answer in full; forged data, a gone object or a stranger's press is refused."""
-    match = DATA.fullmatch(update.callback_query.data or "")
-    found = None
-    if match:
-        kind, object_id, key = match.groups()
-        found = await fulltext.answer(
-            session, me, kind, int(object_id), key, context.settings.reports
-        )
+    """Send the answer in full; a gone object or a stranger's press is refused."""
+    kind, object_id, key = FULL_TEXT.unpack(update.callback_query.data)
+    today = local_date(clock.now(), context.settings.team.tz)
+    found = await fulltext.answer(
+        session, me, kind, int(object_id), key, context.settings.reports, today
+    )
     if found is None:
         await stale_data(update, session, me)
         return
@@ -44,4 +40,4 @@ async def show_full_text(
 
 def register(app) -> None:
     """The "whole text" buttons of report, draft and plan cards."""
-    app.add_handler(CallbackQueryHandler(show_full_text, pattern=r"^tx:v1:"))
+    app.add_handler(CallbackQueryHandler(show_full_text, pattern=FULL_TEXT.pattern))

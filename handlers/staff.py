@@ -4,6 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
+from bot.buttons import ID, Action
 from bot.i18n import t
 from bot.models import Staff
 from bot.services import notices
@@ -15,6 +16,15 @@ from handlers.access import staff_only
 from handlers.reply import answer_alert, edit, reply, rows_of
 
 PAGE_SIZE = 8
+# Only these shapes are handled (ids of at most 18 ASCII digits, which fit BIGINT): anything
+# else is forged or stale, and goes to stale_button.
+LIST = Action("staff", "list:{page}", page=ID)
+SHOW = Action("staff", "show:{person}", person=ID)
+ROLE = Action("staff", "role:{person}:{role}", person=ID, role="[a-z_]+")
+OFF = Action("staff", "off:{person}", person=ID)
+ON = Action("staff", "on:{person}", person=ID)
+PICK_HANDOVER = Action("staff", "ho:{person}", person=ID)
+HANDOVER = Action("staff", "hoto:{person}:{to}", person=ID, to=ID)
 
 
 @staff_only("director")
@@ -27,19 +37,23 @@ async def list_staff(
     await reply(update, director.locale, "staff_list.html.j2", buttons, **text)
 
 
-@staff_only("director")
-async def on_staff_button(
-    update: Update, context: BotContext, session: AsyncSession, director: Staff
-) -> None:
-    """Every /staff button: list pages, a person's card, role toggles, (de)activation, handover."""
-    parts = update.callback_query.data.split(":")[2:]
-    action, args = parts[0], [int(p) if p.isdigit() else p for p in parts[1:]]
-    try:
-        await ACTIONS[action](update, session, director, *args)
-    except StaffError as exc:
-        await answer_alert(update, director.locale, "staff_error.html.j2", reason=exc.reason)
-        return
-    await update.callback_query.answer()
+def on_press(action: Action, step):
+    """The handler of one /staff button: its data's ids as ints, a StaffError as an alert."""
+
+    @staff_only("director")
+    async def press(
+        update: Update, context: BotContext, session: AsyncSession, director: Staff
+    ) -> None:
+        values = action.unpack(update.callback_query.data)
+        args = [int(v) if v.isdecimal() else v for v in values]
+        try:
+            await step(update, session, director, *args)
+        except StaffError as exc:
+            await answer_alert(update, director.locale, "staff_error.html.j2", reason=exc.reason)
+            return
+        await update.callback_query.answer()
+
+    return press
 
 
 async def _show_page(update, session, director, page: int) -> None:
@@ -86,8 +100,8 @@ async def _reactivate(update, session, director, staff_id: int) -> None:
 async def _pick_handover(update, session, director, staff_id: int) -> None:
     person = await staff_service.get(session, staff_id)
     active = await staff_service.list_all(session, active_only=True)
-    rows = [[(s.display_name, f"staff:v1:hoto:{person.id}:{s.id}")] for s in active[:20]]
-    rows.append([(t(director.locale, "« Back"), f"staff:v1:show:{person.id}")])
+    rows = [[(s.display_name, HANDOVER.pack(person.id, s.id))] for s in active[:20]]
+    rows.append([(t(director.locale, "« Back"), SHOW.pack(person.id))])
     await edit(update, director.locale, "staff_handover.html.j2", rows, person=person)
 
 
@@ -95,7 +109,7 @@ async def _handover(update, session, director, source_id: int, target_id: int) -
     source = await staff_service.get(session, source_id)
     target = await staff_service.get(session, target_id)
     moved = await staff_service.handover(session, source, target, director.telegram_id)
-    back = [[(t(director.locale, "« Back"), "staff:v1:list:0")]]
+    back = [[(t(director.locale, "« Back"), LIST.pack(0))]]
     await edit(
         update,
         director.locale,
@@ -107,27 +121,16 @@ async def _handover(update, session, director, source_id: int, target_id: int) -
     )
 
 
-ACTIONS = {
-    "list": _show_page,
-    "show": _show_person,
-    "role": _toggle_role,
-    "off": _deactivate,
-    "on": _reactivate,
-    "ho": _pick_handover,
-    "hoto": _handover,
-}
-
-
 def _page(everyone: list[Staff], page: int, locale: str):
     pages = max(1, -(-len(everyone) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = everyone[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    rows = [[(_button_label(s), f"staff:v1:show:{s.id}")] for s in shown]
+    rows = [[(_button_label(s), SHOW.pack(s.id))] for s in shown]
     nav = []
     if page > 0:
-        nav.append(("◀", f"staff:v1:list:{page - 1}"))
+        nav.append(("◀", LIST.pack(page - 1)))
     if page < pages - 1:
-        nav.append(("▶", f"staff:v1:list:{page + 1}"))
+        nav.append(("▶", LIST.pack(page + 1)))
     if nav:
         rows.append(nav)
     people_ = [(s, _labels(s, locale)) for s in shown]
@@ -147,29 +150,34 @@ def _person_buttons(person: Staff, director: Staff) -> list[list[tuple[str, str]
     toggles = [
         (
             ("✓ " if person.has_role(r) else "") + t(loc, ROLE_LABELS[r]),
-            f"staff:v1:role:{person.id}:{r}",
+            ROLE.pack(person.id, r),
         )
         for r in ROLES
     ]
     rows = rows_of(toggles)
     if person.active:
-        rows.append([(t(loc, "Deactivate"), f"staff:v1:off:{person.id}")])
+        rows.append([(t(loc, "Deactivate"), OFF.pack(person.id))])
     else:
         rows.append(
             [
-                (t(loc, "Reactivate"), f"staff:v1:on:{person.id}"),
-                (t(loc, "Hand over open work"), f"staff:v1:ho:{person.id}"),
+                (t(loc, "Reactivate"), ON.pack(person.id)),
+                (t(loc, "Hand over open work"), PICK_HANDOVER.pack(person.id)),
             ]
         )
-    rows.append([(t(loc, "« Back"), "staff:v1:list:0")])
+    rows.append([(t(loc, "« Back"), LIST.pack(0))])
     return rows
 
 
 def register(app) -> None:
     """/staff and its buttons."""
     app.add_handler(CommandHandler("staff", list_staff, filters=filters.ChatType.PRIVATE))
-    # Only the shapes _person_buttons and _page make (ids of at most 18 ASCII digits, which
-    # fit BIGINT): anything else is forged or stale, and goes to stale_button.
-    staff_id = "[0-9]{1,18}"
-    shapes = rf"(list|show|off|on|ho):{staff_id}|role:{staff_id}:[a-z_]+|hoto:{staff_id}:{staff_id}"
-    app.add_handler(CallbackQueryHandler(on_staff_button, pattern=rf"^staff:v1:({shapes})$"))
+    for action, step in [
+        (LIST, _show_page),
+        (SHOW, _show_person),
+        (ROLE, _toggle_role),
+        (OFF, _deactivate),
+        (ON, _reactivate),
+        (PICK_HANDOVER, _pick_handover),
+        (HANDOVER, _handover),
+    ]:
+        app.add_handler(CallbackQueryHandler(on_press(action, step), pattern=action.pattern))

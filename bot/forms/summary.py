@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from bot.buttons import ID, KEY, Action
 from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.fields import FieldContext
@@ -13,6 +14,8 @@ from bot.services import feedback, periods
 # A card shows one answer per line, this many characters of it (the `clip` filter of
 # bot/render.py); a longer answer gets a "whole text" button (handlers/fulltext.py).
 CARD_CLIP = 60
+# One answer in full: of a d(raft), a r(eport) or an activity p(lan); handlers/fulltext.py.
+FULL_TEXT = Action("tx", "{kind}:{id}:{key}", kind="[drp]", id=ID, key=KEY)
 
 
 def answer_text(spec: FieldSpec, value: Any, ctx: FieldContext) -> str:
@@ -73,9 +76,12 @@ def full_text_buttons(
     kind: str, object_id: int, items: list[tuple[str, str, str]], locale: str
 ) -> list[list[tuple[str, str]]]:
     """A "whole text" button for every answer the card clips, two to a row. `kind` is d (a
-    draft), r (a report) or p (an activity plan); the data stays under Telegram's 64 bytes."""
+    draft), r (a report) or p (an activity plan)."""
     buttons = [
-        (t(locale, "📄 %(label)s in full", label=clip(label, 30)), f"tx:v1:{kind}:{object_id}:{k}")
+        (
+            t(locale, "📄 %(label)s in full", label=clip(label, 30)),
+            FULL_TEXT.pack(kind, object_id, k),
+        )
         for k, label, text in items
         if clipped_on_card(text)
     ]
