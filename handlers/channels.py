@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import clock
+from bot.buttons import ID, KEY, Action
 from bot.calendar import local_date
 from bot.i18n import t
 from bot.models import Channel, Staff
@@ -27,7 +28,6 @@ LIBRARY_ROLES = ("channel", "director")
 PAGE_SIZE = 8
 # Telegram allows 100 buttons; a phone shows about two dozen without scrolling.
 CHOICES_PER_PAGE = 21
-MAX_DATA = 64
 LABEL_MAX = 40
 HUGE_NUMBER = re.compile(r"\d{19}")  # more digits than any id a BIGINT column holds
 FIELD_WORDS = {"联系人": "contact", "电话": "phone", "备注": "notes", "难度": "difficulty"}
@@ -57,17 +57,27 @@ class View:
 
 
 HOME = View()
+# A View's token: m<page>, a<page> or q<page>.<search words> (any text, so always the last slot).
+VIEW = r"[ma][0-9]{1,18}|q[0-9]{1,18}\.(?s:.*)"
+
+LIST = Action("ch", "ls:{view}", view=VIEW)
+CARD = Action("ch", "c:{channel}:{view}", channel=ID, view=VIEW)
+# The stage the card showed and the one pressed (indexes in STAGES), so a stale card is caught.
+MOVE = Action("ch", "st:{channel}:{shown}{stage}:{view}", channel=ID, shown="[0-9]", stage="[0-9]",
+              view=VIEW)  # fmt: skip
+EXPLAIN_ADDING = Action("ch", "add")
+# Adding a channel: a page of regions, a region, an industry (`known`: the newest like-named
+# channel already shown, so "create anyway" is not asked twice), or cancel.
+REGION_PAGE = Action("ch", "np:{draft}:{page}", draft=ID, page=ID)
+REGION = Action("ch", "nr:{draft}:{region}:{known}", draft=ID, region=KEY, known=ID)
+INDUSTRY = Action("ch", "ni:{draft}:{region}:{industry}:{known}", draft=ID, region=KEY,
+                  industry=KEY, known=ID)  # fmt: skip
+CANCEL = Action("ch", "nc")
 
 
-def _data(*parts: object, view: View | None = None) -> str | None:
-    """Callback data `ch:v1:…`, or None when it would exceed Telegram's 64 bytes."""
-    data = ":".join(["ch", "v1", *map(str, parts), *([view.token] if view else [])])
-    return data if len(data.encode()) <= MAX_DATA else None
-
-
-def _data_or_home(*parts: object, view: View) -> str:
+def _or_home(action: Action, *values: object, view: View) -> str:
     # A long search cannot ride along in 64 bytes; 🔙 then goes to "my channels".
-    return _data(*parts, view=view) or _data(*parts, view=HOME)
+    return action.pack_if_fits(*values, view.token) or action.pack(*values, HOME.token)
 
 
 @staff_only(*LIBRARY_ROLES)
@@ -151,46 +161,49 @@ SUBCOMMANDS = {
 }
 
 
-@staff_only(*LIBRARY_ROLES)
-async def on_channel_button(
-    update: Update, context: BotContext, session: AsyncSession, me: Staff
-) -> None:
-    """Every /channel button: lists, cards, stage changes, and the steps of adding a channel."""
-    parts = update.callback_query.data.split(":", 3)
-    action, args = parts[2], parts[3] if len(parts) > 3 else ""
-    try:
-        # Beyond BIGINT no row has such an id, and the database refuses to even look.
-        if HUGE_NUMBER.search(args):
-            raise ValueError(args)
-        note = await BUTTONS[action](update, context, session, me, args)
-    except ChannelError as exc:
-        await answer_alert(update, me.locale, "channel_error.html.j2", reason=exc.reason)
-        return
-    except (KeyError, ValueError, IndexError):
-        await stale_data(update, session, me)
-        return
-    if note:
-        await answer_note(update, me.locale, "channel_error.html.j2", reason=note)
-    else:
-        await update.callback_query.answer()
+def on_press(action: Action, step):
+    """The handler of one /channel button: the step gets the data's values (ids as ints, a
+    view as a View); a ChannelError is an alert, a note it returns a short answer."""
+
+    @staff_only(*LIBRARY_ROLES)
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        values = action.unpack(update.callback_query.data)
+        args = [_value(name, v) for name, v in zip(action.names, values, strict=True)]
+        try:
+            note = await step(update, context, session, me, *args)
+        except ChannelError as exc:
+            await answer_alert(update, me.locale, "channel_error.html.j2", reason=exc.reason)
+            return
+        except IndexError:  # a stage no button of ours has
+            await stale_data(update, session, me)
+            return
+        if note:
+            await answer_note(update, me.locale, "channel_error.html.j2", reason=note)
+        else:
+            await update.callback_query.answer()
+
+    return press
 
 
-async def _show_list(update, context, session, me, args: str) -> None:
-    view = View.parse(args)
+def _value(name: str, text: str) -> object:
+    if name == "view":
+        return View.parse(text)
+    return int(text) if text.isdecimal() else text
+
+
+async def _show_list(update, context, session, me, view: View) -> None:
     text, rows = await _list(context, session, me, view)
     await edit(update, me.locale, "channel_list.html.j2", rows, **text)
 
 
-async def _show_card(update, context, session, me, args: str) -> None:
-    channel_id, token = args.split(":", 1)
-    text, rows = await _card(context, session, me, int(channel_id), View.parse(token))
+async def _show_card(update, context, session, me, channel_id: int, view: View) -> None:
+    text, rows = await _card(context, session, me, channel_id, view)
     await edit(update, me.locale, "channel_card.html.j2", rows, **text)
 
 
-async def _move(update, context, session, me, args: str) -> str | None:
-    channel_id, moves, token = args.split(":", 2)
-    view, channel = View.parse(token), await _existing(session, int(channel_id))
-    expected, stage = STAGES[int(moves[0])], STAGES[int(moves[1])]
+async def _move(update, context, session, me, channel_id, shown, pressed, view) -> str | None:
+    channel = await _existing(session, channel_id)
+    expected, stage = STAGES[shown], STAGES[pressed]
     day = local_date(clock.now(), context.settings.team.tz)
     try:
         change = await channels.set_stage(session, channel, stage, me, day, expected=expected)
@@ -211,32 +224,31 @@ async def _redraw_card(update, context, session, me, channel_id, view, notice=No
     await edit(update, me.locale, "channel_card.html.j2", rows, **text)
 
 
-async def _explain_adding(update, context, session, me, args: str) -> None:
+async def _explain_adding(update, context, session, me) -> None:
     await reply(update, me.locale, "channel_help.html.j2")
 
 
-async def _region_page(update, context, session, me, args: str) -> None:
-    draft, page = map(int, args.split(":"))
+async def _region_page(update, context, session, me, draft: int, page: int) -> None:
     name = await channels.draft_name(session, draft, me)
     text, rows = _region_picker(context, me, draft, name, page)
     await edit(update, me.locale, "channel_pick_region.html.j2", rows, **text)
 
 
-async def _region_picked(update, context, session, me, args: str) -> None:
-    draft, region, known = args.split(":")
-    name = await channels.draft_name(session, int(draft), me)
+async def _region_picked(update, context, session, me, draft: int, region: str, known: int):
+    name = await channels.draft_name(session, draft, me)
     if region not in {c.key for c in context.settings.reports.regions}:
         raise ChannelError("unknown_region")
-    if await _show_duplicate(update, context, session, me, name, region, int(known), args, "nr"):
+    again = (REGION, draft, region)
+    if await _show_duplicate(update, context, session, me, name, region, known, again):
         return
-    text, rows = _industry_picker(context, me, int(draft), name, region, int(known))
+    text, rows = _industry_picker(context, me, draft, name, region, known)
     await edit(update, me.locale, "channel_pick_industry.html.j2", rows, **text)
 
 
-async def _industry_picked(update, context, session, me, args: str) -> None:
-    draft, region, industry, known = args.split(":")
-    name = await channels.draft_name(session, int(draft), me)
-    if await _show_duplicate(update, context, session, me, name, region, int(known), args, "ni"):
+async def _industry_picked(update, context, session, me, draft, region, industry, known):
+    name = await channels.draft_name(session, draft, me)
+    again = (INDUSTRY, draft, region, industry)
+    if await _show_duplicate(update, context, session, me, name, region, known, again):
         return
     channel = await channels.create(
         session,
@@ -250,37 +262,26 @@ async def _industry_picked(update, context, session, me, args: str) -> None:
     await _redraw_card(update, context, session, me, channel.id, HOME, notice="created")
 
 
-async def _show_duplicate(update, context, session, me, name, region, known, args, step) -> bool:
+async def _show_duplicate(update, context, session, me, name, region, known, again) -> bool:
     """Ask "use the existing one or create anyway?" when a like-named channel is newer than
-    the one already shown (`known`); the answer buttons repeat `step` with it as known."""
+    the one already shown (`known`); "create anyway" repeats the step (`again`: its action and
+    values but the last) with it as known."""
     duplicate = await channels.find_duplicate(session, name, region)
     if duplicate is None or duplicate.id <= known:
         return False
-    again = ":".join([*args.split(":")[:-1], str(duplicate.id)])
+    action, *values = again
     rows = [
-        [(t(me.locale, "Use the existing one"), _data("c", duplicate.id, view=HOME))],
-        [(t(me.locale, "Create anyway"), _data(step, again))],
-        [(t(me.locale, "✖ Cancel"), _data("nc"))],
+        [(t(me.locale, "Use the existing one"), CARD.pack(duplicate.id, HOME.token))],
+        [(t(me.locale, "Create anyway"), action.pack(*values, duplicate.id))],
+        [(t(me.locale, "✖ Cancel"), CANCEL.pack())],
     ]
     existing = await _card_text(context, session, me, duplicate.id)
     await edit(update, me.locale, "channel_duplicate.html.j2", rows, name=name, **existing)
     return True
 
 
-async def _cancel(update, context, session, me, args: str) -> None:
+async def _cancel(update, context, session, me) -> None:
     await edit(update, me.locale, "channel_cancelled.html.j2")
-
-
-BUTTONS = {
-    "ls": _show_list,
-    "c": _show_card,
-    "st": _move,
-    "add": _explain_adding,
-    "np": _region_page,
-    "nr": _region_picked,
-    "ni": _industry_picked,
-    "nc": _cancel,
-}
 
 
 async def _existing(session: AsyncSession, channel_id: int) -> Channel:
@@ -296,7 +297,7 @@ async def _list(context, session, me: Staff, view: View):
     pages = max(1, -(-total // PAGE_SIZE))
     view = View(view.kind, min(view.page, pages - 1), view.query)
     found = await _fetch(context, session, me, view)
-    rows = [[(_button_label(c, me.locale), _data_or_home("c", c.id, view=view))] for c in found]
+    rows = [[(_button_label(c, me.locale), _or_home(CARD, c.id, view=view))] for c in found]
     rows += _list_footer(me, view, pages)
     if view.kind == "q" and not found:
         rows = await _offer_to_add(session, me, view.query) or rows
@@ -330,15 +331,15 @@ def _vocabulary(context) -> dict:
 def _list_footer(me: Staff, view: View, pages: int) -> list[list[tuple[str, str]]]:
     nav = []
     if view.page > 0:
-        nav.append(("◀", _data("ls", view=View(view.kind, view.page - 1, view.query))))
+        nav.append(("◀", LIST.pack_if_fits(View(view.kind, view.page - 1, view.query).token)))
     if view.page < pages - 1:
-        nav.append(("▶", _data("ls", view=View(view.kind, view.page + 1, view.query))))
+        nav.append(("▶", LIST.pack_if_fits(View(view.kind, view.page + 1, view.query).token)))
     # A search too long to page through in 64 bytes shows its first page only.
     rows = [[b for b in nav if b[1]]] if any(b[1] for b in nav) else []
-    other = ("📚 " + t(me.locale, "All channels"), _data("ls", view=View("a")))
+    other = ("📚 " + t(me.locale, "All channels"), LIST.pack(View("a").token))
     if view.kind != "m":
-        other = ("👤 " + t(me.locale, "My channels"), _data("ls", view=HOME))
-    rows.append([("➕ " + t(me.locale, "New channel"), _data("add")), other])
+        other = ("👤 " + t(me.locale, "My channels"), LIST.pack(HOME.token))
+    rows.append([("➕ " + t(me.locale, "New channel"), EXPLAIN_ADDING.pack()), other])
     return rows
 
 
@@ -350,8 +351,8 @@ async def _offer_to_add(session, me: Staff, query: str) -> list[list[tuple[str, 
         return None
     label = t(me.locale, "➕ Add “%(name)s”", name=_clip(query))
     return [
-        [(label, _data("np", draft, 0))],
-        [("👤 " + t(me.locale, "My channels"), _data("ls", view=HOME))],
+        [(label, REGION_PAGE.pack(draft, 0))],
+        [("👤 " + t(me.locale, "My channels"), LIST.pack(HOME.token))],
     ]
 
 
@@ -372,12 +373,12 @@ async def _card(context, session, me: Staff, channel_id: int, view: View, notice
     buttons = [
         (
             ("✓ " if i == stage else "") + t(me.locale, STAGE_LABELS[s]),
-            _data_or_home("st", channel_id, f"{stage}{i}", view=view),
+            _or_home(MOVE, channel_id, stage, i, view=view),
         )
         for i, s in enumerate(STAGES)
     ]
     rows = rows_of(buttons, width=3)
-    rows.append([("🔙 " + t(me.locale, "Back"), _data_or_home("ls", view=view))])
+    rows.append([("🔙 " + t(me.locale, "Back"), _or_home(LIST, view=view))])
     return text | {"notice": notice}, rows
 
 
@@ -408,11 +409,11 @@ def _region_picker(context, me: Staff, draft: int, name: str, page: int):
     pages = max(1, -(-len(regions) // CHOICES_PER_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = regions[page * CHOICES_PER_PAGE : (page + 1) * CHOICES_PER_PAGE]
-    rows = rows_of([(c.label.get(me.locale), _data("nr", draft, c.key, 0)) for c in shown], 3)
-    nav = [("◀", _data("np", draft, page - 1))] if page > 0 else []
-    nav += [("▶", _data("np", draft, page + 1))] if page < pages - 1 else []
+    rows = rows_of([(c.label.get(me.locale), REGION.pack(draft, c.key, 0)) for c in shown], 3)
+    nav = [("◀", REGION_PAGE.pack(draft, page - 1))] if page > 0 else []
+    nav += [("▶", REGION_PAGE.pack(draft, page + 1))] if page < pages - 1 else []
     rows += [nav] if nav else []
-    rows.append([(t(me.locale, "✖ Cancel"), _data("nc"))])
+    rows.append([(t(me.locale, "✖ Cancel"), CANCEL.pack())])
     return dict(name=name, page=page + 1, pages=pages), rows
 
 
@@ -420,9 +421,9 @@ def _industry_picker(context, me: Staff, draft: int, name: str, region: str, kno
     reports = context.settings.reports
     shown = reports.industries[:CHOICES_PER_PAGE]
     rows = rows_of(
-        [(c.label.get(me.locale), _data("ni", draft, region, c.key, known)) for c in shown]
+        [(c.label.get(me.locale), INDUSTRY.pack(draft, region, c.key, known)) for c in shown]
     )
-    rows.append([(t(me.locale, "✖ Cancel"), _data("nc"))])
+    rows.append([(t(me.locale, "✖ Cancel"), CANCEL.pack())])
     region_label = _label(reports.regions, region, me.locale)
     return dict(name=name, region=region_label), rows
 
@@ -444,4 +445,14 @@ def _clip(text: str) -> str:
 def register(app) -> None:
     """/channel and its buttons (channel managers and directors)."""
     app.add_handler(CommandHandler("channel", channel_command, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_channel_button, pattern=r"^ch:v1:"))
+    for action, step in [
+        (LIST, _show_list),
+        (CARD, _show_card),
+        (MOVE, _move),
+        (EXPLAIN_ADDING, _explain_adding),
+        (REGION_PAGE, _region_page),
+        (REGION, _region_picked),
+        (INDUSTRY, _industry_picked),
+        (CANCEL, _cancel),
+    ]:
+        app.add_handler(CallbackQueryHandler(on_press(action, step), pattern=action.pattern))

@@ -6,7 +6,7 @@ from telegram.ext import CallbackQueryHandler
 
 from bot.models import Staff
 from bot.services import joining
-from bot.services.joining import JoinError
+from bot.services.joining import APPROVE, REJECT, JoinError
 from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import answer_alert, answer_note
@@ -14,13 +14,26 @@ from handlers.start import explain, owe_from_now
 
 
 @staff_only("director")
-async def decide_join(
+async def approve_join(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
-    """Approve (`ok`) or reject (`no`) the request named in the button."""
-    _, _, action, request_id = update.callback_query.data.split(":")
+    """Approve the request named in the button."""
+    (request_id,) = APPROVE.unpack(update.callback_query.data)
+    await _decide(update, context, session, director, int(request_id), approve=True)
+
+
+@staff_only("director")
+async def reject_join(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """Reject the request named in the button."""
+    (request_id,) = REJECT.unpack(update.callback_query.data)
+    await _decide(update, context, session, director, int(request_id), approve=False)
+
+
+async def _decide(update, context, session, director, request_id: int, approve: bool) -> None:
     try:
-        decision = await joining.decide(session, int(request_id), action == "ok", director)
+        decision = await joining.decide(session, request_id, approve, director)
     except JoinError as exc:
         await answer_alert(
             update, director.locale, "join_error.html.j2", **explain(exc, director.locale)
@@ -40,4 +53,5 @@ async def decide_join(
 def register(app) -> None:
     """Join-card buttons."""
     # At most 18 ASCII digits: a longer (forged) id overflows BIGINT, and goes to stale_button.
-    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^join:v1:(ok|no):[0-9]{1,18}$"))
+    app.add_handler(CallbackQueryHandler(approve_join, pattern=APPROVE.pattern))
+    app.add_handler(CallbackQueryHandler(reject_join, pattern=REJECT.pattern))

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
+from bot.buttons import ID, Action
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
 from bot.outbox import WANTED_CHECKS, enqueue, enqueue_edit
@@ -108,12 +109,17 @@ async def _still_pending(session: AsyncSession, about: str) -> bool:
 WANTED_CHECKS["join"] = _still_pending
 
 
+# A director's decision on a join card (handlers/join.py).
+APPROVE = Action("join", "ok:{request}", request=ID)
+REJECT = Action("join", "no:{request}", request=ID)
+
+
 def card_buttons(request_id: int, locale: str) -> list[list[tuple[str, str]]]:
     """Approve / Reject buttons of a join card."""
     return [
         [
-            (t(locale, "✅ Approve"), f"join:v1:ok:{request_id}"),
-            (t(locale, "❌ Reject"), f"join:v1:no:{request_id}"),
+            (t(locale, "✅ Approve"), APPROVE.pack(request_id)),
+            (t(locale, "❌ Reject"), REJECT.pack(request_id)),
         ]
     ]
 
