@@ -41,8 +41,8 @@ async def report(session, staff: Staff, form: str, period_key: str, **values) ->
     """A filed report with its numeric answers as metric rows."""
     period = Period.parse(period_key)
     row = Report(staff_id=staff.id, form_key=form, period_key=period_key, answers=dict(values),
-                 fields={}, filed_at=at_local(period.start, time(17)),
-                 updated_at=at_local(period.start, time(17)))  # fmt: skip
+                 fields={}, filed_at=at_local(period.start, time(17), TZ),
+                 updated_at=at_local(period.start, time(17), TZ))  # fmt: skip
     session.add(row)
     await session.flush()
     for key, value in values.items():

@@ -156,5 +156,7 @@ async def test_a_report_filed_before_labels_were_kept_is_read_whole_with_todays_
                         updated_at=clock.now())  # fmt: skip
         s.add(report)
         await s.flush()
-        found = await fulltext.answer(s, me, "r", report.id, "plan", app.bot_data.settings.reports)
+        today = clock.now().astimezone(TZ).date()
+        cfg = app.bot_data.settings.reports
+        found = await fulltext.answer(s, me, "r", report.id, "plan", cfg, today)
     assert found == ("下一个工作日计划", LONG_PLAN)

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from bot.simulator.html import parse_html, utf16_len
 
 REPORTS = default_reports()
 VOCABULARY = dict(regions=REPORTS.regions, industries=REPORTS.industries)
+TZ = ZoneInfo("Asia/Shanghai")
 HOSTILE = "<zz>&"
 ESCAPED = "&lt;zz&gt;&amp;"
 
@@ -30,6 +32,7 @@ async def _person(s, telegram_id: int, name: str, role: str = "channel") -> Staf
 
 
 async def _add(s, actor, name, region="shenyang", industry="property", **kw) -> Channel:
+    kw.setdefault("day", local_date(clock.now(), TZ))
     return await channels.create(
         s, name=name, region=region, industry=industry, actor=actor, **VOCABULARY, **kw
     )
@@ -90,7 +93,7 @@ async def test_it_creates_a_lead_owned_by_the_actor_with_its_first_stage_change(
     assert [(c.from_stage, c.to_stage, c.by_staff_id) for c in changes] == [
         (None, "lead", actor.id)
     ]
-    assert changes[0].day == local_date(clock.now())
+    assert changes[0].day == local_date(clock.now(), TZ)
     assert entry.target == f"channel:{channel.id}" and entry.actor_telegram_id == 1
 
 

@@ -281,7 +281,14 @@ async def test_a_typed_name_of_a_library_channel_reuses_it(app, sessions, wang):
 
     async with sessions() as s, s.begin():
         me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
-        await channels.create(s, name="华润物业", industry="property", region="dalian", actor=me)
+        await channels.create(
+            s,
+            name="华润物业",
+            industry="property",
+            region="dalian",
+            actor=me,
+            day=clock.now().astimezone(TZ).date(),
+        )
     await wang.send("/daily")
     await wang.send("华润物业有限公司")
     assert "已选：华润物业" in q(wang)
@@ -297,7 +304,14 @@ async def test_the_twin_in_the_chosen_region_is_offered_before_creating(app, ses
 
     async with sessions() as s, s.begin():
         me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
-        await channels.create(s, name="华润物业", industry="property", region="dalian", actor=me)
+        await channels.create(
+            s,
+            name="华润物业",
+            industry="property",
+            region="dalian",
+            actor=me,
+            day=clock.now().astimezone(TZ).date(),
+        )
         ctx = flow.FlowContext(
             me,
             app.bot_data.settings.reports.form("daily_channel"),

@@ -75,12 +75,14 @@ async def _people(s, settings):
 async def _channels(s, wang):
     with at("2026-10-15 10:00"):
         old = await channels.create(
-            s, name="华润物业", industry="power", region="anshan", actor=wang, phone="13800000000"
-        )
+            s, name="华润物业", industry="power", region="anshan", actor=wang, phone="13800000000",
+            day=date(2026, 10, 15),
+        )  # fmt: skip
     with at("2026-11-26 09:00"):
         vanke = await channels.create(
-            s, name="万科物业", industry="property", region="dalian", actor=wang, contact="张三"
-        )
+            s, name="万科物业", industry="property", region="dalian", actor=wang, contact="张三",
+            day=date(2026, 11, 26),
+        )  # fmt: skip
         await channels.set_stage(s, vanke, "contacted", wang, date(2026, 11, 26))
     return old, vanke
 
@@ -357,7 +359,7 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
     assert book.sheetnames[-1] == "KPIs" and {row["Period"] for row in kpis} == {"2026-11"}
     downloads = [r for r in kpis if r["KPI"] == "Download completion" and r["Person"] != "Team"]
     # 王伟 joined today (the real clock): November's 3000 is pro-rated to the days left.
-    cal, joined = WorkCalendar(), local_date(recorded.wang.joined_at)
+    cal, joined = WorkCalendar(), local_date(recorded.wang.joined_at, TZ)
     share = 3000 * cal.count_workdays(joined, date(2026, 11, 30)) / 21 if joined.month == 11 else 0
     assert downloads and downloads[0]["Actual"] == 1200
     assert downloads[0]["Target"] == pytest.approx(share, abs=0.01)

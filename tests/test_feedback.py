@@ -1,6 +1,6 @@
 """Feedback capture: repeats counted, author-only edits, the week's summary, and /feedback."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,10 @@ ESCAPED = "&lt;zz&gt;&amp;"
 
 def local(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
+
+
+def today() -> date:
+    return clock.now().astimezone(TZ).date()
 
 
 async def _person(s, telegram_id: int, name: str, role: str = "user_ops") -> Staff:
@@ -222,7 +226,7 @@ async def test_the_author_changes_their_item_and_it_is_audited(sessions):
         li = await _person(s, 1, "Li")
         wang = await _person(s, 2, "Wang", "channel")
         channel = await channels.create(
-            s, name="万科物业", industry="property", region="shenyang", actor=wang
+            s, name="万科物业", industry="property", region="shenyang", actor=wang, day=today()
         )
         item, _ = await feedback.record(s, li, "希望加夜间模式", week_key=WEEK)
         own = await feedback.get_own(s, li, item.id)
@@ -369,10 +373,10 @@ async def test_the_week_summary_counts_mentions_by_category_and_channel(sessions
         li = await _person(s, 1, "Li")
         wang = await _person(s, 2, "Wang", "channel")
         vanke = await channels.create(
-            s, name="万科物业", industry="property", region="shenyang", actor=wang
+            s, name="万科物业", industry="property", region="shenyang", actor=wang, day=today()
         )
         grid = await channels.create(
-            s, name="国网沈阳", industry="power", region="shenyang", actor=wang
+            s, name="国网沈阳", industry="power", region="shenyang", actor=wang, day=today()
         )
         await feedback.record(s, li, "App crashes on login", week_key="2026-W47")
         texts = [("App crashes on login", 3), ("闪退", 1), ("太贵了", 2), ("希望加夜间模式", 1)]
@@ -753,10 +757,10 @@ async def test_a_source_channel_is_picked_from_the_library(sim, sessions, lina):
         wang = await _person(s, 3003, "Wang", "channel")
         for i in range(7):
             await channels.create(
-                s, name=f"渠道{i}", industry="property", region="shenyang", actor=wang
+                s, name=f"渠道{i}", industry="property", region="shenyang", actor=wang, day=today()
             )
         await channels.create(
-            s, name="万科<物业>", industry="property", region="shenyang", actor=wang
+            s, name="万科<物业>", industry="property", region="shenyang", actor=wang, day=today()
         )
     await lina.send("/feedback 希望加夜间模式")
     card = card_of(lina)

@@ -126,7 +126,12 @@ async def test_handover_moves_channels_and_plans_and_excuses_open_reports(
         wang = await staff_service.by_telegram_id(s, channel_manager.id)
         lina = await staff_service.by_telegram_id(s, user_ops_manager.id)
         await channels.create(
-            s, name="万科物业", industry="property", region="shenyang", actor=wang
+            s,
+            name="万科物业",
+            industry="property",
+            region="shenyang",
+            actor=wang,
+            day=date(2026, 11, 26),
         )
         now = clock.now()
         s.add(

@@ -12,7 +12,6 @@ from sqlalchemy import Select, and_, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.calendar import local_date
 from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
 from bot.models import AuditLog, Channel, ChannelStageChange, Staff
@@ -159,20 +158,20 @@ async def create(
     industry: str,
     region: str,
     actor: Staff,
+    day: date,
     contact: str | None = None,
     phone: str | None = None,
     difficulty: str | None = None,
     notes: str | None = None,
     owner: Staff | None = None,
-    day: date | None = None,
     regions: Sequence[Choice] | None = None,
     industries: Sequence[Choice] | None = None,
 ) -> Channel:
     """Add a channel at stage "lead", owned by `owner` (default: the actor).
 
     Pass `regions`/`industries` (settings.reports) to check the keys against the configured
-    choices. `day` is the team-local day the creation counts for (default: today in
-    Asia/Shanghai). Does not look for duplicates: call find_duplicate first.
+    choices. `day` is the team-local day the creation counts for (the caller's today in
+    settings.team.tz). Does not look for duplicates: call find_duplicate first.
     """
     name = clean_name(name)
     if not _known(region, regions):
@@ -204,7 +203,7 @@ async def create(
             to_stage="lead",
             by_staff_id=actor.id,
             at=now,
-            day=day or local_date(now),
+            day=day,
         )
     )
     await audit.record(

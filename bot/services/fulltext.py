@@ -1,9 +1,9 @@
 """One answer of a draft, report or plan in full, for the "whole text" button under its card."""
 
+from datetime import date
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import clock
-from bot.calendar import local_date
 from bot.forms.fields import FieldContext
 from bot.forms.spec import ReportsConfig
 from bot.forms.summary import answer_items, snapshot_items
@@ -14,11 +14,20 @@ KINDS = ("d", "r", "p")  # a draft (its filer), a report, an activity plan
 
 
 async def answer(
-    session: AsyncSession, me: Staff, kind: str, object_id: int, key: str, reports: ReportsConfig
+    session: AsyncSession,
+    me: Staff,
+    kind: str,
+    object_id: int,
+    key: str,
+    reports: ReportsConfig,
+    today: date,
 ) -> tuple[str, str] | None:
-    """(label, whole text) of one answer, or None when it is gone or not `me`'s to read."""
+    """(label, whole text) of one answer, or None when it is gone or not `me`'s to read.
+
+    `today` is the team-local day (a deputy reads a plan only on a day they stand in).
+    """
     ctx = FieldContext(
-        locale=me.locale, today=local_date(clock.now()),
+        locale=me.locale, today=today,
         regions=reports.regions, industries=reports.industries,
     )  # fmt: skip
     items: list[tuple[str, str, str]] = []
@@ -33,7 +42,7 @@ async def answer(
             items = _report_items(report, reports, ctx)
     elif kind == "p":
         plan = await session.get(ActivityPlan, object_id)
-        if plan is not None and await _may_read_plan(session, me, plan):
+        if plan is not None and await _may_read_plan(session, me, plan, today):
             items = snapshot_items(plan.fields, plan.answers, ctx)
     return next(((label, text) for k, label, text in items if k == key), None)
 
@@ -56,7 +65,7 @@ async def _may_read_report(me: Staff, report: Report, reports: ReportsConfig) ->
     return report.staff_id == me.id or me.has_role("director") or announced
 
 
-async def _may_read_plan(session: AsyncSession, me: Staff, plan: ActivityPlan) -> bool:
+async def _may_read_plan(session: AsyncSession, me: Staff, plan: ActivityPlan, today: date) -> bool:
     if plan.proposer_id == me.id or me.has_role("director"):
         return True
-    return bool(await leave.acting_for(session, me.id, local_date(clock.now())))
+    return bool(await leave.acting_for(session, me.id, today))
