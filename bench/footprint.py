@@ -281,7 +281,7 @@ def person(sim, i: int):
 
 
 def daily_report(i: int) -> str:
-    from bot.demo import DAILY_IN_ONE_MESSAGE
+    from bot.cli.demo import DAILY_IN_ONE_MESSAGE
 
     return DAILY_IN_ONE_MESSAGE.format(
         new=i % 3, signed=i % 2, downloads=300 + i % 700, registrations=40 + i % 90

@@ -4,7 +4,7 @@ import sqlite3
 
 from support import opsbot_env, run_opsbot
 
-from bot.backup import pg_dump_command
+from bot.cli.backup import pg_dump_command
 
 
 async def test_a_live_sqlite_database_is_copied_while_it_is_being_written(tmp_path):

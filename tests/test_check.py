@@ -9,7 +9,8 @@ from conftest import DIRECTOR_ID
 from support import opsbot_env, run_opsbot
 from telegram import Bot
 
-from bot import check, clock, migrate
+from bot import clock, migrate
+from bot.cli import check
 from bot.config import load_settings
 from bot.services import team
 

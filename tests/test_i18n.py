@@ -15,9 +15,9 @@ from test_kpi_cmd import CONTEXTS as KPI_CONTEXTS
 from test_kpi_cmd import NO_USER_INPUT as KPI_NO_INPUT
 
 from bot import TEMPLATES_DIR
+from bot.cli.i18n import extract, load
+from bot.cli.i18n import untranslated as is_untranslated
 from bot.i18n import LOCALES, normalise, t
-from bot.i18n_catalog import extract, load
-from bot.i18n_catalog import untranslated as is_untranslated
 from bot.render import render
 from bot.simulator.html import parse_html, utf16_len
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from test_i18n import CONTEXTS, HOSTILE, NO_USER_INPUT
 
-from bot.i18n_catalog import load
+from bot.cli.i18n import load
 from bot.render import render
 from bot.simulator.html import parse_html
 

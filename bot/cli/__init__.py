@@ -203,7 +203,7 @@ def _webhook_cmd(settings: Settings, args) -> int:
 
 
 def _check(settings: Settings, args) -> int:
-    from bot import check
+    from bot.cli import check
 
     results = asyncio.run(check.run(settings, args.config))
     for result in results:
@@ -241,7 +241,7 @@ def _db_current(settings: Settings, args) -> int:
 
 
 def _db_backup(settings: Settings, args) -> int:
-    from bot import backup, clock
+    from bot.cli import backup
 
     source = backup.sqlite_file(settings.database.url)
     if source is None:
@@ -271,7 +271,7 @@ async def _with_engine(settings: Settings, action):
 
 
 def _staff_cmd(settings: Settings, args) -> int:
-    from bot.staff_cli import run_staff_command
+    from bot.cli.staff import run_staff_command
 
     try:
         print(asyncio.run(run_staff_command(settings, args)))
@@ -281,7 +281,7 @@ def _staff_cmd(settings: Settings, args) -> int:
 
 
 def _jobs_run(settings: Settings, args) -> int:
-    from bot.jobs_cli import run_tick_once
+    from bot.cli.jobs import run_tick_once
 
     try:
         at = clock.parse_local(args.at, settings.team.tz) if args.at else None
@@ -296,7 +296,7 @@ def _jobs_run(settings: Settings, args) -> int:
 
 
 def _jobs_due(settings: Settings, args) -> int:
-    from bot.jobs_cli import list_due
+    from bot.cli.jobs import list_due
 
     try:
         at = clock.parse_local(args.at, settings.team.tz) if args.at else None
@@ -312,13 +312,13 @@ def _jobs_due(settings: Settings, args) -> int:
 
 
 def _demo(args) -> int:
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     return asyncio.run(run_demo(speed=args.speed, chart_path=args.chart))
 
 
 def _i18n_update(settings: Settings, args) -> int:
-    from bot.i18n_catalog import update
+    from bot.cli.i18n import update
 
     missing = update()
     for locale, ids in missing.items():
@@ -328,71 +328,21 @@ def _i18n_update(settings: Settings, args) -> int:
 
 
 def _export(settings: Settings, args) -> int:
-    from io import BytesIO
-    from pathlib import Path
-
-    from openpyxl import load_workbook
-
-    from bot.db import make_sessionmaker
-    from bot.migrate import upgrade
+    from bot.cli import export
 
     try:
-        start, end = _export_range(args)
+        start, end = export.date_range(args.period, args.start, args.end)
     except ValueError as exc:
         print(f"opsbot: export: {exc}", file=sys.stderr)
         return 2
     locale = args.locale or settings.team.locale
-
-    async def export(engine) -> bytes:
-        await upgrade(engine)
-        async with make_sessionmaker(engine)() as session:
-            return await _export_workbook(session, settings, start, end, locale)
-
-    data = asyncio.run(_with_engine(settings, export))
+    data = asyncio.run(
+        _with_engine(settings, lambda e: export.workbook(e, settings, start, end, locale))
+    )
     try:
         Path(args.out).write_bytes(data)
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    book = load_workbook(BytesIO(data), read_only=True)
-    rows = sum(max(sheet.max_row - 1, 0) for sheet in book.worksheets)
-    print(f"{args.out}: {len(book.sheetnames)} sheets, {rows} rows ({start} – {end})")
+    sheets, rows = export.size(data)
+    print(f"{args.out}: {sheets} sheets, {rows} rows ({start} – {end})")
     return 0
-
-
-def _export_range(args) -> tuple:
-    """The export's first and last day, from --period or --from/--to; ValueError says why not."""
-    from datetime import date
-
-    from bot.calendar import Period
-
-    if args.period:
-        if args.start or args.end:
-            raise ValueError("give either --period or --from/--to, not both")
-        period = Period.parse(args.period)
-        return period.start, period.end
-    if not (args.start and args.end):
-        raise ValueError("give --from and --to (YYYY-MM-DD), or --period (e.g. 2026-11)")
-    try:
-        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
-    except ValueError:
-        raise ValueError(
-            f"dates look like 2026-11-01; got --from {args.start} --to {args.end}"
-        ) from None
-    if start > end:
-        raise ValueError(f"--from {start} is after --to {end}")
-    return start, end
-
-
-async def _export_workbook(session, settings: Settings, start, end, locale: str) -> bytes:
-    """The export's sheets: everything recorded in the range, then the KPI results."""
-    from bot import clock
-    from bot.calendar import WorkCalendar
-    from bot.services import export, kpi_export
-
-    cal = WorkCalendar(settings.calendar.extra_holidays, settings.calendar.extra_workdays)
-    sheet = await kpi_export.kpi_sheet(session, settings, cal, start, end, locale, clock.now())
-    return await export.build(session, settings, start, end, locale, extra_sheets=[sheet])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -74,7 +74,7 @@ async def check_database(settings: Settings) -> tuple[Result, Bound]:
     """The database answers and is at Alembic's head; also returns the bound group's id."""
     from sqlalchemy.engine import make_url
 
-    from bot.backup import sqlite_file
+    from bot.cli.backup import sqlite_file
     from bot.db import make_engine
 
     url = settings.database.url
