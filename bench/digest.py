@@ -26,7 +26,6 @@ from bot.migrate import upgrade
 from bot.models import Metric, Obligation, Report, Staff, StaffRole
 from bot.render import render
 from bot.services import digests
-from jobs.digests import team_chart
 
 PEOPLE = 30  # channel managers, each filing the daily report every day
 FIELDS = ("new_channels", "negotiating", "contracts_signed", "deliveries", "downloads",
@@ -104,7 +103,7 @@ async def build_digest(sessions, settings, cal) -> tuple[float, float, int]:
                   show_scores=False)  # fmt: skip
     gathered = time.perf_counter() - started
     started = time.perf_counter()
-    chart = team_chart(digest, "zh")
+    chart = digests.team_chart(digest, "zh")
     if chart is not None:
         await charts.render(chart)
     return gathered, time.perf_counter() - started, len(text)

@@ -12,8 +12,10 @@ from support import make_staff
 from bot.calendar import WorkCalendar
 from bot.models import Outbox, Staff, Team
 from bot.services import leave
-from jobs.digests import due_now, last_fire
+from bot.services.digest_schedule import due_now, last_fire
 from jobs.tick import tick
+
+pytestmark = pytest.mark.databases
 
 GROUP = -8001
 PNG = b"\x89PNG\r\n\x1a\n"
