@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from bot.calendar import Period
 from bot.forms import fields as field_types
-from bot.forms.flow import FlowContext, Step
+from bot.forms.flow import FlowContext, Step, StepKind
 from bot.forms.spec import FieldSpec
 from bot.forms.summary import (
     answer_items,
@@ -21,7 +21,7 @@ from bot.forms.summary import (
 from bot.i18n import t
 from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services.filing import NEW_PLAN, PLAN_PREFIX, RESULTS_PREFIX
+from bot.services.filing import DraftFor, subject
 from handlers.reply import rows_of
 
 # Telegram takes 4,096 characters a message, and two long answers (a weekly summary's 3,000 and
@@ -46,7 +46,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
     }
     if step.draft is not None:
         common["period"] = _period_or_plan(step.draft.period_key, loc)
-    if step.kind == "ask":
+    if step.kind == StepKind.ASK:
         question = _question(step, ctx)
 
         def clipped(clip: int | None) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             return question | {"current": _clip(question["current"], clip), "selected": selected}
 
         return _fitted(lambda clip: render("form_question.html.j2", loc, **common, **clipped(clip)))
-    if step.kind in ("review", "pick"):
+    if step.kind in (StepKind.REVIEW, StepKind.PICK):
         rows = summary_rows(step, ctx)
         return _fitted(
             lambda clip: render(
@@ -62,15 +62,15 @@ def render_step(step: Step, ctx: FlowContext) -> str:
                 loc,
                 **common,
                 rows=[(label, _clip(value, clip)) for label, value in rows],
-                picking=step.kind == "pick",
+                picking=step.kind == StepKind.PICK,
                 editing=step.draft.report_id is not None,
             )
         )
-    if step.kind == "results_filed":
+    if step.kind == StepKind.RESULTS_FILED:
         return render("form_results_filed.html.j2", loc, **common, plan=step.plan)
-    if step.kind == "plan_submitted":
+    if step.kind == StepKind.PLAN_SUBMITTED:
         return render("form_plan_submitted.html.j2", loc, **common, plan=step.plan)
-    if step.kind == "filed":
+    if step.kind == StepKind.FILED:
         report = step.report
         rows = answer_rows(step.form, report.answers, ctx.fields)
         return _fitted(
@@ -108,12 +108,13 @@ def _clip(value: str, limit: int | None) -> str:
 
 
 def _period_or_plan(period_key: str, locale: str) -> str:
-    if period_key == NEW_PLAN:
+    about = subject(period_key)
+    if about.kind == DraftFor.NEW_PLAN:
         return t(locale, "new plan")
-    if period_key.startswith(RESULTS_PREFIX):
-        return t(locale, "results of plan #%(id)s", id=period_key[len(RESULTS_PREFIX) :])
-    if period_key.startswith(PLAN_PREFIX):
-        return t(locale, "plan #%(id)s", id=period_key[len(PLAN_PREFIX) :])
+    if about.kind == DraftFor.RESULTS:
+        return t(locale, "results of plan #%(id)s", id=about.plan_id)
+    if about.kind == DraftFor.PLAN:
+        return t(locale, "plan #%(id)s", id=about.plan_id)
     return period_label(period_key, locale)
 
 
@@ -185,7 +186,7 @@ def summary_rows(step: Step, ctx: FlowContext) -> list[tuple[str, str]]:
 def keyboard(step: Step, ctx: FlowContext) -> Buttons:
     """The buttons under a step (callback data carries the draft's id and version)."""
     loc = ctx.staff.locale
-    if step.kind == "nothing_due":
+    if step.kind == StepKind.NOTHING_DUE:
         rows = [[(t(loc, "File for today anyway"), f"fs:v1:{step.form.key}:n")]]
         for note in step.notes:
             if note.startswith("editable:"):
@@ -194,20 +195,20 @@ def keyboard(step: Step, ctx: FlowContext) -> Buttons:
                 label = t(loc, "Edit the report of %(day)s", day=day)
                 rows.insert(0, [(label, f"fs:v1:{step.form.key}:e:{period}")])
         return rows
-    if step.kind == "filed" and step.report is not None:
+    if step.kind == StepKind.FILED and step.report is not None:
         items = answer_items(step.form, step.report.answers, ctx.fields)
         return full_text_buttons("r", step.report.id, items, loc)
-    if step.draft is None or step.kind in ("filed", "cancelled", "other_form"):
+    if step.draft is None or step.kind in (StepKind.FILED, StepKind.CANCELLED, StepKind.OTHER_FORM):
         return []
     data = f"f:v1:{step.draft.id}:{step.draft.version}:"
-    if step.kind == "review":
+    if step.kind == StepKind.REVIEW:
         items = answer_items(step.form, step.draft.answers, ctx.fields)
         return [
             *full_text_buttons("d", step.draft.id, items, loc),
             [(t(loc, "✅ Submit"), data + "ok:")],
             [(t(loc, "✏️ Edit a field"), data + "e:"), (t(loc, "✖ Cancel"), data + "x:")],
         ]
-    if step.kind == "pick":
+    if step.kind == StepKind.PICK:
         labels = [(f.label.get(loc)[:40], data + f"f:{i}") for i, f in enumerate(step.form.fields)]
         return [*rows_of(labels, 2), [(t(loc, "« Back"), data + "r:")]]
     return _question_buttons(step, ctx, data)

@@ -8,6 +8,7 @@ loses nothing, and any process can take the next message.
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -48,11 +49,34 @@ class FlowContext:
         )
 
 
+class Mode(StrEnum):
+    """Where a draft is (drafts.mode, stored as the string)."""
+
+    ASK = "ask"  # a question: the cursor is the field's index
+    REVIEW = "review"  # the summary card, with Submit
+    PICK = "pick"  # the menu of fields to change
+
+
+class StepKind(StrEnum):
+    """What a step shows (handlers/report_view.py renders it; outcomes use form_<kind>.html.j2)."""
+
+    ASK = "ask"
+    REVIEW = "review"
+    PICK = "pick"
+    FILED = "filed"
+    PLAN_SUBMITTED = "plan_submitted"
+    RESULTS_FILED = "results_filed"
+    CANCELLED = "cancelled"
+    NOTHING_DUE = "nothing_due"
+    NO_RESULTS = "no_results"  # the results form, with no ended activity to report on
+    OTHER_FORM = "other_form"  # a draft of another form is open
+
+
 @dataclass
 class Step:
     """What to show next: a question, the review card, the field menu, or an outcome."""
 
-    kind: str  # ask | review | pick | filed | cancelled | nothing_due | other_form
+    kind: StepKind
     form: FormSpec
     draft: Draft | None = None
     field: FieldSpec | None = None
@@ -80,14 +104,14 @@ async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
         if draft.form_key != ctx.form.key:
-            return Step("other_form", ctx.form, draft=draft)
+            return Step(StepKind.OTHER_FORM, ctx.form, draft=draft)
         return await show(session, draft, ctx, notes=("resumed",))
     opening = await filing.opening(session, ctx.staff, ctx.form, ctx.today)
     if opening.resubmit is not None:  # a director asked for changes: that plan comes first
         return await begin_resubmission(session, ctx, opening.resubmit)
     if opening.key is None:  # no ended activity, or a day off: offer the last report or today's
         notes = (f"editable:{opening.editable}",) if opening.editable is not None else ()
-        return Step(opening.nothing, ctx.form, notes=notes)
+        return Step(StepKind(opening.nothing), ctx.form, notes=notes)
     return await _start(session, ctx, opening)
 
 
@@ -98,7 +122,7 @@ async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -
         return await show(session, draft, ctx, notes=("resumed",))
     opening = await filing.editing(session, ctx.staff, ctx.form, ctx.today, period_key)
     if opening is None:
-        return Step("nothing_due", ctx.form)
+        return Step(StepKind.NOTHING_DUE, ctx.form)
     return await _start(session, ctx, opening)
 
 
@@ -109,7 +133,7 @@ async def begin_resubmission(session: AsyncSession, ctx: FlowContext, plan_id: i
         return await show(session, draft, ctx, notes=("resumed",))
     plan = await filing.resubmission(session, ctx.staff, plan_id)
     step = await _start(session, ctx, Opening(filing.plan_key(plan.id)))
-    step.draft.answers, step.draft.mode = dict(plan.answers), "review"
+    step.draft.answers, step.draft.mode = dict(plan.answers), Mode.REVIEW
     return await show(session, step.draft, ctx, notes=("resubmitting",))
 
 
@@ -134,7 +158,7 @@ async def _start(
         obligation_id=opening.obligation_id,
         report_id=start.report_id,
         answers=start.answers,
-        mode="review" if start.report_id else "ask",
+        mode=Mode.REVIEW if start.report_id else Mode.ASK,
         cursor="0",
         scratch={},
         version=1,
@@ -171,15 +195,15 @@ async def show(
     notes: tuple[str, ...] = (),
 ) -> Step:
     """The step the draft is at."""
-    if draft.mode == "review":
-        return Step("review", ctx.form, draft=draft, notes=notes, error=error)
-    if draft.mode == "pick":
-        return Step("pick", ctx.form, draft=draft, notes=notes)
+    if draft.mode == Mode.REVIEW:
+        return Step(StepKind.REVIEW, ctx.form, draft=draft, notes=notes, error=error)
+    if draft.mode == Mode.PICK:
+        return Step(StepKind.PICK, ctx.form, draft=draft, notes=notes)
     spec = current_field(draft, ctx.form)
     if spec is None:  # the form lost fields since the draft began: go to review
-        draft.mode = "review"
-        return Step("review", ctx.form, draft=draft, notes=notes)
-    step = Step("ask", ctx.form, draft=draft, field=spec, error=error, notes=notes)
+        draft.mode = Mode.REVIEW
+        return Step(StepKind.REVIEW, ctx.form, draft=draft, notes=notes)
+    step = Step(StepKind.ASK, ctx.form, draft=draft, field=spec, error=error, notes=notes)
     step.selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
     step.new_channel = draft.scratch.get("new")
     if spec.suggest and draft.answers.get(spec.key) is None:
@@ -246,7 +270,7 @@ async def _suggestion(session: AsyncSession, ctx: FlowContext, draft: Draft, sou
 
 async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, text: str) -> Step:
     """A typed answer to the current question."""
-    if draft.mode != "ask":
+    if draft.mode != Mode.ASK:
         return await show(session, draft, ctx, notes=("use_buttons",))
     spec = current_field(draft, ctx.form)
     if spec is None:
@@ -270,7 +294,7 @@ async def _set_and_advance(
     draft.answers = {**draft.answers, spec.key: value}
     back_to_review = draft.scratch.get("return") == "review"
     if back_to_review or int(draft.cursor) >= len(ctx.form.fields) - 1:
-        draft.mode = "review"
+        draft.mode = Mode.REVIEW
     else:
         draft.cursor = str(int(draft.cursor) + 1)
     draft.scratch = {}
@@ -295,7 +319,7 @@ async def press(
 
 async def _choose(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     spec = current_field(draft, ctx.form)
-    if spec is None or draft.mode != "ask":
+    if spec is None or draft.mode != Mode.ASK:
         return await show(session, draft, ctx)
     if draft.scratch.get("new") is not None:
         return await _new_channel_detail(session, draft, ctx, arg)
@@ -375,13 +399,13 @@ async def _keep(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 
 
 async def _back(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
-    if draft.mode == "review":
-        draft.mode, draft.cursor, draft.scratch = "ask", str(len(ctx.form.fields) - 1), {}
+    if draft.mode == Mode.REVIEW:
+        draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(len(ctx.form.fields) - 1), {}
     elif draft.scratch.get("new") is not None:
         # Leave the new-channel questions, back to the channel list with the picks so far.
         draft.scratch = {k: v for k, v in draft.scratch.items() if k != "new"}
     else:
-        draft.cursor, draft.mode, draft.scratch = str(max(0, int(draft.cursor) - 1)), "ask", {}
+        draft.cursor, draft.mode, draft.scratch = str(max(0, int(draft.cursor) - 1)), Mode.ASK, {}
     _touch(draft)
     return await show(session, draft, ctx)
 
@@ -393,7 +417,7 @@ async def _page(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 
 
 async def _pick_menu(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
-    draft.mode = "pick"
+    draft.mode = Mode.PICK
     _touch(draft)
     return await show(session, draft, ctx)
 
@@ -402,19 +426,19 @@ async def _edit_field(session, draft: Draft, ctx: FlowContext, arg: str) -> Step
     index = int(arg) if arg.isdigit() else -1
     if not 0 <= index < len(ctx.form.fields):
         return await show(session, draft, ctx)
-    draft.mode, draft.cursor, draft.scratch = "ask", str(index), {"return": "review"}
+    draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(index), {"return": "review"}
     _touch(draft)
     return await show(session, draft, ctx)
 
 
 async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
-    draft.mode, draft.scratch = "review", {}
+    draft.mode, draft.scratch = Mode.REVIEW, {}
     _touch(draft)
     return await show(session, draft, ctx)
 
 
 async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
-    if draft.mode != "review":
+    if draft.mode != Mode.REVIEW:
         return await show(session, draft, ctx)
     outcome = await filing.submit(
         session, draft, form=ctx.form, staff=ctx.staff, config=ctx.reports, today=ctx.today,
@@ -423,21 +447,23 @@ async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if isinstance(outcome, filing.Refused):
         return await _back_to(session, draft, ctx, outcome)
     notes = ("edited",) if outcome.edited else ()
-    return Step(outcome.kind, ctx.form, report=outcome.report, plan=outcome.plan, notes=notes)
+    return Step(
+        StepKind(outcome.kind), ctx.form, report=outcome.report, plan=outcome.plan, notes=notes
+    )
 
 
 async def _back_to(session, draft: Draft, ctx: FlowContext, refused: filing.Refused) -> Step:
     """A draft filing refused: to the field to fix, then on (or back to the review card)."""
     index = next(i for i, f in enumerate(ctx.form.fields) if f.key == refused.field_key)
     scratch = {"return": "review"} if refused.to_review else {}
-    draft.mode, draft.cursor, draft.scratch = "ask", str(index), scratch
+    draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(index), scratch
     _touch(draft)
     return await show(session, draft, ctx, error=FieldError(refused.reason))
 
 
 async def _cancel(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     await session.execute(delete(Draft).where(Draft.id == draft.id))
-    return Step("cancelled", ctx.form)
+    return Step(StepKind.CANCELLED, ctx.form)
 
 
 async def cancel(session: AsyncSession, staff_id: int) -> bool:
@@ -552,9 +578,9 @@ async def _picked_new(
 async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
     """`/daily` followed by "label: value" lines: parse, keep what is valid, show what is not."""
     step = await begin(session, ctx)
-    if step.kind == "nothing_due":
+    if step.kind == StepKind.NOTHING_DUE:
         step = await begin_anyway(session, ctx)
-    if step.kind in ("other_form", "no_results"):  # no draft to put the answers in
+    if step.kind in (StepKind.OTHER_FORM, StepKind.NO_RESULTS):  # no draft to put the answers in
         return step
     draft = step.draft
     parsed = parse_message(ctx.form, text, ctx.fields)
@@ -599,9 +625,9 @@ async def _after_oneshot(
         problem = next((f for f in ctx.form.fields if f.key in missing), None)
         error = FieldError("empty") if problem else None
     if problem is None:
-        draft.mode = "review"
+        draft.mode = Mode.REVIEW
     else:
-        draft.mode, draft.cursor = "ask", str(ctx.form.fields.index(problem))
+        draft.mode, draft.cursor = Mode.ASK, str(ctx.form.fields.index(problem))
         draft.scratch = {**draft.scratch, "return": "review"}
     step = await show(session, draft, ctx, error=error, notes=notes)
     step.notes = (*step.notes, *(f"unknown_line:{line}" for line in parsed.unknown_lines[:5]))

@@ -8,7 +8,8 @@ its cards to the directors; the results with their review cards.
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,35 @@ from bot.services.reports import ReportError
 NEW_PLAN = "new"
 PLAN_PREFIX = "plan:"
 RESULTS_PREFIX = "results:"
+
+
+class DraftFor(StrEnum):
+    """What a draft files, read from its key (drafts.period_key doubles as the draft's type)."""
+
+    PERIOD = "period"  # a daily or weekly report: the key is the period's
+    NEW_PLAN = "new_plan"
+    PLAN = "plan"  # a plan the directors sent back, being resubmitted
+    RESULTS = "results"  # an ended activity's results
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A draft key read: what it files, and the plan it is about (PLAN, RESULTS)."""
+
+    kind: DraftFor
+    plan_id: int | None = None
+
+
+def subject(key: str) -> Subject:
+    """Read a draft key ("2026-11-26", "new", "plan:7", "results:7")."""
+    if key == NEW_PLAN:
+        return Subject(DraftFor.NEW_PLAN)
+    if key.startswith(PLAN_PREFIX):
+        return Subject(DraftFor.PLAN, int(key[len(PLAN_PREFIX) :]))
+    if key.startswith(RESULTS_PREFIX):
+        return Subject(DraftFor.RESULTS, int(key[len(RESULTS_PREFIX) :]))
+    return Subject(DraftFor.PERIOD)
+
 
 # Where an activity-plan problem sends the proposer back to.
 PLAN_PROBLEM_FIELDS = {
@@ -44,7 +74,7 @@ class Opening:
     key: str | None = None  # the new draft's period_key (a period, NEW_PLAN, plan:…, results:…)
     obligation_id: int | None = None  # the obligation the report settles, when one is known
     resubmit: int | None = None  # a plan the directors sent back: it comes first
-    nothing: str | None = None  # no_results | nothing_due
+    nothing: Literal["no_results", "nothing_due"] | None = None
     editable: str | None = None  # nothing due: the period of the last report still editable
 
 
@@ -117,9 +147,10 @@ async def start(session: AsyncSession, staff: Staff, form: FormSpec, key: str) -
 async def _prefilled(session: AsyncSession, form: FormSpec, key: str) -> dict[str, Any]:
     """Answers written by the bot (e.g. this week's feedback, an activity's targets)."""
     answers: dict[str, Any] = {}
+    about = subject(key)
     for spec in form.fields:
-        if spec.prefill == "activity:targets" and key.startswith(RESULTS_PREFIX):
-            plan = await activities.get(session, int(key[len(RESULTS_PREFIX) :]))
+        if spec.prefill == "activity:targets" and about.kind == DraftFor.RESULTS:
+            plan = await activities.get(session, about.plan_id)
             answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
         if spec.prefill == "feedback:week":
             # Figures, not text: each reader sees them in their own language (decision 39).
@@ -131,11 +162,19 @@ async def _prefilled(session: AsyncSession, form: FormSpec, key: str) -> dict[st
 # ---- filing ---------------------------------------------------------------------------------
 
 
+class Outcome(StrEnum):
+    """What filing a draft made (the conversation shows each: bot/forms/flow.StepKind)."""
+
+    FILED = "filed"  # a report
+    PLAN_SUBMITTED = "plan_submitted"
+    RESULTS_FILED = "results_filed"
+
+
 @dataclass(frozen=True)
 class Filed:
     """A filed draft: a report (a new version when `edited`), a plan, or an activity's results."""
 
-    kind: str  # filed | plan_submitted | results_filed
+    kind: Outcome
     report: Report | None = None
     plan: ActivityPlan | None = None
 
@@ -176,7 +215,7 @@ async def submit(
         raise
     if form.announce:
         await announce.report_filed(session, report, form, staff, config, team_locale)
-    return Filed("filed", report=report)
+    return Filed(Outcome.FILED, report=report)
 
 
 async def _submit_plan(
@@ -191,7 +230,7 @@ async def _submit_plan(
     missing = reports.missing_required(form, draft.answers)
     if missing:
         return Refused(missing[0], "empty")
-    plan_id = _plan_id(draft.period_key)
+    plan_id = subject(draft.period_key).plan_id  # None: a new plan
     try:
         async with session.begin_nested():  # nothing half-stored when the plan is refused
             plan = await activities.submit(
@@ -204,7 +243,7 @@ async def _submit_plan(
             raise
         return Refused(field_key, f"plan_{exc.reason}")
     await session.execute(delete(Draft).where(Draft.id == draft.id))
-    return Filed("plan_submitted", plan=plan)
+    return Filed(Outcome.PLAN_SUBMITTED, plan=plan)
 
 
 async def _submit_results(
@@ -214,11 +253,7 @@ async def _submit_results(
     missing = reports.missing_required(form, draft.answers)
     if missing:
         return Refused(missing[0], "empty")
-    plan_id = int(draft.period_key[len(RESULTS_PREFIX) :])
+    plan_id = subject(draft.period_key).plan_id
     plan = await activity_results.complete(session, staff, plan_id, dict(draft.answers))
     await session.execute(delete(Draft).where(Draft.id == draft.id))
-    return Filed("results_filed", plan=plan)
-
-
-def _plan_id(key: str) -> int | None:
-    return int(key[len(PLAN_PREFIX) :]) if key.startswith(PLAN_PREFIX) else None
+    return Filed(Outcome.RESULTS_FILED, plan=plan)

@@ -1,0 +1,58 @@
+"""The states a stored row moves through, one StrEnum per table (stored as their strings).
+
+The columns stay VARCHAR (bot/models.py): a StrEnum member is its string, so it compares equal to
+the stored value, binds as it in SQL, and no migration or native database enum is needed. What
+the enums add is one spelling of each state, checked by ruff/pyright instead of by a test run.
+"""
+
+from enum import StrEnum
+
+
+class PlanStatus(StrEnum):
+    """An activity plan (docs/activities.md has the state machine)."""
+
+    PENDING = "pending"  # waiting for a director
+    CHANGES_REQUESTED = "changes_requested"  # sent back: the proposer resubmits (-> pending)
+    APPROVED = "approved"  # to start on its start date
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # by the proposer, while pending
+    RUNNING = "running"
+    COMPLETED = "completed"  # its results are filed
+
+
+class ObligationStatus(StrEnum):
+    """One person's one report for one period."""
+
+    OPEN = "open"
+    FILED = "filed"  # on time
+    LATE = "late"  # filed after it was due
+    MISSED = "missed"  # closed unfiled
+    EXCUSED = "excused"  # the person left (handover)
+
+
+# A report was filed for it (on time or not).
+FILED = frozenset({ObligationStatus.FILED, ObligationStatus.LATE})
+
+
+class OutboxStatus(StrEnum):
+    """A queued message."""
+
+    PENDING = "pending"  # to send at next_attempt_at
+    SENDING = "sending"  # claimed by a sender until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # Telegram refused it for good
+    CANCELLED = "cancelled"  # no longer wanted when its turn came
+
+
+# Not yet sent and still to be tried.
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+class JoinStatus(StrEnum):
+    """A stranger's request to join."""
+
+    CHOOSING = "choosing"  # picking a role
+    PENDING = "pending"  # waiting for a director
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
