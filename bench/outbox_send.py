@@ -34,7 +34,8 @@ from telegram.ext import Application
 from bot import clock
 from bot.app import build_application, shutdown, startup
 from bot.models import Obligation, Outbox, Staff, StaffRole
-from bot.outbox import SendResult, deliver, enqueue
+from bot.outbox import enqueue
+from bot.sender import SendResult, deliver
 from bot.simulator import Persona, TelegramSimulator
 from bot.telegram_io import TelegramTransport
 from jobs import SEND_SECONDS

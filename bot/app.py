@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
 import jobs
-from bot import connect, metrics, migrate, outbox
+from bot import connect, metrics, migrate, sender
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
@@ -83,7 +83,7 @@ async def startup(app: Application) -> None:
     await migrate.upgrade(state.engine)
     state.sessions = make_sessionmaker(state.engine)
     if isinstance(app.bot.rate_limiter, ChatPacer):  # a 429 to a reply holds the outbox too
-        app.bot.rate_limiter.on_hold = partial(outbox.record_hold, state.sessions)
+        app.bot.rate_limiter.on_hold = partial(sender.record_hold, state.sessions)
     async with state.sessions() as session, session.begin():
         await team.ensure(session, state.settings.team)
     state.bot_username = app.bot.username

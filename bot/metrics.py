@@ -81,9 +81,9 @@ def handling(update: Any) -> Iterator[None]:
 
 
 def count_send(result: Any, *, gave_up: bool) -> None:
-    """Record one outbox send's outcome (an outbox.SendResult); `gave_up`: no attempt is left.
+    """Record one outbox send's outcome (a sender.SendResult); `gave_up`: no attempt is left.
 
-    The branches follow outbox._mark, so each kind matches what happened to the row.
+    The branches follow sender._mark, so each kind matches what happened to the row.
     """
     if result.error is None:
         OUTBOX_SENT.inc()

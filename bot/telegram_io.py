@@ -14,8 +14,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.models import Outbox
-from bot.outbox import SendResult
 from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, retry_seconds
+from bot.sender import SendResult
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:

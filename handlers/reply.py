@@ -5,9 +5,10 @@ import html
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.outbox import Buttons, deliver
+from bot.outbox import Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
+from bot.sender import deliver
 from bot.state import BotContext
 from bot.telegram_io import TelegramTransport, keyboard
 

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from bot.outbox import deliver
+from bot.sender import deliver
 from bot.state import BotContext
 from bot.telegram_io import TelegramTransport
 

@@ -13,7 +13,7 @@ from telegram import Bot
 from bot import clock, metrics
 from bot.calendar import local_date
 from bot.db import transaction
-from bot.outbox import deliver
+from bot.sender import deliver
 from bot.services import (
     activities,
     activity_results,

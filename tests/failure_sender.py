@@ -12,7 +12,7 @@ from datetime import datetime
 
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot import clock, outbox
+from bot import clock, sender
 from bot.db import make_engine, make_sessionmaker
 from bot.telegram_io import TelegramTransport
 
@@ -31,7 +31,7 @@ async def main(db_url: str, base_url: str, token: str, holder: str, at: str, rat
     await bot.initialize()
     print("ready", flush=True)
     total = 0
-    while sent := await outbox.deliver(sessions, TelegramTransport(bot), holder=holder):
+    while sent := await sender.deliver(sessions, TelegramTransport(bot), holder=holder):
         total += sent
     print(f"sent {total}", flush=True)
     await bot.shutdown()

@@ -1,11 +1,14 @@
-"""A separate sender process for crash tests: delivers the outbox until it is empty (or killed)."""
+"""A sender process of its own (crash tests, re-checks): delivers the outbox until empty or killed.
+
+It imports the sender, the database and the transport only: what the sender needs it must bring.
+"""
 
 import asyncio
 import sys
 
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot import outbox
+from bot import sender
 from bot.db import make_engine, make_sessionmaker
 from bot.telegram_io import TelegramTransport
 
@@ -18,7 +21,7 @@ async def main(db_url: str, base_url: str, token: str) -> None:
     await bot.initialize()
     print("ready", flush=True)
     total = 0
-    while sent := await outbox.deliver(sessions, TelegramTransport(bot), holder="crash-victim"):
+    while sent := await sender.deliver(sessions, TelegramTransport(bot), holder="crash-victim"):
         total += sent
     print(f"sent {total}", flush=True)
     await bot.shutdown()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from support import make_staff
 from telegram.ext import CommandHandler
 
-from bot import outbox
+from bot import sender
 from bot.config import TeamSettings
 from bot.forms.spec import default_reports
 from bot.models import ActivityPlan, ActivityVersion, AuditLog, Outbox
@@ -315,7 +315,7 @@ async def _submit_e2e(app, sessions, telegram_id=2002, **changes):
         plan = await activities.submit(
             s, proposer, FORM, answers(**changes), reports=REPORTS, today=TODAY
         )
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     return plan
 
 
@@ -333,7 +333,7 @@ async def test_e2e_a_card_reaches_every_director_and_one_press_closes_every_copy
     assert zh_card.buttons[0][0].callback_data == f"act:v1:ap:{plan.id}:1"
 
     answer = await user_ops_manager.press(en_card, "✅ Approve")
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert not answer.show_alert and "Approved" in answer.text
     for card in (zh_card, en_card):
@@ -360,7 +360,7 @@ async def test_e2e_reject_asks_for_a_reason_and_tells_the_proposer(
     await user_ops_manager.send("   ")
     assert "cannot be empty" in user_ops_manager.inbox[-1].plain
     await user_ops_manager.send("Too expensive <zz>&")
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert "Rejected" in user_ops_manager.inbox[-1].plain
     assert "Too expensive <zz>&" in channel_manager.inbox[-1].plain
@@ -418,7 +418,7 @@ async def test_e2e_an_outdated_card_says_so(
             s, wang, FORM, answers(purpose="More detail"), plan_id=plan.id, reports=REPORTS,
             today=TODAY,
         )  # fmt: skip
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     second = user_ops_manager.inbox[-1]
     assert "What changed since version 1" in second.plain and "More detail" in second.plain
 
@@ -479,7 +479,7 @@ async def test_e2e_my_plans_can_be_withdrawn_while_pending(
     await channel_manager.send("/mine_test")
     listing = next(m for m in channel_manager.inbox if "Spring push" in m.plain)
     answer = await channel_manager.press(listing, f"act:v1:wd:{plan.id}")
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert not answer.show_alert
     assert "Withdrawn" in _current(sim, card).plain and _current(sim, card).buttons == []

@@ -8,7 +8,7 @@ import time_machine
 from sqlalchemy import select
 from support import make_staff
 
-from bot import outbox
+from bot import sender
 from bot.models import ActivityPlan, Staff
 from bot.services import activities
 from bot.services.activity_results import effects
@@ -51,7 +51,7 @@ async def approved_plan(app, sim, sessions, channel_manager, director):
                 s, me, form, dict(ANSWERS), reports=cfg, today=datetime(2026, 11, 26).date()
             )
             await activities.decide(s, plan.id, plan.version, boss, "approved")
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
     return plan.id
 
 
@@ -153,5 +153,5 @@ async def test_group_messages_speak_the_teams_language(app, sim, sessions, appro
             answers = {"actuals": [{"indicator": "下载量", "actual": "5000"}], "actual_cost": 0,
                        "what_worked": "x", "improvements": "y"}  # fmt: skip
             await activity_results.complete(s, proposer, plan.id, answers)
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
     assert "Activity completed" in sim.messages(-9201)[-1].plain

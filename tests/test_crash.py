@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot import clock, outbox
+from bot import clock, outbox, sender
 from bot.models import Outbox
 from bot.telegram_io import TelegramTransport
 
@@ -38,8 +38,8 @@ async def test_kill_9_mid_fan_out_then_restart_loses_nothing(app, sim, sessions,
     assert 0 < before_restart < FAN_OUT, "the kill must land mid-fan-out"
 
     # The dead process's claims and sender lease expire; a new sender takes over.
-    clock.start_at(clock.now() + outbox.SENDER_LEASE + outbox.CLAIM_LEASE)
-    while await outbox.deliver(sessions, TelegramTransport(app.bot), holder="restarted"):
+    clock.start_at(clock.now() + sender.SENDER_LEASE + sender.CLAIM_LEASE)
+    while await sender.deliver(sessions, TelegramTransport(app.bot), holder="restarted"):
         pass
 
     counts = Counter(m.plain for p in people for m in p.inbox)
@@ -69,9 +69,9 @@ async def test_two_sender_processes_at_once_send_each_row_exactly_once(app, sim,
     # Both use one holder name, so both pass the sender lease and race on every row's claim.
     senders = [await _sender(sim, db_url) for _ in range(2)]
     shares = []
-    for sender in senders:
-        out, err = await asyncio.wait_for(sender.communicate(), timeout=120)
-        assert sender.returncode == 0, err.decode()[-2000:]
+    for proc in senders:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
         shares.append(int(out.decode().split("sent ")[1]))
     assert sum(shares) == FAN_OUT and min(shares) > 0, shares  # both really sent
 

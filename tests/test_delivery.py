@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot
 
-from bot import clock, outbox
+from bot import clock, outbox, sender
 from bot.models import JoinRequest, Outbox, Staff, Team
 from bot.services import joining
 from bot.services.staff import Person
@@ -57,7 +57,7 @@ async def test_a_429_storm_is_waited_out_and_everything_arrives_once(
 
     passes = 0
     while (await _statuses(sessions)).get("pending", 0) and passes < 100:
-        await outbox.deliver(sessions, transport)
+        await sender.deliver(sessions, transport)
         time.advance(1)
         passes += 1
 
@@ -74,7 +74,7 @@ async def test_retry_after_pushes_the_row_back_by_that_long(app, sim, sessions, 
     sim.flood_limits = True
     FakeTime(sim)
     await _queue(sessions, director.id, 5)
-    await outbox.deliver(sessions, TelegramTransport(bare_bot))
+    await sender.deliver(sessions, TelegramTransport(bare_bot))
     async with sessions() as s:
         waiting = list(await s.scalars(select(Outbox).where(Outbox.status == "pending")))
     assert waiting, "over the burst, Telegram asked us to wait"
@@ -96,7 +96,7 @@ async def test_a_blocked_person_is_marked_and_directors_are_told_once(
     for n in range(2):
         async with sessions() as s, s.begin():
             await outbox.enqueue(s, f"note:{n}", channel_manager.id, f"note {n}")
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
 
     told = director.inbox[notices_before:]
     assert len(told) == 1 and "无法再联系到 王 伟" in told[0].plain
@@ -112,7 +112,7 @@ async def test_a_blocked_person_is_marked_and_directors_are_told_once(
     await channel_manager.send("/help")
     async with sessions() as s, s.begin():
         await outbox.enqueue(s, "note:2", channel_manager.id, "note 2")
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     assert channel_manager.inbox[-1].plain == "note 2"
 
 
@@ -127,8 +127,8 @@ async def test_a_migrated_team_group_keeps_receiving(app, sim, sessions, directo
     async with sessions() as s, s.begin():
         await outbox.enqueue(s, "digest:test", group.id, "日报汇总")
 
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert supergroup.messages[-1].plain == "日报汇总"
     async with sessions() as s:
@@ -146,7 +146,7 @@ async def test_a_card_no_longer_wanted_is_dropped_unsent(app, sim, sessions, dir
     async with sessions() as s, s.begin():
         (await s.get(JoinRequest, req.id)).status = "withdrawn"
 
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert len(director.inbox) == before
     async with sessions() as s:
@@ -158,9 +158,9 @@ async def test_only_the_lease_holder_sends(app, sim, sessions, director):
     await director.send("/start")
     await _queue(sessions, director.id, 3)
     transport = TelegramTransport(app.bot)
-    assert await outbox.deliver(sessions, transport, holder="replica-a") == 3
+    assert await sender.deliver(sessions, transport, holder="replica-a") == 3
     await _queue(sessions, director.id, 3, prefix="n")
-    assert await outbox.deliver(sessions, transport, holder="replica-b") == 0
+    assert await sender.deliver(sessions, transport, holder="replica-b") == 0
 
-    clock.start_at(clock.now() + outbox.SENDER_LEASE + timedelta(seconds=1))
-    assert await outbox.deliver(sessions, transport, holder="replica-b") == 3  # taken over
+    clock.start_at(clock.now() + sender.SENDER_LEASE + timedelta(seconds=1))
+    assert await sender.deliver(sessions, transport, holder="replica-b") == 3  # taken over

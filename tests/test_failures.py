@@ -38,7 +38,7 @@ from support import another_process, make_staff
 from telegram import Bot
 
 import jobs
-from bot import clock, outbox
+from bot import clock, outbox, sender
 from bot.forms.spec import default_reports
 from bot.models import ActivityPlan, Draft, Lease, Metric, Obligation, Outbox, Report
 from bot.services import activities
@@ -77,7 +77,7 @@ async def test_kill_9_mid_500_reminders_then_a_new_sender_delivers_every_one(
     # this process must not send them (the kill is about a sender), so another holds the lease.
     due = local("2026-11-26 18:05")
     with time_machine.travel(due, tick=False):
-        assert await outbox.take_sender_lease(sessions, holder="elsewhere")
+        assert await sender.take_sender_lease(sessions, holder="elsewhere")
         report = await tick(app.bot_data, app.bot)
     assert report.sent == 0
     async with sessions() as s, s.begin():
@@ -113,7 +113,7 @@ async def test_kill_9_mid_500_reminders_then_a_new_sender_delivers_every_one(
     assert len(in_flight) == 1  # one sender, one row between claim and mark
 
     # A new sender, started once the dead one's claims and lease have expired.
-    later = due + outbox.SENDER_LEASE + outbox.CLAIM_LEASE + timedelta(seconds=5)
+    later = due + sender.SENDER_LEASE + sender.CLAIM_LEASE + timedelta(seconds=5)
     restarted = await start_sender(sim, db_url, holder="restarted", at=later, rate=0)
     out, err = await asyncio.wait_for(restarted.communicate(), timeout=120)
     assert restarted.returncode == 0, err.decode()[-2000:]
@@ -232,14 +232,14 @@ async def test_a_restart_between_reject_and_the_reason_takes_the_next_message_as
         plan = await activities.submit(
             s, proposer, PLAN_FORM, answers, reports=default_reports(), today=today
         )
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     card = user_ops_manager.inbox[-1]
     await user_ops_manager.press(card, "❌ Reject")
     assert "Please send the reason" in q(user_ops_manager)
 
     async with another_process(sim, settings, engine) as fresh:
         await user_ops_manager.send("Too expensive for Q4")
-        await outbox.deliver(sessions, TelegramTransport(fresh.bot))
+        await sender.deliver(sessions, TelegramTransport(fresh.bot))
 
     assert "Rejected" in q(user_ops_manager)
     assert "Too expensive for Q4" in q(channel_manager)
@@ -275,7 +275,7 @@ async def test_429_bursts_are_waited_out_per_chat_and_nothing_is_dropped(
         with time_machine.travel(clock.now(), tick=False) as traveller:
             flood = FloodLog(sim, traveller)
             for _ in range(200):  # the sender job's passes, one simulated second apart
-                await outbox.deliver(sessions, TelegramTransport(bot))
+                await sender.deliver(sessions, TelegramTransport(bot))
                 if not await _unsent(sessions):
                     break
                 flood.advance(1)
@@ -381,7 +381,7 @@ ONE_MESSAGE = """/daily
 下一个工作日计划：拜访"""
 DAY = "2026-11-30"  # a Monday: the weekly digest at 09:00, the daily one at 18:30
 GENTLE, OVERDUE = "快到截止时间", "已逾期"
-HOLDER = contextvars.ContextVar("holder", default=outbox.HOLDER)
+HOLDER = contextvars.ContextVar("holder", default=sender.HOLDER)
 
 
 def working_day() -> list[str]:
@@ -406,7 +406,7 @@ async def test_two_replicas_on_postgresql_through_a_working_day_send_everything_
     # Each replica sends as itself (a real one is host:pid), so the sender lease is contended.
     monkeypatch.setattr(
         "jobs.tick.deliver",
-        lambda sessions, transport, **kw: outbox.deliver(sessions, transport,
+        lambda sessions, transport, **kw: sender.deliver(sessions, transport,
                                                          holder=HOLDER.get(), **kw),
     )  # fmt: skip
     staff = [sim.user(id=70_000 + i, first_name=f"员工{i}", language_code="zh") for i in range(6)]

@@ -13,7 +13,7 @@ from support import another_process, make_staff
 from bot.calendar import Period
 from bot.db import make_engine, make_sessionmaker, transaction
 from bot.models import Draft, Obligation, Outbox, Report, Staff, StaffRole
-from bot.outbox import deliver
+from bot.sender import deliver
 from bot.services import kpi, obligations, reports
 from bot.telegram_io import TelegramTransport
 from jobs.tick import enqueue_due, tick

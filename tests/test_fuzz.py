@@ -41,7 +41,7 @@ from support import make_staff
 from telegram.ext import CommandHandler
 from test_activity_flow import PLAN
 
-from bot import outbox
+from bot import sender
 from bot.models import Feedback, Staff
 from bot.services import activities
 from bot.simulator import Group, Persona
@@ -173,7 +173,7 @@ async def ended_plans(app, sessions, team, thursday):
                 today=date(2026, 11, 26),
             )  # fmt: skip
             await activities.decide(s, plan.id, plan.version, boss, "approved")
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     with time_machine.travel(local("2026-12-08 10:00"), tick=True):
         await tick(app.bot_data, app.bot)
         yield
@@ -512,6 +512,6 @@ async def test_an_approval_card_full_of_emoji_reaches_the_director(app, sessions
         await activities.submit(
             s, wang, form, answers, reports=app.bot_data.settings.reports, today=date(2026, 11, 26)
         )
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     ref.check(mark)
     assert "👍🏽" in team.director.inbox[-1].plain

@@ -7,7 +7,7 @@ import time_machine
 from sqlalchemy import select
 from support import make_staff
 
-from bot import outbox
+from bot import sender
 from bot.models import ActivityPlan, AuditLog, Obligation, Staff
 from bot.services import activities
 from bot.telegram_io import TelegramTransport
@@ -74,7 +74,7 @@ async def test_a_deputy_receives_and_decides_the_cards_of_a_director_on_leave(
             form = app.bot_data.settings.reports.form("activity_plan")
             await activities.submit(s, me, form, dict(PLAN), reports=app.bot_data.settings.reports,
                                     today=datetime(2026, 11, 26).date())  # fmt: skip
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
 
         card = user_ops_manager.inbox[-1]
         assert "社区地推" in card.plain and len(director.inbox) == before  # the deputy has it
@@ -99,7 +99,7 @@ async def test_a_deputy_cannot_decide_once_the_director_is_back(
             form = app.bot_data.settings.reports.form("activity_plan")
             await activities.submit(s, me, form, dict(PLAN), reports=app.bot_data.settings.reports,
                                     today=datetime(2026, 11, 26).date())  # fmt: skip
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
         card = user_ops_manager.inbox[-1]
     with time_machine.travel(local("2026-11-27 10:00"), tick=True):
         answer = await user_ops_manager.press(card, "✅ Approve")

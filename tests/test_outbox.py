@@ -4,9 +4,9 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot import outbox
+from bot import outbox, sender
 from bot.models import Outbox
-from bot.outbox import SendResult
+from bot.sender import SendResult
 
 
 class FakeTransport:
@@ -46,17 +46,17 @@ async def test_a_key_is_queued_once(sessions):
 async def test_it_sends_and_records_the_message_id(sessions):
     await _queue(sessions)
     transport = FakeTransport()
-    assert await outbox.deliver(sessions, transport) == 1
+    assert await sender.deliver(sessions, transport) == 1
     row = await _row(sessions)
     assert row.status == "sent" and row.message_id == 100 + row.id
-    assert await outbox.deliver(sessions, transport) == 0
+    assert await sender.deliver(sessions, transport) == 0
     assert transport.sent == [(5, "hi")]
 
 
 async def test_a_transient_error_is_retried_later(sessions):
     await _queue(sessions)
     transport = FakeTransport([SendResult(error="Timed out")])
-    assert await outbox.deliver(sessions, transport) == 0
+    assert await sender.deliver(sessions, transport) == 0
     row = await _row(sessions)
     assert row.status == "pending" and row.attempts == 1 and row.last_error == "Timed out"
     assert row.next_attempt_at > row.created_at
@@ -64,7 +64,7 @@ async def test_a_transient_error_is_retried_later(sessions):
 
 async def test_retry_after_is_honoured(sessions):
     await _queue(sessions)
-    await outbox.deliver(sessions, FakeTransport([SendResult(error="Flood", retry_after=30)]))
+    await sender.deliver(sessions, FakeTransport([SendResult(error="Flood", retry_after=30)]))
     row = await _row(sessions)
     assert 29 <= (row.next_attempt_at - row.created_at).total_seconds() <= 35
 
@@ -72,14 +72,14 @@ async def test_retry_after_is_honoured(sessions):
 async def test_a_permanent_error_is_not_retried(sessions):
     await _queue(sessions)
     blocked = SendResult(error="Forbidden: bot was blocked by the user", permanent=True)
-    await outbox.deliver(sessions, FakeTransport([blocked]))
+    await sender.deliver(sessions, FakeTransport([blocked]))
     row = await _row(sessions)
     assert row.status == "failed" and "blocked" in row.last_error
 
 
 async def test_an_edit_targets_the_message_of_its_reference(sessions):
     await _queue(sessions, key="card")
-    await outbox.deliver(sessions, FakeTransport())
+    await sender.deliver(sessions, FakeTransport())
     async with sessions() as s, s.begin():
         assert await outbox.enqueue_edit(s, "card:closed", "card", "closed")
     seen = []
@@ -89,7 +89,7 @@ async def test_an_edit_targets_the_message_of_its_reference(sessions):
             seen.append((row.method, target_message_id))
             return SendResult(message_id=target_message_id)
 
-    await outbox.deliver(sessions, Recorder())
+    await sender.deliver(sessions, Recorder())
     card = await _row(sessions, "card")
     assert seen == [("editMessageText", card.message_id)]
 
@@ -98,7 +98,7 @@ async def test_two_concurrent_senders_send_each_row_once(sessions):
     for i in range(20):
         await _queue(sessions, key=f"k{i}", text=f"m{i}")
     transport = FakeTransport(delay=0.001)
-    await asyncio.gather(outbox.deliver(sessions, transport), outbox.deliver(sessions, transport))
-    await outbox.deliver(sessions, transport)
+    await asyncio.gather(sender.deliver(sessions, transport), sender.deliver(sessions, transport))
+    await sender.deliver(sessions, transport)
     texts = [text for _, text in transport.sent]
     assert sorted(texts) == sorted(f"m{i}" for i in range(20))

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import clock, outbox
+from bot import clock, outbox, sender
 from bot.models import Outbox
 from bot.pacing import ChatPacer, Wait
 from bot.telegram_io import TelegramTransport
@@ -78,7 +78,7 @@ async def test_thirty_join_requests_at_once_reach_the_director_paced_and_once(
         if not await _unsent(sessions):
             break
         fake.advance(1)
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
 
     cards = Counter(
         m.plain.split("申请人")[1].split()[0] for m in director.inbox if "申请人" in m.plain
@@ -94,7 +94,7 @@ async def test_a_reply_waits_out_the_hold_the_outbox_was_given(app, sim, session
     sim.flood_limits = True
     FakeTime(sim, pacer)  # per-chat pacing off: the outbox runs into Telegram's limit
     await _queue(sessions, director.id, 4)
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
     assert sim.flood.refusals == 1  # the fourth: retry after 1 s
 
     await director.send("/help")  # answered at once, inside the hold, it would be a violation
@@ -112,7 +112,7 @@ async def test_a_429_is_one_info_line_without_a_traceback(
     await _queue(sessions, director.id, 4)
     caplog.clear()
     with caplog.at_level(logging.DEBUG):
-        await outbox.deliver(sessions, TelegramTransport(app.bot))
+        await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert sim.flood.refusals == 1
     told = [r for r in caplog.records if "retry_after" in r.getMessage()]
@@ -130,7 +130,7 @@ async def test_the_outbox_leaves_a_chat_that_is_not_ready_and_sends_to_others(
     await _queue(sessions, director.id, 6)
     await _queue(sessions, channel_manager.id, 2)
 
-    await outbox.deliver(sessions, TelegramTransport(app.bot))
+    await sender.deliver(sessions, TelegramTransport(app.bot))
 
     assert sim.delivered(channel_manager.id) == 2
     assert sum(m.plain.startswith("m ") for m in director.inbox) == 3  # the burst

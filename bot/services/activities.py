@@ -18,7 +18,7 @@ from bot.forms.spec import FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, ReasonPrompt, Staff
-from bot.outbox import WANTED_CHECKS, Buttons, enqueue, enqueue_edit
+from bot.outbox import Buttons, enqueue, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import audit, leave, team
 from bot.services import staff as staff_service
@@ -231,14 +231,11 @@ async def _send_cards(
         )
 
 
-async def _still_pending(session: AsyncSession, about: str) -> bool:
-    """Outbox check: a card is worth sending only while its version waits for a decision."""
+async def card_still_wanted(session: AsyncSession, about: str) -> bool:
+    """The sender's check: a card is worth sending only while its version waits for a decision."""
     _, plan_id, version = about.split(":")
     plan = await session.get(ActivityPlan, int(plan_id))
     return plan is not None and plan.status == "pending" and plan.version == int(version)
-
-
-WANTED_CHECKS["act"] = _still_pending
 
 
 async def get(session: AsyncSession, plan_id: int) -> ActivityPlan | None:

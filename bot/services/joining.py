@@ -11,7 +11,7 @@ from bot import clock
 from bot.buttons import ID, Action
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
-from bot.outbox import WANTED_CHECKS, enqueue, enqueue_edit
+from bot.outbox import enqueue, enqueue_edit
 from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
@@ -100,13 +100,10 @@ async def request(
     return req
 
 
-async def _still_pending(session: AsyncSession, about: str) -> bool:
-    """Outbox check: a join card is worth sending only while its request is pending."""
+async def card_still_wanted(session: AsyncSession, about: str) -> bool:
+    """The sender's check: a join card is worth sending only while its request is pending."""
     req = await session.get(JoinRequest, int(about.split(":", 1)[1]))
     return req is not None and req.status == "pending"
-
-
-WANTED_CHECKS["join"] = _still_pending
 
 
 # A director's decision on a join card (handlers/join.py).

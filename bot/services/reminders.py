@@ -20,7 +20,7 @@ from bot.forms.spec import ReportsConfig
 from bot.forms.summary import period_label
 from bot.i18n import t
 from bot.models import ActivityPlan, Obligation, Staff
-from bot.outbox import WANTED_CHECKS, enqueue
+from bot.outbox import enqueue
 from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
@@ -157,13 +157,11 @@ def when(moment: datetime, now: datetime, tz: ZoneInfo, locale: str) -> str:
     return t(locale, "%(weekday)s %(date)s %(time)s", weekday=weekday, date=day, time=clock_text)
 
 
-async def _still_open(session: AsyncSession, about: str) -> bool:
-    """Outbox check: a reminder whose report was filed meanwhile (quiet hours too) is dropped."""
+async def reminder_still_wanted(session: AsyncSession, about: str) -> bool:
+    """The sender's check: a reminder whose report was filed meanwhile (quiet hours too)
+    is dropped."""
     obligation = await session.get(Obligation, int(about.split(":", 1)[1]))
     return obligation is not None and obligation.status == "open"
-
-
-WANTED_CHECKS["obl"] = _still_open
 
 
 async def escalate(

@@ -1,0 +1,321 @@
+"""The sender: claims due outbox rows, re-checks that each is still wanted, sends and marks it.
+
+Delivery guarantees (see docs/delivery.md): a row is claimed with a conditional UPDATE before it
+is sent, and marked after. A process killed between claim and mark leaves the row `sending`
+with an expired claim; the next sender takes it again. So nothing is lost, and the only
+duplicate possible is a message Telegram accepted just before the sender died, unmarked.
+"""
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import clock, metrics
+from bot.db import insert_for
+from bot.models import Lease, Outbox
+from bot.services import activities, joining, reachability, reminders, team
+
+log = logging.getLogger(__name__)
+
+Sessions = async_sessionmaker[AsyncSession]
+CLAIM_LEASE = timedelta(minutes=2)
+SENDER_LEASE = timedelta(seconds=90)
+MAX_ATTEMPTS = 8
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+
+# "Is this still wanted?" by the prefix of a row's `about` ("join:12" -> "join"), named here
+# rather than registered by the services, so any process that sends has every check. A row
+# whose check says no is cancelled unsent.
+WANTED_CHECKS: dict[str, Callable[[AsyncSession, str], Awaitable[bool]]] = {
+    "join": joining.card_still_wanted,
+    "obl": reminders.reminder_still_wanted,
+    "act": activities.card_still_wanted,
+}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the transport reports for one row."""
+
+    message_id: int | None = None
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+    migrate_to: int | None = None  # the group became this supergroup: resend there
+    unreachable: bool = False  # Telegram will not deliver to this chat (blocked, not found)
+    paced: bool = False  # not sent: the chat's pace or hold said "not yet" (no call was made)
+
+
+class Transport(Protocol):
+    """Sends one outbox payload to Telegram; implemented with PTB in bot/telegram_io.py.
+
+    A transport that paces chats (TelegramTransport with bot.pacing.ChatPacer) also has
+    `ready_in(chat_id) -> float` and `hold(chat_id, seconds)`; deliver uses them when present.
+    """
+
+    async def send(self, row: Outbox, target_message_id: int | None) -> SendResult: ...
+
+
+async def take_sender_lease(sessions: Sessions, holder: str = HOLDER) -> bool:
+    """Become the one sending process, or renew that role; False when another process holds it."""
+    now = clock.now()
+    expires = now + SENDER_LEASE
+    async with sessions() as s, s.begin():
+        insert = insert_for(s)
+        # Twice: when two processes start together, the one whose insert loses sees the
+        # winner's row on the second try (and takes it if it is its own or expired).
+        for _ in range(2):
+            taken = await s.execute(
+                update(Lease)
+                .where(Lease.name == "sender")
+                .where(or_(Lease.holder == holder, Lease.expires_at < now))
+                .values(holder=holder, expires_at=expires)
+            )
+            if taken.rowcount == 1:
+                return True
+            created = await s.execute(
+                insert(Lease)
+                .values(name="sender", holder=holder, expires_at=expires)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            if created.rowcount == 1:
+                return True
+    return False
+
+
+async def deliver(
+    sessions: Sessions,
+    transport: Transport,
+    limit: int = 1000,
+    holder: str = HOLDER,
+    rounds: int = 10,
+) -> int:
+    """Send what is due, oldest first, while holding the sender lease; returns rows sent.
+
+    Sending can queue more (a refusal queues a notice to the directors), so it goes round
+    again, up to `rounds` times, while a round finds rows it has not seen.
+    """
+    if not await _anything_due(sessions):
+        return 0  # the common case: no lease write, no transaction
+    if not await take_sender_lease(sessions, holder):
+        return 0
+    sent = 0
+    renewed = time.monotonic()
+    seen: set[int] = set()
+    waiting: set[int] = set()  # chats not ready in this call (paced or held): leave them alone
+    await _learn_holds(sessions, transport)
+    for _ in range(rounds):
+        batch = [r for r in await _due_rows(sessions, limit) if r[0] not in seen]
+        if not batch:
+            break
+        for row_id, chat_id in batch:
+            seen.add(row_id)
+            if chat_id in waiting:
+                continue
+            wait = _ready_in(transport, chat_id)
+            if wait > 0:
+                # Not yet: the chat's rows wait in the database, so the next pass (any
+                # process) does not even read them before their slot.
+                async with sessions() as s, s.begin():
+                    await _push_chat(s, chat_id, clock.now() + timedelta(seconds=wait))
+                waiting.add(chat_id)
+                continue
+            if time.monotonic() - renewed > SENDER_LEASE.total_seconds() / 3:
+                if not await take_sender_lease(sessions, holder):
+                    return sent  # another process took over (we were too slow); it carries on
+                renewed = time.monotonic()
+            row = await _claim(sessions, row_id)
+            if row is None:
+                continue  # another sender took it between our read and our claim
+            result = await _send_one(sessions, transport, row)
+            if result is not None and result.error is None:
+                sent += 1
+            if result is not None and result.retry_after is not None:
+                waiting.add(chat_id)
+    return sent
+
+
+def _ready_in(transport: Transport, chat_id: int) -> float:
+    ready_in = getattr(transport, "ready_in", None)
+    return ready_in(chat_id) if ready_in is not None else 0.0
+
+
+async def record_hold(sessions: Sessions, chat_id: int, seconds: float) -> None:
+    """Telegram told us to wait `seconds` before writing to `chat_id`: every process and every
+    row of that chat waits (a `hold:<chat>` lease row, and the chat's queued rows pushed)."""
+    now = clock.now()
+    until = now + timedelta(seconds=seconds)
+    name = f"hold:{chat_id}"
+    async with sessions() as s, s.begin():
+        await s.execute(delete(Lease).where(Lease.name.like("hold:%"), Lease.expires_at < now))
+        taken = await s.execute(
+            update(Lease).where(Lease.name == name).values(holder=HOLDER, expires_at=until)
+        )
+        if taken.rowcount != 1:
+            insert = insert_for(s)
+            await s.execute(
+                insert(Lease)
+                .values(name=name, holder=HOLDER, expires_at=until)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+        await _push_chat(s, chat_id, until)
+
+
+async def _learn_holds(sessions: Sessions, transport: Transport) -> None:
+    """Holds recorded by any process (a reply's 429 in another replica) reach this pacer."""
+    hold = getattr(transport, "hold", None)
+    if hold is None:
+        return
+    now = clock.now()
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Lease.name, Lease.expires_at).where(
+                Lease.name.like("hold:%"), Lease.expires_at > now
+            )
+        )
+        for name, until in rows:
+            hold(int(name.split(":", 1)[1]), (until - now).total_seconds())
+
+
+async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> None:
+    """No queued row of `chat_id` is due before `until` (a wait is the chat's, not a row's)."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
+        .where(Outbox.next_attempt_at < until)
+        .values(next_attempt_at=until)
+    )
+
+
+def _due(now: datetime):
+    # A `sending` row whose claim expired belongs to a sender that died mid-send.
+    return or_(
+        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
+        and_(Outbox.status == "sending", Outbox.lease_until < now),
+    )
+
+
+async def _anything_due(sessions: Sessions) -> bool:
+    async with sessions() as s:
+        return await s.scalar(select(Outbox.id).where(_due(clock.now())).limit(1)) is not None
+
+
+async def _due_rows(sessions: Sessions, limit: int) -> list[tuple[int, int]]:
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Outbox.id, Outbox.chat_id)
+            .where(_due(clock.now()))
+            .order_by(Outbox.id)
+            .limit(limit)
+        )
+        return [(row_id, chat_id) for row_id, chat_id in rows]
+
+
+async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
+    now = clock.now()
+    async with sessions() as s, s.begin():
+        claimed = await s.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id, _due(now))
+            .values(status="sending", lease_until=now + CLAIM_LEASE, attempts=Outbox.attempts + 1)
+        )
+        if claimed.rowcount != 1:
+            return None
+        return await s.get(Outbox, row_id)
+
+
+async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> SendResult | None:
+    skip = await _reason_to_skip(sessions, row)
+    if skip is not None:
+        await _finish(sessions, row, status="cancelled", last_error=skip)
+        return None
+    target = await _target_message_id(sessions, row)
+    try:
+        result = await transport.send(row, target)
+    except Exception as exc:  # a bug in one payload must not stop the queue
+        log.exception("outbox row %s failed", row.id)
+        result = SendResult(error=repr(exc))
+    await _mark(sessions, row, result)
+    return result
+
+
+async def _reason_to_skip(sessions: Sessions, row: Outbox) -> str | None:
+    async with sessions() as s:
+        if row.about:
+            check = WANTED_CHECKS.get(row.about.split(":", 1)[0])
+            if check is not None and not await check(s, row.about):
+                return f"no longer wanted: {row.about}"
+        if await reachability.is_unreachable(s, row.chat_id):
+            return "recipient unreachable"
+    return None
+
+
+async def _target_message_id(sessions: Sessions, row: Outbox) -> int | None:
+    if row.ref_key is None:
+        return None
+    async with sessions() as s:
+        return await s.scalar(select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key))
+
+
+async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
+    if not result.paced:  # a row held back on our side is not a send
+        metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
+    now = clock.now()
+    if result.error is None:
+        await _finish(
+            sessions, row, status="sent", message_id=result.message_id, sent_at=now, last_error=None
+        )
+    elif result.migrate_to is not None:
+        async with sessions() as s, s.begin():
+            await team.follow_migration(s, row.chat_id, result.migrate_to)
+            await _move_chat(s, row.chat_id, result.migrate_to)
+    elif result.unreachable:
+        async with sessions() as s, s.begin():
+            await reachability.mark_unreachable(s, row.chat_id, result.error)
+            await _set(s, row, status="failed", last_error=result.error)
+    elif result.permanent or row.attempts >= MAX_ATTEMPTS:
+        await _finish(sessions, row, status="failed", last_error=result.error)
+    elif result.retry_after is not None:
+        # Being told to wait is not a failed attempt: it must never exhaust MAX_ATTEMPTS.
+        until = now + timedelta(seconds=result.retry_after)
+        async with sessions() as s, s.begin():
+            await _set(s, row, status="pending", last_error=result.error, next_attempt_at=until,
+                       attempts=Outbox.attempts - 1)  # fmt: skip
+            # The wait is the chat's, not the row's: its other rows must not be tried sooner
+            # (a group told to wait 50 s was otherwise tried again by every pass).
+            await _push_chat(s, row.chat_id, until)
+        if not result.paced:
+            await record_hold(sessions, row.chat_id, result.retry_after)
+    else:
+        backoff = timedelta(seconds=min(2**row.attempts, 600))
+        await _finish(
+            sessions, row, status="pending", last_error=result.error, next_attempt_at=now + backoff
+        )
+
+
+async def _move_chat(session: AsyncSession, old: int, new: int) -> None:
+    """Everything not yet sent to the old group goes to the supergroup, starting now."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.chat_id == old, Outbox.status.in_(("pending", "sending")))
+        .values(chat_id=new, status="pending", lease_until=None, next_attempt_at=clock.now())
+    )
+
+
+async def _finish(sessions: Sessions, row: Outbox, **values: Any) -> None:
+    async with sessions() as s, s.begin():
+        await _set(s, row, **values)
+
+
+async def _set(session: AsyncSession, row: Outbox, **values: Any) -> None:
+    await session.execute(
+        update(Outbox).where(Outbox.id == row.id).values(lease_until=None, **values)
+    )
