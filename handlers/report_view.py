@@ -7,6 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bot.buttons import ID, REST, Action
 from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.flow import FlowContext, Step, StepKind
@@ -23,6 +24,14 @@ from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services.filing import DraftFor, subject
 from handlers.reply import rows_of
+
+# A press on the current card of one's own draft: bot/forms/flow.py's action (c a choice, t a
+# toggle, ok submit, …) and its argument; the draft's version makes an older card's press stale.
+FORM = Action("f", "{draft}:{version}:{action}:{arg}", draft=ID, version=ID, action="[a-z]{1,2}",
+              arg=REST)  # fmt: skip
+# When nothing is due: file for today anyway, or edit a report still open for editing.
+START_ANYWAY = Action("fs", "{form}:n", form=r"\w+")
+EDIT_PAST = Action("fs", "{form}:e:{period}", form=r"\w+", period=r"[\w-]+")
 
 # Telegram takes 4,096 characters a message, and two long answers (a weekly summary's 3,000 and
 # 2,000) already pass that: answers are clipped on the card, harder and harder until it fits.
@@ -187,58 +196,61 @@ def keyboard(step: Step, ctx: FlowContext) -> Buttons:
     """The buttons under a step (callback data carries the draft's id and version)."""
     loc = ctx.staff.locale
     if step.kind == StepKind.NOTHING_DUE:
-        rows = [[(t(loc, "File for today anyway"), f"fs:v1:{step.form.key}:n")]]
+        rows = [[(t(loc, "File for today anyway"), START_ANYWAY.pack(step.form.key))]]
         for note in step.notes:
             if note.startswith("editable:"):
                 period = note.split(":", 1)[1]
                 day = Period.parse(period).start.strftime("%m-%d")
                 label = t(loc, "Edit the report of %(day)s", day=day)
-                rows.insert(0, [(label, f"fs:v1:{step.form.key}:e:{period}")])
+                rows.insert(0, [(label, EDIT_PAST.pack(step.form.key, period))])
         return rows
     if step.kind == StepKind.FILED and step.report is not None:
         items = answer_items(step.form, step.report.answers, ctx.fields)
         return full_text_buttons("r", step.report.id, items, loc)
     if step.draft is None or step.kind in (StepKind.FILED, StepKind.CANCELLED, StepKind.OTHER_FORM):
         return []
-    data = f"f:v1:{step.draft.id}:{step.draft.version}:"
+
+    def data(action: str, arg: object = "") -> str:
+        return FORM.pack(step.draft.id, step.draft.version, action, arg)
+
     if step.kind == StepKind.REVIEW:
         items = answer_items(step.form, step.draft.answers, ctx.fields)
         return [
             *full_text_buttons("d", step.draft.id, items, loc),
-            [(t(loc, "✅ Submit"), data + "ok:")],
-            [(t(loc, "✏️ Edit a field"), data + "e:"), (t(loc, "✖ Cancel"), data + "x:")],
+            [(t(loc, "✅ Submit"), data("ok"))],
+            [(t(loc, "✏️ Edit a field"), data("e")), (t(loc, "✖ Cancel"), data("x"))],
         ]
     if step.kind == StepKind.PICK:
-        labels = [(f.label.get(loc)[:40], data + f"f:{i}") for i, f in enumerate(step.form.fields)]
-        return [*rows_of(labels, 2), [(t(loc, "« Back"), data + "r:")]]
+        labels = [(f.label.get(loc)[:40], data("f", i)) for i, f in enumerate(step.form.fields)]
+        return [*rows_of(labels, 2), [(t(loc, "« Back"), data("r"))]]
     return _question_buttons(step, ctx, data)
 
 
-def _question_buttons(step: Step, ctx: FlowContext, data: str) -> Buttons:
+def _question_buttons(step: Step, ctx: FlowContext, data: Callable[..., str]) -> Buttons:
     loc = ctx.staff.locale
     spec = step.field
     rows: Buttons = []
     if step.new_channel is not None or spec.type in ("choice", "region", "industry"):
-        rows += rows_of([(label, data + f"c:{key}") for key, label in step.options], 3)
+        rows += rows_of([(label, data("c", key)) for key, label in step.options], 3)
     elif spec.type in ("multichoice", "channels"):
         chosen = {_selection_key(spec, item) for item in step.selected}
         toggles = [
-            ((("✓ " if key in chosen else "") + label)[:40], data + f"t:{key}")
+            ((("✓ " if key in chosen else "") + label)[:40], data("t", key))
             for key, label in step.options
         ]
         rows += rows_of(toggles, 2)
         rows += _pager(step, data)
-        rows.append([(t(loc, "Done"), data + "d:")])
+        rows.append([(t(loc, "Done"), data("d"))])
     if step.suggestion is not None:
-        rows.append([(t(loc, "Use %(value)s", value=step.suggestion), data + "u:")])
+        rows.append([(t(loc, "Use %(value)s", value=step.suggestion), data("u"))])
     if step.keepable and step.new_channel is None:
-        rows.append([(t(loc, "✔ Keep the current answer"), data + "k:")])
+        rows.append([(t(loc, "✔ Keep the current answer"), data("k"))])
     nav = []
     if int(step.draft.cursor) > 0 or step.draft.scratch.get("return") or step.new_channel:
-        nav.append((t(loc, "« Back"), data + "b:"))
+        nav.append((t(loc, "« Back"), data("b")))
     if not spec.required and step.new_channel is None:
-        nav.append((t(loc, "Skip"), data + "s:"))
-    nav.append((t(loc, "✖ Cancel"), data + "x:"))
+        nav.append((t(loc, "Skip"), data("s")))
+    nav.append((t(loc, "✖ Cancel"), data("x")))
     rows.append(nav)
     return rows
 
@@ -247,13 +259,13 @@ def _selection_key(spec: FieldSpec, item: Any) -> str:
     return str(item["id"]) if spec.type == "channels" else str(item)
 
 
-def _pager(step: Step, data: str) -> Buttons:
+def _pager(step: Step, data: Callable[..., str]) -> Buttons:
     if step.pages <= 1:
         return []
     nav = []
     if step.page > 0:
-        nav.append(("◀", data + f"p:{step.page - 1}"))
-    nav.append((f"{step.page + 1}/{step.pages}", data + f"p:{step.page}"))
+        nav.append(("◀", data("p", step.page - 1)))
+    nav.append((f"{step.page + 1}/{step.pages}", data("p", step.page)))
     if step.page < step.pages - 1:
-        nav.append(("▶", data + f"p:{step.page + 1}"))
+        nav.append(("▶", data("p", step.page + 1)))
     return [nav]

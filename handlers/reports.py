@@ -17,7 +17,7 @@ from handlers import activities as plans
 from handlers.access import staff_only
 from handlers.basics import unexpected_text_reply
 from handlers.reply import answer_alert, reply, send_rendered
-from handlers.report_view import keyboard, render_step
+from handlers.report_view import EDIT_PAST, FORM, START_ANYWAY, keyboard, render_step
 
 PRIVATE = filters.ChatType.PRIVATE
 LIST_WORDS = ("list", "列表")
@@ -80,8 +80,7 @@ async def press_form_button(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
     """f:v1:<draft>:<version>:<action>:<arg> — only the current card of one's own draft acts."""
-    parts = update.callback_query.data.split(":", 5)
-    _, _, draft_id, version, action, arg = parts if len(parts) == 6 else ["", "", "", "", "", ""]
+    draft_id, version, action, arg = FORM.unpack(update.callback_query.data)
     draft = await flow.draft_of(session, me.id)
     form = context.settings.reports.form(draft.form_key) if draft else None
     if draft is None or form is None or str(draft.id) != draft_id:
@@ -101,19 +100,26 @@ async def press_form_button(
 async def start_anyway(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
-    """fs:v1:<form>:n files for today although nothing is due; fs:v1:<form>:e:<period> edits."""
-    _, _, form_key, choice, *period = update.callback_query.data.split(":")
+    """File for today although nothing is due."""
+    (form_key,) = START_ANYWAY.unpack(update.callback_query.data)
+    await _begin(update, context, me, form_key, lambda ctx: flow.begin_anyway(session, ctx))
+
+
+@staff_only()
+async def edit_past(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """Edit a report of an earlier period that is still open for editing."""
+    form_key, period = EDIT_PAST.unpack(update.callback_query.data)
+    await _begin(update, context, me, form_key, lambda ctx: flow.begin_edit(session, ctx, period))
+
+
+async def _begin(update: Update, context: BotContext, me: Staff, form_key: str, begin) -> None:
     form = context.settings.reports.form(form_key)
     if form is None or not me.role_names & set(form.roles):
         await answer_alert(update, me.locale, "form_stale.html.j2", gone=True)
         return
     await update.callback_query.answer()
     ctx = _context(context, me, form)
-    if choice == "e" and period:
-        step = await flow.begin_edit(session, ctx, period[0])
-    else:
-        step = await flow.begin_anyway(session, ctx)
-    await _send(update, me, step, ctx, edit_in_place=True)
+    await _send(update, me, await begin(ctx), ctx, edit_in_place=True)
 
 
 async def _send(update: Update, me: Staff, step, ctx: FlowContext, edit_in_place=False) -> None:
@@ -138,6 +144,7 @@ def register(app) -> None:
     for form in app.bot_data.settings.reports.forms:
         app.add_handler(CommandHandler(form.command, file_command(form), filters=PRIVATE))
     app.add_handler(CommandHandler("my", show_mine, filters=PRIVATE))
-    app.add_handler(CallbackQueryHandler(press_form_button, pattern=r"^f:v1:"))
-    app.add_handler(CallbackQueryHandler(start_anyway, pattern=r"^fs:v1:\w+:(n|e:[\w-]+)$"))
+    app.add_handler(CallbackQueryHandler(press_form_button, pattern=FORM.pattern))
+    app.add_handler(CallbackQueryHandler(start_anyway, pattern=START_ANYWAY.pattern))
+    app.add_handler(CallbackQueryHandler(edit_past, pattern=EDIT_PAST.pattern))
     app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, take_answer))
