@@ -1,12 +1,16 @@
 """`opsbot jobs due --at …`: what the tick would do then, by the tick's own code; nothing kept."""
 
 import pytest
+import time_machine
+from kpi_data import local
 from sqlalchemy import func, select
-from support import opsbot_env, run_opsbot
+from support import make_staff, opsbot_env, run_opsbot
 
+from bot.cli.jobs import dry_run
 from bot.db import make_sessionmaker
 from bot.models import Obligation, Outbox
-from bot.services import team
+from bot.services import team, tick_changes
+from jobs.tick import tick
 
 # 王伟 and 张总 join on Monday morning; 王伟's daily report is due that day at 18:00.
 JOINED = "2026-12-07 09:00"
@@ -102,3 +106,49 @@ async def test_it_refuses_a_database_without_the_schema_and_leaves_it_so(tmp_pat
     assert code == 1 and "opsbot db upgrade" in err and "Traceback" not in err
     code, out, _ = await run_opsbot("db", "current", env=env)
     assert code == 0 and "base" in out
+
+
+def _what(changes: tick_changes.Changes) -> dict[str, list]:
+    """The changes without row ids (PostgreSQL does not give back ids a rollback used)."""
+
+    def obligation(row):
+        return row.staff_id, row.form_key, row.period_key, row.due_at, row.status
+
+    def message(row):
+        payload = {k: v for k, v in row.payload.items() if k != "photo_b64"}  # a PNG's bytes
+        return row.dedup_key, row.chat_id, row.method, payload
+
+    return {
+        "created": [obligation(row) for row in changes.created],
+        "closed": [obligation(row) for row in changes.closed],
+        "messages": [message(row) for row in changes.messages],
+        "plans": changes.plans,
+    }
+
+
+async def test_the_dry_run_and_a_real_tick_find_the_same_things_due(
+    app, sim, sessions, director, channel_manager
+):
+    channel_manager.started = True
+    with time_machine.travel(local("2026-11-26 09:00"), tick=False):  # a Thursday
+        await make_staff(sessions, channel_manager, "channel")
+        await director.send("/start")
+        group = sim.group(id=GROUP_ID, title="运营部")
+        await sim.add_bot_to_group(group, by=director)
+        await director.send("/bind", chat=group)
+        await tick(app.bot_data, app.bot)  # the week's obligations
+    # The next Monday: last week's reports close as missed and their next-morning reminders go,
+    # the week's digest is due, and today's reports are created.
+    at = local("2026-11-30 09:00:40")
+    with time_machine.travel(at, tick=False):
+        predicted = await dry_run(app.bot_data, at)
+        async with sessions() as session:
+            before = await tick_changes.snapshot(session)
+        await tick(app.bot_data, app.bot)
+        async with sessions() as session:
+            done = await tick_changes.since(session, before)
+    assert _what(predicted) == _what(done)
+    keys = [row.dedup_key for row in done.messages]
+    assert done.created and done.closed, _what(done)
+    assert any(key.startswith("digest:weekly:2026-W48") for key in keys), keys
+    assert any(key.startswith("nag:") for key in keys), keys

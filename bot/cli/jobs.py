@@ -3,19 +3,16 @@
 import html
 import re
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import text
 
 from bot import clock, migrate
 from bot.app import build_application, shutdown, startup
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.models import ActivityPlan, Obligation, Outbox, Staff
-from bot.services import reminders, team
+from bot.services import reminders, team, tick_changes
 from bot.state import AppState
 from jobs.tick import TickReport, enqueue_due, tick
 
@@ -39,25 +36,52 @@ async def run_tick_once(settings: Settings, at: datetime | None) -> TickReport:
 
 
 async def list_due(settings: Settings, at: datetime | None) -> list[str]:
-    """What a tick at `at` would do: the tick's own code, in one transaction rolled back.
+    """What a tick at `at` would do, one line each: the tick's own code, rolled back.
 
     No Bot exists here, so nothing can reach Telegram; ValueError when the schema is not current.
     """
     if at is not None:
         clock.start_at(at)
+    at = clock.now()
     engine = make_engine(settings.database.url)
     try:
         await _require_current_schema(engine)
         cal = WorkCalendar(settings.calendar.extra_holidays, settings.calendar.extra_workdays)
         state = AppState(settings=settings, engine=engine, calendar=cal,
                          sessions=make_sessionmaker(engine))  # fmt: skip
-        async with state.sessions() as session:
-            try:
-                return await _dry_run(session, state, clock.now())
-            finally:
-                await session.rollback()
+        changes = await dry_run(state, at)
     finally:
         await engine.dispose()
+    lines = [f"tick at {at.astimezone(settings.team.tz):%Y-%m-%d %H:%M} "
+             "(dry run: nothing saved, nothing sent):"]  # fmt: skip
+    cfg = settings.reminders
+    if reminders.quiet(at, settings.team.tz, cfg):
+        lines.append(f"quiet hours ({cfg.quiet_start}–{cfg.quiet_end}): private reminders wait")
+    return lines + (_describe(changes, settings) or ["nothing is due"])
+
+
+async def dry_run(state: AppState, at: datetime) -> tick_changes.Changes:
+    """Run the tick's `enqueue_due` at `at` in one transaction, read what it changed, roll back."""
+    async with state.sessions() as session:
+        try:
+            if session.bind.dialect.name == "sqlite":
+                # pysqlite starts a transaction only before a write, and SQLite commits a RELEASE
+                # of an outermost SAVEPOINT: begin explicitly so every savepoint is inside it.
+                await session.execute(text("BEGIN"))
+            await team.ensure(session, state.settings.team)  # as the bot does when it starts
+            before = await tick_changes.snapshot(session)
+
+            @asynccontextmanager
+            async def step():
+                # Each of the tick's transactions becomes a savepoint: a part that fails is
+                # undone and the rest goes on, as in the tick; the whole is rolled back below.
+                async with session.begin_nested():
+                    yield session
+
+            await enqueue_due(state, at, step)
+            return await tick_changes.since(session, before)
+        finally:
+            await session.rollback()
 
 
 async def _require_current_schema(engine) -> None:
@@ -73,115 +97,31 @@ async def _require_current_schema(engine) -> None:
         )
 
 
-async def _dry_run(session: AsyncSession, state: AppState, at: datetime) -> list[str]:
-    if session.bind.dialect.name == "sqlite":
-        # pysqlite starts a transaction only before a write, and SQLite commits a RELEASE of an
-        # outermost SAVEPOINT: begin explicitly so every savepoint below is inside it.
-        await session.execute(text("BEGIN"))
-    await team.ensure(session, state.settings.team)  # as the bot does when it starts
-    before = await _Snapshot.take(session)
-
-    @asynccontextmanager
-    async def step():
-        # Each of the tick's transactions becomes a savepoint: a part that fails is undone
-        # and the rest goes on, as in the tick; the whole is rolled back by the caller.
-        async with session.begin_nested():
-            yield session
-
-    await enqueue_due(state, at, step)
-    lines = [f"tick at {at.astimezone(state.settings.team.tz):%Y-%m-%d %H:%M} "
-             "(dry run: nothing saved, nothing sent):"]  # fmt: skip
-    cfg = state.settings.reminders
-    if reminders.quiet(at, state.settings.team.tz, cfg):
-        lines.append(f"quiet hours ({cfg.quiet_start}–{cfg.quiet_end}): private reminders wait")
-    found = await _describe(session, state.settings, before)
-    return lines + (found or ["nothing is due"])
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """What the tick may change, read before it runs."""
-
-    last_outbox: int
-    last_obligation: int
-    open_obligations: frozenset[int]
-    plans: dict[int, tuple]
-
-    @classmethod
-    async def take(cls, session: AsyncSession) -> "_Snapshot":
-        open_ids = await session.scalars(select(Obligation.id).where(Obligation.status == "open"))
-        return cls(
-            last_outbox=await _max_id(session, Outbox.id),
-            last_obligation=await _max_id(session, Obligation.id),
-            open_obligations=frozenset(open_ids),
-            plans=await _plans(session),
-        )
-
-
-async def _max_id(session: AsyncSession, column) -> int:
-    return (await session.scalar(select(column).order_by(column.desc()).limit(1))) or 0
-
-
-async def _plans(session: AsyncSession) -> dict[int, tuple]:
-    rows = await session.execute(
-        select(ActivityPlan.id, ActivityPlan.title, ActivityPlan.status, ActivityPlan.decide_by)
-    )
-    return {row.id: tuple(row) for row in rows}
-
-
-async def _describe(session: AsyncSession, settings: Settings, before: _Snapshot) -> list[str]:
-    names = {row.id: row for row in await session.execute(select(Staff.id, Staff.telegram_id,
-                                                                 Staff.display_name))}  # fmt: skip
-    by_chat = {row.telegram_id: row for row in names.values()}
-    group = (await team.get(session)).group_chat_id
-    describe = _Words(settings, names, by_chat, group)
-    lines = await _obligation_lines(session, before, describe)
-    outbox = await session.scalars(
-        select(Outbox).where(Outbox.id > before.last_outbox).order_by(Outbox.id)
-    )
-    lines += [describe.message(row) for row in outbox]
-    return lines + _plan_lines(before.plans, await _plans(session), settings)
-
-
-async def _obligation_lines(session: AsyncSession, before: _Snapshot, words) -> list[str]:
-    columns = (Obligation.id, Obligation.staff_id, Obligation.form_key, Obligation.period_key,
-               Obligation.due_at, Obligation.status)  # fmt: skip
-    created = await session.execute(
-        select(*columns).where(Obligation.id > before.last_obligation).order_by(Obligation.id)
-    )
+def _describe(changes: tick_changes.Changes, settings: Settings) -> list[str]:
+    words = _Words(settings, changes.people, changes.group)
     lines = [f"create obligation {words.obligation(row)}, due {words.local(row.due_at)}"
-             for row in created]  # fmt: skip
-    was_open = await session.execute(
-        select(*columns)
-        .where(Obligation.id <= before.last_obligation, Obligation.status != "open")
-        .order_by(Obligation.id)
-    )
-    return lines + [
-        f"close as {row.status} {words.obligation(row)}"
-        for row in was_open
-        if row.id in before.open_obligations
-    ]
+             for row in changes.created]  # fmt: skip
+    lines += [f"close as {row.status} {words.obligation(row)}" for row in changes.closed]
+    lines += [words.message(row) for row in changes.messages]
+    return lines + [line for plan in changes.plans for line in _plan_lines(plan, settings)]
 
 
-def _plan_lines(before: dict[int, tuple], after: dict[int, tuple], settings) -> list[str]:
+def _plan_lines(plan: tick_changes.PlanChange, settings: Settings) -> list[str]:
     lines = []
-    for plan_id, (_, title, status, decide_by) in after.items():
-        old = before.get(plan_id)
-        if old is None:
-            continue
-        if status != old[2]:
-            lines.append(f"activity plan #{plan_id} “{title}”: {old[2]} → {status}")
-        if decide_by != old[3] and decide_by is not None:
-            local = decide_by.astimezone(settings.team.tz)
-            lines.append(f"activity plan #{plan_id} “{title}”: decide by {local:%Y-%m-%d %H:%M}")
+    if plan.status != plan.old_status:
+        lines.append(f"activity plan #{plan.id} “{plan.title}”: {plan.old_status} → {plan.status}")
+    if plan.decide_by is not None:
+        local = plan.decide_by.astimezone(settings.team.tz)
+        lines.append(f"activity plan #{plan.id} “{plan.title}”: decide by {local:%Y-%m-%d %H:%M}")
     return lines
 
 
 class _Words:
     """Outbox rows and obligations as one readable line each."""
 
-    def __init__(self, settings: Settings, staff: dict, by_chat: dict, group: int | None) -> None:
-        self.settings, self.staff, self.by_chat, self.group = settings, staff, by_chat, group
+    def __init__(self, settings: Settings, staff: dict, group: int | None) -> None:
+        self.settings, self.staff, self.group = settings, staff, group
+        self.by_chat = {row.telegram_id: row for row in staff.values()}
 
     def local(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.settings.team.tz):%Y-%m-%d %H:%M}"
@@ -203,7 +143,7 @@ class _Words:
     def obligation(self, row) -> str:
         return f"{self.person(row.staff_id)}: {self.form(row.form_key)} {row.period_key}"
 
-    def message(self, row: Outbox) -> str:
+    def message(self, row) -> str:
         """One queued message: what it is, to whom, and its first line."""
         parts = row.dedup_key.split(":")
         first = _first_line(row)
@@ -219,7 +159,7 @@ class _Words:
         return f"{kind.get(parts[0], row.method)} → {self.chat(row.chat_id)}: {first}"
 
 
-def _first_line(row: Outbox) -> str:
+def _first_line(row) -> str:
     if row.method == "sendPhoto" and not row.payload.get("text"):
         return "(an image)"
     plain = html.unescape(re.sub(r"<[^>]+>", "", row.payload.get("text") or ""))
