@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.db import insert_for
 from bot.models import Outbox
+from bot.states import OutboxStatus
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -38,7 +39,7 @@ async def enqueue(
         payload=payload,
         ref_key=ref_key,
         about=about,
-        status="pending",
+        status=OutboxStatus.PENDING,
         attempts=0,
         created_at=now,
         next_attempt_at=now,

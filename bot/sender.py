@@ -22,6 +22,7 @@ from bot import clock, metrics
 from bot.db import insert_for
 from bot.models import Lease, Outbox
 from bot.services import activities, joining, reachability, reminders, team
+from bot.states import UNSENT, OutboxStatus
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> No
     """No queued row of `chat_id` is due before `until` (a wait is the chat's, not a row's)."""
     await session.execute(
         update(Outbox)
-        .where(Outbox.chat_id == chat_id, Outbox.status == "pending")
+        .where(Outbox.chat_id == chat_id, Outbox.status == OutboxStatus.PENDING)
         .where(Outbox.next_attempt_at < until)
         .values(next_attempt_at=until)
     )
@@ -198,8 +199,8 @@ async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> No
 def _due(now: datetime):
     # A `sending` row whose claim expired belongs to a sender that died mid-send.
     return or_(
-        and_(Outbox.status == "pending", Outbox.next_attempt_at <= now),
-        and_(Outbox.status == "sending", Outbox.lease_until < now),
+        and_(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now),
+        and_(Outbox.status == OutboxStatus.SENDING, Outbox.lease_until < now),
     )
 
 
@@ -225,7 +226,11 @@ async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
         claimed = await s.execute(
             update(Outbox)
             .where(Outbox.id == row_id, _due(now))
-            .values(status="sending", lease_until=now + CLAIM_LEASE, attempts=Outbox.attempts + 1)
+            .values(
+                status=OutboxStatus.SENDING,
+                lease_until=now + CLAIM_LEASE,
+                attempts=Outbox.attempts + 1,
+            )
         )
         if claimed.rowcount != 1:
             return None
@@ -235,7 +240,7 @@ async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
 async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> SendResult | None:
     skip = await _reason_to_skip(sessions, row)
     if skip is not None:
-        await _finish(sessions, row, status="cancelled", last_error=skip)
+        await _finish(sessions, row, status=OutboxStatus.CANCELLED, last_error=skip)
         return None
     target = await _target_message_id(sessions, row)
     try:
@@ -271,7 +276,12 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
     now = clock.now()
     if result.error is None:
         await _finish(
-            sessions, row, status="sent", message_id=result.message_id, sent_at=now, last_error=None
+            sessions,
+            row,
+            status=OutboxStatus.SENT,
+            message_id=result.message_id,
+            sent_at=now,
+            last_error=None,
         )
     elif result.migrate_to is not None:
         async with sessions() as s, s.begin():
@@ -280,15 +290,15 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
     elif result.unreachable:
         async with sessions() as s, s.begin():
             await reachability.mark_unreachable(s, row.chat_id, result.error)
-            await _set(s, row, status="failed", last_error=result.error)
+            await _set(s, row, status=OutboxStatus.FAILED, last_error=result.error)
     elif result.permanent or row.attempts >= MAX_ATTEMPTS:
-        await _finish(sessions, row, status="failed", last_error=result.error)
+        await _finish(sessions, row, status=OutboxStatus.FAILED, last_error=result.error)
     elif result.retry_after is not None:
         # Being told to wait is not a failed attempt: it must never exhaust MAX_ATTEMPTS.
         until = now + timedelta(seconds=result.retry_after)
         async with sessions() as s, s.begin():
-            await _set(s, row, status="pending", last_error=result.error, next_attempt_at=until,
-                       attempts=Outbox.attempts - 1)  # fmt: skip
+            await _set(s, row, status=OutboxStatus.PENDING, last_error=result.error,
+                       next_attempt_at=until, attempts=Outbox.attempts - 1)  # fmt: skip
             # The wait is the chat's, not the row's: its other rows must not be tried sooner
             # (a group told to wait 50 s was otherwise tried again by every pass).
             await _push_chat(s, row.chat_id, until)
@@ -297,7 +307,11 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
     else:
         backoff = timedelta(seconds=min(2**row.attempts, 600))
         await _finish(
-            sessions, row, status="pending", last_error=result.error, next_attempt_at=now + backoff
+            sessions,
+            row,
+            status=OutboxStatus.PENDING,
+            last_error=result.error,
+            next_attempt_at=now + backoff,
         )
 
 
@@ -305,8 +319,10 @@ async def _move_chat(session: AsyncSession, old: int, new: int) -> None:
     """Everything not yet sent to the old group goes to the supergroup, starting now."""
     await session.execute(
         update(Outbox)
-        .where(Outbox.chat_id == old, Outbox.status.in_(("pending", "sending")))
-        .values(chat_id=new, status="pending", lease_until=None, next_attempt_at=clock.now())
+        .where(Outbox.chat_id == old, Outbox.status.in_(UNSENT))
+        .values(
+            chat_id=new, status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=clock.now()
+        )
     )
 
 

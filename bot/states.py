@@ -20,6 +20,15 @@ class PlanStatus(StrEnum):
     COMPLETED = "completed"  # its results are filed
 
 
+# Still to be decided, started or completed (a person leaving hands these over).
+UNFINISHED = (
+    PlanStatus.PENDING,
+    PlanStatus.CHANGES_REQUESTED,
+    PlanStatus.APPROVED,
+    PlanStatus.RUNNING,
+)
+
+
 class ObligationStatus(StrEnum):
     """One person's one report for one period."""
 

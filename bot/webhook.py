@@ -25,6 +25,7 @@ from bot.app import ALLOWED_UPDATES, shutdown, startup
 from bot.config import Settings
 from bot.models import Outbox
 from bot.state import AppState
+from bot.states import UNSENT
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ async def health(state: AppState, started: datetime) -> tuple[dict, bool]:
 async def _backlog(state: AppState) -> int:
     async with state.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
-        backlog = Outbox.status.in_(("pending", "sending"))  # by ix_outbox_status_next_attempt_at
+        backlog = Outbox.status.in_(UNSENT)  # by ix_outbox_status_next_attempt_at
         return await conn.scalar(select(func.count()).select_from(Outbox).where(backlog))
 
 

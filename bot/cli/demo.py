@@ -15,6 +15,7 @@ from bot.models import Outbox
 from bot.services import team
 from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
 from bot.state import AppState
+from bot.states import UNSENT
 from jobs.tick import tick
 
 TOKEN = "100000:DEMO"
@@ -381,9 +382,7 @@ def sim_bot(state: AppState):
 async def _unsent(state: AppState) -> int:
     async with state.sessions() as session:
         return await session.scalar(
-            select(func.count())
-            .select_from(Outbox)
-            .where(Outbox.status.in_(("pending", "sending")))
+            select(func.count()).select_from(Outbox).where(Outbox.status.in_(UNSENT))
         )
 
 

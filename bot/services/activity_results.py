@@ -15,6 +15,7 @@ from bot.render import render
 from bot.services import audit, team
 from bot.services import staff as staff_service
 from bot.services.activities import ActivityError, yuan
+from bot.states import PlanStatus
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class Effect:
 async def ask_for_results(session: AsyncSession, today: date) -> int:
     """Running plans whose end date has passed: ask each proposer once; returns how many asked."""
     ended = await session.scalars(
-        select(ActivityPlan).where(ActivityPlan.status == "running", ActivityPlan.end_date < today)
+        select(ActivityPlan).where(
+            ActivityPlan.status == PlanStatus.RUNNING, ActivityPlan.end_date < today
+        )
     )
     asked = 0
     for plan in ended:
@@ -53,7 +56,7 @@ async def awaiting_results(
         select(ActivityPlan)
         .where(
             ActivityPlan.proposer_id == staff_id,
-            ActivityPlan.status == "running",
+            ActivityPlan.status == PlanStatus.RUNNING,
             ActivityPlan.end_date < today,
         )
         .order_by(ActivityPlan.end_date, ActivityPlan.id)
@@ -82,9 +85,9 @@ async def complete(
     now = clock.now()
     closed = await session.execute(
         update(ActivityPlan)
-        .where(ActivityPlan.id == plan_id, ActivityPlan.status == "running")
-        .values(status="completed", results=dict(answers), completed_at=now, updated_at=now,
-                actual_cost_fen=int(answers.get("actual_cost") or 0))
+        .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.RUNNING)
+        .values(status=PlanStatus.COMPLETED, results=dict(answers), completed_at=now,
+                updated_at=now, actual_cost_fen=int(answers.get("actual_cost") or 0))
     )  # fmt: skip
     if closed.rowcount != 1:
         raise ActivityError("not_running")

@@ -17,10 +17,11 @@ from bot.render import render
 from bot.services import feedback as feedback_service
 from bot.services import kpi, leave, periods
 from bot.services.kpi import Assessment, Card, Pace, Result
+from bot.states import FILED, ObligationStatus, PlanStatus
 
 # Each group digest lists at most this many people, so it stays one message (4096 characters).
 MAX_PEOPLE = 30
-PIPELINE = ("pending", "approved", "running", "completed")
+PIPELINE = (PlanStatus.PENDING, PlanStatus.APPROVED, PlanStatus.RUNNING, PlanStatus.COMPLETED)
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,9 @@ async def daily(
     )
     filed, missing = [], []
     for name, status in rows:
-        if status in ("filed", "late"):
-            filed.append((name, status == "late"))
-        elif status in ("open", "missed"):
+        if status in FILED:
+            filed.append((name, status == ObligationStatus.LATE))
+        elif status in (ObligationStatus.OPEN, ObligationStatus.MISSED):
             missing.append(name)
     away_ids = await leave.away_ids(session, day)
     away = [s.display_name for s in await _staff(session, away_ids)]
@@ -138,7 +139,7 @@ async def pipeline(
     counts = Counter(dict(rows.all()))
     counts["completed"] = await session.scalar(
         select(func.count(ActivityPlan.id)).where(
-            ActivityPlan.status == "completed",
+            ActivityPlan.status == PlanStatus.COMPLETED,
             ActivityPlan.completed_at >= window.since,
             ActivityPlan.completed_at < window.until,
         )

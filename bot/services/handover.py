@@ -4,6 +4,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ActivityPlan, Channel, Draft, Obligation, ReasonPrompt
+from bot.states import UNFINISHED, ObligationStatus
 
 
 async def move_channels(session: AsyncSession, source: int, target: int) -> int:
@@ -20,7 +21,7 @@ async def move_plans(session: AsyncSession, source: int, target: int) -> int:
         update(ActivityPlan)
         .where(
             ActivityPlan.proposer_id == source,
-            ActivityPlan.status.in_(("pending", "changes_requested", "approved", "running")),
+            ActivityPlan.status.in_(UNFINISHED),
         )
         .values(proposer_id=target)
     )
@@ -34,8 +35,8 @@ async def drop_unfinished(session: AsyncSession, source: int, target: int) -> in
     await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == source))
     excused = await session.execute(
         update(Obligation)
-        .where(Obligation.staff_id == source, Obligation.status == "open")
-        .values(status="excused")
+        .where(Obligation.staff_id == source, Obligation.status == ObligationStatus.OPEN)
+        .values(status=ObligationStatus.EXCUSED)
     )
     return excused.rowcount
 

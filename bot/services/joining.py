@@ -18,6 +18,7 @@ from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES, is_role
 from bot.services.staff import Person
+from bot.states import JoinStatus
 
 REQUEST_WINDOW = timedelta(hours=24)
 
@@ -43,7 +44,7 @@ async def pending_request(session: AsyncSession, telegram_id: int) -> JoinReques
     """The person's request waiting for a director, if any."""
     return await session.scalar(
         select(JoinRequest).where(
-            JoinRequest.telegram_id == telegram_id, JoinRequest.status == "pending"
+            JoinRequest.telegram_id == telegram_id, JoinRequest.status == JoinStatus.PENDING
         )
     )
 
@@ -79,7 +80,7 @@ async def request(
         username=person.username,
         locale=person.locale,
         role=role,
-        status="pending",
+        status=JoinStatus.PENDING,
         created_at=clock.now(),
     )
     session.add(req)
@@ -103,7 +104,7 @@ async def request(
 async def card_still_wanted(session: AsyncSession, about: str) -> bool:
     """The sender's check: a join card is worth sending only while its request is pending."""
     req = await session.get(JoinRequest, int(about.split(":", 1)[1]))
-    return req is not None and req.status == "pending"
+    return req is not None and req.status == JoinStatus.PENDING
 
 
 # A director's decision on a join card (handlers/join.py).
@@ -125,10 +126,10 @@ async def decide(
     session: AsyncSession, request_id: int, approve: bool, director: Staff
 ) -> Decision:
     """Record the one decision on a request; a second press raises JoinError('decided')."""
-    status = "approved" if approve else "rejected"
+    status = JoinStatus.APPROVED if approve else JoinStatus.REJECTED
     changed = await session.execute(
         update(JoinRequest)
-        .where(JoinRequest.id == request_id, JoinRequest.status == "pending")
+        .where(JoinRequest.id == request_id, JoinRequest.status == JoinStatus.PENDING)
         .values(status=status, decided_by=director.id, decided_at=clock.now())
     )
     req = await session.get(JoinRequest, request_id, populate_existing=True)
@@ -242,7 +243,7 @@ async def _withdraw_pending(session: AsyncSession, telegram_id: int) -> None:
     req = await pending_request(session, telegram_id)
     if req is None:
         return
-    req.status, req.decided_at = "withdrawn", clock.now()
+    req.status, req.decided_at = JoinStatus.WITHDRAWN, clock.now()
     await audit.record(session, telegram_id, "join.withdrawn", f"join:{req.id}", why="invite")
 
 

@@ -16,6 +16,7 @@ from bot.kpis.spec import STAGE_ORDER, KpiConfig, KpiSpec, source_problem
 from bot.models import ActivityPlan, ChannelStageChange, Metric, Obligation, Report, Staff
 from bot.services import targets
 from bot.services.activity_results import effects
+from bot.states import ObligationStatus, PlanStatus
 
 ZERO, HUNDRED = Decimal(0), Decimal(100)
 # Per person: the actual, or None when the period has nothing to measure (no reports due, no
@@ -315,7 +316,7 @@ async def _channels(session, kpi: KpiSpec, window: Window, staff_ids: list[int])
 async def _activity(session, kpi: KpiSpec, window: Window, staff_ids: list[int]):
     plans = await session.scalars(
         select(ActivityPlan).where(
-            ActivityPlan.status == "completed",
+            ActivityPlan.status == PlanStatus.COMPLETED,
             ActivityPlan.proposer_id.in_(staff_ids),
             ActivityPlan.completed_at >= window.since,
             ActivityPlan.completed_at < window.until,
@@ -349,7 +350,7 @@ async def _timeliness(session, kpi: KpiSpec, window: Window, staff_ids: list[int
             Obligation.due_at >= window.since,
             Obligation.due_at < window.until,
             Obligation.due_at <= window.now,
-            Obligation.status != "excused",
+            Obligation.status != ObligationStatus.EXCUSED,
         )
         .group_by(Obligation.staff_id, Obligation.status)
     )
@@ -357,7 +358,7 @@ async def _timeliness(session, kpi: KpiSpec, window: Window, staff_ids: list[int
     on_time: dict[int, int] = defaultdict(int)
     for staff_id, status, n in rows:
         due[staff_id] += n
-        if status == "filed":
+        if status == ObligationStatus.FILED:
             on_time[staff_id] += n
     mine: Actuals = {s: Decimal(on_time[s]) / due[s] for s in due if due[s]}
     total = sum(due.values())

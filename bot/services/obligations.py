@@ -14,6 +14,7 @@ from bot.db import insert_for
 from bot.forms.spec import WEEKDAYS, FormSpec
 from bot.models import Obligation, Report, Staff, StaffRole
 from bot.services import leave
+from bot.states import FILED, ObligationStatus
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
 INSERT_CHUNK = 2000
@@ -114,7 +115,8 @@ async def _create_missing(
     # period whose due day they are on leave.
     rows = [
         dict(staff_id=p.id, form_key=form_key, period_key=plan.period.key, due_at=plan.due_at,
-             closes_at=plan.closes_at, status="open", reminder_step=0, created_at=now)
+             closes_at=plan.closes_at, status=ObligationStatus.OPEN, reminder_step=0,
+             created_at=now)
         for p in missing
         if plan.due_at > p.joined_at and p.id not in away
     ]  # fmt: skip
@@ -174,10 +176,15 @@ async def settle_filed(
         period = (Obligation.form_key == form_key, Obligation.period_key == period_key)
         await session.execute(
             update(Obligation)
-            .where(Obligation.staff_id.in_(ids), *period, Obligation.status == "open")
+            .where(
+                Obligation.staff_id.in_(ids), *period, Obligation.status == ObligationStatus.OPEN
+            )
             .where(exists().where(_its_report()))
             .values(
-                status=case((filed_at > Obligation.due_at, "late"), else_="filed"),
+                status=case(
+                    (filed_at > Obligation.due_at, ObligationStatus.LATE),
+                    else_=ObligationStatus.FILED,
+                ),
                 filed_at=filed_at,
             )
             .execution_options(synchronize_session=False)
@@ -189,7 +196,9 @@ async def settle_filed(
             .where(Report.period_key == period_key, Report.obligation_id.is_(None), exists(owed))
             .values(
                 obligation_id=owed.scalar_subquery(),
-                late=select(Obligation.status == "late").where(_its_report()).scalar_subquery(),
+                late=select(Obligation.status == ObligationStatus.LATE)
+                .where(_its_report())
+                .scalar_subquery(),
             )
             .execution_options(synchronize_session=False)
         )
@@ -208,8 +217,13 @@ async def settle(
     )
     await session.execute(
         update(Obligation)
-        .where(*mine, Obligation.status == "open")
-        .values(status=case((Obligation.due_at < at, "late"), else_="filed"), filed_at=at)
+        .where(*mine, Obligation.status == ObligationStatus.OPEN)
+        .values(
+            status=case(
+                (Obligation.due_at < at, ObligationStatus.LATE), else_=ObligationStatus.FILED
+            ),
+            filed_at=at,
+        )
         .execution_options(synchronize_session=False)
     )
     return await session.scalar(
@@ -222,7 +236,7 @@ async def close_expired(session: AsyncSession) -> list[Obligation]:
     expired = list(
         await session.scalars(
             select(Obligation).where(
-                Obligation.status == "open", Obligation.closes_at <= clock.now()
+                Obligation.status == ObligationStatus.OPEN, Obligation.closes_at <= clock.now()
             )
         )
     )
@@ -240,14 +254,14 @@ async def close_expired(session: AsyncSession) -> list[Obligation]:
         # Conditional, so two processes ticking together close (and escalate) each once.
         changed = await session.execute(
             update(Obligation)
-            .where(Obligation.id == obligation.id, Obligation.status == "open")
-            .values(status="missed")
+            .where(Obligation.id == obligation.id, Obligation.status == ObligationStatus.OPEN)
+            .values(status=ObligationStatus.MISSED)
             # The session holds every loaded obligation; matching each against this UPDATE
             # made closing N rows cost N² (we set the one object's status ourselves).
             .execution_options(synchronize_session=False)
         )
         if changed.rowcount == 1:
-            obligation.status = "missed"
+            obligation.status = ObligationStatus.MISSED
             closed.append(obligation)
     return closed
 
@@ -265,7 +279,7 @@ async def oldest_open(
         .where(
             Obligation.staff_id == staff_id,
             Obligation.form_key == form_key,
-            Obligation.status == "open",
+            Obligation.status == ObligationStatus.OPEN,
             Obligation.closes_at > clock.now(),
         )
         .order_by(Obligation.due_at)
@@ -282,7 +296,7 @@ async def editable(
         .where(
             Obligation.staff_id == staff_id,
             Obligation.form_key == form_key,
-            Obligation.status.in_(("filed", "late")),
+            Obligation.status.in_(FILED),
             Obligation.closes_at > clock.now(),
         )
         .order_by(Obligation.due_at.desc())
@@ -305,7 +319,7 @@ async def for_period(
 
 def mark_filed(obligation: Obligation, at: datetime) -> None:
     """A report arrived: on time or late, and the reminders stop."""
-    obligation.status = "late" if at > obligation.due_at else "filed"
+    obligation.status = ObligationStatus.LATE if at > obligation.due_at else ObligationStatus.FILED
     obligation.filed_at = at
 
 
@@ -315,7 +329,7 @@ async def open_for(session: AsyncSession, staff_id: int, today: date) -> list[Ob
         select(Obligation)
         .where(
             Obligation.staff_id == staff_id,
-            Obligation.status == "open",
+            Obligation.status == ObligationStatus.OPEN,
             Obligation.closes_at > clock.now(),
         )
         .order_by(Obligation.due_at)

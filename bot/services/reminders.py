@@ -26,6 +26,7 @@ from bot.services import leave
 from bot.services import staff as staff_service
 from bot.services.obligations import clock_time
 from bot.services.periods import WEEKDAY_NAMES, short_date
+from bot.states import ObligationStatus, PlanStatus
 
 log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
@@ -76,7 +77,9 @@ async def due_nags(
     if quiet(now, tz, cfg):
         return []
     rows = await session.scalars(
-        select(Obligation).where(Obligation.status == "open", Obligation.closes_at > now)
+        select(Obligation).where(
+            Obligation.status == ObligationStatus.OPEN, Obligation.closes_at > now
+        )
     )
     nags = []
     for obligation in rows:
@@ -161,7 +164,7 @@ async def reminder_still_wanted(session: AsyncSession, about: str) -> bool:
     """The sender's check: a reminder whose report was filed meanwhile (quiet hours too)
     is dropped."""
     obligation = await session.get(Obligation, int(about.split(":", 1)[1]))
-    return obligation is not None and obligation.status == "open"
+    return obligation is not None and obligation.status == ObligationStatus.OPEN
 
 
 async def escalate(
@@ -199,13 +202,13 @@ async def _missed_streak(session: AsyncSession, staff_id: int, form_key: str) ->
     recent = await session.scalars(
         select(Obligation.status)
         .where(Obligation.staff_id == staff_id, Obligation.form_key == form_key,
-               Obligation.status != "open")
+               Obligation.status != ObligationStatus.OPEN)
         .order_by(Obligation.due_at.desc())
         .limit(30)
     )  # fmt: skip
     streak = 0
     for status in recent:
-        if status != "missed":
+        if status != ObligationStatus.MISSED:
             break
         streak += 1
     return streak
@@ -224,7 +227,7 @@ async def approval_nags(
     plans = list(
         await session.scalars(
             select(ActivityPlan)
-            .where(ActivityPlan.status == "pending", ActivityPlan.decide_by <= soon)
+            .where(ActivityPlan.status == PlanStatus.PENDING, ActivityPlan.decide_by <= soon)
             .order_by(ActivityPlan.decide_by)
         )
     )

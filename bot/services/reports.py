@@ -13,6 +13,7 @@ from bot.forms.spec import FormSpec
 from bot.models import Draft, Metric, Report, ReportVersion, Staff
 from bot.services import audit, obligations
 from bot.services.errors import ServiceError
+from bot.states import ObligationStatus
 
 
 class ReportError(ServiceError):
@@ -93,7 +94,7 @@ async def _settle(session: AsyncSession, report: Report) -> None:
     )
     if obligation is not None and report.obligation_id is None:
         report.obligation_id = obligation.id
-        report.late = obligation.status == "late"
+        report.late = obligation.status == ObligationStatus.LATE
 
 
 async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:

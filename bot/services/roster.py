@@ -10,6 +10,7 @@ from bot import clock
 from bot.forms.spec import FormSpec
 from bot.models import Obligation, Staff
 from bot.services import leave, obligations
+from bot.states import FILED, ObligationStatus
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ async def current(
 
 
 def _line(obligation: Obligation, staff: Staff, now: datetime) -> Line:
-    if obligation.status in ("filed", "late"):
+    if obligation.status in FILED:
         return Line(staff.display_name, obligation.status, obligation.filed_at)
-    if obligation.status == "excused":
+    if obligation.status == ObligationStatus.EXCUSED:
         return Line(staff.display_name, "away", None)
     state = "overdue" if obligation.due_at <= now else "waiting"
     return Line(staff.display_name, state, obligation.due_at)
