@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db import UTCDateTime
+from bot.states import JoinStatus, ObligationStatus, OutboxStatus, PlanStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -92,7 +93,7 @@ class JoinRequest(Base):
     username: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(8))
     role: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="choosing")
+    status: Mapped[str] = mapped_column(String(16), default=JoinStatus.CHOOSING)
     created_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -165,7 +166,7 @@ class Outbox(Base):
     ref_key: Mapped[str | None] = mapped_column(String(200))
     # What the message is about ("join:12"): the sender drops it when that no longer wants it.
     about: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
@@ -201,7 +202,7 @@ class Obligation(Base):
     due_at: Mapped[datetime]
     closes_at: Mapped[datetime]
     # open -> filed (on time) | late (filed after due) | missed (closed unfiled) | excused
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=ObligationStatus.OPEN)
     reminder_step: Mapped[int] = mapped_column(default=0)
     filed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
@@ -360,7 +361,7 @@ class ActivityPlan(Base):
     proposer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     # pending -> approved | rejected | changes_requested (-> pending …) -> running -> completed;
     # or withdrawn by the proposer while pending. docs/activities.md has the state machine.
-    status: Mapped[str] = mapped_column(String(24), default="pending")
+    status: Mapped[str] = mapped_column(String(24), default=PlanStatus.PENDING)
     # Bumped on every resubmission; decisions and buttons name the version they are about.
     version: Mapped[int] = mapped_column(default=1)
     title: Mapped[str] = mapped_column(String(200))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ActivityPlan, Obligation, Outbox, Staff
 from bot.services import team
+from bot.states import ObligationStatus
 
 OBLIGATION = (Obligation.id, Obligation.staff_id, Obligation.form_key, Obligation.period_key,
               Obligation.due_at, Obligation.status)  # fmt: skip
@@ -53,7 +54,9 @@ class Changes:
 
 async def snapshot(session: AsyncSession) -> Snapshot:
     """Read what the tick may change, before it runs."""
-    open_ids = await session.scalars(select(Obligation.id).where(Obligation.status == "open"))
+    open_ids = await session.scalars(
+        select(Obligation.id).where(Obligation.status == ObligationStatus.OPEN)
+    )
     return Snapshot(
         last_outbox=await _max_id(session, Outbox.id),
         last_obligation=await _max_id(session, Obligation.id),
@@ -69,7 +72,7 @@ async def since(session: AsyncSession, before: Snapshot) -> Changes:
     )
     was_open = await session.execute(
         select(*OBLIGATION)
-        .where(Obligation.id <= before.last_obligation, Obligation.status != "open")
+        .where(Obligation.id <= before.last_obligation, Obligation.status != ObligationStatus.OPEN)
         .order_by(Obligation.id)
     )
     messages = await session.execute(
