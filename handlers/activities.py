@@ -14,6 +14,7 @@ from bot.services import activities, audit
 from bot.services import staff as staff_service
 from bot.services.activities import DECISION_OF, ActivityError, yuan
 from bot.state import BotContext
+from bot.states import PlanStatus
 from handlers import reports
 from handlers.access import staff_only
 from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send_rendered
@@ -111,7 +112,7 @@ async def resend_card(
 ) -> None:
     """act:v1:cd:<plan> — the plan's current card again, here."""
     plan = await activities.get(session, int(update.callback_query.data.split(":")[3]))
-    if plan is None or plan.status != "pending":
+    if plan is None or plan.status != PlanStatus.PENDING:
         await answer_alert(update, director.locale, "activity_error.html.j2", reason="not_pending")
         return
     await update.callback_query.answer()
@@ -134,7 +135,7 @@ async def reply_my_plans(update: Update, session: AsyncSession, me: Staff) -> No
 
 
 def _withdraw_buttons(plans, me: Staff):
-    pending = [p for p in plans if p.status == "pending"]
+    pending = [p for p in plans if p.status == PlanStatus.PENDING]
     return rows_of(
         [(t(me.locale, "↩️ Withdraw #%(id)s", id=p.id), f"act:v1:wd:{p.id}") for p in pending]
     )

@@ -23,19 +23,12 @@ from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import audit, leave, team
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
+from bot.states import PlanStatus
 
-STATUSES = (
-    "pending",
-    "approved",
-    "rejected",
-    "changes_requested",
-    "running",
-    "completed",
-    "withdrawn",
-)
-DECISIONS = ("approved", "rejected", "changes_requested")
+STATUSES = tuple(PlanStatus)
+DECISIONS = (PlanStatus.APPROVED, PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED)
 # Budget a plan holds once approved: it stays committed while running and after completion.
-COMMITTED = ("approved", "running", "completed")
+COMMITTED = (PlanStatus.APPROVED, PlanStatus.RUNNING, PlanStatus.COMPLETED)
 ACTION_OF = {"approved": "ap", "rejected": "rj", "changes_requested": "ch"}
 DECISION_OF = {code: decision for decision, code in ACTION_OF.items()}
 # A card must stay under Telegram's 4,096 characters: long answers are clipped, harder and harder
@@ -125,7 +118,9 @@ async def submit(
         updated_at=now,
     )
     if plan_id is None:
-        plan = ActivityPlan(proposer_id=proposer.id, status="pending", version=1, created_at=now)
+        plan = ActivityPlan(
+            proposer_id=proposer.id, status=PlanStatus.PENDING, version=1, created_at=now
+        )
         for key, value in values.items():
             setattr(plan, key, value)
         session.add(plan)
@@ -139,11 +134,11 @@ async def submit(
             update(ActivityPlan)
             .where(
                 ActivityPlan.id == plan_id,
-                ActivityPlan.status == "changes_requested",
+                ActivityPlan.status == PlanStatus.CHANGES_REQUESTED,
                 ActivityPlan.version == previous,
             )
             .values(
-                status="pending",
+                status=PlanStatus.PENDING,
                 version=previous + 1,
                 decided_at=None,
                 decided_by=None,
@@ -164,7 +159,7 @@ async def submit(
         f"activity:{plan.id}",
         version=plan.version,
     )
-    await _send_cards(session, plan, proposer, previous)
+    await _send_cards(session, plan, proposer, previous, today)
     return plan
 
 
@@ -206,18 +201,17 @@ def _snapshot(form: FormSpec, reports: ReportsConfig) -> dict[str, Any]:
 
 
 async def _send_cards(
-    session: AsyncSession, plan: ActivityPlan, proposer: Staff, previous: int | None
+    session: AsyncSession, plan: ActivityPlan, proposer: Staff, previous: int | None, today: date
 ) -> None:
     directors = await staff_service.directors(session)
     # Directors on leave are replaced by their deputies (bot/services/leave.py).
-    today = local_date(clock.now())
     deciders = [d for d in await leave.deciders(session, today) if d.id != proposer.id]
     if not directors:
         raise ActivityError("no_directors")
     if not deciders:
         # The only director proposed it: nobody else can decide, so it is approved by them,
         # and the card and the audit log say so.
-        await _decided(session, plan, proposer, "approved", None, self_approved=True)
+        await _decided(session, plan, proposer, PlanStatus.APPROVED, None, self_approved=True)
         return
     before = await _answers_of(session, plan, previous) if previous is not None else None
     for director in deciders:
@@ -235,7 +229,7 @@ async def card_still_wanted(session: AsyncSession, about: str) -> bool:
     """The sender's check: a card is worth sending only while its version waits for a decision."""
     _, plan_id, version = about.split(":")
     plan = await session.get(ActivityPlan, int(plan_id))
-    return plan is not None and plan.status == "pending" and plan.version == int(version)
+    return plan is not None and plan.status == PlanStatus.PENDING and plan.version == int(version)
 
 
 async def get(session: AsyncSession, plan_id: int) -> ActivityPlan | None:
@@ -248,7 +242,7 @@ async def for_resubmission(session: AsyncSession, proposer: Staff, plan_id: int)
     plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
     if plan is None or plan.proposer_id != proposer.id:
         raise ActivityError("not_yours")
-    if plan.status != "changes_requested":
+    if plan.status != PlanStatus.CHANGES_REQUESTED:
         raise ActivityError("not_pending", status=plan.status)
     return plan
 
@@ -343,7 +337,7 @@ async def decide(
     if decision not in DECISIONS:
         raise ActivityError("bad_decision")
     reason = (reason or "").strip() or None
-    if decision != "approved" and reason is None:
+    if decision != PlanStatus.APPROVED and reason is None:
         raise ActivityError("empty_reason")
     plan = await session.get(ActivityPlan, plan_id)
     if plan is None:
@@ -356,7 +350,7 @@ async def decide(
         update(ActivityPlan)
         .where(
             ActivityPlan.id == plan_id,
-            ActivityPlan.status == "pending",
+            ActivityPlan.status == PlanStatus.PENDING,
             ActivityPlan.version == version,
         )
         .values(
@@ -386,7 +380,7 @@ async def _may_decide(session: AsyncSession, plan: ActivityPlan, director: Staff
 
 
 async def _refusal(session: AsyncSession, plan: ActivityPlan, version: int) -> ActivityError:
-    if plan.status == "withdrawn":
+    if plan.status == PlanStatus.WITHDRAWN:
         return ActivityError("withdrawn")
     if plan.version != version:
         return ActivityError("outdated", version=plan.version)
@@ -436,7 +430,7 @@ async def _decided(
             ),
         )
         await _close_cards(session, plan, director.display_name)
-    if decision == "approved":
+    if decision == PlanStatus.APPROVED:
         await _announce(session, plan, proposer)
     await audit.record(
         session,
@@ -490,13 +484,13 @@ async def start_reason(
     session: AsyncSession, director: Staff, plan_id: int, version: int, decision: str
 ) -> ReasonPrompt:
     """Remember that `director`'s next message is the reason for `decision` on this version."""
-    if decision not in ("rejected", "changes_requested"):
+    if decision not in (PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED):
         raise ActivityError("bad_decision")
     plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
     if plan is None:
         raise ActivityError("not_found")
     await _may_decide(session, plan, director)
-    if plan.status != "pending" or plan.version != version:
+    if plan.status != PlanStatus.PENDING or plan.version != version:
         raise await _refusal(session, plan, version)
     await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == director.id))
     prompt = ReasonPrompt(
@@ -549,8 +543,8 @@ async def withdraw(session: AsyncSession, proposer: Staff, plan_id: int) -> Acti
         raise ActivityError("not_yours")
     changed = await session.execute(
         update(ActivityPlan)
-        .where(ActivityPlan.id == plan_id, ActivityPlan.status == "pending")
-        .values(status="withdrawn", updated_at=clock.now())
+        .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.PENDING)
+        .values(status=PlanStatus.WITHDRAWN, updated_at=clock.now())
     )
     await session.refresh(plan)
     if changed.rowcount != 1:
@@ -581,7 +575,10 @@ async def sent_back(session: AsyncSession, staff_id: int) -> ActivityPlan | None
     """The person's newest plan a director sent back for changes, if any."""
     query = (
         select(ActivityPlan)
-        .where(ActivityPlan.proposer_id == staff_id, ActivityPlan.status == "changes_requested")
+        .where(
+            ActivityPlan.proposer_id == staff_id,
+            ActivityPlan.status == PlanStatus.CHANGES_REQUESTED,
+        )
         .order_by(ActivityPlan.updated_at.desc(), ActivityPlan.id.desc())
         .limit(1)
     )
@@ -592,7 +589,7 @@ async def pending(session: AsyncSession) -> list[ActivityPlan]:
     """Plans waiting for a decision, the longest-waiting first."""
     query = (
         select(ActivityPlan)
-        .where(ActivityPlan.status == "pending")
+        .where(ActivityPlan.status == PlanStatus.PENDING)
         .order_by(ActivityPlan.submitted_at, ActivityPlan.id)
     )
     return list(await session.scalars(query))
@@ -706,7 +703,7 @@ async def set_deadlines(
     """Give every pending plan without one its decision deadline; returns how many were set."""
     undated = await session.scalars(
         select(ActivityPlan).where(
-            ActivityPlan.status == "pending", ActivityPlan.decide_by.is_(None)
+            ActivityPlan.status == PlanStatus.PENDING, ActivityPlan.decide_by.is_(None)
         )
     )
     count = 0
@@ -721,7 +718,7 @@ async def start_due(session: AsyncSession, today: date) -> int:
     due = list(
         await session.scalars(
             select(ActivityPlan.id).where(
-                ActivityPlan.status == "approved", ActivityPlan.start_date <= today
+                ActivityPlan.status == PlanStatus.APPROVED, ActivityPlan.start_date <= today
             )
         )
     )
@@ -729,8 +726,8 @@ async def start_due(session: AsyncSession, today: date) -> int:
     for plan_id in due:
         changed = await session.execute(
             update(ActivityPlan)
-            .where(ActivityPlan.id == plan_id, ActivityPlan.status == "approved")
-            .values(status="running", updated_at=clock.now())
+            .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.APPROVED)
+            .values(status=PlanStatus.RUNNING, updated_at=clock.now())
         )
         if changed.rowcount == 1:
             started += 1
@@ -769,7 +766,7 @@ async def budget_report(session: AsyncSession, period_key: str) -> BudgetReport:
     return BudgetReport(
         period_key,
         budget.amount_fen if budget else None,
-        sums.get("approved", 0) + sums.get("running", 0),
-        sums.get("completed", 0),
-        sums.get("pending", 0),
+        sums.get(PlanStatus.APPROVED, 0) + sums.get(PlanStatus.RUNNING, 0),
+        sums.get(PlanStatus.COMPLETED, 0),
+        sums.get(PlanStatus.PENDING, 0),
     )
