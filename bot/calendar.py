@@ -7,11 +7,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-TEAM_TZ = ZoneInfo("Asia/Shanghai")
 ONE_DAY = timedelta(days=1)
 # Longer than any real run of days off (the longest is a week); beyond this a config is broken.
 SEARCH_LIMIT_DAYS = 400
@@ -261,14 +259,14 @@ class Period:
         return self.start <= day <= self.end
 
 
-def local_date(moment: datetime, tz: tzinfo = TEAM_TZ) -> date:
-    """Return the team-zone calendar day of an aware moment."""
+def local_date(moment: datetime, tz: tzinfo) -> date:
+    """Return the calendar day of an aware moment in zone tz (the team's: settings.team.tz)."""
     _require_aware(moment)
     return moment.astimezone(tz).date()
 
 
-def at_local(d: date, t: time, tz: tzinfo = TEAM_TZ) -> datetime:
-    """Return the aware UTC moment of wall time t on team-zone day d."""
+def at_local(d: date, t: time, tz: tzinfo) -> datetime:
+    """Return the aware UTC moment of wall time t on day d in zone tz (the team's)."""
     _require_date(d)
     if t.tzinfo is not None:
         raise ValueError(f"wall time must be naive, the zone comes from tz; got {t!r}")

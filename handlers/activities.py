@@ -7,6 +7,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import clock
+from bot.calendar import local_date
 from bot.forms.fields import DEFAULT_CAP, FieldError, parse_number
 from bot.i18n import t
 from bot.models import Staff
@@ -40,12 +41,17 @@ async def press_card(
     """
     _, _, action, plan_id, version = update.callback_query.data.split(":")
     decision = DECISION_OF[action]
+    today = local_date(clock.now(), context.settings.team.tz)
     try:
         if decision == "approved":
-            plan = await activities.decide(session, int(plan_id), int(version), director, decision)
+            plan = await activities.decide(
+                session, int(plan_id), int(version), director, decision, today=today
+            )
         else:
             plan = await activities.get(session, int(plan_id))
-            await activities.start_reason(session, director, int(plan_id), int(version), decision)
+            await activities.start_reason(
+                session, director, int(plan_id), int(version), decision, today=today
+            )
     except ActivityError as exc:
         if exc.reason == "not_director":  # someone without the right: refused and recorded
             await audit.record(
@@ -85,7 +91,9 @@ async def take_reason(
 ) -> None:
     """The reason for a Reject / Request changes: decide with it."""
     try:
-        plan = await activities.give_reason(session, director, update.effective_message.text or "")
+        today = local_date(clock.now(), context.settings.team.tz)
+        text = update.effective_message.text or ""
+        plan = await activities.give_reason(session, director, text, today=today)
     except ActivityError as exc:
         await reply(update, director.locale, "activity_error.html.j2", **explain(exc))
         return

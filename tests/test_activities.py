@@ -72,7 +72,7 @@ async def _submit(sessions, who, **changes):
 
 async def _decide(sessions, plan_id, version, who, decision, reason=None):
     async with sessions() as s, s.begin():
-        return await activities.decide(s, plan_id, version, who, decision, reason)
+        return await activities.decide(s, plan_id, version, who, decision, reason, today=TODAY)
 
 
 async def _rows(sessions, model, *where):
@@ -117,9 +117,10 @@ async def test_it_submits_to_every_director_and_one_approval_tells_the_proposer(
 async def test_request_changes_then_resubmission_shows_what_changed(sessions, people):
     plan = await _submit(sessions, people.wang)
     async with sessions() as s, s.begin():
-        await activities.start_reason(s, people.zhou, plan.id, 1, "changes_requested")
+        await activities.start_reason(s, people.zhou, plan.id, 1, "changes_requested", today=TODAY)
     async with sessions() as s, s.begin():
-        sent_back = await activities.give_reason(s, people.zhou, "  Cut the budget <zz>&  ")
+        reason = "  Cut the budget <zz>&  "
+        sent_back = await activities.give_reason(s, people.zhou, reason, today=TODAY)
     assert sent_back.status == "changes_requested"
     assert sent_back.decision_reason == "Cut the budget <zz>&"
     told = (await _rows(sessions, Outbox, Outbox.chat_id == 2002))[-1].payload["text"]
@@ -155,9 +156,9 @@ async def test_reject_needs_a_reason_and_tells_it(sessions, people):
             await _decide(sessions, plan.id, 1, people.zhang, "rejected", empty)
         assert err.value.reason == "empty_reason"
     async with sessions() as s, s.begin():
-        await activities.start_reason(s, people.zhang, plan.id, 1, "rejected")
+        await activities.start_reason(s, people.zhang, plan.id, 1, "rejected", today=TODAY)
         with pytest.raises(ActivityError):
-            await activities.give_reason(s, people.zhang, " ")
+            await activities.give_reason(s, people.zhang, " ", today=TODAY)
         assert await activities.reason_prompt(s, people.zhang.id) is not None  # asked again
 
     rejected = await _decide(sessions, plan.id, 1, people.zhang, "rejected", "Off-season")
@@ -213,7 +214,7 @@ async def test_a_decision_after_withdrawal_is_refused(sessions, people):
     assert err.value.reason == "withdrawn"
     async with sessions() as s, s.begin():
         with pytest.raises(ActivityError):
-            await activities.start_reason(s, people.zhang, plan.id, 1, "rejected")
+            await activities.start_reason(s, people.zhang, plan.id, 1, "rejected", today=TODAY)
     edits = await _rows(sessions, Outbox, Outbox.method == "editMessageText")
     assert len(edits) == 2 and all("Withdrawn by Wang." in e.payload["text"] for e in edits)
 
@@ -412,7 +413,7 @@ async def test_e2e_an_outdated_card_says_so(
     first = user_ops_manager.inbox[-1]
     async with sessions() as s, s.begin():
         li = await staff_service.by_telegram_id(s, user_ops_manager.id)
-        await activities.decide(s, plan.id, 1, li, "changes_requested", "More detail")
+        await activities.decide(s, plan.id, 1, li, "changes_requested", "More detail", today=TODAY)
         wang = await staff_service.by_telegram_id(s, channel_manager.id)
         await activities.submit(
             s, wang, FORM, answers(purpose="More detail"), plan_id=plan.id, reports=REPORTS,

@@ -50,7 +50,8 @@ async def approved_plan(app, sim, sessions, channel_manager, director):
             plan = await activities.submit(
                 s, me, form, dict(ANSWERS), reports=cfg, today=datetime(2026, 11, 26).date()
             )
-            await activities.decide(s, plan.id, plan.version, boss, "approved")
+            day = datetime(2026, 11, 26).date()
+            await activities.decide(s, plan.id, plan.version, boss, "approved", today=day)
         await sender.deliver(sessions, TelegramTransport(app.bot))
     return plan.id
 

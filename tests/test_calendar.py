@@ -415,23 +415,32 @@ def test_it_lists_the_workdays_of_a_period(cal):
     ],
 )
 def test_it_gives_the_shanghai_day_of_a_moment(moment, day):
-    assert local_date(moment) == day
     assert local_date(moment, SHANGHAI) == day
 
 
+def test_the_zone_is_always_passed():
+    # No hidden Asia/Shanghai default (decision 51): a caller without the team's zone fails.
+    with pytest.raises(TypeError):
+        local_date(datetime(2026, 10, 1, 9, 0, tzinfo=UTC))
+    with pytest.raises(TypeError):
+        at_local(D(2026, 10, 1), time(9))
+
+
 def test_it_turns_shanghai_wall_time_into_utc():
-    due = at_local(D(2026, 10, 1), time(0, 0))
+    due = at_local(D(2026, 10, 1), time(0, 0), SHANGHAI)
 
     assert due == datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
     assert due.utcoffset() == timedelta(0)
-    assert at_local(D(2026, 10, 8), time(18, 30)) == datetime(2026, 10, 8, 10, 30, tzinfo=UTC)
+    assert at_local(D(2026, 10, 8), time(18, 30), SHANGHAI) == datetime(
+        2026, 10, 8, 10, 30, tzinfo=UTC
+    )
 
 
 def test_it_round_trips_every_hour_through_local_time():
     day = D(2026, 10, 10)
 
     for hour in range(24):
-        assert local_date(at_local(day, time(hour, 59))) == day
+        assert local_date(at_local(day, time(hour, 59), SHANGHAI), SHANGHAI) == day
 
 
 def test_it_honours_another_zone():
@@ -443,9 +452,9 @@ def test_it_honours_another_zone():
 
 def test_it_refuses_naive_datetimes():
     with pytest.raises(ValueError, match="naive"):
-        local_date(datetime(2026, 10, 1, 9, 0))
+        local_date(datetime(2026, 10, 1, 9, 0), SHANGHAI)
 
 
 def test_it_refuses_a_wall_time_that_carries_its_own_zone():
     with pytest.raises(ValueError, match="wall time must be naive"):
-        at_local(D(2026, 10, 1), time(9, tzinfo=UTC))
+        at_local(D(2026, 10, 1), time(9, tzinfo=UTC), SHANGHAI)

@@ -142,7 +142,8 @@ async def _activities(s, settings, wang, boss):
         plan = await activities.submit(
             s, wang, form, dict(PLAN), reports=settings.reports, today=date(2026, 11, 26)
         )
-        await activities.decide(s, plan.id, plan.version, boss, "approved")
+        day = date(2026, 11, 26)
+        await activities.decide(s, plan.id, plan.version, boss, "approved", today=day)
     with at("2026-12-08 10:00"):
         await activities.start_due(s, date(2026, 12, 1))
         results = {

@@ -172,7 +172,8 @@ async def ended_plans(app, sessions, team, thursday):
                 s, wang, form, dict(PLAN_ANSWERS), reports=app.bot_data.settings.reports,
                 today=date(2026, 11, 26),
             )  # fmt: skip
-            await activities.decide(s, plan.id, plan.version, boss, "approved")
+            day = date(2026, 11, 26)
+            await activities.decide(s, plan.id, plan.version, boss, "approved", today=day)
     await sender.deliver(sessions, TelegramTransport(app.bot))
     with time_machine.travel(local("2026-12-08 10:00"), tick=True):
         await tick(app.bot_data, app.bot)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.calendar import Period, WorkCalendar, at_local, local_date
+from bot.calendar import Period, WorkCalendar, at_local
 from bot.forms.fields import (
     FieldContext,
     fields_snapshot,
@@ -332,8 +332,13 @@ async def decide(
     director: Staff,
     decision: str,
     reason: str | None = None,
+    *,
+    today: date,
 ) -> ActivityPlan:
-    """Record the one decision on a plan's version; any other press raises ActivityError."""
+    """Record the one decision on a plan's version; any other press raises ActivityError.
+
+    `today` is the team-local day: a deputy may decide only on a day they stand in.
+    """
     if decision not in DECISIONS:
         raise ActivityError("bad_decision")
     reason = (reason or "").strip() or None
@@ -342,7 +347,7 @@ async def decide(
     plan = await session.get(ActivityPlan, plan_id)
     if plan is None:
         raise ActivityError("not_found")
-    await _may_decide(session, plan, director)
+    await _may_decide(session, plan, director, today)
     now = clock.now()
     # The one decision: whichever press's UPDATE runs first wins; every later one (double tap,
     # the other director, an older card) matches no row.
@@ -368,9 +373,11 @@ async def decide(
     return plan
 
 
-async def _may_decide(session: AsyncSession, plan: ActivityPlan, director: Staff) -> None:
+async def _may_decide(
+    session: AsyncSession, plan: ActivityPlan, director: Staff, today: date
+) -> None:
     if not director.has_role("director"):
-        standing_in = await leave.acting_for(session, director.id, local_date(clock.now()))
+        standing_in = await leave.acting_for(session, director.id, today)
         if not standing_in:
             raise ActivityError("not_director")
     if plan.proposer_id == director.id:
@@ -481,7 +488,13 @@ async def _announce(session: AsyncSession, plan: ActivityPlan, proposer: Staff) 
 
 
 async def start_reason(
-    session: AsyncSession, director: Staff, plan_id: int, version: int, decision: str
+    session: AsyncSession,
+    director: Staff,
+    plan_id: int,
+    version: int,
+    decision: str,
+    *,
+    today: date,
 ) -> ReasonPrompt:
     """Remember that `director`'s next message is the reason for `decision` on this version."""
     if decision not in (PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED):
@@ -489,7 +502,7 @@ async def start_reason(
     plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
     if plan is None:
         raise ActivityError("not_found")
-    await _may_decide(session, plan, director)
+    await _may_decide(session, plan, director, today)
     if plan.status != PlanStatus.PENDING or plan.version != version:
         raise await _refusal(session, plan, version)
     await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == director.id))
@@ -510,7 +523,9 @@ async def reason_prompt(session: AsyncSession, director_id: int) -> ReasonPrompt
     return await session.scalar(select(ReasonPrompt).where(ReasonPrompt.director_id == director_id))
 
 
-async def give_reason(session: AsyncSession, director: Staff, text: str) -> ActivityPlan:
+async def give_reason(
+    session: AsyncSession, director: Staff, text: str, *, today: date
+) -> ActivityPlan:
     """The director's message is the reason: decide with it (an empty one is asked again)."""
     prompt = await reason_prompt(session, director.id)
     if prompt is None:
@@ -522,7 +537,9 @@ async def give_reason(session: AsyncSession, director: Staff, text: str) -> Acti
         raise ActivityError("reason_too_long", max=REASON_MAX, length=len(reason))
     # Gone whatever decide says: a refusal (someone else decided) ends the question too.
     await session.execute(delete(ReasonPrompt).where(ReasonPrompt.id == prompt.id))
-    return await decide(session, prompt.plan_id, prompt.version, director, prompt.decision, reason)
+    return await decide(
+        session, prompt.plan_id, prompt.version, director, prompt.decision, reason, today=today
+    )
 
 
 async def cancel_reason(session: AsyncSession, director_id: int) -> bool:
