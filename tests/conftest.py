@@ -6,9 +6,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import time_machine
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from support import TEAM_GROUP, local, make_staff
 from telegram import Update
 
 from bot import clock
@@ -183,6 +185,20 @@ def channel_manager(sim):
 @pytest.fixture
 def user_ops_manager(sim):
     return sim.user(id=2003, first_name="Li", last_name="Na", username="lina", language_code="en")
+
+
+@pytest.fixture
+async def lina(app, sim, sessions, user_ops_manager, director):
+    """The user-ops manager (English) on the team since the week before, the director (Chinese),
+    both started, and the team group (TEAM_GROUP) bound."""
+    with time_machine.travel(local("2026-11-16 09:00"), tick=True):  # Monday of the week before
+        await make_staff(sessions, user_ops_manager, "user_ops")
+    await director.send("/start")
+    await user_ops_manager.send("/start")
+    group = sim.group(id=TEAM_GROUP, title="运营部")
+    await sim.add_bot_to_group(group, by=director)
+    await director.send("/bind", chat=group)
+    return user_ops_manager
 
 
 @pytest.fixture

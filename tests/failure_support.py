@@ -7,9 +7,8 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -17,14 +16,6 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.db import make_engine
-
-TZ = ZoneInfo("Asia/Shanghai")
-
-
-def local(when: str) -> datetime:
-    """A team-local wall time ("2026-11-26 18:05") as aware UTC."""
-    return datetime.fromisoformat(when).replace(tzinfo=TZ).astimezone(UTC)
-
 
 # ---- sender subprocesses -----------------------------------------------------------------------
 

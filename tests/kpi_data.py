@@ -1,9 +1,10 @@
 """Rows for KPI tests, written straight into the tables the KPI engine reads."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from itertools import count
-from zoneinfo import ZoneInfo
+
+from support import TZ, local
 
 from bot.calendar import Period, at_local
 from bot.models import (
@@ -17,13 +18,7 @@ from bot.models import (
     StaffRole,
 )
 
-TZ = ZoneInfo("Asia/Shanghai")
 _ids = count(5000)
-
-
-def local(text: str) -> datetime:
-    """A team-local wall time as an aware UTC moment."""
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 async def person(session, name: str, *roles: str, joined: str = "2026-01-05") -> Staff:

@@ -1,11 +1,21 @@
-"""Helpers for tests that run the `opsbot` command line in a subprocess."""
+"""Shared test helpers: team-local times, people on the team, `opsbot` in a subprocess."""
 
 import asyncio
 import os
 import sys
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from bot.simulator import TelegramSimulator
+from bot.simulator import Persona, TelegramSimulator
+
+TZ = ZoneInfo("Asia/Shanghai")  # the team's zone in the tests' settings (the default)
+TEAM_GROUP = -8001  # the team group the `lina` fixture binds
+
+
+def local(when: str) -> datetime:
+    """A team-local wall time ("2026-11-26 18:05") as an aware UTC moment."""
+    return datetime.fromisoformat(when).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def opsbot_env(sim: TelegramSimulator | None, db_url: str, **extra: str) -> dict[str, str]:
@@ -28,6 +38,23 @@ async def run_opsbot(*args: str, env: dict[str, str], limit: float = 120) -> tup
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), timeout=limit)
     return proc.returncode, out.decode(), err.decode()
+
+
+async def wait_for_answer(
+    person: Persona,
+    proc: asyncio.subprocess.Process | None = None,
+    *,
+    after: int = 0,
+    what: str = "/start",
+    limit: float = 30.0,
+) -> None:
+    """Wait until a bot in another process has sent `person` more than `after` messages; fails
+    after `limit` seconds, or at once when `proc` has exited (its stderr says why)."""
+    for _ in range(round(limit / 0.05)):
+        if len(person.inbox) > after or (proc is not None and proc.returncode is not None):
+            break
+        await asyncio.sleep(0.05)
+    assert len(person.inbox) > after, f"the bot did not answer {what}"
 
 
 async def make_staff(sessions, persona, *roles: str) -> None:

@@ -1,7 +1,6 @@
 """/activity: proposing a plan through the form flow, up to the directors' cards."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -9,8 +8,6 @@ from sqlalchemy import select
 from support import make_staff
 
 from bot.models import ActivityPlan, Draft
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 PLAN = """/activity
 活动主题：周末缴费送积分

@@ -1,12 +1,11 @@
 """After an activity: the proposer is asked for results, files them, the directors get a review."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import make_staff
+from support import TZ, local, make_staff
 
 from bot import sender
 from bot.models import ActivityPlan, Staff
@@ -15,17 +14,12 @@ from bot.services.activity_results import effects
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 ANSWERS = {
     "title": "周末缴费送积分", "purpose": "拉新", "mode": "online",
     "targets": [{"indicator": "下载量", "target": "5000", "unit": "次"}],
     "start_date": "2026-12-01", "end_date": "2026-12-07", "region": "shenyang",
     "budget": 300_000, "expected_return": "注册 800", "risks": "刷分",
 }  # fmt: skip
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def q(person) -> str:

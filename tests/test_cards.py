@@ -1,18 +1,16 @@
 """Report and plan cards fit a phone: one field a line, long answers clipped, a button for all."""
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import make_staff
+from support import TZ, local, make_staff
 
 from bot.models import AuditLog as Audit
 from bot.models import Draft, Report
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 LONG_PLAN = "拜访华润物业沈阳总部，" * 12  # 132 characters
 DAILY = f"""/daily
 新增入库渠道数：2
@@ -25,10 +23,6 @@ DAILY = f"""/daily
 群里推广
 需要海报
 下一个工作日计划：{LONG_PLAN}"""
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 @pytest.fixture

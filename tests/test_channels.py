@@ -3,11 +3,10 @@
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from support import make_staff
+from support import TZ, make_staff
 
 from bot import clock
 from bot.calendar import local_date
@@ -22,7 +21,6 @@ from bot.simulator.html import parse_html, utf16_len
 
 REPORTS = default_reports()
 VOCABULARY = dict(regions=REPORTS.regions, industries=REPORTS.industries)
-TZ = ZoneInfo("Asia/Shanghai")
 HOSTILE = "<zz>&"
 ESCAPED = "&lt;zz&gt;&amp;"
 

@@ -7,7 +7,7 @@ import signal
 import sys
 
 import pytest
-from support import opsbot_env, run_opsbot
+from support import opsbot_env, run_opsbot, wait_for_answer
 
 
 @pytest.fixture
@@ -73,11 +73,7 @@ async def test_run_migrates_then_answers_through_the_simulator(sim, tmp_path):
     director = sim.user(id=1001, first_name="张", last_name="总", language_code="zh")
     try:
         await director.send("/start")
-        for _ in range(600):
-            if director.inbox:
-                break
-            await asyncio.sleep(0.05)
-        assert director.inbox, "the bot did not answer /start"
+        await wait_for_answer(director)
         assert "欢迎回来" in director.inbox[-1].plain
         assert sim.menu(sim.user(id=1, first_name="x", language_code="zh"))  # default menu set
     finally:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from aiohttp import ClientSession, web
-from support import opsbot_env, run_opsbot
+from support import opsbot_env, run_opsbot, wait_for_answer
 
 from bot import connect
 from bot.config import load_settings
@@ -165,11 +165,7 @@ async def test_every_call_goes_through_telegram_proxy_with_its_credentials(sim, 
     director = sim.user(id=1001, first_name="张", language_code="zh")
     try:
         await director.send("/start")
-        for _ in range(600):
-            if director.inbox or proc.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert director.inbox, "the bot did not answer /start"
+        await wait_for_answer(director, proc)
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
@@ -404,12 +400,8 @@ async def test_a_lost_connection_is_one_warning_and_one_when_it_is_back(sim, tmp
     err: list[str] = []
     try:
         await director.send("/start")
-        for _ in range(600):
-            if director.inbox:
-                break
-            await asyncio.sleep(0.05)
+        await wait_for_answer(director)
         answered = len(director.inbox)
-        assert answered, "the bot did not answer /start"
 
         await relay.cut()
         await read_until(proc.stderr, "lost the connection to Telegram", err, limit=30)
@@ -417,11 +409,7 @@ async def test_a_lost_connection_is_one_warning_and_one_when_it_is_back(sim, tmp
         await asyncio.sleep(4)  # the bot retries, backing off: 1 s, 1.5 s, …
         await relay.up()
         await read_until(proc.stderr, "the connection to Telegram is back", err, limit=60)
-        for _ in range(600):
-            if len(director.inbox) > answered:
-                break
-            await asyncio.sleep(0.05)
-        assert len(director.inbox) > answered, "the /help sent during the outage got no answer"
+        await wait_for_answer(director, after=answered, what="the /help sent during the outage")
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)

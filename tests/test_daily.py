@@ -1,22 +1,13 @@
 """/daily end to end: guided and one-message filing, edits, late filing, restarts, bad input."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import another_process, make_staff
+from support import TZ, another_process, local, make_staff
 
 from bot import clock
 from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
 from jobs.tick import tick
-
-TZ = ZoneInfo("Asia/Shanghai")
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 @pytest.fixture

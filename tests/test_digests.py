@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
-from kpi_data import local, obligation, report
+from kpi_data import obligation, report
 from sqlalchemy import select, update
-from support import make_staff
+from support import local, make_staff
 
 from bot.calendar import WorkCalendar
 from bot.models import Outbox, Staff, Team

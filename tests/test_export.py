@@ -1,14 +1,13 @@
 """The XLSX export: every sheet's cells, the range, labels, titles, and `opsbot export`."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from io import BytesIO
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from openpyxl import load_workbook
-from support import opsbot_env, run_opsbot
+from support import TZ, local, opsbot_env, run_opsbot
 
 from bot import clock
 from bot.calendar import WorkCalendar, local_date
@@ -17,7 +16,6 @@ from bot.services import activities, activity_results, channels, export, feedbac
 from bot.services import staff as staff_service
 from bot.services.staff import Person
 
-TZ = ZoneInfo("Asia/Shanghai")
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 DAILY = "Daily channel-expansion report"
 WEEKLY = "Weekly user-feedback summary"
@@ -34,10 +32,6 @@ OLD_FORM_FIELDS = {
     "score": {"type": "int", "label": {"zh": "分数", "en": "Score"}, "position": 0},
     "spend": {"type": "money", "label": {"zh": "花费", "en": "Spend"}, "position": 1},
 }
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def at(text: str):

@@ -26,7 +26,6 @@ import time_machine
 from conftest import PG_ADMIN_URL
 from failure_support import (
     FloodLog,
-    local,
     pg_outage,
     replica,
     sqlite_outage,
@@ -34,7 +33,7 @@ from failure_support import (
     talking_to,
 )
 from sqlalchemy import delete, select
-from support import another_process, make_staff
+from support import another_process, local, make_staff
 from telegram import Bot
 
 import jobs
@@ -89,10 +88,9 @@ async def test_kill_9_mid_500_reminders_then_a_new_sender_delivers_every_one(
     # before answering: the worst spot (Telegram has it, the row is still `sending`). The kill
     # point is exact, so the sender needs no rate limiter to be caught mid-way.
     victim = await start_sender(sim, db_url, holder="victim", at=due, rate=0)
-    name, send_message = sim._methods["sendmessage"]
     accepted = 0
 
-    async def send_then_kill(params: dict, files: dict) -> dict:
+    async def send_then_kill(params: dict, files: dict, send_message) -> dict:
         nonlocal accepted
         result = await send_message(params, files)
         accepted += 1
@@ -100,11 +98,8 @@ async def test_kill_9_mid_500_reminders_then_a_new_sender_delivers_every_one(
             victim.send_signal(signal.SIGKILL)
         return result
 
-    sim._methods["sendmessage"] = (name, send_then_kill)
-    try:
+    with sim.intercept("sendMessage", send_then_kill):
         await asyncio.wait_for(victim.wait(), timeout=60)
-    finally:
-        sim._methods["sendmessage"] = (name, send_message)
     assert victim.returncode == -signal.SIGKILL, (await victim.stderr.read()).decode()[-2000:]
     before = sum(len(p.inbox) for p in staff)
     assert 0 < before < REMINDERS, "the kill must land mid-way"

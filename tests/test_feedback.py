@@ -1,14 +1,13 @@
 """Feedback capture: repeats counted, author-only edits, the week's summary, and /feedback."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 from sqlalchemy import update as sql_update
-from support import make_staff
+from support import TZ, local, make_staff
 
 from bot import clock
 from bot.models import AuditLog, Channel, Feedback, Report, Staff
@@ -20,14 +19,9 @@ from bot.services.staff import Person
 from bot.simulator.html import parse_html, utf16_len
 from handlers.feedback import CARD_TEXT_MAX, LIST_ITEMS, LIST_NAME_MAX, LIST_TEXT_MAX
 
-TZ = ZoneInfo("Asia/Shanghai")
 WEEK = "2026-W48"
 HOSTILE = "<zz>&"
 ESCAPED = "&lt;zz&gt;&amp;"
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def today() -> date:

@@ -2,13 +2,11 @@
 its period's obligation — no overdue reminder, no miss, and it counts as on time."""
 
 import asyncio
-from datetime import UTC, datetime
 from functools import partial
-from zoneinfo import ZoneInfo
 
 import time_machine
 from sqlalchemy import select
-from support import another_process, make_staff
+from support import TZ, another_process, local, make_staff
 
 from bot.calendar import Period
 from bot.db import make_engine, make_sessionmaker, transaction
@@ -18,7 +16,6 @@ from bot.services import kpi, obligations, reports
 from bot.telegram_io import TelegramTransport
 from jobs.tick import enqueue_due, tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 DAY = "2026-11-26"  # a Thursday: the daily report is due at 18:00, closes Friday 12:00
 ONE_MESSAGE = """/daily
 新增入库渠道数：0
@@ -28,10 +25,6 @@ ONE_MESSAGE = """/daily
 渠道带来的下载量：40
 渠道带来的注册量：5
 下一个工作日计划：拜访万科"""
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def at(text: str):

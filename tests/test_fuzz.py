@@ -10,8 +10,7 @@ which is part of the point. FUZZ_PROFILE=ci (default) is derandomized; FUZZ_PROF
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import pytest
 import time_machine
@@ -37,7 +36,7 @@ from fuzz_support import answers_for as _answers_for
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
-from support import make_staff
+from support import local, make_staff
 from telegram.ext import CommandHandler
 from test_activity_flow import PLAN
 
@@ -49,17 +48,12 @@ from bot.simulator.html import utf16_len
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 PLAN_ANSWERS = {
     "title": "周末<b>缴费</b>送积分 &amp;", "purpose": "拉新", "mode": "online",
     "targets": [{"indicator": "下载量", "target": "5000", "unit": "次"}],
     "start_date": "2026-12-01", "end_date": "2026-12-07", "region": "shenyang",
     "budget": 300_000, "expected_return": "注册 800", "risks": "刷分",
 }  # fmt: skip
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def answers(form_key: str) -> st.SearchStrategy[str]:

@@ -3,7 +3,8 @@
 from decimal import Decimal as D
 
 import pytest
-from kpi_data import TZ, channel, local, move, obligation, person, plan, report
+from kpi_data import channel, move, obligation, person, plan, report
+from support import TZ, local
 
 from bot.calendar import Period, WorkCalendar
 from bot.forms.spec import default_reports

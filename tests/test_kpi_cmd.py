@@ -7,10 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
-from kpi_data import channel, local, move, obligation, report
+from kpi_data import channel, move, obligation, report
 from openpyxl import load_workbook
 from sqlalchemy import select
-from support import another_process, make_staff
+from support import another_process, local, make_staff
 
 from bot.calendar import Period
 from bot.kpis.spec import KpiConfig, default_kpi

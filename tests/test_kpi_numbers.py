@@ -4,7 +4,8 @@ from decimal import Decimal as D
 from types import SimpleNamespace
 
 import pytest
-from kpi_data import TZ, local, person, report
+from kpi_data import person, report
+from support import TZ, local
 
 from bot import charts
 from bot.calendar import Period, WorkCalendar

@@ -1,11 +1,10 @@
 """Leave: no reports owed on days away; a director's deputy receives and decides approvals."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import time_machine
 from sqlalchemy import select
-from support import make_staff
+from support import local, make_staff
 
 from bot import sender
 from bot.models import ActivityPlan, AuditLog, Obligation, Staff
@@ -13,17 +12,12 @@ from bot.services import activities
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 PLAN = {
     "title": "社区地推", "purpose": "拉新", "mode": "offline",
     "targets": [{"indicator": "注册", "target": "300", "unit": "人"}],
     "start_date": "2026-12-10", "end_date": "2026-12-11", "region": "shenyang",
     "budget": 100_000, "expected_return": "注册 300", "risks": "天气",
 }  # fmt: skip
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 def q(person) -> str:

@@ -1,9 +1,10 @@
 """Obligations: created ahead on working days, due and closing on time, filed against the oldest."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import time_machine
 from sqlalchemy import select
+from support import TZ, local
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar
@@ -12,35 +13,30 @@ from bot.models import Obligation, Staff, StaffRole
 from bot.services import obligations
 from bot.services.obligations import schedule
 
-TZ = __import__("zoneinfo").ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
 DAILY = default_reports().form("daily_channel")
 WEEKLY = default_reports().form("weekly_feedback")
 
 
-def _local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
-
-
 def test_a_daily_report_is_due_at_18_and_closes_at_noon_the_next_working_day():
     plan = schedule(DAILY, Period.parse("2026-09-30"), CAL, TZ)  # Wednesday before golden week
-    assert plan.due_at == _local("2026-09-30 18:00")
-    assert plan.closes_at == _local("2026-10-08 12:00")  # 1–7 Oct off
+    assert plan.due_at == local("2026-09-30 18:00")
+    assert plan.closes_at == local("2026-10-08 12:00")  # 1–7 Oct off
 
 
 def test_no_daily_report_on_a_holiday_but_one_on_a_make_up_saturday():
     assert schedule(DAILY, Period.parse("2026-10-01"), CAL, TZ) is None
     assert schedule(DAILY, Period.parse("2026-11-28"), CAL, TZ) is None  # an ordinary Saturday
     plan = schedule(DAILY, Period.parse("2026-10-10"), CAL, TZ)  # 调休 Saturday
-    assert plan.due_at == _local("2026-10-10 18:00")
+    assert plan.due_at == local("2026-10-10 18:00")
 
 
 def test_the_weekly_summary_is_due_friday_or_the_last_working_day_and_closes_monday_noon():
     plan = schedule(WEEKLY, Period.parse("2026-W48"), CAL, TZ)
-    assert plan.due_at == _local("2026-11-27 17:00")  # Friday
-    assert plan.closes_at == _local("2026-11-30 12:00")  # Monday
+    assert plan.due_at == local("2026-11-27 17:00")  # Friday
+    assert plan.closes_at == local("2026-11-30 12:00")  # Monday
     plan = schedule(WEEKLY, Period.parse("2026-W40"), CAL, TZ)  # 1 Oct Thu … Fri off
-    assert plan.due_at == _local("2026-09-30 17:00")  # the last working day of that week
+    assert plan.due_at == local("2026-09-30 17:00")  # the last working day of that week
 
 
 def test_a_week_without_working_days_owes_nothing():
@@ -68,9 +64,9 @@ async def _obligations(sessions) -> list[Obligation]:
 
 
 async def test_the_tick_creates_today_and_the_next_period_once(sessions):
-    await _person(sessions, 1, "channel", _local("2026-11-01 09:00"))
-    await _person(sessions, 2, "content", _local("2026-11-01 09:00"))  # owes no daily report
-    with time_machine.travel(_local("2026-11-26 08:00"), tick=False):
+    await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+    await _person(sessions, 2, "content", local("2026-11-01 09:00"))  # owes no daily report
+    with time_machine.travel(local("2026-11-26 08:00"), tick=False):
         for _ in range(2):
             async with sessions() as s, s.begin():
                 await obligations.create_ahead(s, (DAILY,), CAL, TZ)
@@ -82,19 +78,19 @@ async def test_the_tick_creates_today_and_the_next_period_once(sessions):
 
 
 async def test_a_person_owes_the_first_period_due_after_they_joined(sessions):
-    await _person(sessions, 1, "channel", _local("2026-11-26 18:30"))  # after today's due time
-    with time_machine.travel(_local("2026-11-26 19:00"), tick=False):
+    await _person(sessions, 1, "channel", local("2026-11-26 18:30"))  # after today's due time
+    with time_machine.travel(local("2026-11-26 19:00"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
     assert [o.period_key for o in await _obligations(sessions)] == ["2026-11-27"]
 
 
 async def test_a_report_at_half_past_midnight_counts_for_yesterday(sessions):
-    staff_id = await _person(sessions, 1, "channel", _local("2026-11-01 09:00"))
-    with time_machine.travel(_local("2026-11-26 08:00"), tick=False):
+    staff_id = await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+    with time_machine.travel(local("2026-11-26 08:00"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
-    with time_machine.travel(_local("2026-11-27 00:30"), tick=False):
+    with time_machine.travel(local("2026-11-27 00:30"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
             target = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 27))
@@ -102,8 +98,8 @@ async def test_a_report_at_half_past_midnight_counts_for_yesterday(sessions):
 
 
 async def test_tomorrows_obligation_cannot_be_filed_today(sessions):
-    staff_id = await _person(sessions, 1, "channel", _local("2026-11-01 09:00"))
-    with time_machine.travel(_local("2026-11-26 08:00"), tick=False):
+    staff_id = await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+    with time_machine.travel(local("2026-11-26 08:00"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
             first = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
@@ -113,15 +109,15 @@ async def test_tomorrows_obligation_cannot_be_filed_today(sessions):
 
 
 async def test_late_filing_is_marked_and_unfiled_periods_close_as_missed(sessions):
-    staff_id = await _person(sessions, 1, "channel", _local("2026-11-01 09:00"))
-    with time_machine.travel(_local("2026-11-26 08:00"), tick=False):
+    staff_id = await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+    with time_machine.travel(local("2026-11-26 08:00"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
-    with time_machine.travel(_local("2026-11-26 19:00"), tick=False):
+    with time_machine.travel(local("2026-11-26 19:00"), tick=False):
         async with sessions() as s, s.begin():
             today = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
             obligations.mark_filed(today, clock.now())
-    with time_machine.travel(_local("2026-11-30 12:01"), tick=False):  # Friday's closed Monday noon
+    with time_machine.travel(local("2026-11-30 12:01"), tick=False):  # Friday's closed Monday noon
         async with sessions() as s, s.begin():
             assert len(await obligations.close_expired(s)) == 1
     statuses = {o.period_key: o.status for o in await _obligations(sessions)}

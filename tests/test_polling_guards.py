@@ -5,7 +5,7 @@ import contextlib
 import os
 import sys
 
-from support import opsbot_env, run_opsbot
+from support import opsbot_env, run_opsbot, wait_for_answer
 from telegram import Bot
 from telegram.error import Conflict
 
@@ -36,11 +36,7 @@ async def start_polling_bot(sim, db_url: str, cwd) -> asyncio.subprocess.Process
     proc = await opsbot_run(sim, db_url, cwd)
     director = sim.user(id=1001, first_name="张", language_code="zh")
     await director.send("/start")
-    for _ in range(600):
-        if director.inbox or proc.returncode is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert director.inbox, "the bot did not answer /start"
+    await wait_for_answer(director, proc)
     return proc
 
 

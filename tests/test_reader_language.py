@@ -5,23 +5,19 @@ week's feedback: the Chinese director, the group (the team's language) and the w
 the generated part in their own language, and counts take the right plural form.
 """
 
-from datetime import UTC, datetime
 from io import BytesIO
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from openpyxl import load_workbook
 from sqlalchemy import select
-from support import make_staff
+from support import TEAM_GROUP, local
 
 from bot import clock
 from bot.models import Report, Staff
 from bot.services import feedback
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
-GROUP = -8101
 FRIDAY = "2026-11-27 15:00"  # in 2026-W48
 FIGURES = """New registrations this week: 1,240
 Active users this week: 5,300
@@ -44,23 +40,6 @@ OLD_FIGURES = dict(
 )
 
 
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
-
-
-@pytest.fixture
-async def lina(app, sim, sessions, user_ops_manager, director):
-    """The English user-ops manager, the Chinese director, and a bound team group."""
-    with time_machine.travel(local("2026-11-16 09:00"), tick=True):
-        await make_staff(sessions, user_ops_manager, "user_ops")
-    await director.send("/start")
-    await user_ops_manager.send("/start")
-    group = sim.group(id=GROUP, title="运营部")
-    await sim.add_bot_to_group(group, by=director)
-    await director.send("/bind", chat=group)
-    return user_ops_manager
-
-
 async def _capture(sessions, person, week: str, texts: list[str]) -> None:
     async with sessions() as s, s.begin():
         author = await s.scalar(select(Staff).where(Staff.telegram_id == person.id))
@@ -79,7 +58,7 @@ async def _file_weekly(app, lina, message: str = FIGURES) -> str:
 
 
 def _group_post(sim) -> str:
-    return sim.messages(GROUP)[-1].plain
+    return sim.messages(TEAM_GROUP)[-1].plain
 
 
 async def _whole(person, message) -> str:
@@ -126,8 +105,8 @@ async def test_the_group_reads_it_in_the_teams_language(app, sim, lina, week, di
     post = _group_post(sim)
     assert "本周共 3 条反馈，5 位用户提出。" in post
     _speaks_chinese_only(post)
-    whole = await _whole(director, sim.messages(GROUP)[-1])  # sent to the presser, privately
-    assert "热点：" in whole and sim.messages(GROUP)[-1].plain == post
+    whole = await _whole(director, sim.messages(TEAM_GROUP)[-1])  # sent to the presser, privately
+    assert "热点：" in whole and sim.messages(TEAM_GROUP)[-1].plain == post
     _speaks_chinese_only(whole)
 
 
@@ -163,7 +142,7 @@ async def test_one_item_and_one_user_are_singular(app, sim, sessions, lina, dire
     assert "1 item this week, raised by 1 user in all." in review
     assert "1. Too expensive for small shops (1 user)" in await _whole(lina, lina.inbox[-1])
     assert "本周共 1 条反馈，1 位用户提出。" in director.inbox[-1].plain
-    assert "（1 位用户）" in await _whole(director, sim.messages(GROUP)[-1])
+    assert "（1 位用户）" in await _whole(director, sim.messages(TEAM_GROUP)[-1])
 
 
 async def test_a_summary_the_filer_rewrote_is_hers_and_stays_as_typed(

@@ -1,18 +1,16 @@
 """Reminders through a real week: the ladder, quiet hours, catch-up, holidays, escalation."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import make_staff
+from support import TZ, local, make_staff
 
 from bot.models import ActivityPlan, Staff
 from bot.services import activities
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 ONE_MESSAGE = """/daily
 新增入库渠道数：0
 洽谈中的渠道数：0
@@ -21,10 +19,6 @@ ONE_MESSAGE = """/daily
 渠道带来的下载量：0
 渠道带来的注册量：0
 下一个工作日计划：拜访"""
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 async def at(app, text: str) -> None:

@@ -2,21 +2,14 @@
 
 import asyncio
 from collections import Counter
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import time_machine
-from support import make_staff, opsbot_env, run_opsbot
+from support import local, make_staff, opsbot_env, run_opsbot
 
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 PEOPLE = 40
 GROUP = -8101
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 async def ticks_together(sim, db_url: str, at: str, processes: int = 3) -> None:

@@ -1,4 +1,4 @@
-"""The sender re-checks "still wanted?" in a process that imports only the sender and the database."""
+"""The sender re-checks "still wanted?" even in a process that imports nothing but the sender."""
 
 import asyncio
 import sys

@@ -24,7 +24,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.simulator import SimulatorError, TelegramSimulator
+from bot.simulator import ApiError, SimulatorError, TelegramSimulator
 from bot.simulator.html import HtmlParseError, parse_html, strip_html
 
 TOKEN = "123456:TEST"
@@ -585,3 +585,25 @@ async def test_it_parses_ptb_form_encoding(sim, bot, wang):
     assert params["text"] == "123"  # a numeric text stays a string
     assert params["reply_markup"] == {"inline_keyboard": [[{"text": "a", "callback_data": "1"}]]}
     assert json.dumps(params)
+
+
+async def test_intercept_answers_a_method_in_its_block_and_then_as_before(sim, bot, wang):
+    seen = []
+
+    async def second_one_fails(params: dict, files: dict, real) -> dict:
+        seen.append(params["text"])
+        if len(seen) == 2:
+            raise ApiError(400, "Bad Request: not this one")
+        return await real(params, files)
+
+    with sim.intercept("sendMessage", second_one_fails):
+        await bot.send_message(wang.id, "一")
+        with pytest.raises(BadRequest, match=r"(?i)not this one"):
+            await bot.send_message(wang.id, "二")
+    await bot.send_message(wang.id, "三")
+
+    assert seen == ["一", "二"]  # the third was the simulator's own again
+    assert [m.plain for m in wang.inbox][-2:] == ["一", "三"]
+    assert [c.ok for c in sim.calls_to("sendMessage")][-3:] == [True, False, True]
+    with pytest.raises(ValueError, match="sendTelepathy"), sim.intercept("sendTelepathy", None):
+        pass

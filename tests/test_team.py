@@ -1,14 +1,10 @@
 """/team: the director sees who has filed, who is late or overdue, and who is away."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
 import time_machine
-from support import make_staff
+from support import local, make_staff
 
 from jobs.tick import tick
 
-TZ = ZoneInfo("Asia/Shanghai")
 ONE_MESSAGE = """/daily
 新增入库渠道数：0
 洽谈中的渠道数：0
@@ -17,10 +13,6 @@ ONE_MESSAGE = """/daily
 渠道带来的下载量：0
 渠道带来的注册量：0
 下一个工作日计划：拜访"""
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
 
 
 async def test_team_shows_filed_overdue_and_away(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
-from support import opsbot_env
+from support import opsbot_env, wait_for_answer
 
 from bot import clock
 from bot.config import ConfigError, TelegramSettings, load_settings
@@ -300,11 +300,8 @@ async def test_opsbot_run_serves_the_webhook_and_leaves_it_set(sim, db_url, engi
             assert sim.webhook_url == url, "the bot did not set its webhook"
             sim.on_update = telegram_posts
             await director.send("/start")
-            for _ in range(600):
-                if director.inbox:
-                    break
-                await asyncio.sleep(0.05)
-            assert director.inbox and "欢迎回来" in director.inbox[-1].plain
+            await wait_for_answer(director, proc)
+            assert "欢迎回来" in director.inbox[-1].plain
             health = await http.get("/healthz")
             page = (await http.get("/metrics")).text
             refused = await http.post(PATH, json={"update_id": 1}, headers={SECRET_HEADER: "x"})

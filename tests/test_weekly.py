@@ -1,23 +1,12 @@
 """/weekly end to end: pre-filled from the week's feedback, filed, sent to directors and group."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
-
-import pytest
 import time_machine
 from sqlalchemy import select
-from support import make_staff
+from support import TEAM_GROUP, local
 
 from bot.models import Metric, Report, Staff
 from bot.services import feedback
 from jobs.tick import tick
-
-TZ = ZoneInfo("Asia/Shanghai")
-
-
-def local(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(UTC)
-
 
 USER_DATA = """/weekly
 New registrations this week: 1,240
@@ -26,19 +15,6 @@ Retained users: 4,100
 At-risk / churned users: 180
 Users won back: 35
 Actions taken and proposed: ticket to payments"""
-
-
-@pytest.fixture
-async def lina(app, sim, sessions, user_ops_manager, director):
-    """The user-operations manager (English), the director, and a bound team group."""
-    with time_machine.travel(local("2026-11-16 09:00"), tick=True):  # Monday of the week before
-        await make_staff(sessions, user_ops_manager, "user_ops")
-    await director.send("/start")
-    await user_ops_manager.send("/start")
-    group = sim.group(id=-8001, title="运营部")
-    await sim.add_bot_to_group(group, by=director)
-    await director.send("/bind", chat=group)
-    return user_ops_manager
 
 
 async def _capture(sessions, person, week: str, texts: list[str]) -> None:
@@ -75,7 +51,7 @@ async def test_the_weekly_draft_is_pre_filled_from_the_weeks_feedback(app, sim, 
 async def test_a_filed_weekly_goes_to_the_directors_and_the_group(
     app, sim, sessions, lina, director
 ):
-    group_before = len(sim.group(id=-8001, title="运营部").messages)
+    group_before = len(sim.group(id=TEAM_GROUP, title="运营部").messages)
     with time_machine.travel(local("2026-11-27 15:00"), tick=True):
         await tick(app.bot_data, app.bot)
         await lina.send(USER_DATA)
@@ -84,7 +60,7 @@ async def test_a_filed_weekly_goes_to_the_directors_and_the_group(
     assert "Filed on time" in q(lina)
     card = director.inbox[-1].plain
     assert "用户反馈周报" in card and "Li Na" in card and "1,240" in card
-    group = sim.messages(-8001)
+    group = sim.messages(TEAM_GROUP)
     assert len(group) == group_before + 1 and "用户反馈周报" in group[-1].plain
     async with sessions() as s:
         metrics = {m.field_key: int(m.value) for m in await s.scalars(select(Metric))}
@@ -113,12 +89,12 @@ async def test_the_team_can_keep_the_weekly_out_of_the_group(app, sim, sessions,
         update={"forms": (app.bot_data.settings.reports.form("daily_channel"), private)}
     )
     app.bot_data.settings = app.bot_data.settings.model_copy(update={"reports": reports_cfg})
-    before = len(sim.messages(-8001))
+    before = len(sim.messages(TEAM_GROUP))
     with time_machine.travel(local("2026-11-27 15:00"), tick=True):
         await tick(app.bot_data, app.bot)
         await lina.send(USER_DATA)
         await lina.press(lina.inbox[-1], "✅ Submit")
-    assert len(sim.messages(-8001)) == before
+    assert len(sim.messages(TEAM_GROUP)) == before
 
 
 async def test_step_by_step_the_pre_filled_summary_is_kept_with_one_press(

@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,10 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 MAX_UPLOAD = 50 * 1024 * 1024
+# A Bot API method's answer: (params, files) -> the result Telegram would return.
+Answer = Callable[[dict, dict], Awaitable[Any]]
+# What `TelegramSimulator.intercept` takes: (params, files, the simulator's own answer).
+Interceptor = Callable[[dict, dict, Answer], Awaitable[Any]]
 
 # How PTB's form encoding must be read back: these are JSON-encoded, the rest are plain strings.
 _JSON_FIELDS = {
@@ -343,7 +347,7 @@ class TelegramSimulator:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._closing = False
-        self._methods: dict[str, tuple[str, Callable[[dict, dict], Awaitable[Any]]]] = {
+        self._methods: dict[str, tuple[str, Answer]] = {
             name.lower(): (name, getattr(self, "_api_" + _snake(name))) for name in _METHODS
         }
 
@@ -473,6 +477,29 @@ class TelegramSimulator:
             if time.monotonic() > deadline:
                 raise TimeoutError("the bot did not go idle")
             await asyncio.sleep(min(quiet / 2, 0.01))
+
+    @contextlib.contextmanager
+    def intercept(self, method: str, handler: Interceptor) -> Iterator[None]:
+        """Answer Bot API `method` with `handler` inside the `with` block, then as before.
+
+        `handler(params, files, real)` is awaited for each call; `real(params, files)` is the
+        simulator's own answer (call it to pass the call through, or raise ApiError to fail
+        it). Calls are recorded in `calls` either way. Example: kill a process the moment
+        Telegram has accepted its 5th message.
+        """
+        key = method.lower()
+        if key not in self._methods:
+            raise ValueError(f"the simulator has no Bot API method {method!r}")
+        name, real = self._methods[key]
+
+        async def answer(params: dict, files: dict) -> Any:
+            return await handler(params, files, real)
+
+        self._methods[key] = (name, answer)
+        try:
+            yield
+        finally:
+            self._methods[key] = (name, real)
 
     # looking at what happened
 
