@@ -43,7 +43,7 @@ async def press_card(
     decision = DECISION_OF[action]
     today = local_date(clock.now(), context.settings.team.tz)
     try:
-        if decision == "approved":
+        if decision == PlanStatus.APPROVED:
             plan = await activities.decide(
                 session, int(plan_id), int(version), director, decision, today=today
             )
@@ -63,7 +63,7 @@ async def press_card(
             )
         await answer_alert(update, director.locale, "activity_error.html.j2", **explain(exc))
         return
-    if decision == "approved":
+    if decision == PlanStatus.APPROVED:
         await answer_note(update, director.locale, "activity_done.html.j2", plan=plan)
         return
     await update.callback_query.answer()

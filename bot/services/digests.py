@@ -137,7 +137,7 @@ async def pipeline(
         .group_by(ActivityPlan.status)
     )
     counts = Counter(dict(rows.all()))
-    counts["completed"] = await session.scalar(
+    counts[PlanStatus.COMPLETED] = await session.scalar(
         select(func.count(ActivityPlan.id)).where(
             ActivityPlan.status == PlanStatus.COMPLETED,
             ActivityPlan.completed_at >= window.since,
