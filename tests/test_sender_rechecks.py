@@ -1,6 +1,7 @@
 """The sender re-checks "still wanted?" even in a process that imports nothing but the sender."""
 
 import asyncio
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -9,12 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from support import make_staff
 
-from bot import clock
+from bot import clock, sender
 from bot.forms.spec import default_reports
 from bot.models import Obligation, Outbox, Staff
 from bot.services import reminders
 
 SENDER = Path(__file__).with_name("sender_process.py")
+BOT = Path(__file__).resolve().parent.parent / "bot"
 
 
 async def test_a_sender_process_of_its_own_drops_a_settled_reminder_and_sends_an_open_one(
@@ -66,3 +68,11 @@ async def _overdue(session, telegram_id: int) -> Obligation:
     session.add(obligation)
     await session.flush()
     return obligation
+
+
+def test_every_about_the_services_queue_has_a_check_in_the_sender():
+    """A row's `about` is there to be re-checked: a prefix without a check would go out stale."""
+    queued = set()
+    for path in BOT.rglob("*.py"):
+        queued |= set(re.findall(r'about=f"(\w+):', path.read_text(encoding="utf-8")))
+    assert {"join", "obl", "act"} <= queued <= set(sender.WANTED_CHECKS)
