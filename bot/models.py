@@ -399,19 +399,27 @@ class ActivityVersion(Base):
     submitted_at: Mapped[datetime]
 
 
-class ReasonPrompt(Base):
-    """A director pressed Reject or Request changes: their next message is the reason."""
+class Prompt(Base):
+    """What the bot waits for from one person (at most one): a reason, a value, a pick.
 
-    __tablename__ = "reason_prompts"
+    A form being filled is not a row here: its draft is the question (see services/prompts.py).
+    """
+
+    __tablename__ = "prompts"
+    # Ids ride in buttons: SQLite must never hand a closed prompt's id to a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    director_id: Mapped[int] = mapped_column(
-        ForeignKey("staff.id", ondelete="CASCADE"), unique=True
-    )
-    plan_id: Mapped[int] = mapped_column(ForeignKey("activity_plans.id", ondelete="CASCADE"))
-    version: Mapped[int]
-    decision: Mapped[str] = mapped_column(String(24))  # rejected | changes_requested
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))  # services.prompts.Kind, stored as a string
+    # What it is about ("activity:12"), so it can be closed when that ends; None: nothing.
+    about: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What the answer needs besides the text (a plan's version, a KPI and period, a name).
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The message that asked, so a reply to it picks this prompt.
+    message_id: Mapped[int | None]
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]  # None: open until answered, cancelled or replaced
 
 
 class Budget(Base):

@@ -21,6 +21,7 @@ from handlers import (
     staff,
     start,
     team,
+    text,
     updates,
 )
 
@@ -39,7 +40,7 @@ def register(app: Application) -> None:
     invite.register(app)
     staff.register(app)
     team.register(app)
-    # KPIs: /kpi cards, /target (and its typed value, before activities and reports), /export.
+    # KPIs: /kpi cards, /target and its buttons, /export.
     kpi_card.register(app)
     kpi_target.register(app)
     kpi_export.register(app)
@@ -49,16 +50,18 @@ def register(app: Application) -> None:
     lang.register(app)
     leave.register(app)
     basics.register(app)
-    # Feedback: /feedback and forwarded messages (before reports, which take any other text).
+    # Feedback: /feedback and forwarded messages (the text handler below leaves forwards alone).
     feedback.register(app)
     # "Whole text" buttons under report, draft and plan cards (private chats and the group).
     fulltext.register(app)
-    # Reports: one command per configured form, their buttons, /my, and typed answers (after
-    # every command above, before the fallbacks).
-    # Activity plans: directors' cards, /pending, /budget, and a director's typed reason (before
-    # reports, whose typed-answer handler takes every other text; activities hands it on).
+    # Activity plans: directors' cards, /pending, /budget, the proposer's buttons.
     activities.register(app)
+    # Reports: one command per configured form, their buttons, /my.
     reports.register(app)
-    # Last: unknown commands and unexpected text in private chats.
+    # Every typed private message, once: the sender's open prompt or form decides whether it is
+    # a report's answer, a director's reason or a target value (services/prompts.py), else the
+    # polite "no question is open". No other handler takes typed text.
+    text.register(app)
+    # Last: unknown commands and any other message in private chats; unknown buttons.
     basics.register_fallbacks(app)
     app.add_error_handler(errors.on_error)

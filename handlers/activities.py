@@ -4,19 +4,18 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import clock
 from bot.calendar import local_date
 from bot.forms.fields import DEFAULT_CAP, FieldError, parse_number
 from bot.i18n import t
-from bot.models import Staff
+from bot.models import Prompt, Staff
 from bot.services import activities, audit
 from bot.services import staff as staff_service
 from bot.services.activities import DECISION_OF, ActivityError, yuan
 from bot.state import BotContext
 from bot.states import PlanStatus
-from handlers import reports
 from handlers.access import staff_only
 from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send_rendered
 
@@ -72,24 +71,10 @@ async def press_card(
     )
 
 
-async def take_text(update: Update, context: BotContext) -> None:
-    """A director's text is the reason they owe, if they owe one; any other text goes on to the
-    report flow. One handler in group 0 (before reports) instead of a second handler group, so
-    a text has exactly one effect and the order stays spelled out in handlers/__init__.py."""
-    async with context.db() as session:
-        me = await staff_service.by_telegram_id(session, update.effective_user.id)
-        owed = me is not None and me.active and await activities.reason_prompt(session, me.id)
-    if owed:
-        await take_reason(update, context)
-    else:
-        await reports.take_answer(update, context)
-
-
-@staff_only()
 async def take_reason(
-    update: Update, context: BotContext, session: AsyncSession, director: Staff
+    update: Update, context: BotContext, session: AsyncSession, director: Staff, prompt: Prompt
 ) -> None:
-    """The reason for a Reject / Request changes: decide with it."""
+    """The reason for a Reject / Request changes (handlers/text.py routes it here): decide."""
     try:
         today = local_date(clock.now(), context.settings.team.tz)
         text = update.effective_message.text or ""
@@ -209,12 +194,10 @@ def _fen(text: str) -> int:
 
 
 def register(app) -> None:
-    """Card buttons, /pending, /budget, withdraw buttons, and directors' reasons (typed text)."""
+    """Card buttons, /pending, /budget and withdraw buttons (a typed reason: handlers/text.py)."""
     # Ids of at most 18 ASCII digits: longer (forged) ones overflow BIGINT; stale_button takes them.
     app.add_handler(CallbackQueryHandler(press_card, pattern=rf"^act:v1:(ap|rj|ch):{ID}:{ID}$"))
     app.add_handler(CallbackQueryHandler(resend_card, pattern=rf"^act:v1:cd:{ID}$"))
     app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=rf"^act:v1:wd:{ID}$"))
     app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))
     app.add_handler(CommandHandler("budget", budget, filters=PRIVATE))
-    # Before reports.register: it falls through to the report flow's typed-answer handler.
-    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, take_text))

@@ -7,7 +7,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.forms import flow
 from bot.i18n import normalise
 from bot.models import Staff
-from bot.services import activities, audit, menu, target_prompts
+from bot.services import audit, menu, prompts
 from bot.state import BotContext
 from handlers.access import staff_only
 from handlers.reply import answer_alert, reply
@@ -24,12 +24,8 @@ async def show_help(update: Update, context: BotContext, session: AsyncSession, 
 
 @staff_only()
 async def cancel(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
-    """Drop the report being filled, if any, and say what happened."""
-    dropped = (
-        await flow.cancel(session, me.id)
-        | await activities.cancel_reason(session, me.id)
-        | await target_prompts.cancel_pending(session, me)
-    )
+    """Drop the report being filled and the open prompt, if any, and say what happened."""
+    dropped = await flow.cancel(session, me.id) | await prompts.cancel(session, me.id)
     await reply(update, me.locale, "cancel.html.j2", dropped=dropped)
 
 
@@ -50,7 +46,7 @@ async def unknown_command(
 async def unexpected_text(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
-    """Free text nobody asked for."""
+    """A message no handler took (a photo, a sticker): nobody asked for it."""
     await unexpected_text_reply(update, me)
 
 

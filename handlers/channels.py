@@ -281,6 +281,7 @@ async def _show_duplicate(update, context, session, me, name, region, known, aga
 
 
 async def _cancel(update, context, session, me) -> None:
+    await channels.drop_draft(session, me)
     await edit(update, me.locale, "channel_cancelled.html.j2")
 
 
@@ -346,8 +347,11 @@ def _list_footer(me: Staff, view: View, pages: int) -> list[list[tuple[str, str]
 async def _offer_to_add(session, me: Staff, query: str) -> list[list[tuple[str, str]]] | None:
     """Nothing found: offer to add the searched words as a new channel, if they make a name."""
     try:
-        draft = await channels.start_draft(session, query, me)
+        # An offer, not a question: a reason or a value being asked stays the open prompt.
+        draft = await channels.start_draft(session, query, me, displace=False)
     except ChannelError:
+        return None
+    if draft is None:
         return None
     label = t(me.locale, "➕ Add “%(name)s”", name=_clip(query))
     return [

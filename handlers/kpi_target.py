@@ -4,15 +4,15 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.calendar import Period, local_date
 from bot.i18n import t
 from bot.kpis.display import per_day, show
 from bot.kpis.spec import KpiSpec
+from bot.models import Prompt as PromptRow
 from bot.models import Staff
 from bot.services import kpi, periods, target_prompts, targets
-from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.services.kpi_input import (
     VALUE_MAX,
@@ -28,7 +28,6 @@ from bot.services.kpi_input import (
 from bot.services.target_prompts import Prompt
 from bot.services.targets import TargetError
 from bot.state import BotContext
-from handlers import activities
 from handlers import kpi_shared as shared
 from handlers.access import staff_only, stale_data
 from handlers.reply import answer_alert, edit, reply, rows_of
@@ -161,7 +160,7 @@ async def _step_ask(update, context, session, me, args: str) -> None:
     await edit(update, me.locale, "target_ask.html.j2", cancel, kpi=spec.name.get(me.locale),
                who=_who_name(me, who), period=periods.label(period, me.locale),
                current=show(spec, current, me.locale), percent=spec.percent,
-               reply_needed=await target_prompts.other_question(session, me))  # fmt: skip
+               reply_needed=await target_prompts.reply_needed(session, prompt, me))  # fmt: skip
 
 
 async def _step_save(update, context, session, me, args: str) -> None:
@@ -174,7 +173,7 @@ async def _step_save(update, context, session, me, args: str) -> None:
     if not amount_typed.is_finite() or amount_typed > VALUE_MAX:
         raise ValueError(f"not a target value: {value}")  # forged: we never send such data
     done = await _save(session, context, me, spec, who, period, amount_typed)
-    await target_prompts.close(session, prompt, me, "saved")
+    await target_prompts.close(session, prompt)
     await edit(update, me.locale, "target_done.html.j2", **done)
 
 
@@ -182,7 +181,7 @@ async def _step_cancel(update, context, session, me, args: str) -> None:
     prompt = await target_prompts.claim(session, row_id(args), me)
     if prompt is None:  # saved, cancelled or expired already: nothing to undo
         raise InputError("expired")
-    await target_prompts.close(session, prompt, me, "cancelled")
+    await target_prompts.close(session, prompt)
     await edit(update, me.locale, "target_cancelled.html.j2")
 
 
@@ -196,36 +195,20 @@ TARGET_STEPS = {
 }
 
 
-async def take_text(update: Update, context: BotContext) -> None:
-    """A director's typed target value, when the bot asked for one; any other text goes on to
-    activities (a director's reason), then to the report flow. One handler in group 0, so a text
-    has exactly one effect and the order stays spelled out in handlers/__init__.py."""
-    async with context.db() as session:
-        me = await staff_service.by_telegram_id(session, update.effective_user.id)
-        owed = (
-            me is not None
-            and me.active
-            and me.has_role("director")
-            and await target_prompts.pending(session, me, _reply_to(update)) is not None
-        )
-    if owed:
-        await take_value(update, context)
-    else:
-        await activities.take_text(update, context)
-
-
-@staff_only("director")
-async def take_value(update: Update, context: BotContext, session: AsyncSession, me: Staff):
-    """The typed value of a target: checked, then offered for confirmation."""
-    prompt = await target_prompts.pending(session, me, _reply_to(update))
+async def take_value(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff, row: PromptRow
+) -> None:
+    """The typed value of a target (handlers/text.py routes it here): checked, then offered for
+    confirmation."""
+    prompt = target_prompts.of(row)
     text = update.effective_message.text or ""
     try:
-        if prompt is None:  # closed by a press in the meantime
+        if not me.has_role("director"):  # no longer a director since it was asked
             raise InputError("expired")
         spec, who, period = await _prompt_parts(session, context, prompt)
         value = parse_value(text, spec)
     except (InputError, TargetError) as exc:
-        cancel = [[(t(me.locale, "✖ Cancel"), _data("tgt", "x", prompt.id))]] if prompt else None
+        cancel = [[(t(me.locale, "✖ Cancel"), _data("tgt", "x", prompt.id))]]
         await reply(update, me.locale, "target_error.html.j2", cancel,
                     **_target_error(context, me, exc))  # fmt: skip
         return
@@ -295,18 +278,7 @@ def _who_name(me: Staff, who: Staff | None) -> str:
     return t(me.locale, "the team") if who is None else who.display_name
 
 
-def _reply_to(update: Update) -> int | None:
-    """The bot's message this one replies to, if any (a reply names the prompt it answers)."""
-    replied = update.effective_message.reply_to_message
-    by_bot = replied is not None and replied.from_user is not None and replied.from_user.is_bot
-    return replied.message_id if by_bot else None
-
-
 def register(app) -> None:
-    """/target, its buttons, and a director's typed target value."""
+    """/target and its buttons (the typed value comes through handlers/text.py)."""
     app.add_handler(CommandHandler("target", target_command, filters=shared.PRIVATE))
     app.add_handler(CallbackQueryHandler(press_target, pattern=r"^tgt:v1:"))
-    # Before activities and reports, whose typed-text handlers this one hands every other text
-    # to; forwards stay with /feedback.
-    text = shared.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
-    app.add_handler(MessageHandler(text & ~filters.FORWARDED, take_text))

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import clock
 from bot.calendar import local_date
@@ -60,11 +60,11 @@ def _text_after_command(update: Update) -> str:
     return first[1].strip() if len(first) > 1 else ""
 
 
-@staff_only()
 async def take_answer(
-    update: Update, context: BotContext, session: AsyncSession, me: Staff
+    update: Update, context: BotContext, session: AsyncSession, me: Staff, prompt: None = None
 ) -> None:
-    """A typed message: the answer to the current question of the person's draft."""
+    """A typed message: the answer to the current question of the person's draft (handlers/text.py
+    routes it here when the draft is what the text answers)."""
     draft = await flow.draft_of(session, me.id)
     form = context.settings.reports.form(draft.form_key) if draft else None
     if draft is None or form is None:
@@ -140,11 +140,10 @@ async def show_mine(update: Update, context: BotContext, session: AsyncSession, 
 
 
 def register(app) -> None:
-    """One command per configured form, the form buttons, typed answers, and /my."""
+    """One command per form, the form buttons, and /my (typed answers: handlers/text.py)."""
     for form in app.bot_data.settings.reports.forms:
         app.add_handler(CommandHandler(form.command, file_command(form), filters=PRIVATE))
     app.add_handler(CommandHandler("my", show_mine, filters=PRIVATE))
     app.add_handler(CallbackQueryHandler(press_form_button, pattern=FORM.pattern))
     app.add_handler(CallbackQueryHandler(start_anyway, pattern=START_ANYWAY.pattern))
     app.add_handler(CallbackQueryHandler(edit_past, pattern=EDIT_PAST.pattern))
-    app.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, take_answer))

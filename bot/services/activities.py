@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -17,10 +17,10 @@ from bot.forms.fields import (
 from bot.forms.spec import FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
-from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, ReasonPrompt, Staff
+from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, Prompt, Staff
 from bot.outbox import Buttons, enqueue, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services import audit, leave, team
+from bot.services import audit, leave, prompts, team
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.states import PlanStatus
@@ -495,8 +495,8 @@ async def start_reason(
     decision: str,
     *,
     today: date,
-) -> ReasonPrompt:
-    """Remember that `director`'s next message is the reason for `decision` on this version."""
+) -> Prompt:
+    """Ask `director` for the reason of `decision` on this version: their next message."""
     if decision not in (PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED):
         raise ActivityError("bad_decision")
     plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
@@ -505,22 +505,16 @@ async def start_reason(
     await _may_decide(session, plan, director, today)
     if plan.status != PlanStatus.PENDING or plan.version != version:
         raise await _refusal(session, plan, version)
-    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == director.id))
-    prompt = ReasonPrompt(
-        director_id=director.id,
-        plan_id=plan_id,
-        version=version,
-        decision=decision,
-        created_at=clock.now(),
+    details = {"plan": plan_id, "version": version, "decision": decision}
+    return await prompts.ask(
+        session, director.id, prompts.Kind.DECISION_REASON, about=_about(plan_id), details=details
     )
-    session.add(prompt)
-    await session.flush()
-    return prompt
 
 
-async def reason_prompt(session: AsyncSession, director_id: int) -> ReasonPrompt | None:
+async def reason_prompt(session: AsyncSession, director_id: int) -> Prompt | None:
     """The reason `director_id` owes, if they pressed Reject or Request changes."""
-    return await session.scalar(select(ReasonPrompt).where(ReasonPrompt.director_id == director_id))
+    prompt = await prompts.current(session, director_id)
+    return prompt if prompt is not None and prompt.kind == prompts.Kind.DECISION_REASON else None
 
 
 async def give_reason(
@@ -536,18 +530,23 @@ async def give_reason(
     if len(reason) > REASON_MAX:
         raise ActivityError("reason_too_long", max=REASON_MAX, length=len(reason))
     # Gone whatever decide says: a refusal (someone else decided) ends the question too.
-    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.id == prompt.id))
+    await prompts.close(session, prompt.id)
+    asked = prompt.details
     return await decide(
-        session, prompt.plan_id, prompt.version, director, prompt.decision, reason, today=today
+        session, asked["plan"], asked["version"], director, asked["decision"], reason, today=today
     )
 
 
 async def cancel_reason(session: AsyncSession, director_id: int) -> bool:
     """Back out of a Reject / Request changes without deciding; True if there was one."""
-    gone = await session.execute(
-        delete(ReasonPrompt).where(ReasonPrompt.director_id == director_id)
-    )
-    return gone.rowcount > 0
+    prompt = await reason_prompt(session, director_id)
+    if prompt is not None:
+        await prompts.close(session, prompt.id)
+    return prompt is not None
+
+
+def _about(plan_id: int) -> str:
+    return f"activity:{plan_id}"
 
 
 # ---- the proposer's side ---------------------------------------------------------------------
@@ -566,7 +565,7 @@ async def withdraw(session: AsyncSession, proposer: Staff, plan_id: int) -> Acti
     await session.refresh(plan)
     if changed.rowcount != 1:
         raise ActivityError("not_pending", status=plan.status)
-    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.plan_id == plan_id))
+    await prompts.close_about(session, _about(plan_id))
     await _close_cards(session, plan, proposer.display_name)
     await audit.record(
         session,

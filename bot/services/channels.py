@@ -4,7 +4,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
-from bot.models import AuditLog, Channel, ChannelStageChange, Staff
-from bot.services import audit
+from bot.models import Channel, ChannelStageChange, Staff
+from bot.services import audit, prompts
 from bot.services.errors import ServiceError
 
 # 线索 / 已接触 / 洽谈中 / 已签约 / 已交付上线 / 已流失
@@ -36,8 +36,7 @@ FIELDS = ("name", "contact", "phone", "notes", "difficulty")
 NAME_MAX = 128
 CONTACT_MAX = 64
 NOTES_MAX = 1000
-# A half-added channel (name typed, region or industry not yet picked) is kept this long.
-DRAFT_TTL = timedelta(days=7)
+# Who started adding what, and when: history only (the draft itself is a prompt).
 DRAFT_ACTION = "channel.add_started"
 
 # Longest first, and repeated, so 万科物业服务集团股份有限公司 loses every legal suffix.
@@ -481,43 +480,40 @@ def _per_stage(rows) -> dict[str, int]:
     return counts
 
 
-async def start_draft(session: AsyncSession, name: str, actor: Staff) -> int:
+async def start_draft(
+    session: AsyncSession, name: str, actor: Staff, *, displace: bool = True
+) -> int | None:
     """Note that `actor` began adding a channel called `name`; returns the draft's id.
 
     The name has to survive until the region and industry buttons are pressed, in any process,
-    and buttons carry at most 64 bytes: so it is kept as an audit entry whose id the buttons
-    carry (the entry is worth keeping anyway: who started adding what, and when).
+    and buttons carry at most 64 bytes: so it is kept as `actor`'s prompt, whose id the buttons
+    carry. With displace=False (an offer under an empty search) a question of another kind that
+    is open stays, and no draft is made: None.
     """
     name = clean_name(name)
-    entry = AuditLog(
-        at=clock.now(),
-        actor_telegram_id=actor.telegram_id,
-        action=DRAFT_ACTION,
-        details={"name": name},
+    prompt = await prompts.ask(
+        session, actor.id, prompts.Kind.CHANNEL_ADD, details={"name": name}, displace=displace
     )
-    session.add(entry)
-    await session.flush()
-    return entry.id
+    if prompt is None:
+        return None
+    await audit.record(session, actor.telegram_id, DRAFT_ACTION, f"prompt:{prompt.id}", name=name)
+    return prompt.id
+
+
+async def drop_draft(session: AsyncSession, actor: Staff) -> None:
+    """`actor` cancelled adding a channel: their draft, if one is open, is closed."""
+    prompt = await prompts.current(session, actor.id)
+    if prompt is not None and prompt.kind == prompts.Kind.CHANNEL_ADD:
+        await prompts.close(session, prompt.id)
 
 
 async def draft_name(session: AsyncSession, draft_id: int, actor: Staff) -> str:
     """The name of `actor`'s draft, or ChannelError("stale") if not theirs, not a draft, too old.
 
-    The draft is claimed with a write that changes nothing, so a second press of the same button
-    waits for the first to commit (row lock on PostgreSQL, write lock on SQLite) and then finds
-    the channel it added: a double tap adds one channel.
+    The draft is claimed (prompts.claim locks it), so a second press of the same button waits
+    for the first to commit and then finds the channel it added: a double tap adds one channel.
     """
-    claimed = await session.execute(
-        update(AuditLog)
-        .where(
-            AuditLog.id == draft_id,
-            AuditLog.action == DRAFT_ACTION,
-            AuditLog.actor_telegram_id == actor.telegram_id,
-            AuditLog.at >= clock.now() - DRAFT_TTL,
-        )
-        .values(action=AuditLog.action)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
+    prompt = await prompts.claim(session, draft_id, actor.id, prompts.Kind.CHANNEL_ADD)
+    if prompt is None:
         raise ChannelError("stale")
-    return (await session.get(AuditLog, draft_id)).details["name"]
+    return prompt.details["name"]

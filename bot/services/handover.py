@@ -3,7 +3,7 @@
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import ActivityPlan, Channel, Draft, Obligation, ReasonPrompt
+from bot.models import ActivityPlan, Channel, Draft, Obligation, Prompt
 from bot.states import UNFINISHED, ObligationStatus
 
 
@@ -29,10 +29,10 @@ async def move_plans(session: AsyncSession, source: int, target: int) -> int:
 
 
 async def drop_unfinished(session: AsyncSession, source: int, target: int) -> int:
-    """A half-filled form or an unanswered reason prompt cannot be continued by anyone else;
+    """A half-filled form or an open prompt (a reason, a value) cannot be continued by anyone else;
     their open obligations are excused (the new owner owes their own)."""
     await session.execute(delete(Draft).where(Draft.staff_id == source))
-    await session.execute(delete(ReasonPrompt).where(ReasonPrompt.director_id == source))
+    await session.execute(delete(Prompt).where(Prompt.staff_id == source))
     excused = await session.execute(
         update(Obligation)
         .where(Obligation.staff_id == source, Obligation.status == ObligationStatus.OPEN)
