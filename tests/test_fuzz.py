@@ -37,7 +37,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from support import local, make_staff
-from telegram.ext import CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 from test_activity_flow import PLAN
 
 from bot import sender
@@ -337,6 +337,19 @@ def all_button_data(team: Team) -> list[str]:
     return sorted(
         {b.callback_data for msgs in chats for m in msgs for r in m.buttons for b in r} - {None}
     )
+
+
+async def test_every_button_sent_is_taken_by_exactly_one_handler(app, team, keyboards):
+    # One CallbackQueryHandler per kind of button (bot/buttons.py): a pattern too strict would
+    # send a real press to the stale-button answer, two patterns taking one press would hide one.
+    handlers = [
+        h for hs in app.handlers.values() for h in hs if isinstance(h, CallbackQueryHandler)
+    ]
+    patterns = [h.pattern for h in handlers if h.pattern is not None]
+    data = all_button_data(team)
+    assert len({d.split(":", 1)[0] for d in data}) >= 9  # fb, ch, f, act, staff, kpi, join, …
+    for d in data:
+        assert sum(1 for p in patterns if p.match(d)) == 1, d
 
 
 @fuzz_settings(120)
