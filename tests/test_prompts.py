@@ -1,11 +1,14 @@
 """What the bot waits for from a person: one open prompt, which text answers it, /cancel, expiry."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
 from sqlalchemy import select
 from support import make_staff
+from telegram import Chat, Message, Update, User
 
 from bot import clock
 from bot.models import ActivityPlan, Draft, Staff
@@ -288,3 +291,23 @@ async def test_a_typed_message_opens_one_session(app, sessions, boss):
         finally:
             app.bot_data.sessions = factory
     assert len(opened) == for_a_command
+
+
+def test_nothing_changes_or_deletes_an_audit_entry():
+    """The audit log is history: appended to (services/audit.py), never updated as a lock."""
+    root = Path(__file__).parents[1]
+    sources = [*(root / "bot").rglob("*.py"), *(root / "handlers").rglob("*.py")]
+    changing = [str(p) for p in sources
+                if re.search(r"(update|delete)\(\s*AuditLog", p.read_text())]  # fmt: skip
+    assert changing == []
+
+
+async def test_a_typed_private_text_reaches_one_handler_first(app):
+    """The order in handlers/__init__.py is the routing: text.take_text, then only the fallback."""
+    user, chat = User(7, "x", False), Chat(7, "private")
+    message = Message(1, datetime.now(UTC), chat, from_user=user, text="hello")
+    message.set_bot(app.bot)
+    update = Update(1, message=message)
+    taking = [h.callback for h in app.handlers[0] if h.check_update(update)]
+    assert taking[0] is text.take_text
+    assert [c.__name__ for c in taking[1:]] == ["unexpected_text"]
