@@ -7,13 +7,14 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot import clock
+from bot.buttons import ID, Action
 from bot.calendar import local_date
 from bot.forms.fields import DEFAULT_CAP, FieldError, parse_number
 from bot.i18n import t
 from bot.models import Prompt, Staff
 from bot.services import activities, audit
 from bot.services import staff as staff_service
-from bot.services.activities import DECISION_OF, ActivityError, yuan
+from bot.services.activities import APPROVE, REJECT, REQUEST_CHANGES, ActivityError, yuan
 from bot.state import BotContext
 from bot.states import PlanStatus
 from handlers.access import staff_only
@@ -22,7 +23,9 @@ from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send
 PRIVATE = filters.ChatType.PRIVATE
 # /activity list shows the newest plans only, so the message stays far under 4,096 characters.
 LIST_MAX = 20
-ID = "[0-9]{1,18}"  # an id or a version in button data
+# A plan's card again (from /pending), and the proposer's withdraw button (from /activity list).
+SHOW_CARD = Action("act", "cd:{plan}", plan=ID)
+WITHDRAW = Action("act", "wd:{plan}", plan=ID)
 
 
 def explain(exc: ActivityError) -> dict:
@@ -31,44 +34,65 @@ def explain(exc: ActivityError) -> dict:
 
 
 @staff_only()
-async def press_card(
+async def approve_plan(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
-    """act:v1:<ap|rj|ch>:<plan>:<version> — approve at once; reject / request changes ask why.
-
-    Directors and the deputies of directors on leave may decide; the service checks which.
-    """
-    _, _, action, plan_id, version = update.callback_query.data.split(":")
-    decision = DECISION_OF[action]
+    """Approve at once. Directors and the deputies of directors on leave may decide; the
+    service checks which."""
+    plan_id, version = (int(v) for v in APPROVE.unpack(update.callback_query.data))
     today = local_date(clock.now(), context.settings.team.tz)
     try:
-        if decision == PlanStatus.APPROVED:
-            plan = await activities.decide(
-                session, int(plan_id), int(version), director, decision, today=today
-            )
-        else:
-            plan = await activities.get(session, int(plan_id))
-            await activities.start_reason(
-                session, director, int(plan_id), int(version), decision, today=today
-            )
+        plan = await activities.decide(
+            session, plan_id, version, director, PlanStatus.APPROVED, today=today
+        )
     except ActivityError as exc:
-        if exc.reason == "not_director":  # someone without the right: refused and recorded
-            await audit.record(
-                session,
-                director.telegram_id,
-                "access.refused",
-                update.callback_query.data,
-                reason="not_director",
-            )
-        await answer_alert(update, director.locale, "activity_error.html.j2", **explain(exc))
+        await _refuse(update, session, director, exc)
         return
-    if decision == PlanStatus.APPROVED:
-        await answer_note(update, director.locale, "activity_done.html.j2", plan=plan)
+    await answer_note(update, director.locale, "activity_done.html.j2", plan=plan)
+
+
+@staff_only()
+async def reject_plan(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """Reject: the director is asked why, and the reason typed next decides."""
+    await _ask_reason(update, context, session, director, REJECT, PlanStatus.REJECTED)
+
+
+@staff_only()
+async def request_changes(
+    update: Update, context: BotContext, session: AsyncSession, director: Staff
+) -> None:
+    """Request changes: the director is asked what to change, and the reason decides."""
+    decision = PlanStatus.CHANGES_REQUESTED
+    await _ask_reason(update, context, session, director, REQUEST_CHANGES, decision)
+
+
+async def _ask_reason(update, context, session, director: Staff, action: Action, decision) -> None:
+    plan_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+    today = local_date(clock.now(), context.settings.team.tz)
+    try:
+        plan = await activities.get(session, plan_id)
+        await activities.start_reason(session, director, plan_id, version, decision, today=today)
+    except ActivityError as exc:
+        await _refuse(update, session, director, exc)
         return
     await update.callback_query.answer()
     await reply(
         update, director.locale, "activity_reason_ask.html.j2", plan=plan, decision=decision
     )
+
+
+async def _refuse(update, session, director: Staff, exc: ActivityError) -> None:
+    if exc.reason == "not_director":  # someone without the right: refused and recorded
+        await audit.record(
+            session,
+            director.telegram_id,
+            "access.refused",
+            update.callback_query.data,
+            reason="not_director",
+        )
+    await answer_alert(update, director.locale, "activity_error.html.j2", **explain(exc))
 
 
 async def take_reason(
@@ -94,7 +118,7 @@ async def show_pending(
     items = [
         (plan, (await staff_service.get(session, plan.proposer_id)).display_name) for plan in plans
     ]
-    buttons = rows_of([(f"📄 #{plan.id}", f"act:v1:cd:{plan.id}") for plan in plans], width=4)
+    buttons = rows_of([(f"📄 #{plan.id}", SHOW_CARD.pack(plan.id)) for plan in plans], width=4)
     tz = context.settings.team.tz
     await reply(update, director.locale, "activity_pending.html.j2", buttons, items=items, tz=tz)
 
@@ -103,8 +127,9 @@ async def show_pending(
 async def resend_card(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
-    """act:v1:cd:<plan> — the plan's current card again, here."""
-    plan = await activities.get(session, int(update.callback_query.data.split(":")[3]))
+    """The plan's current card again, here."""
+    (plan_id,) = SHOW_CARD.unpack(update.callback_query.data)
+    plan = await activities.get(session, int(plan_id))
     if plan is None or plan.status != PlanStatus.PENDING:
         await answer_alert(update, director.locale, "activity_error.html.j2", reason="not_pending")
         return
@@ -130,7 +155,7 @@ async def reply_my_plans(update: Update, session: AsyncSession, me: Staff) -> No
 def _withdraw_buttons(plans, me: Staff):
     pending = [p for p in plans if p.status == PlanStatus.PENDING]
     return rows_of(
-        [(t(me.locale, "↩️ Withdraw #%(id)s", id=p.id), f"act:v1:wd:{p.id}") for p in pending]
+        [(t(me.locale, "↩️ Withdraw #%(id)s", id=p.id), WITHDRAW.pack(p.id)) for p in pending]
     )
 
 
@@ -138,9 +163,10 @@ def _withdraw_buttons(plans, me: Staff):
 async def withdraw_plan(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
-    """act:v1:wd:<plan> — the proposer takes back a plan still waiting for a decision."""
+    """The proposer takes back a plan still waiting for a decision."""
+    (plan_id,) = WITHDRAW.unpack(update.callback_query.data)
     try:
-        plan = await activities.withdraw(session, me, int(update.callback_query.data.split(":")[3]))
+        plan = await activities.withdraw(session, me, int(plan_id))
     except ActivityError as exc:
         await answer_alert(update, me.locale, "activity_error.html.j2", **explain(exc))
         return
@@ -196,8 +222,10 @@ def _fen(text: str) -> int:
 def register(app) -> None:
     """Card buttons, /pending, /budget and withdraw buttons (a typed reason: handlers/text.py)."""
     # Ids of at most 18 ASCII digits: longer (forged) ones overflow BIGINT; stale_button takes them.
-    app.add_handler(CallbackQueryHandler(press_card, pattern=rf"^act:v1:(ap|rj|ch):{ID}:{ID}$"))
-    app.add_handler(CallbackQueryHandler(resend_card, pattern=rf"^act:v1:cd:{ID}$"))
-    app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=rf"^act:v1:wd:{ID}$"))
+    app.add_handler(CallbackQueryHandler(approve_plan, pattern=APPROVE.pattern))
+    app.add_handler(CallbackQueryHandler(reject_plan, pattern=REJECT.pattern))
+    app.add_handler(CallbackQueryHandler(request_changes, pattern=REQUEST_CHANGES.pattern))
+    app.add_handler(CallbackQueryHandler(resend_card, pattern=SHOW_CARD.pattern))
+    app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=WITHDRAW.pattern))
     app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))
     app.add_handler(CommandHandler("budget", budget, filters=PRIVATE))

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
+from bot.buttons import ID, Action
 from bot.calendar import Period, WorkCalendar, at_local
 from bot.forms.fields import (
     FieldContext,
@@ -29,8 +30,11 @@ STATUSES = tuple(PlanStatus)
 DECISIONS = (PlanStatus.APPROVED, PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED)
 # Budget a plan holds once approved: it stays committed while running and after completion.
 COMMITTED = (PlanStatus.APPROVED, PlanStatus.RUNNING, PlanStatus.COMPLETED)
-ACTION_OF = {"approved": "ap", "rejected": "rj", "changes_requested": "ch"}
-DECISION_OF = {code: decision for decision, code in ACTION_OF.items()}
+# A director's press on a plan's card (handlers/activities.py); the version it carries makes a
+# press on an older card stale.
+APPROVE = Action("act", "ap:{plan}:{version}", plan=ID, version=ID)
+REJECT = Action("act", "rj:{plan}:{version}", plan=ID, version=ID)
+REQUEST_CHANGES = Action("act", "ch:{plan}:{version}", plan=ID, version=ID)
 # A card must stay under Telegram's 4,096 characters: long answers are clipped, harder and harder
 # until the whole card fits (the plan itself keeps every word).
 CLIPS = (600, 300, 150, 60)
@@ -76,15 +80,15 @@ def card_key(plan_id: int, version: int, director_telegram_id: int) -> str:
 def card_buttons(plan: ActivityPlan, locale: str) -> Buttons:
     """The whole text of clipped answers; Approve / Reject / Request changes, carrying the
     plan's version."""
-    data = f"{plan.id}:{plan.version}"
+    ids = (plan.id, plan.version)
     ctx = FieldContext(locale=locale, today=clock.now().date())
     return [
         *full_text_buttons("p", plan.id, snapshot_items(plan.fields, plan.answers, ctx), locale),
         [
-            (t(locale, "✅ Approve"), f"act:v1:ap:{data}"),
-            (t(locale, "❌ Reject"), f"act:v1:rj:{data}"),
+            (t(locale, "✅ Approve"), APPROVE.pack(*ids)),
+            (t(locale, "❌ Reject"), REJECT.pack(*ids)),
         ],
-        [(t(locale, "✏️ Request changes"), f"act:v1:ch:{data}")],
+        [(t(locale, "✏️ Request changes"), REQUEST_CHANGES.pack(*ids))],
     ]
 
 
