@@ -9,8 +9,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlsplit
 
+import httpx
 from telegram import Bot
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
@@ -94,7 +96,16 @@ def _env_name(scheme: str) -> str:
 
 def request(r: Route, *, updates: bool = False) -> HTTPXRequest:
     """An HTTPXRequest on the route; PTB's own pool sizes (1 for getUpdates, 256 otherwise)."""
-    return HTTPXRequest(connection_pool_size=1 if updates else 256, proxy=r.proxy)
+    return HTTPXRequest(
+        connection_pool_size=1 if updates else 256, proxy=r.proxy, httpx_kwargs={"verify": _tls()}
+    )
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    # httpx's own default (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), built once per process:
+    # each build costs ~20 ms of CPU and every Application opens two clients (decision 47).
+    return httpx.create_ssl_context()
 
 
 def bot(settings: Settings) -> Bot:
@@ -197,7 +208,7 @@ class WatchedRequest(HTTPXRequest):
     """The getUpdates request: network failures and the recovery go to an Episodes log."""
 
     def __init__(self, r: Route, episodes: Episodes) -> None:
-        super().__init__(connection_pool_size=1, proxy=r.proxy)
+        super().__init__(connection_pool_size=1, proxy=r.proxy, httpx_kwargs={"verify": _tls()})
         self.episodes = episodes
 
     async def post(self, *args, **kwargs):

@@ -1,7 +1,10 @@
 """Alembic driven from code: config built here, migrations run on the app's own engine."""
 
+from functools import cache
+
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,6 +28,26 @@ def alembic_config(url: str | None = None) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the schema; one migrating process at a time."""
     await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def to_head(engine: AsyncEngine) -> None:
+    """Upgrade the schema unless it is already at head: a fresh or old database is migrated,
+    one at head costs one read of alembic_version instead of a full Alembic run."""
+    if not await at_head(engine):
+        await upgrade(engine)
+
+
+async def at_head(engine: AsyncEngine) -> bool:
+    """Whether the database's revision(s) are exactly this code's head(s)."""
+    async with engine.connect() as conn:
+        current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads())
+    return set(current) == heads()
+
+
+@cache  # the scripts are read once per process; they do not change while it runs
+def heads() -> frozenset[str]:
+    """The head revision(s) of the migrations shipped with this code."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
