@@ -1,7 +1,12 @@
-"""Shared fixtures: SQLite and (when reachable) PostgreSQL databases, the simulator, personas."""
+"""Shared fixtures: SQLite and (when reachable) PostgreSQL databases, the simulator, personas.
+
+Every test that uses a database runs on SQLite; those marked `databases` (the database plays a
+part: SQL, claims, leases, migrations, concurrency) run on PostgreSQL too (decision 47).
+"""
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,7 +22,7 @@ from bot import clock
 from bot.app import build_application, shutdown, startup
 from bot.config import Settings, load_settings
 from bot.db import make_engine, make_sessionmaker
-from bot.migrate import upgrade
+from bot.migrate import to_head, upgrade
 from bot.models import Base
 from bot.simulator import TelegramSimulator
 
@@ -53,6 +58,23 @@ def _pg_reachable() -> str | None:
 PG_SKIP_REASON = _pg_reachable()
 
 
+# pytest-xdist runs the suite in worker processes gw0, gw1, …: session fixtures are per worker.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """SQLite for every test using a database; PostgreSQL too for those marked `databases`."""
+    if "db_url" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("databases") is not None
+        kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
+        metafunc.parametrize("db_url", kinds, indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow (process-level) tests first, so the parallel workers do not end waiting on one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable otherwise
+
+
 async def _admin(sql: str) -> None:
     engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -70,7 +92,7 @@ def pg_database_factory():
     created: list[str] = []
 
     def create() -> str:
-        name = f"opsbot_test_{uuid.uuid4().hex[:10]}"
+        name = f"opsbot_test_{WORKER}_{uuid.uuid4().hex[:10]}"  # unique across workers
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
         created.append(name)
         return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -94,18 +116,43 @@ def pg_migrated_url(pg_database_factory) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """A SQLite file migrated to head once per session (per worker); tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "opsbot.db"
+
+    async def migrate() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return str(path)
+
+
+@pytest.fixture
 def db_url(request, tmp_path) -> str:
-    """A migrated, empty database: every test that uses it runs on SQLite and on PostgreSQL."""
+    """The database's URL: SQLite (a file not yet there; `engine` puts a migrated one there) or
+    the run's migrated PostgreSQL database (tests marked `databases`; see pytest_generate_tests)."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'opsbot.db'}"
     return request.getfixturevalue("pg_migrated_url")
 
 
 @pytest.fixture
-async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(db_url)
-    await upgrade(engine)
+def migrated_url(request, db_url: str) -> str:
+    """`db_url` at head: on SQLite a copy of the template (a file copy, not a migration)."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and not os.path.exists(url.database):
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), url.database)
+    return db_url
+
+
+@pytest.fixture
+async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated, empty database: a copy of the SQLite template, or PostgreSQL emptied."""
+    engine = make_engine(migrated_url)
+    await to_head(engine)  # a test may have downgraded the shared PostgreSQL database
     if engine.dialect.name == "postgresql":
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
@@ -151,9 +198,14 @@ def settings(sim, db_url, monkeypatch) -> Settings:
 
 
 @pytest.fixture
-async def app(sim, settings, engine):
-    """The real Application, wired to the simulator in push mode (each update fully handled)."""
-    application = build_application(settings, engine=engine)
+async def app(request, sim, settings, engine):
+    """The real Application, wired to the simulator in push mode (each update fully handled).
+
+    Without the rate limiter (the simulator's flood limits are off too), unless the test is
+    marked `paced`: the limiter has its own tests (test_pacing.py) and the demo runs through it.
+    """
+    paced = request.node.get_closest_marker("paced") is not None
+    application = build_application(settings, engine=engine, paced=paced)
     await application.initialize()
     await startup(application)
 

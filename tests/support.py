@@ -77,7 +77,7 @@ async def another_process(sim, settings, engine):
     from bot.app import build_application, shutdown, startup
 
     previous = sim.on_update
-    app = build_application(settings, engine=engine)
+    app = build_application(settings, engine=engine, paced=False)  # as the `app` fixture
     await app.initialize()
     await startup(app)
 

@@ -22,6 +22,8 @@ from bot.simulator.html import parse_html, utf16_len
 from bot.telegram_io import TelegramTransport
 from handlers import activities as activity_handlers
 
+pytestmark = pytest.mark.databases
+
 HOSTILE = "<zz>&"
 ESCAPED = "&lt;zz&gt;&amp;"
 REPORTS = default_reports()

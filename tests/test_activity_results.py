@@ -14,6 +14,8 @@ from bot.services.activity_results import effects
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
 
+pytestmark = pytest.mark.databases
+
 ANSWERS = {
     "title": "周末缴费送积分", "purpose": "拉新", "mode": "online",
     "targets": [{"indicator": "下载量", "target": "5000", "unit": "次"}],

@@ -2,9 +2,12 @@
 
 import sqlite3
 
+import pytest
 from support import opsbot_env, run_opsbot
 
 from bot.cli.backup import pg_dump_command
+
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
 
 
 async def test_a_live_sqlite_database_is_copied_while_it_is_being_written(tmp_path):

@@ -75,6 +75,7 @@ def test_it_refuses_what_is_not_a_phone_number(phone):
 # ---- creating and deduplicating -------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_it_creates_a_lead_owned_by_the_actor_with_its_first_stage_change(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -95,6 +96,7 @@ async def test_it_creates_a_lead_owned_by_the_actor_with_its_first_stage_change(
     assert entry.target == f"channel:{channel.id}" and entry.actor_telegram_id == 1
 
 
+@pytest.mark.databases
 async def test_it_creates_a_channel_for_someone_else_on_a_given_day(sessions):
     async with sessions() as s, s.begin():
         director = await _person(s, 1, "Zhang", "director")
@@ -105,6 +107,7 @@ async def test_it_creates_a_channel_for_someone_else_on_a_given_day(sessions):
     assert change.day == date(2026, 5, 4)
 
 
+@pytest.mark.databases
 @pytest.mark.parametrize(
     "kw, reason",
     [
@@ -127,6 +130,7 @@ async def test_it_refuses_bad_input_and_adds_nothing(sessions, kw, reason):
         assert await s.scalar(select(func.count()).select_from(Channel)) == 0
 
 
+@pytest.mark.databases
 async def test_a_name_of_128_characters_is_fine(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -134,6 +138,7 @@ async def test_a_name_of_128_characters_is_fine(sessions):
     assert len(channel.name) == 128
 
 
+@pytest.mark.databases
 async def test_it_finds_a_duplicate_in_the_same_region_only(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -148,6 +153,7 @@ async def test_it_finds_a_duplicate_in_the_same_region_only(sessions):
 # ---- stages ---------------------------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_it_moves_a_channel_and_keeps_the_history(sessions):
     day = date(2026, 5, 6)
     async with sessions() as s, s.begin():
@@ -166,6 +172,7 @@ async def test_it_moves_a_channel_and_keeps_the_history(sessions):
     assert entry.details == {"before": "lead", "after": "negotiating", "day": "2026-05-06"}
 
 
+@pytest.mark.databases
 async def test_a_move_from_a_stage_the_channel_has_left_changes_nothing(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -179,6 +186,7 @@ async def test_a_move_from_a_stage_the_channel_has_left_changes_nothing(sessions
     assert channel.stage == "contacted"
 
 
+@pytest.mark.databases
 async def test_it_counts_a_persons_day(sessions):
     today, yesterday = date(2026, 5, 6), date(2026, 5, 5)
     async with sessions() as s, s.begin():
@@ -211,6 +219,7 @@ async def test_it_counts_a_persons_day(sessions):
 # ---- details --------------------------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_it_sets_and_clears_details(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -232,6 +241,7 @@ async def test_it_sets_and_clears_details(sessions):
 # ---- lists and search -----------------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_my_channels_come_most_recently_updated_first_and_in_pages(sessions):
     start = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
     async with sessions() as s, s.begin():
@@ -253,6 +263,7 @@ async def test_my_channels_come_most_recently_updated_first_and_in_pages(session
     assert total == 10
 
 
+@pytest.mark.databases
 async def test_it_searches_by_name_region_industry_and_pinyin(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -280,6 +291,7 @@ async def test_it_searches_by_name_region_industry_and_pinyin(sessions):
         assert await channels.count_search(s, "物业", **VOCABULARY) == 2
 
 
+@pytest.mark.databases
 async def test_a_whole_name_typed_comes_first(sessions):
     start = datetime(2026, 5, 6, 2, 0, tzinfo=UTC)
     async with sessions() as s, s.begin():
@@ -292,6 +304,7 @@ async def test_a_whole_name_typed_comes_first(sessions):
     assert found.name == "万科物业"
 
 
+@pytest.mark.databases
 async def test_drafts_belong_to_their_author_and_expire(sessions):
     async with sessions() as s, s.begin():
         wang = await _person(s, 1, "Wang")
@@ -306,6 +319,7 @@ async def test_drafts_belong_to_their_author_and_expire(sessions):
             await channels.start_draft(s, "x" * 129, wang)
 
 
+@pytest.mark.databases
 async def test_two_presses_at_once_on_one_draft_add_one_channel(sessions):
     async with sessions() as s, s.begin():
         actor = await _person(s, 1, "Wang")
@@ -468,6 +482,7 @@ async def test_a_duplicate_is_shown_before_anything_is_added(team, sim, sessions
     assert [c.name for c in await _channel_rows(sessions)] == ["万科物业有限公司", "万科 物业"]
 
 
+@pytest.mark.databases
 async def test_a_second_tap_on_the_same_industry_button_adds_nothing(team, sim, sessions, manager):
     await manager.send("/channel new 万科物业")
     picker = manager.inbox[-1]

@@ -119,6 +119,7 @@ def test_nothing_to_chart_raises(chart):
         render_png(chart)
 
 
+@pytest.mark.slow
 def test_importing_charts_does_not_import_matplotlib():
     out = subprocess.run(
         [sys.executable, "-c", "import bot.charts, sys; print('matplotlib' in sys.modules)"],

@@ -49,6 +49,8 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
+@pytest.mark.databases
 async def test_it_passes_with_a_migrated_database_and_a_bound_group(sim, bound_group, db_url):
     env = opsbot_env(sim, db_url, OPSBOT_CLOCK_START=JUNE_2026)
     code, out, err = await run_opsbot("check", env=env)
@@ -75,6 +77,8 @@ async def test_it_passes_with_a_migrated_database_and_a_bound_group(sim, bound_g
     )
 
 
+@pytest.mark.slow
+@pytest.mark.databases
 async def test_it_fails_when_the_database_is_not_at_head(sim, bound_group, engine, db_url):
     await migrate.downgrade(engine, "-1")
     env = opsbot_env(sim, db_url, OPSBOT_CLOCK_START=JUNE_2026)
@@ -114,6 +118,7 @@ async def test_it_fails_when_telegram_cannot_be_reached(settings, bound_group):
     assert any(r.failed for r in results)
 
 
+@pytest.mark.slow
 async def test_it_fails_for_a_token_telegram_does_not_know(sim, db_url, bound_group):
     env = opsbot_env(sim, db_url, OPSBOT_CLOCK_START=JUNE_2026)
     env["OPSBOT_TELEGRAM__TOKEN"] = "123456:REVOKED"

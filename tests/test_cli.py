@@ -9,6 +9,8 @@ import sys
 import pytest
 from support import opsbot_env, run_opsbot, wait_for_answer
 
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
+
 
 @pytest.fixture
 def fresh_url(tmp_path) -> str:

@@ -78,6 +78,7 @@ def test_a_missing_token_points_to_botfather_and_demo():
     assert "opsbot demo" in str(err.value)
 
 
+@pytest.mark.slow
 def test_run_without_token_exits_with_one_clear_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run"],
@@ -93,6 +94,7 @@ def test_run_without_token_exits_with_one_clear_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_bad_env_value_exits_without_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "db", "current"],

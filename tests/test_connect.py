@@ -13,6 +13,8 @@ from support import opsbot_env, run_opsbot, wait_for_answer
 from bot import connect
 from bot.config import load_settings
 
+pytestmark = pytest.mark.slow
+
 SECRET = "s3cr3t-pw"
 UNREACHABLE_HINT = "for a self-hosted Bot API server set telegram.base_url"
 

@@ -6,11 +6,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bot import clock, outbox, sender
 from bot.models import Outbox
 from bot.telegram_io import TelegramTransport
+
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
 
 FAN_OUT = 200
 CHATS = 50

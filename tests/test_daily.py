@@ -106,6 +106,7 @@ async def test_one_message_with_a_bad_value_asks_for_just_that_field(app, wang):
     assert "请核对" in q(wang)  # back to the summary, the rest was kept
 
 
+@pytest.mark.databases
 async def test_a_report_can_be_edited_until_it_closes_and_versions_are_kept(app, sessions, wang):
     await wang.send(ONE_MESSAGE)
     await wang.press(wang.inbox[-1], "✅ 提交")
@@ -137,6 +138,7 @@ async def test_a_report_after_the_due_time_is_kept_and_marked_late(app, sessions
         assert (await s.scalar(today)).status == "late"
 
 
+@pytest.mark.databases
 async def test_half_past_midnight_still_files_for_yesterday(app, sessions, wang):
     with time_machine.travel(local("2026-11-27 00:30"), tick=True):
         await tick(app.bot_data, app.bot)
@@ -221,6 +223,7 @@ async def test_on_a_day_off_the_last_report_can_still_be_edited(app, sessions, w
         assert "正在修改" in q(wang) and "2026年11月27日" in q(wang)
 
 
+@pytest.mark.databases
 async def test_two_dailies_at_once_continue_one_draft(app, wang):
     await wang.send("/daily")
     await wang.press(wang.inbox[-1], "跳过")

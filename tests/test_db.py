@@ -8,6 +8,8 @@ from sqlalchemy import select, text
 from bot.db import make_engine
 from bot.models import AuditLog
 
+pytestmark = pytest.mark.databases
+
 
 async def test_it_round_trips_aware_datetimes_as_utc(sessions):
     shanghai_noon = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=8)))

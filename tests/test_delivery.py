@@ -12,6 +12,8 @@ from bot.services import joining
 from bot.services.staff import Person
 from bot.telegram_io import TelegramTransport
 
+pytestmark = pytest.mark.databases
+
 
 class FakeTime:
     """One hand-moved clock for the simulator's flood limits and the bot's process clock."""

@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 # More spinning processes than CI has cores, so the bot, the simulator and the sender job all
 # wait for the CPU: the demo used to read the director's card before the outbox delivered it.
 SPINNERS = max(3, (os.cpu_count() or 2) + 1)

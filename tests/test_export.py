@@ -16,6 +16,8 @@ from bot.services import activities, activity_results, channels, export, feedbac
 from bot.services import staff as staff_service
 from bot.services.staff import Person
 
+pytestmark = pytest.mark.databases
+
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 DAILY = "Daily channel-expansion report"
 WEEKLY = "Weekly user-feedback summary"
@@ -340,6 +342,7 @@ async def test_range_must_not_end_before_it_starts(sessions, settings):
 # ---- the command line --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorded, tmp_path):
     out = tmp_path / "nov.xlsx"
     env = opsbot_env(None, db_url)
@@ -360,6 +363,7 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
     assert downloads[0]["Target"] == pytest.approx(share, abs=0.01)
 
 
+@pytest.mark.slow
 async def test_opsbot_export_refuses_a_backwards_range(db_url, tmp_path):
     env = opsbot_env(None, db_url)
     out = tmp_path / "x.xlsx"

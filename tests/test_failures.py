@@ -46,6 +46,8 @@ from bot.services.staff import Person
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
 
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
+
 
 def q(person) -> str:
     return person.inbox[-1].plain

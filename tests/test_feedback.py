@@ -108,6 +108,7 @@ def test_it_suggests_a_category_from_keywords(text, category):
 # ---- recording ----------------------------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_it_records_an_item_with_the_suggested_category(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -130,6 +131,7 @@ async def test_it_records_an_item_with_the_suggested_category(sessions):
     assert entry.target == f"feedback:{item.id}" and entry.actor_telegram_id == 1
 
 
+@pytest.mark.databases
 async def test_a_repeat_this_week_counts_up_whoever_records_it(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -149,6 +151,7 @@ async def test_a_repeat_this_week_counts_up_whoever_records_it(sessions):
     assert last_week.id != first.id and last_week.count == 1
 
 
+@pytest.mark.databases
 async def test_long_texts_that_differ_after_the_key_are_not_merged(sessions):
     common = "支付页面" * 70  # 280 characters: longer than the stored key
     async with sessions() as s, s.begin():
@@ -158,6 +161,7 @@ async def test_long_texts_that_differ_after_the_key_are_not_merged(sessions):
     assert not merged and a.id != b.id and a.norm_text == b.norm_text
 
 
+@pytest.mark.databases
 @pytest.mark.parametrize(
     "text, kw, reason, params",
     [
@@ -179,6 +183,7 @@ async def test_bad_feedback_is_refused_and_nothing_is_stored(sessions, text, kw,
     assert await _items(sessions) == []
 
 
+@pytest.mark.databases
 async def test_the_longest_allowed_feedback_and_html_are_stored_as_typed(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -196,6 +201,7 @@ async def test_the_longest_allowed_feedback_and_html_are_stored_as_typed(session
     assert html.source == "forward" and html.forwarded_from == "x" * 128
 
 
+@pytest.mark.databases
 async def test_same_as_counts_up_this_weeks_item_only(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -215,6 +221,7 @@ async def test_same_as_counts_up_this_weeks_item_only(sessions):
 # ---- editing, removing, locking -----------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_the_author_changes_their_item_and_it_is_audited(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -253,6 +260,7 @@ async def test_the_author_changes_their_item_and_it_is_audited(sessions):
     assert stored.segment is None and stored.channel_id is None
 
 
+@pytest.mark.databases
 @pytest.mark.parametrize(
     "changes, reason",
     [
@@ -277,6 +285,7 @@ async def test_bad_changes_are_refused_and_change_nothing(sessions, changes, rea
     assert (stored.category, stored.count, stored.channel_id) == ("feature", 1, None)
 
 
+@pytest.mark.databases
 async def test_someone_elses_item_cannot_be_changed_or_removed(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -297,6 +306,7 @@ async def test_someone_elses_item_cannot_be_changed_or_removed(sessions):
     assert stored.count == 1
 
 
+@pytest.mark.databases
 async def test_a_count_changed_meanwhile_is_not_overwritten(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -315,6 +325,7 @@ async def test_a_count_changed_meanwhile_is_not_overwritten(sessions):
     assert stored.count == 5
 
 
+@pytest.mark.databases
 async def test_the_author_removes_their_item(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -325,6 +336,7 @@ async def test_the_author_removes_their_item(sessions):
     assert entry.details["text"] == "<b>oops</b>"
 
 
+@pytest.mark.databases
 async def test_filing_the_weeks_summary_freezes_its_items(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -351,6 +363,7 @@ async def test_filing_the_weeks_summary_freezes_its_items(sessions):
 # ---- the week -------------------------------------------------------------------------------
 
 
+@pytest.mark.databases
 async def test_this_week_lists_most_raised_first_then_newest(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -362,6 +375,7 @@ async def test_this_week_lists_most_raised_first_then_newest(sessions):
     assert [i.text for i in ordered] == ["B", "C", "A"]
 
 
+@pytest.mark.databases
 async def test_the_week_summary_counts_mentions_by_category_and_channel(sessions):
     async with sessions() as s, s.begin():
         li = await _person(s, 1, "Li")
@@ -595,6 +609,7 @@ async def test_the_buttons_adjust_the_item(sim, sessions, lina):
     assert "✓ High" in current(sim, card).labels
 
 
+@pytest.mark.databases
 async def test_a_double_tap_on_plus_counts_one(sim, sessions, lina):
     await lina.send("/feedback 希望加夜间模式")
     card = card_of(lina)
@@ -867,6 +882,7 @@ async def test_people_outside_the_team_cannot_record_feedback(sim, sessions, lin
     assert len(outsider.inbox) == 2
 
 
+@pytest.mark.databases
 async def test_feedback_counts_for_the_team_week_not_the_utc_one(sim, sessions, lina, thursday):
     thursday.move_to(local("2026-11-30 07:00"))  # Monday morning in Shenyang, Sunday in UTC
     await lina.send("/feedback 希望加夜间模式")

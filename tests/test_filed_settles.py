@@ -4,6 +4,7 @@ its period's obligation — no overdue reminder, no miss, and it counts as on ti
 import asyncio
 from functools import partial
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from support import TZ, another_process, local, make_staff
@@ -15,6 +16,8 @@ from bot.sender import deliver
 from bot.services import kpi, obligations, reports
 from bot.telegram_io import TelegramTransport
 from jobs.tick import enqueue_due, tick
+
+pytestmark = pytest.mark.databases
 
 DAY = "2026-11-26"  # a Thursday: the daily report is due at 18:00, closes Friday 12:00
 ONE_MESSAGE = """/daily

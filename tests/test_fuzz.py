@@ -460,6 +460,7 @@ async def test_forged_ids_and_shapes_get_the_stale_button_alert(team, ref):
         assert answer.show_alert and "失效" in answer.text, data  # "this button no longer works"
 
 
+@pytest.mark.databases
 async def test_kpi_and_target_refuse_huge_ids(team, ref):
     await ref.send(team.director, f"/kpi {HUGE}")  # read as a Telegram id: overflows BIGINT
     for data in [f"tgt:v1:x:{HUGE}", f"tgt:v1:ok:{HUGE}:5"]:
@@ -467,6 +468,7 @@ async def test_kpi_and_target_refuse_huge_ids(team, ref):
         assert answer.show_alert
 
 
+@pytest.mark.databases
 async def test_text_with_a_nul_character_is_kept_without_it(sessions, team, ref):
     await ref.send(team.wang, "/feedback 闪退\x00了")
     await ref.forward(team.wang, "卡\x00顿", sender_name="某\x00人")
@@ -481,6 +483,7 @@ async def test_a_budget_beyond_reason_is_refused(team, ref):
         assert "预算须为" in team.director.inbox[-1].plain
 
 
+@pytest.mark.databases
 async def test_channel_set_with_an_impossible_id_is_answered(team, ref):
     for id_ in [HUGE, "²", "٣٣"]:
         await ref.send(team.wang, f"/channel set {id_} name 新名字")

@@ -1,5 +1,6 @@
 """Groups: only a director may add the bot; /bind makes the team group; others get nothing."""
 
+import pytest
 from sqlalchemy import select
 
 from bot.models import AuditLog, Team
@@ -61,6 +62,7 @@ async def test_other_commands_in_groups_get_nothing(app, sim, director):
     assert len(group.messages) == before
 
 
+@pytest.mark.databases
 async def test_the_team_group_is_followed_when_it_becomes_a_supergroup(
     app, sim, sessions, director
 ):

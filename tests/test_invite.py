@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -39,6 +40,7 @@ async def test_invite_with_role_argument(app, director):
     assert "「渠道拓展经理」的邀请链接" in director.inbox[-1].plain
 
 
+@pytest.mark.databases
 async def test_an_invite_works_only_once(app, director, user_ops_manager, outsider):
     await director.send("/start")
     token = await _invite_token(director)

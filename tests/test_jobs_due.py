@@ -12,6 +12,8 @@ from bot.models import Obligation, Outbox
 from bot.services import team, tick_changes
 from jobs.tick import tick
 
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
+
 # 王伟 and 张总 join on Monday morning; 王伟's daily report is due that day at 18:00.
 JOINED = "2026-12-07 09:00"
 DAILY = "渠道拓展日报"

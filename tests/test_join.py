@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 import time_machine
 from sqlalchemy import func, select
 
@@ -73,6 +74,7 @@ async def test_rejection_tells_the_user_and_makes_no_staff(
         assert await s.scalar(select(func.count()).select_from(Staff)) == 1  # the director
 
 
+@pytest.mark.databases
 async def test_a_second_press_is_told_it_was_already_decided(
     app, sim, sessions, director, channel_manager
 ):

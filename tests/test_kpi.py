@@ -12,6 +12,8 @@ from bot.kpis.spec import KpiConfig, KpiSpec, default_kpi
 from bot.services import kpi, targets
 from bot.services.targets import TargetError
 
+pytestmark = pytest.mark.databases
+
 CAL = WorkCalendar()  # October 2026: 18 working days (National Day, make-up Saturday the 10th)
 NOW = local("2026-11-26T12:00")
 OCT = Period.parse("2026-10")

@@ -18,6 +18,8 @@ from bot.services.digests import PeriodDigest
 from bot.services.kpi import Assessment, Card, Result
 from bot.services.kpi_input import InputError, parse_value
 
+pytestmark = pytest.mark.databases
+
 CAL = WorkCalendar()  # October 2026: 18 working days (8–10, 12–16, 19–23, 26–30)
 NOW = local("2026-11-26T12:00")
 OCT = Period.parse("2026-10")

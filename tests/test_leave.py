@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from support import local, make_staff
@@ -11,6 +12,8 @@ from bot.models import ActivityPlan, AuditLog, Obligation, Staff
 from bot.services import activities
 from bot.telegram_io import TelegramTransport
 from jobs.tick import tick
+
+pytestmark = pytest.mark.databases
 
 PLAN = {
     "title": "社区地推", "purpose": "拉新", "mode": "offline",

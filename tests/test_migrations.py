@@ -11,6 +11,8 @@ from bot import migrate
 from bot.db import make_engine
 from bot.models import Base
 
+pytestmark = pytest.mark.databases
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request, tmp_path) -> str:
@@ -121,3 +123,24 @@ async def test_it_settles_obligations_whose_report_was_filed_but_never_linked(em
 
 def _ts(value: str):
     return datetime.fromisoformat(value)
+
+
+async def test_to_head_migrates_a_fresh_or_old_database_and_leaves_one_at_head_alone(
+    empty_url, monkeypatch
+):
+    """startup() calls to_head: a cheap check first, a full Alembic run only when behind."""
+    engine = make_engine(empty_url)
+    assert not await migrate.at_head(engine)
+    await migrate.to_head(engine)  # fresh: migrated
+    assert await migrate.current(engine) in migrate.heads()
+    await migrate.downgrade(engine, "-1")
+    assert not await migrate.at_head(engine)
+    await migrate.to_head(engine)  # one revision behind: migrated
+    assert await migrate.at_head(engine)
+
+    async def no_alembic_run(*_args, **_kw):
+        raise AssertionError("a database at head was migrated again")
+
+    monkeypatch.setattr(migrate, "upgrade", no_alembic_run)
+    await migrate.to_head(engine)  # at head: only alembic_version is read
+    await engine.dispose()

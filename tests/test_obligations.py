@@ -2,6 +2,7 @@
 
 from datetime import date, datetime
 
+import pytest
 import time_machine
 from sqlalchemy import select
 from support import TZ, local
@@ -12,6 +13,8 @@ from bot.forms.spec import default_reports
 from bot.models import Obligation, Staff, StaffRole
 from bot.services import obligations
 from bot.services.obligations import schedule
+
+pytestmark = pytest.mark.databases
 
 CAL = WorkCalendar()
 DAILY = default_reports().form("daily_channel")

@@ -2,11 +2,14 @@
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from bot import outbox, sender
 from bot.models import Outbox
 from bot.sender import SendResult
+
+pytestmark = pytest.mark.databases
 
 
 class FakeTransport:

@@ -15,9 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import clock, outbox, sender
+from bot.app import build_application
 from bot.models import Outbox
 from bot.pacing import ChatPacer, Wait
 from bot.telegram_io import TelegramTransport
+
+pytestmark = [pytest.mark.databases, pytest.mark.paced]
 
 
 class FakeTime:
@@ -204,3 +207,9 @@ async def test_the_simulator_counts_a_send_inside_retry_after(sim, director):
 
     assert refusals == [None, None, None, 1, 1, None]
     assert (sim.flood.refusals, sim.flood.inside_retry_after) == (2, 1)
+
+
+def test_the_application_is_paced_unless_built_for_a_test_without_flood_limits(settings):
+    """Production (and tests marked `paced`) get the limiter; flow tests leave it out."""
+    assert isinstance(build_application(settings).bot.rate_limiter, ChatPacer)
+    assert build_application(settings, paced=False).bot.rate_limiter is None

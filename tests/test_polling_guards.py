@@ -5,6 +5,7 @@ import contextlib
 import os
 import sys
 
+import pytest
 from support import opsbot_env, run_opsbot, wait_for_answer
 from telegram import Bot
 from telegram.error import Conflict
@@ -12,6 +13,8 @@ from telegram.error import Conflict
 from bot.config import load_settings
 from bot.simulator import TelegramSimulator
 from bot.webhook import delete_webhook, webhook_info
+
+pytestmark = pytest.mark.slow
 
 HOOK = "https://bot.example.org/telegram"
 

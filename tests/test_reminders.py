@@ -11,6 +11,8 @@ from bot.models import ActivityPlan, Staff
 from bot.services import activities
 from jobs.tick import tick
 
+pytestmark = pytest.mark.databases
+
 ONE_MESSAGE = """/daily
 新增入库渠道数：0
 洽谈中的渠道数：0
@@ -222,6 +224,7 @@ async def test_one_broken_reminder_does_not_stop_the_others(app, sessions, wang,
     assert not [n for n in nags(wang) if "2026年9月29日" in n and "快到截止" in n]
 
 
+@pytest.mark.slow
 async def test_jobs_due_lists_what_would_be_sent_without_sending(app, sim, db_url, wang):
     from support import opsbot_env, run_opsbot
 

@@ -3,10 +3,13 @@
 import asyncio
 from collections import Counter
 
+import pytest
 import time_machine
 from support import local, make_staff, opsbot_env, run_opsbot
 
 from jobs.tick import tick
+
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
 
 PEOPLE = 40
 GROUP = -8101

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from sqlalchemy import select
 
 from bot.models import AuditLog, Staff
@@ -54,6 +55,7 @@ async def test_a_deactivated_person_is_refused(app, director, channel_manager):
     assert "权限已被停用" in channel_manager.inbox[-1].plain
 
 
+@pytest.mark.databases
 async def test_the_last_director_cannot_be_removed(app, sim, director):
     await director.send("/start")
     card = await _open_card(director, "张 总")
@@ -108,6 +110,7 @@ async def test_language_can_be_switched(app, sim, director, channel_manager):
     assert ("help", "What I can do for you") in sim.menu(channel_manager)
 
 
+@pytest.mark.databases
 async def test_handover_moves_channels_and_plans_and_excuses_open_reports(
     app, sessions, director, channel_manager, user_ops_manager
 ):

@@ -1,9 +1,12 @@
 """/team: the director sees who has filed, who is late or overdue, and who is away."""
 
+import pytest
 import time_machine
 from support import local, make_staff
 
 from jobs.tick import tick
+
+pytestmark = pytest.mark.databases
 
 ONE_MESSAGE = """/daily
 新增入库渠道数：0

@@ -2,10 +2,13 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from support import opsbot_env, run_opsbot
 
 from bot import clock
 from jobs.tick import tick
+
+pytestmark = [pytest.mark.databases, pytest.mark.slow]
 
 
 async def _run_cli(sim, db_url: str, *args: str) -> tuple[int, str, str]:

@@ -1,8 +1,11 @@
 """The same update delivered twice has one effect."""
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.models import AuditLog, Invite
+
+pytestmark = pytest.mark.databases
 
 
 async def test_a_redelivered_command_is_answered_once(app, sim, director):

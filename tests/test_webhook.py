@@ -154,6 +154,7 @@ async def test_healthz_is_503_when_no_tick_came_long_after_start(client, app):
     assert response.json()["last_tick"] is None
 
 
+@pytest.mark.databases
 async def test_healthz_is_503_when_the_database_is_gone(client, app, engine, caplog):
     url = make_url(engine.url.render_as_string(hide_password=False))
     if engine.dialect.name == "sqlite":
@@ -269,6 +270,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 async def test_opsbot_run_serves_the_webhook_and_leaves_it_set(sim, db_url, engine, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}{PATH}"
