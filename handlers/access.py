@@ -13,7 +13,7 @@ from bot.services import staff as staff_service
 from bot.services.roles import ROLE_LABELS
 from bot.services.staff import Person
 from bot.state import BotContext
-from handlers.reply import answer_alert, flush_outbox, reply
+from handlers.reply import answer_alert, reply, transaction
 
 Handler = Callable[[Update, BotContext, AsyncSession, Staff], Awaitable[None]]
 
@@ -30,8 +30,9 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
     """Run the handler in one transaction with the sender's active staff row, if they hold `roles`.
 
     Unknown users are told they can only ask to join, deactivated ones that access is off; a
-    button press without the right gets an alert and an audit entry. The outbox is flushed after
-    the transaction commits, so messages queued by the handler go out right away.
+    button press without the right gets an alert and an audit entry. The handler's replies are
+    sent after the transaction commits (none if it raises), then the outbox is flushed, so
+    messages queued by the handler go out right away.
     """
 
     def wrap(func: Handler) -> Callable:
@@ -40,7 +41,7 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
             user = update.effective_user
             if user is None:
                 return
-            async with context.db() as session, session.begin():
+            async with transaction(context) as session:
                 actor = await staff_service.by_telegram_id(session, user.id)
                 refusal = _refusal(actor, roles)
                 if refusal is None:
@@ -48,7 +49,6 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
                     await func(update, context, session, actor)
                 else:
                     await _refuse(update, context, session, actor, refusal, roles)
-            await flush_outbox(context)
 
         return run
 

@@ -18,7 +18,15 @@ from bot.services.activities import APPROVE, REJECT, REQUEST_CHANGES, ActivityEr
 from bot.state import BotContext
 from bot.states import PlanStatus
 from handlers.access import staff_only
-from handlers.reply import answer_alert, answer_note, edit, reply, rows_of, send_rendered
+from handlers.reply import (
+    acknowledge,
+    answer_alert,
+    answer_note,
+    edit,
+    reply,
+    rows_of,
+    send_rendered,
+)
 
 PRIVATE = filters.ChatType.PRIVATE
 # /activity list shows the newest plans only, so the message stays far under 4,096 characters.
@@ -77,7 +85,7 @@ async def _ask_reason(update, context, session, director: Staff, action: Action,
     except ActivityError as exc:
         await _refuse(update, session, director, exc)
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
     await reply(
         update, director.locale, "activity_reason_ask.html.j2", plan=plan, decision=decision
     )
@@ -133,7 +141,7 @@ async def resend_card(
     if plan is None or plan.status != PlanStatus.PENDING:
         await answer_alert(update, director.locale, "activity_error.html.j2", reason="not_pending")
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
     text = await activities.card_text(session, plan, director.locale)
     await send_rendered(update, text, activities.card_buttons(plan, director.locale))
 

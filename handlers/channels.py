@@ -22,7 +22,7 @@ from bot.services.channels import (
 )
 from bot.state import BotContext
 from handlers.access import staff_only, stale_data
-from handlers.reply import answer_alert, answer_note, edit, reply, rows_of
+from handlers.reply import acknowledge, answer_alert, answer_note, edit, reply, rows_of
 
 LIBRARY_ROLES = ("channel", "director")
 PAGE_SIZE = 8
@@ -180,7 +180,7 @@ def on_press(action: Action, step):
         if note:
             await answer_note(update, me.locale, "channel_error.html.j2", reason=note)
         else:
-            await update.callback_query.answer()
+            await acknowledge(update)
 
     return press
 

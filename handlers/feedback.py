@@ -32,7 +32,7 @@ from bot.services.feedback import (
 )
 from bot.state import BotContext
 from handlers.access import staff_only, stale_data
-from handlers.reply import answer_alert, edit, reply, rows_of
+from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
 
 PRIVATE = filters.ChatType.PRIVATE
 # Editing "/feedback tyop" must not record a second item: edits get their own answer.
@@ -171,7 +171,7 @@ def on_press(action: Action, step):
         except IndexError:  # an index no button of ours has
             await stale_data(update, session, me)
             return
-        await update.callback_query.answer()
+        await acknowledge(update)
 
     return press
 

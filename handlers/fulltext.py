@@ -12,7 +12,7 @@ from bot.render import render
 from bot.services import fulltext
 from bot.state import BotContext
 from handlers.access import staff_only, stale_data
-from handlers.reply import reply
+from handlers.reply import acknowledge, reply, send_private
 
 
 @staff_only()
@@ -28,14 +28,14 @@ async def show_full_text(
     if found is None:
         await stale_data(update, session, me)
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
     label, text = found
     if update.effective_chat.type == "private":
         await reply(update, me.locale, "form_full_text.html.j2", label=label, text=text)
         return
     # Pressed in the team group: the text goes to the presser's private chat, not the group.
     body = render("form_full_text.html.j2", me.locale, label=label, text=text)
-    await context.bot.send_message(me.telegram_id, body)
+    await send_private(update, me.telegram_id, body)
 
 
 def register(app) -> None:

@@ -13,7 +13,7 @@ from bot.services import joining
 from bot.services.roles import ROLE_LABELS, ROLES
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import edit, reply, rows_of
+from handlers.reply import acknowledge, edit, reply, rows_of
 
 # Known roles only: forged data goes to stale_button instead of failing in create_invite.
 PICK_ROLE = Action("inv", "role:{role}", role="|".join(ROLES))
@@ -37,7 +37,7 @@ async def create_invite(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
     """The director picked a role for the invite."""
-    await update.callback_query.answer()
+    await acknowledge(update)
     (role,) = PICK_ROLE.unpack(update.callback_query.data)
     await _send_link(update, context, session, director, role, edit_message=True)
 

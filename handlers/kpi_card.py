@@ -15,7 +15,7 @@ from bot.services.kpi_input import InputError, row_id
 from bot.state import BotContext
 from handlers import kpi_shared as shared
 from handlers.access import staff_only, stale_data
-from handlers.reply import answer_alert, edit, reply, rows_of
+from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
 
 
 @staff_only()
@@ -92,7 +92,7 @@ async def press_kpi(update: Update, context: BotContext, session: AsyncSession, 
                                mine=False)  # fmt: skip
             return
         await edit(update, me.locale, "kpi_card.html.j2", back, **card)
-    await update.callback_query.answer()
+    await acknowledge(update)
 
 
 async def _who_and_when(

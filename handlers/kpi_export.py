@@ -15,25 +15,19 @@ from handlers.access import staff_only
 from handlers.reply import reply, reply_document
 
 
-async def export_xlsx(update: Update, context: BotContext) -> None:
-    """/export [period] (directors): the workbook is built in the transaction, sent after it, so
-    no transaction stays open during an upload."""
-    built: list[tuple[bytes, str, str]] = []
-
-    @staff_only("director")
-    async def build(update: Update, context: BotContext, session: AsyncSession, me: Staff):
-        today = shared.today(context)
-        try:
-            period = periods.parse(shared.args(update), today)
-        except ValueError:
-            await reply(update, me.locale, "kpi_error.html.j2", reason="bad_period",
-                        command="export", text=shared.args(update))  # fmt: skip
-            return
-        built.append(await _workbook(session, context, me, period))
-
-    await build(update, context)
-    for data, filename, caption in built:
-        await reply_document(update, data, filename, caption)
+@staff_only("director")
+async def export_xlsx(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """/export [period] (directors): the workbook is built in the transaction and, like every
+    reply, uploaded after it has committed."""
+    try:
+        period = periods.parse(shared.args(update), shared.today(context))
+    except ValueError:
+        await reply(update, me.locale, "kpi_error.html.j2", reason="bad_period",
+                    command="export", text=shared.args(update))  # fmt: skip
+        return
+    await reply_document(update, *await _workbook(session, context, me, period))
 
 
 async def _workbook(session: AsyncSession, context: BotContext, me: Staff, period: Period):

@@ -30,7 +30,7 @@ from bot.services.targets import TargetError
 from bot.state import BotContext
 from handlers import kpi_shared as shared
 from handlers.access import staff_only, stale_data
-from handlers.reply import answer_alert, edit, reply, rows_of
+from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
 
 TEAM = shared.TEAM
 _data, _label = shared.data, shared.label  # short names: the button rows read as before
@@ -114,7 +114,7 @@ async def press_target(
     except (KeyError, ValueError, InvalidOperation):
         await stale_data(update, session, me)
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
 
 
 async def _step_kpis(update, context, session, me, args: str) -> None:

@@ -11,7 +11,7 @@ from bot.services import menu
 from bot.services import staff as staff_service
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import edit, reply
+from handlers.reply import acknowledge, edit, reply
 
 CHOOSE = Action("lang", "{locale}", locale="zh|en")
 LANG_BUTTONS = [[("简体中文", CHOOSE.pack("zh")), ("English", CHOOSE.pack("en"))]]
@@ -33,7 +33,7 @@ async def set_language(
     (locale,) = CHOOSE.unpack(update.callback_query.data)
     await staff_service.set_locale(session, me, locale)
     await menu.enqueue_commands(session, me, f"staff:{me.id}:menu:{clock.now().isoformat()}")
-    await update.callback_query.answer()
+    await acknowledge(update)
     await edit(update, locale, "lang_set.html.j2")
 
 

@@ -1,7 +1,13 @@
-"""Replies to the person in front of us, rendered from templates; outbox flushing."""
+"""Replies to the person in front of us, rendered from templates and sent once the update's
+transaction has committed; outbox flushing."""
 
 import html
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 
@@ -19,6 +25,54 @@ REPLY_WAIT = Wait(8.0)
 # A handler sends what it queued at once, but never a whole backlog: that is the tick's job, and
 # a long send here would hold up everyone else's updates.
 FLUSH_ROWS = 25
+
+# The Telegram calls a handler made inside its transaction, in order, made once it commits: a
+# call can wait seconds for its chat (REPLY_WAIT), and on SQLite an open transaction holds the
+# one write lock. None when no transaction() is open in this update's task.
+_held: ContextVar[list[Callable[[], Awaitable[object]]] | None] = ContextVar("held", default=None)
+
+
+class NotSent(Exception):
+    """A reply held for the commit failed: what the person did was saved (the cause says why)."""
+
+
+@asynccontextmanager
+async def transaction(context: BotContext) -> AsyncIterator[AsyncSession]:
+    """One session and transaction for the update; replies made inside it are sent after it
+    commits, in order, then the outbox is flushed. Nothing is sent when the block raises."""
+    async with after_commit(context), context.db() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def after_commit(context: BotContext) -> AsyncIterator[None]:
+    """Hold the Telegram calls made inside the block; make them when it ends without error.
+    Nested, the outermost block sends (an inner commit is not the end of the outer one)."""
+    if _held.get() is not None:
+        yield
+        return
+    calls: list[Callable[[], Awaitable[object]]] = []
+    token = _held.set(calls)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    try:
+        for call in calls:
+            await call()
+    except Exception as exc:
+        raise NotSent(str(exc)) from exc
+    finally:  # what the handler queued is committed and goes out even if a reply did not
+        await flush_outbox(context)
+
+
+async def _call(call: Callable[[], Awaitable[object]]) -> None:
+    """Make a Telegram call now, or once the open transaction() has committed."""
+    held = _held.get()
+    if held is None:
+        await call()
+    else:
+        held.append(call)
 
 
 def rows_of(buttons: list[tuple[str, str]], width: int = 2) -> Buttons:
@@ -49,6 +103,16 @@ async def send_rendered(
     update: Update, text: str, buttons: Buttons | None = None, *, edit: bool = False
 ) -> None:
     """Send (or, for a button press, edit in place) text already rendered from templates."""
+    await _call(partial(_send_text, update, text, buttons, edit))
+
+
+async def send_private(update: Update, chat_id: int, text: str) -> None:
+    """Send rendered text to a person's private chat (a press in the group answered privately)."""
+    bot = update.get_bot()
+    await _call(partial(bot.send_message, chat_id, text, **_limit(bot)))
+
+
+async def _send_text(update: Update, text: str, buttons: Buttons | None, edit: bool) -> None:
     bot = update.get_bot()
     limit = _limit(bot)
     if not edit:
@@ -70,8 +134,8 @@ async def send_rendered(
 async def reply_document(update: Update, data: bytes, filename: str, caption: str) -> None:
     """Send a file (an export) to the chat the update came from, caption rendered already."""
     bot = update.get_bot()
-    await bot.send_document(update.effective_chat.id, document=data, filename=filename,
-                            caption=caption, **_limit(bot))  # fmt: skip
+    await _call(partial(bot.send_document, update.effective_chat.id, document=data,
+                        filename=filename, caption=caption, **_limit(bot)))  # fmt: skip
 
 
 def _limit(bot) -> dict:
@@ -83,13 +147,18 @@ def _limit(bot) -> dict:
 async def answer_alert(update: Update, locale: str, template: str, **ctx) -> None:
     """Answer a button press with an alert box (plain text: alerts do not render HTML)."""
     text = html.unescape(render(template, locale, **ctx))
-    await update.callback_query.answer(text[:200], show_alert=True)
+    await _call(partial(update.callback_query.answer, text[:200], show_alert=True))
 
 
 async def answer_note(update: Update, locale: str, template: str, **ctx) -> None:
     """Answer a button press with a short toast."""
     text = html.unescape(render(template, locale, **ctx))
-    await update.callback_query.answer(text[:200])
+    await _call(partial(update.callback_query.answer, text[:200]))
+
+
+async def acknowledge(update: Update) -> None:
+    """Answer a button press with nothing to say (the client stops its spinner)."""
+    await _call(update.callback_query.answer)
 
 
 async def flush_outbox(context: BotContext) -> None:

@@ -16,7 +16,7 @@ from bot.state import BotContext
 from handlers import activities as plans
 from handlers.access import staff_only
 from handlers.basics import unexpected_text_reply
-from handlers.reply import answer_alert, reply, send_rendered
+from handlers.reply import acknowledge, answer_alert, reply, send_rendered
 from handlers.report_view import EDIT_PAST, FORM, START_ANYWAY, keyboard, render_step
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -91,7 +91,7 @@ async def press_form_button(
         await answer_alert(update, me.locale, "form_stale.html.j2", gone=False)
         await _send(update, me, await flow.show(session, draft, ctx), ctx, edit_in_place=False)
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
     step = await flow.press(session, draft, ctx, action, arg)
     await _send(update, me, step, ctx, edit_in_place=True)
 
@@ -117,7 +117,7 @@ async def _begin(update: Update, context: BotContext, me: Staff, form_key: str, 
     if form is None or not me.role_names & set(form.roles):
         await answer_alert(update, me.locale, "form_stale.html.j2", gone=True)
         return
-    await update.callback_query.answer()
+    await acknowledge(update)
     ctx = _context(context, me, form)
     await _send(update, me, await begin(ctx), ctx, edit_in_place=True)
 

@@ -13,7 +13,7 @@ from bot.services.roles import ROLE_LABELS, ROLES
 from bot.services.staff import StaffError
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import answer_alert, edit, reply, rows_of
+from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
 
 PAGE_SIZE = 8
 # Only these shapes are handled (ids of at most 18 ASCII digits, which fit BIGINT): anything
@@ -51,7 +51,7 @@ def on_press(action: Action, step):
         except StaffError as exc:
             await answer_alert(update, director.locale, "staff_error.html.j2", reason=exc.reason)
             return
-        await update.callback_query.answer()
+        await acknowledge(update)
 
     return press
 

@@ -12,7 +12,7 @@ from bot.services.joining import JoinError
 from bot.services.roles import ROLE_LABELS, STAFF_ROLES
 from bot.state import BotContext
 from handlers.access import person_of
-from handlers.reply import answer_alert, edit, flush_outbox, reply, rows_of
+from handlers.reply import answer_alert, edit, flush_outbox, reply, rows_of, transaction
 
 # Any word: joining.request names an unknown role to the person instead of a stale button.
 PICK_ROLE = Action("join", "role:{role}", role=r"\w+")
@@ -22,7 +22,7 @@ async def start(update: Update, context: BotContext) -> None:
     """Known people get a welcome back; invite tokens join; others pick a role to request."""
     person = person_of(update, context)
     token = context.args[0] if context.args else None
-    async with context.db() as session, session.begin():
+    async with transaction(context) as session:
         staff = await staff_service.by_telegram_id(session, person.telegram_id)
         if staff is not None and staff.active:
             staff_service.refresh_profile(staff, person)
@@ -53,8 +53,6 @@ async def start(update: Update, context: BotContext) -> None:
                 )
         except JoinError as exc:
             await reply(update, person.locale, "join_error.html.j2", **explain(exc, person.locale))
-            return
-    await flush_outbox(context)
 
 
 def role_buttons(locale: str) -> list[list[tuple[str, str]]]:

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import time_machine
+import transaction_guard
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from support import TEAM_GROUP, local, make_staff
 from telegram import Update
+from telegram.request import BaseRequest
 
 from bot import clock
 from bot.app import build_application, shutdown, startup
@@ -164,6 +166,18 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine):
     return make_sessionmaker(engine)
+
+
+@pytest.fixture(autouse=True)
+def _no_telegram_call_inside_a_transaction(monkeypatch):
+    """Any Bot API call made while its task holds a transaction open fails the test (decision 45),
+    even when an error handler swallowed the exception."""
+    transaction_guard.violations.clear()
+    monkeypatch.setattr(BaseRequest, "post", transaction_guard.guarded(BaseRequest.post))
+    yield
+    caught = list(transaction_guard.violations)
+    transaction_guard.violations.clear()
+    assert caught == [], f"Telegram called inside a database transaction: {caught}"
 
 
 @pytest.fixture(autouse=True)

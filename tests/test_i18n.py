@@ -189,6 +189,7 @@ NO_USER_INPUT = (
         "stale_button.html.j2",
         "group_added.html.j2",
         "error.html.j2",
+        "error_saved.html.j2",
         "staff_error.html.j2",
     }
 )
