@@ -43,6 +43,7 @@ def test_every_filing_outcome_is_a_step_the_conversation_shows():
     assert {o.value for o in Outcome} <= {k.value for k in StepKind}
 
 
+@pytest.mark.databases  # how a driver binds a str subclass is the point
 async def test_states_are_stored_and_matched_as_their_strings(sessions):
     now = clock.now()
     async with sessions() as s, s.begin():
