@@ -19,17 +19,6 @@ SAVED = "你的操作已经保存"
 NOTHING_CHANGED = "没有做任何更改"
 
 
-def intercept(sim, method: str, before):
-    """Run `before(params)` each time the bot calls `method`, then let the simulator answer."""
-    name, answer = sim._methods[method.lower()]
-
-    async def call(params: dict, files: dict):
-        await before(params)
-        return await answer(params, files)
-
-    sim._methods[method.lower()] = (name, call)
-
-
 def first_in_group_zero(app, command: str, callback) -> None:
     """A test-only command ahead of every handler of group 0 (the fallbacks would take it)."""
     app.handlers[0].insert(0, CommandHandler(command, callback))
@@ -40,19 +29,19 @@ async def test_a_reply_is_sent_after_its_transaction_has_committed(app, sim, eng
     other = make_engine(engine.url.render_as_string(hide_password=False))
     seen: list[tuple[int, str]] = []
 
-    async def look_from_another_connection(params: dict) -> None:
-        if "邀请链接" not in params.get("text", ""):
-            return
-        async with make_sessionmaker(other)() as s, s.begin():
-            if other.dialect.name == "sqlite":  # a held write lock fails at once, not in 5 s
-                await s.execute(text("PRAGMA busy_timeout=0"))
-            invites = await s.scalar(select(func.count()).select_from(Invite))
-            await audit.record(s, None, "test.wrote_meanwhile")
-        seen.append((invites, "written"))
+    async def look_from_another_connection(params: dict, files: dict, real):
+        if "邀请链接" in params.get("text", ""):
+            async with make_sessionmaker(other)() as s, s.begin():
+                if other.dialect.name == "sqlite":  # a held write lock fails at once, not in 5 s
+                    await s.execute(text("PRAGMA busy_timeout=0"))
+                invites = await s.scalar(select(func.count()).select_from(Invite))
+                await audit.record(s, None, "test.wrote_meanwhile")
+            seen.append((invites, "written"))
+        return await real(params, files)
 
-    intercept(sim, "sendMessage", look_from_another_connection)
     try:
-        await director.send("/invite channel")
+        with sim.intercept("sendMessage", look_from_another_connection):
+            await director.send("/invite channel")
     finally:
         await other.dispose()
 
@@ -89,13 +78,13 @@ async def test_a_reply_that_fails_after_the_commit_says_the_change_was_saved(
     await director.send("/start")
     failed: list[str] = []
 
-    async def refuse_the_link(params: dict) -> None:
+    async def refuse_the_link(params: dict, files: dict, real):
         if "邀请链接" in params.get("text", "") and not failed:
             failed.append(params["text"])
             raise ApiError(400, "Bad Request: can't parse entities")
+        return await real(params, files)
 
-    intercept(sim, "sendMessage", refuse_the_link)
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.ERROR), sim.intercept("sendMessage", refuse_the_link):
         await director.send("/invite channel")
 
     assert failed and SAVED in director.inbox[-1].plain
