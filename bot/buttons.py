@@ -18,23 +18,6 @@ class TooLong(ValueError):
     """The data would exceed Telegram's 64 bytes (the button could not be sent)."""
 
 
-def pack(prefix: str, *parts: object) -> str:
-    """`prefix:v1:part:…`; only the last part may hold a colon; TooLong beyond 64 bytes."""
-    texts = [str(p) for p in parts]
-    if ":" in prefix or any(":" in p for p in texts[:-1]):
-        raise ValueError(f"only the last part of button data may hold a colon: {texts}")
-    return _checked(":".join([prefix, VERSION, *texts]))
-
-
-def unpack(data: str | None, prefix: str, arity: int) -> list[str] | None:
-    """The `arity` parts after `prefix:v1:` (the last keeps any colons); None for other data."""
-    head = f"{prefix}:{VERSION}:"
-    if arity < 1 or not data or not data.startswith(head):
-        return None
-    parts = data[len(head) :].split(":", arity - 1)
-    return parts if len(parts) == arity else None
-
-
 class Action:
     """One kind of button, e.g. `Action("staff", "show:{person}", person=ID)`.
 
