@@ -88,6 +88,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
                 loc,
                 **common,
                 report=report,
+                adhoc=step.form.cadence == "adhoc",  # owed by nobody: never on time or late
                 period=period_label(report.period_key, loc),
                 rows=[(label, _clip(value, clip)) for label, value in rows],
             )

@@ -44,7 +44,7 @@ def file_command(form: FormSpec):
         current = context.settings.reports.form(form.key) or form  # config may have moved on
         ctx = _context(context, me, current)
         text = _text_after_command(update)
-        if current.cadence == "adhoc" and text.lower() in LIST_WORDS:
+        if current.target == "activity_plan" and text.lower() in LIST_WORDS:
             await plans.reply_my_plans(update, session, me)
             return
         step = await (flow.oneshot(session, ctx, text) if text else flow.begin(session, ctx))

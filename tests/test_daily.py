@@ -32,7 +32,7 @@ def q(person) -> str:
 
 async def test_guided_filing_asks_one_question_at_a_time_and_files_on_time(app, sessions, wang):
     await wang.send("/daily")
-    assert "1/9" in q(wang) and "今天接触了哪些渠道" in q(wang)
+    assert "1/10" in q(wang) and "今天接触了哪些渠道" in q(wang)
 
     await wang.send("万科物业")  # not in the library yet: added in two steps
     assert "还不在渠道库中" in q(wang)
@@ -41,7 +41,7 @@ async def test_guided_filing_asks_one_question_at_a_time_and_files_on_time(app, 
     assert "已选：万科物业" in q(wang) or "万科物业" in q(wang)
     await wang.press(wang.inbox[-1], "完成")
 
-    assert "2/9" in q(wang) and "渠道库统计" in q(wang)  # the new channel is suggested
+    assert "2/10" in q(wang) and "渠道库统计" in q(wang)  # the new channel is suggested
     await wang.press(wang.inbox[-1], "使用 1")
     await wang.send("2")  # negotiating
     await wang.send("abc")  # contracts signed: not a number
@@ -50,6 +50,8 @@ async def test_guided_filing_asks_one_question_at_a_time_and_files_on_time(app, 
     await wang.send("0")  # deliveries
     await wang.send("1,200")  # downloads
     await wang.send("300")  # registrations
+    assert "教会了多少渠道用户" in q(wang)  # 教导渠道用户使用推广产品
+    await wang.send("12")
     await wang.press(wang.inbox[-1], "跳过")  # problems are optional
     await wang.send("明天拜访华润物业 <b>&")
     review = q(wang)
@@ -73,6 +75,7 @@ async def test_guided_filing_asks_one_question_at_a_time_and_files_on_time(app, 
         "deliveries": 0,
         "downloads": 1200,
         "registrations": 300,
+        "users_trained": 12,
     }
     assert obligation.status == "filed"
 
@@ -157,11 +160,11 @@ async def test_a_restart_mid_form_loses_nothing(app, sim, settings, engine, wang
 
     # A new process takes the next message: nothing of the old one is in memory.
     async with another_process(sim, settings, engine):
-        assert "4/9" in q(wang)
+        assert "4/10" in q(wang)
         await wang.send("2")
-        assert "5/9" in q(wang)
+        assert "5/10" in q(wang)
         await wang.send("/daily")
-        assert "接着上次" in q(wang) and "5/9" in q(wang)
+        assert "接着上次" in q(wang) and "5/10" in q(wang)
 
 
 async def test_an_old_card_button_is_refused_and_the_current_question_resent(app, sessions, wang):
@@ -173,7 +176,7 @@ async def test_an_old_card_button_is_refused_and_the_current_question_resent(app
     answer = await wang.press(card, "« 返回")  # a button of the old question 2
 
     assert answer.show_alert and "过期" in answer.text
-    assert "3/9" in q(wang)
+    assert "3/10" in q(wang)
     async with sessions() as s:
         draft = await s.scalar(select(Draft))
     assert draft.cursor == "2" and draft.answers["new_channels"] == 3
@@ -187,7 +190,7 @@ async def test_bad_numbers_are_re_asked_with_the_reason(app, sessions, wang, typ
     await wang.send("/daily")
     await wang.press(wang.inbox[-1], "跳过")
     await wang.send(typed)
-    assert "2/9" in q(wang) and expected in q(wang)
+    assert "2/10" in q(wang) and expected in q(wang)
     async with sessions() as s:
         assert await s.scalar(select(Report)) is None
 
@@ -210,7 +213,7 @@ async def test_daily_on_a_day_off_says_nothing_is_due_and_files_anyway_on_reques
         assert "现在没有需要提交的渠道拓展日报" in q(wang)
         assert "修改 11-27 的汇报" in wang.inbox[-1].labels
         await wang.press(wang.inbox[-1], "仍然提交今天的")
-        assert "1/9" in q(wang) and "2026年11月28日" in q(wang)
+        assert "1/10" in q(wang) and "2026年11月28日" in q(wang)
 
 
 async def test_on_a_day_off_the_last_report_can_still_be_edited(app, sessions, wang):
@@ -228,7 +231,7 @@ async def test_two_dailies_at_once_continue_one_draft(app, wang):
     await wang.send("/daily")
     await wang.press(wang.inbox[-1], "跳过")
     await wang.send("/daily")
-    assert "接着上次" in q(wang) and "2/9" in q(wang)
+    assert "接着上次" in q(wang) and "2/10" in q(wang)
 
 
 async def test_cancel_drops_the_draft(app, sessions, wang):
@@ -236,7 +239,7 @@ async def test_cancel_drops_the_draft(app, sessions, wang):
     await wang.send("/cancel")
     assert "已取消" in q(wang)
     await wang.send("/daily")
-    assert "1/9" in q(wang)
+    assert "1/10" in q(wang)
 
 
 async def test_my_shows_what_is_due_and_what_was_filed(app, wang):

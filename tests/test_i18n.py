@@ -108,7 +108,7 @@ CONTEXTS |= {
     "form_notes.html.j2": dict(notes=["resumed"], unknown_lines=[HOSTILE]),
     "form_review.html.j2": dict(FORM_COMMON, rows=_ROWS, picking=False, editing=True),
     "form_filed.html.j2": dict(
-        FORM_COMMON, rows=_ROWS, report=SimpleNamespace(version=1, late=True)
+        FORM_COMMON, rows=_ROWS, report=SimpleNamespace(version=1, late=True), adhoc=False
     ),
     "form_nothing_due.html.j2": dict(form_name=HOSTILE),
     "form_full_text.html.j2": dict(label=HOSTILE, text=HOSTILE),

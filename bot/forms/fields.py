@@ -659,7 +659,7 @@ def to_metric(field: FieldSpec, value: Any) -> Decimal | None:
     counted; None when there is no (usable) value."""
     if value is None or isinstance(value, bool):
         return None
-    if field.type == "channels":
+    if field.type in ("channels", "group"):  # how many channels, how many items
         return Decimal(len(value)) if isinstance(value, list) else None
     if field.type not in NUMERIC_TYPES or isinstance(value, list | dict):
         return None
@@ -668,6 +668,16 @@ def to_metric(field: FieldSpec, value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+def group_sum(group: FieldSpec, sub: FieldSpec, items: Any) -> Decimal | None:
+    """The sum of one numeric sub-field over a group's items (e.g. new followers over all
+    platforms); None when no item has a usable value."""
+    if not isinstance(items, list):
+        return None
+    values = [to_metric(sub, item.get(sub.key)) for item in items if isinstance(item, dict)]
+    present = [v for v in values if v is not None]
+    return sum(present, Decimal(0)) if present else None
 
 
 # Snapshots: what a filed report keeps of its form, so a renamed or removed field still shows.

@@ -87,8 +87,10 @@ class FieldSpec(Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> "FieldSpec":
-        if self.metric and self.type not in (*NUMERIC_TYPES, "channels"):
-            raise ValueError(f"field {self.key}: only numbers (or channels, counted) are metrics")
+        if self.metric and self.type not in (*NUMERIC_TYPES, "channels", "group"):
+            raise ValueError(
+                f"field {self.key}: only numbers (or channels and groups, counted) are metrics"
+            )
         if self.type in CHOICE_TYPES and len(self.choices) < 2:
             raise ValueError(f"field {self.key}: a {self.type} needs at least two choices")
         if self.type == "group" and not self.fields:
@@ -154,7 +156,20 @@ class FormSpec(Strict):
             raise ValueError(f"form {self.key}: two fields share a key")
         if not self.fields:
             raise ValueError(f"form {self.key}: no fields")
+        metric_keys = [f.key for f, _ in self.metrics()]
+        if len(metric_keys) != len(set(metric_keys)):
+            raise ValueError(f"form {self.key}: two metrics share a key")
         return self
+
+    def metrics(self) -> list[tuple["FieldSpec", "FieldSpec | None"]]:
+        """Every figure KPIs may read, with the group it sums over (None for a field of its own):
+        metric fields, and a group's metric sub-fields (summed over the group's items)."""
+        found: list[tuple[FieldSpec, FieldSpec | None]] = []
+        for field in self.fields:
+            if field.metric:
+                found.append((field, None))
+            found += [(sub, field) for sub in field.fields if sub.metric]
+        return found
 
     def field(self, key: str) -> FieldSpec | None:
         """The field with this key, if the form (still) has it."""

@@ -137,9 +137,9 @@ def source_problem(kpi: KpiSpec, reports: ReportsConfig) -> str | None:
     form = reports.form(kpi.form or "")
     if form is None:
         return f"form {kpi.form}"
+    metrics = {field.key for field, _ in form.metrics()}
     for key in filter(None, (kpi.field, kpi.per)):
-        field = next((f for f in form.fields if f.key == key), None)
-        if field is None or not field.metric:
+        if key not in metrics:
             return f"{kpi.form}.{key}"
     return None
 

@@ -21,7 +21,8 @@ from bot.services import activities, activity_results, announce, feedback, oblig
 from bot.services.activities import ActivityError
 from bot.services.reports import ReportError
 
-# Drafts of adhoc forms have no period: a new plan, or the plan being resubmitted.
+# Drafts of activity plans have no period: a new plan, or the plan being resubmitted. Other
+# adhoc reports (a research report) take the day they are filed as their key.
 NEW_PLAN = "new"
 PLAN_PREFIX = "plan:"
 RESULTS_PREFIX = "results:"
@@ -83,9 +84,11 @@ async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: da
     if form.target == "activity_results":
         ended = await activity_results.awaiting_results(session, staff.id, today)
         return Opening(nothing="no_results") if ended is None else Opening(results_key(ended.id))
-    if form.cadence == "adhoc":
+    if form.target == "activity_plan":
         sent_back = await activities.sent_back(session, staff.id)
         return Opening(resubmit=sent_back.id) if sent_back is not None else Opening(NEW_PLAN)
+    if form.cadence == "adhoc":  # owed by nobody: filed for the day, edited again that day
+        return Opening(Period.containing("day", today).key)
     due = await obligations.oldest_open(session, staff.id, form.key, today)
     if due is not None:
         return Opening(due.period_key, due.id)
@@ -205,7 +208,7 @@ async def submit(
     """File a finished draft; the draft is gone once filed, kept as it was when refused."""
     if form.target == "activity_results":
         return await _submit_results(session, draft, form, staff)
-    if form.cadence == "adhoc":
+    if form.target == "activity_plan":
         return await _submit_plan(session, draft, form, staff, config, today)
     try:
         report = await reports.submit(session, draft, form, staff)

@@ -10,6 +10,9 @@ from bot.outbox import enqueue
 COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("daily", N_("File today's channel-expansion report"), {"channel"}),
     ("weekly", N_("File the weekly user-feedback summary"), {"user_ops", "channel"}),
+    ("media", N_("File the weekly new-media report"), {"new_media"}),
+    ("content", N_("File the weekly content report"), {"content"}),
+    ("research", N_("File a research report"), {"new_media", "director"}),
     ("channel", N_("Channel resource library"), {"channel", "director"}),
     ("feedback", N_("Record a user's feedback"), None),
     ("activity", N_("Propose an activity plan, or list mine"), None),

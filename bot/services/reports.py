@@ -100,10 +100,11 @@ async def _settle(session: AsyncSession, report: Report) -> None:
 async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:
     await session.execute(delete(Metric).where(Metric.report_id == report.id))
     start: date = Period.parse(report.period_key).start
-    for field in form.fields:
-        if not field.metric:
-            continue
-        value = field_types.to_metric(field, report.answers.get(field.key))
+    for field, group in form.metrics():
+        if group is None:
+            value = field_types.to_metric(field, report.answers.get(field.key))
+        else:  # a figure per item (per platform): the report's figure is their sum
+            value = field_types.group_sum(group, field, report.answers.get(group.key))
         if value is None:
             continue
         session.add(
