@@ -24,7 +24,9 @@ from bot.state import BotContext
 from handlers.access import staff_only, stale_data
 from handlers.reply import acknowledge, answer_alert, answer_note, edit, reply, rows_of
 
-LIBRARY_ROLES = ("channel", "director")
+# Who may read the library (用户运营经理：渠道资源使用权), and who may change it.
+LIBRARY_ROLES = ("channel", "director", "user_ops")
+EDITOR_ROLES = ("channel", "director")
 PAGE_SIZE = 8
 # Telegram allows 100 buttons; a phone shows about two dozen without scrolling.
 CHOICES_PER_PAGE = 21
@@ -88,10 +90,12 @@ async def channel_command(
     rest = _after_first_word(update.effective_message.text)
     sub = SUBCOMMANDS.get(rest.split(None, 1)[0].casefold()) if rest else None
     try:
+        if sub in (_new, _set) and not _may_edit(me):
+            raise ChannelError("read_only")
         if sub is not None:
             await sub(update, context, session, me, _after_first_word(rest))
         else:
-            await _reply_list(update, context, session, me, _view_for(rest))
+            await _reply_list(update, context, session, me, _view_for(rest, me))
     except ChannelError as exc:
         await reply(update, me.locale, "channel_error.html.j2", reason=exc.reason, **exc.params)
 
@@ -101,8 +105,15 @@ def _after_first_word(text: str) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-def _view_for(words: str) -> View:
-    return View("q", 0, " ".join(words.split())) if words.strip() else HOME
+def _may_edit(me: Staff) -> bool:
+    """Channel managers and directors change the library; user operations only read it."""
+    return bool(me.role_names & set(EDITOR_ROLES))
+
+
+def _view_for(words: str, me: Staff) -> View:
+    if words.strip():
+        return View("q", 0, " ".join(words.split()))
+    return HOME if _may_edit(me) else View("a")  # a reader owns no channels: all of them
 
 
 async def _reply_list(update, context, session, me, view: View) -> None:
@@ -167,6 +178,9 @@ def on_press(action: Action, step):
 
     @staff_only(*LIBRARY_ROLES)
     async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        if step not in READ_STEPS and not _may_edit(me):
+            await answer_alert(update, me.locale, "channel_error.html.j2", reason="read_only")
+            return
         values = action.unpack(update.callback_query.data)
         args = [_value(name, v) for name, v in zip(action.names, values, strict=True)]
         try:
@@ -337,6 +351,8 @@ def _list_footer(me: Staff, view: View, pages: int) -> list[list[tuple[str, str]
         nav.append(("▶", LIST.pack_if_fits(View(view.kind, view.page + 1, view.query).token)))
     # A search too long to page through in 64 bytes shows its first page only.
     rows = [[b for b in nav if b[1]]] if any(b[1] for b in nav) else []
+    if not _may_edit(me):
+        return rows
     other = ("📚 " + t(me.locale, "All channels"), LIST.pack(View("a").token))
     if view.kind != "m":
         other = ("👤 " + t(me.locale, "My channels"), LIST.pack(HOME.token))
@@ -346,6 +362,8 @@ def _list_footer(me: Staff, view: View, pages: int) -> list[list[tuple[str, str]
 
 async def _offer_to_add(session, me: Staff, query: str) -> list[list[tuple[str, str]]] | None:
     """Nothing found: offer to add the searched words as a new channel, if they make a name."""
+    if not _may_edit(me):
+        return None
     try:
         # An offer, not a question: a reason or a value being asked stays the open prompt.
         draft = await channels.start_draft(session, query, me, displace=False)
@@ -374,6 +392,9 @@ async def _card(context, session, me: Staff, channel_id: int, view: View, notice
     """The text and keyboard of a channel card."""
     text = await _card_text(context, session, me, channel_id)
     stage = STAGES.index(text["channel"].stage) if text["channel"].stage in STAGES else 0
+    back = [("🔙 " + t(me.locale, "Back"), _or_home(LIST, view=view))]
+    if not _may_edit(me):
+        return text | {"notice": notice}, [back]
     buttons = [
         (
             ("✓ " if i == stage else "") + t(me.locale, STAGE_LABELS[s]),
@@ -382,7 +403,7 @@ async def _card(context, session, me: Staff, channel_id: int, view: View, notice
         for i, s in enumerate(STAGES)
     ]
     rows = rows_of(buttons, width=3)
-    rows.append([("🔙 " + t(me.locale, "Back"), _or_home(LIST, view=view))])
+    rows.append(back)
     return text | {"notice": notice}, rows
 
 
@@ -446,8 +467,11 @@ def _clip(text: str) -> str:
     return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
 
 
+READ_STEPS = (_show_list, _show_card)  # every other button changes the library
+
+
 def register(app) -> None:
-    """/channel and its buttons (channel managers and directors)."""
+    """/channel and its buttons (channel managers and directors; user operations read)."""
     app.add_handler(CommandHandler("channel", channel_command, filters=filters.ChatType.PRIVATE))
     for action, step in [
         (LIST, _show_list),

@@ -717,7 +717,7 @@ async def test_people_without_the_role_are_refused(
     app, sim, sessions, director, user_ops_manager, outsider, manager
 ):
     await make_staff(sessions, director, "director")
-    await make_staff(sessions, user_ops_manager, "user_ops")
+    await make_staff(sessions, user_ops_manager, "activity")  # activity operations: no library
 
     await user_ops_manager.send("/channel")
     refusal = user_ops_manager.inbox[-1].plain
@@ -730,6 +730,32 @@ async def test_people_without_the_role_are_refused(
     async with sessions() as s:
         refused = await s.scalar(select(AuditLog).where(AuditLog.action == "access.refused"))
     assert refused.target == "ch:v1:st:1:03:m0"
+
+
+async def test_user_operations_read_the_library_and_change_nothing(
+    team, sim, sessions, manager, user_ops_manager
+):
+    await _add_by_buttons(manager, "万科物业")
+    await make_staff(sessions, user_ops_manager, "user_ops")  # 用户运营：渠道资源使用权
+    read_only = "channel managers and directors change it"
+
+    await user_ops_manager.send("/channel")
+    listing = user_ops_manager.inbox[-1]
+    assert "万科物业" in listing.plain  # all channels: a reader owns none
+    assert not any("New channel" in label or "My channels" in label for label in listing.labels)
+    await user_ops_manager.press(listing, listing.buttons[0][0].text)
+    card = sim.message(listing.chat_id, listing.message_id)
+    assert "万科物业" in card.plain and card.labels == ["🔙 Back"]
+
+    answer = await user_ops_manager.press_data(card.message_id, card.chat_id, "ch:v1:st:1:03:a0")
+    assert answer.show_alert and read_only in answer.text
+    for command in ("/channel new 华润物业", "/channel set 1 difficulty hard"):
+        await user_ops_manager.send(command)
+        assert read_only in user_ops_manager.inbox[-1].plain
+    await user_ops_manager.send("/channel 华润")  # found nothing: no offer to add it
+    assert not _datas(user_ops_manager.inbox[-1])
+    [channel] = await _channel_rows(sessions)
+    assert channel.stage == "lead" and channel.difficulty is None
 
 
 async def test_every_button_fits_in_64_bytes(team, sim, sessions, manager):

@@ -13,7 +13,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("media", N_("File the weekly new-media report"), {"new_media"}),
     ("content", N_("File the weekly content report"), {"content"}),
     ("research", N_("File a research report"), {"new_media", "director"}),
-    ("channel", N_("Channel resource library"), {"channel", "director"}),
+    ("channel", N_("Channel resource library"), {"channel", "director", "user_ops"}),
     ("feedback", N_("Record a user's feedback"), None),
     ("activity", N_("Propose an activity plan, or list mine"), None),
     ("results", N_("Report the results of an ended activity"), None),
