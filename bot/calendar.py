@@ -137,6 +137,20 @@ class WorkCalendar:
         """Return how many working days lie from start to end inclusive."""
         return len(self.workdays(start, end))
 
+    def nth_workday(self, start: date, end: date, n: int) -> date | None:
+        """The n-th working day from start to end (1 the first, -1 the last; the nearest end when
+        there are fewer), or None when none is worked."""
+        days = self.workdays(start, end)
+        if not days or n == 0:
+            return None
+        return days[min(n, len(days)) - 1] if n > 0 else days[max(n, -len(days))]
+
+    def add_workdays(self, d: date, n: int) -> date:
+        """The n-th working day after d (d itself for n = 0)."""
+        for _ in range(n):
+            d = self.next_workday(d)
+        return d
+
     def first_workday_of_week(self, d: date) -> date | None:
         """Return the first working day of d's ISO week, or None if the week has none."""
         return next((day for day in _week_days(d) if self.is_workday(day)), None)

@@ -22,7 +22,7 @@ async def show_team(update: Update, context: BotContext, session: AsyncSession, 
     sections = [
         (form.name.get(me.locale), period_label(period, me.locale), lines)
         for form, period, lines in await roster.current(
-            session, context.settings.reports.forms, today
+            session, context.settings.reports.forms, today, context.state.calendar, tz
         )
     ]
     await reply(update, me.locale, "team_today.html.j2", sections=sections, tz=tz)

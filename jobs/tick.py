@@ -73,6 +73,7 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     today = local_date(at, tz)
     enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
     await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
+    await obligations.excuse_on_leave(session, tz)
     missed = await obligations.close_expired(session)
     cfg, forms = state.settings.reminders, state.settings.reports
     enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)

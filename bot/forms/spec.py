@@ -28,6 +28,8 @@ NUMERIC_TYPES = ("int", "decimal", "money")
 CHOICE_TYPES = ("choice", "multichoice")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Due on a working day counted in the period, closing working days later (not a weekday).
+LONG_CADENCES = ("monthly", "quarterly", "yearly")
 
 
 class Strict(BaseModel):
@@ -109,13 +111,17 @@ class FormSpec(Strict):
     name: Labels
     command: str
     roles: tuple[str, ...]
-    # daily / weekly reports are owed (obligations); adhoc forms are filed when someone wants to
-    # (an activity plan), each filing a new object.
-    cadence: Literal["daily", "weekly", "adhoc"]
+    # daily … yearly reports are owed (obligations, bot/services/obligations.py: schedule);
+    # adhoc forms are filed when someone wants to (an activity plan), each filing a new object.
+    cadence: Literal["daily", "weekly", "monthly", "quarterly", "yearly", "adhoc"]
     due_time: str = "18:00"  # team-local; weekly: on due_weekday (or the week's last workday)
     due_weekday: str = "fri"
+    # monthly / quarterly / yearly: due on this working day of the period (-1 its last, 1 its
+    # first) and open until close_time on the close_workdays-th working day after the due day.
+    due_workday: int = Field(default=-1, ge=-10, le=10)
+    close_workdays: int = Field(default=2, ge=1, le=10)
     grace_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    close_time: str = "12:00"  # daily: next working day; weekly: the next Monday
+    close_time: str = "12:00"  # daily: next working day; weekly: the next Monday; see above
     # What a filing becomes: a report (owed forms), a new activity plan, or a plan's results.
     target: Literal["report", "activity_plan", "activity_results"] = "report"
     # Who is sent the filed report: the directors, and/or the team group.
@@ -148,6 +154,22 @@ class FormSpec(Strict):
         if value not in WEEKDAYS:
             raise ValueError(f"expected one of {', '.join(WEEKDAYS)}")
         return value
+
+    @field_validator("due_workday")
+    @classmethod
+    def _workday(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("working days count from 1 (the first) or -1 (the last)")
+        return value
+
+    @model_validator(mode="after")
+    def _cadence_rules(self) -> "FormSpec":
+        # due_workday / close_workdays say nothing to a daily or weekly form: refuse, not ignore.
+        given = {"due_workday", "close_workdays"} & self.model_fields_set
+        if given and self.cadence not in LONG_CADENCES:
+            names = ", ".join(sorted(given))
+            raise ValueError(f"form {self.key}: {names} is for monthly, quarterly or yearly forms")
+        return self
 
     @model_validator(mode="after")
     def _unique_fields(self) -> "FormSpec":

@@ -35,7 +35,7 @@ from bot.services.feedback import (
 )
 from bot.services.sheets import Formatted, Sheet
 
-OWED_CADENCES = ("daily", "weekly")
+OWED_CADENCES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 MONEY = "#,##0.00"
 PERCENT = "0%"
 DATE = "yyyy-mm-dd"

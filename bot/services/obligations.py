@@ -11,15 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.db import insert_for
-from bot.forms.spec import WEEKDAYS, FormSpec
-from bot.models import Obligation, Report, Staff, StaffRole
+from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
+from bot.models import Leave, Obligation, Report, Staff, StaffRole
 from bot.services import leave
 from bot.states import FILED, ObligationStatus
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
 INSERT_CHUNK = 2000
 
-PERIOD_KIND = {"daily": "day", "weekly": "week"}
+PERIOD_KIND = {
+    "daily": "day",
+    "weekly": "week",
+    "monthly": "month",
+    "quarterly": "quarter",
+    "yearly": "year",
+}
+# How far back a leave may end and still cover the due day of an obligation not yet closed
+# (close_workdays ≤ 10 working days, plus the longest run of holidays).
+LEAVE_LOOKBACK = timedelta(days=60)
 # PostgreSQL advisory locks (two-key form) of "obligations of one form and period"; the first
 # key sets them apart from other locks of the application.
 PERIOD_LOCK_SPACE = 7_215_038
@@ -42,21 +51,44 @@ def clock_time(text: str) -> time:
 
 def schedule(form: FormSpec, period: Period, cal: WorkCalendar, tz: ZoneInfo) -> Schedule | None:
     """Due and close times of `period`; None when nobody works in it (holiday, golden week)."""
-    if form.cadence == "daily":
-        if not cal.is_workday(period.start):
-            return None
-        due_day = period.start
-        close_day = cal.next_workday(due_day)
-    else:
-        wanted = period.start + timedelta(days=WEEKDAYS.index(form.due_weekday))
-        due_day = wanted if cal.is_workday(wanted) else cal.last_workday_of_week(period.start)
-        if due_day is None:
-            return None
-        close_day = period.end + timedelta(days=1)  # the Monday after
+    days = _due_and_close_days(form, period, cal)
+    if days is None:
+        return None
+    due_day, close_day = days
     due_at = at_local(due_day, clock_time(form.due_time), tz) + timedelta(
         minutes=form.grace_minutes
     )
     return Schedule(period, due_at, at_local(close_day, clock_time(form.close_time), tz))
+
+
+def _due_and_close_days(
+    form: FormSpec, period: Period, cal: WorkCalendar
+) -> tuple[date, date] | None:
+    """Each cadence's rule on the working calendar, in one place."""
+    if form.cadence == "daily":
+        if not cal.is_workday(period.start):
+            return None
+        return period.start, cal.next_workday(period.start)
+    if form.cadence == "weekly":
+        wanted = period.start + timedelta(days=WEEKDAYS.index(form.due_weekday))
+        due_day = wanted if cal.is_workday(wanted) else cal.last_workday_of_week(period.start)
+        if due_day is None:
+            return None
+        return due_day, period.end + timedelta(days=1)  # the Monday after
+    # Monthly, quarterly, yearly: a working day of the period (-1: its last, a 调休 Saturday
+    # included), open until close_workdays working days later (-1, 2: the next period's second).
+    due_day = cal.nth_workday(period.start, period.end, form.due_workday)
+    if due_day is None:
+        return None
+    return due_day, cal.add_workdays(due_day, form.close_workdays)
+
+
+def periods_ahead(form: FormSpec, today: date) -> tuple[Period, ...]:
+    """The periods whose obligations the tick keeps: daily and weekly this one and the next;
+    longer cadences only this one (a year ahead the calendar may not be published yet, and a
+    leave or a config change would have to be applied to a row made months before)."""
+    current = period_of(form, today)
+    return (current,) if form.cadence in LONG_CADENCES else (current, current.next())
 
 
 def period_of(form: FormSpec, day: date) -> Period:
@@ -87,10 +119,10 @@ async def create_ahead(
         if form.cadence not in PERIOD_KIND:
             continue  # adhoc forms (activity plans) are filed when wanted, never owed
         people = await owers(session, form)
-        current = period_of(form, today)
-        for period in (current, current.next()):
+        for period in periods_ahead(form, today):
             plan = schedule(form, period, cal, tz)
-            if plan is not None:
+            # A form added mid-period whose due day is long past owes nothing for it.
+            if plan is not None and plan.closes_at > now:
                 created += await _create_missing(session, form.key, plan, people, tz, now)
     return created
 
@@ -229,6 +261,31 @@ async def settle(
     return await session.scalar(
         select(Obligation).where(*mine).execution_options(populate_existing=True)
     )
+
+
+async def excuse_on_leave(session: AsyncSession, tz: ZoneInfo) -> int:
+    """Open obligations whose due day falls on a leave recorded after they were created are
+    excused (a month's report is created weeks before its due day); returns how many."""
+    now = clock.now()
+    rows = await session.execute(
+        select(Obligation.id, Obligation.due_at, Leave.start_date, Leave.end_date)
+        .join(Leave, Leave.staff_id == Obligation.staff_id)
+        .where(
+            Obligation.status == ObligationStatus.OPEN,
+            Obligation.closes_at > now,
+            Leave.end_date >= local_date(now, tz) - LEAVE_LOOKBACK,
+        )
+    )
+    ids = sorted({oid for oid, due, start, end in rows if start <= local_date(due, tz) <= end})
+    if not ids:
+        return 0
+    excused = await session.execute(
+        update(Obligation)
+        .where(Obligation.id.in_(ids), Obligation.status == ObligationStatus.OPEN)
+        .values(status=ObligationStatus.EXCUSED)
+        .execution_options(synchronize_session=False)
+    )
+    return excused.rowcount
 
 
 async def close_expired(session: AsyncSession) -> list[Obligation]:

@@ -1,13 +1,15 @@
-"""Who has filed what today (and this week), who is late, who is away — for /team."""
+"""Who has filed what today (this week, this month …), who is late, who is away — for /team."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.forms.spec import FormSpec
+from bot.calendar import Period, WorkCalendar, local_date
+from bot.forms.spec import LONG_CADENCES, FormSpec
 from bot.models import Obligation, Staff
 from bot.services import leave, obligations
 from bot.states import FILED, ObligationStatus
@@ -23,16 +25,26 @@ class Line:
 
 
 async def current(
-    session: AsyncSession, forms: tuple[FormSpec, ...], today: date
+    session: AsyncSession,
+    forms: tuple[FormSpec, ...],
+    today: date,
+    cal: WorkCalendar,
+    tz: ZoneInfo,
 ) -> list[tuple[FormSpec, str, list[Line]]]:
     """For each owed form: its current period key and everyone who owes it, by state."""
     now = clock.now()
-    away = await leave.away_ids(session, today)
+    away_today = await leave.away_ids(session, today)
     result = []
     for form in forms:
         if form.cadence not in obligations.PERIOD_KIND:
             continue
-        period = obligations.period_of(form, today).key
+        shown = shown_period(form, today, cal, tz, now)
+        period = shown.key
+        # A month's report is owed by whoever is at work on its due day, not today.
+        plan = obligations.schedule(form, shown, cal, tz)
+        away = away_today
+        if form.cadence in LONG_CADENCES and plan is not None:
+            away = await leave.away_ids(session, local_date(plan.due_at, tz))
         rows = await session.execute(
             select(Obligation, Staff)
             .join(Staff, Staff.id == Obligation.staff_id)
@@ -50,6 +62,18 @@ async def current(
         ]
         result.append((form, period, lines))
     return result
+
+
+def shown_period(
+    form: FormSpec, today: date, cal: WorkCalendar, tz: ZoneInfo, now: datetime
+) -> Period:
+    """The period /team shows: the current one; for monthly, quarterly and yearly forms the one
+    before while it still takes reports (on 1 December, November's report is what is chased)."""
+    current = obligations.period_of(form, today)
+    if form.cadence not in LONG_CADENCES:
+        return current
+    before = obligations.schedule(form, current.previous(), cal, tz)
+    return before.period if before is not None and before.closes_at > now else current
 
 
 def _line(obligation: Obligation, staff: Staff, now: datetime) -> Line:
