@@ -37,9 +37,9 @@ from telegram.ext import (
 
 from bot import clock
 from bot.app import build_application, rate_limiter, shutdown, startup
+from bot.cli.demo import DAILY_IN_ONE_MESSAGE
 from bot.config import Settings
 from bot.db import make_engine
-from bot.cli.demo import DAILY_IN_ONE_MESSAGE
 from bot.models import Obligation, Outbox, Report
 from bot.services import staff as staff_service
 from bot.simulator import Persona, SimMessage, TelegramSimulator
