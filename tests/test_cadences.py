@@ -12,7 +12,7 @@ from sqlalchemy import select
 from support import TZ, local, make_staff
 
 from bot.calendar import Period, WorkCalendar
-from bot.forms.spec import FormSpec
+from bot.forms.spec import FormSpec, default_reports
 from bot.models import Leave, Obligation, Staff
 from bot.services import export, kpi, obligations
 from bot.services.obligations import schedule
@@ -149,6 +149,21 @@ async def test_leave_recorded_after_the_obligation_excuses_it(sessions, channel_
     assert await _owed(sessions) == {
         ("monthly_expansion", "2026-06"): "excused",  # due 30 June, on leave
         ("quarterly_expansion", "2026-Q2"): "excused",
+    }
+
+
+@pytest.mark.databases
+async def test_a_daily_report_created_ahead_is_excused_by_a_later_leave(sessions, channel_manager):
+    staff_id = await _person(sessions, channel_manager, "2026-04-01 09:00")
+    daily = default_reports().form("daily_channel")
+    await _create(sessions, "2026-06-01 09:00", daily)  # today and tomorrow
+    async with sessions() as s, s.begin():
+        s.add(Leave(staff_id=staff_id, start_date=date(2026, 6, 2), end_date=date(2026, 6, 2),
+                    created_by=staff_id, created_at=local("2026-06-01 10:00")))  # fmt: skip
+    await _create(sessions, "2026-06-01 10:01", daily)
+    assert await _owed(sessions) == {
+        ("daily_channel", "2026-06-01"): "open",
+        ("daily_channel", "2026-06-02"): "excused",
     }
 
 
