@@ -183,14 +183,15 @@ def _table(sheet) -> list[dict]:
 async def test_sheets_come_in_order_with_english_headers(sessions, settings, recorded):
     book = await _book(sessions, settings, extra_sheets=[("KPI", ["KPI", "Value"], [["x", 1]])])
     assert book.sheetnames == [
-        DAILY, WEEKLY, "old_form", "Channel library", "Stage changes", "Feedback", "Activities",
+        DAILY, WEEKLY, "Weekly new-media report", "Weekly content report", "old_form",
+        "Channel library", "Stage changes", "Feedback", "Activities",
         "KPI",
     ]  # fmt: skip
     daily = book[DAILY]
     assert [c.value for c in daily[1]][:6] == [
         "Name", "Period", "Filed at", "Late", "Version", "Channels contacted",
     ]  # fmt: skip
-    assert daily.freeze_panes == "A2" and daily.auto_filter.ref == "A1:O2"
+    assert daily.freeze_panes == "A2" and daily.auto_filter.ref == "A1:P2"
     assert all(c.font.b for c in daily[1])
     assert [c.value for c in book["KPI"][2]] == ["x", 1]
 
@@ -301,15 +302,21 @@ async def test_december_has_the_plan_that_runs_in_it(sessions, settings, recorde
 
 async def test_a_chinese_workbook_builds(sessions, settings, recorded):
     book = await _book(sessions, settings, locale="zh")
-    assert book.sheetnames[:3] == ["渠道拓展日报", "用户反馈周报", "old_form"]
-    assert len(book.sheetnames) == 7
+    assert book.sheetnames[:5] == [
+        "渠道拓展日报",
+        "用户反馈周报",
+        "新媒体周报",
+        "内容策划周报",
+        "old_form",
+    ]
+    assert len(book.sheetnames) == 9
     (row,) = _table(book["渠道拓展日报"])
     assert row["渠道带来的下载量"] == 1200 and "接触的渠道" in row
 
 
 async def test_an_empty_database_gives_headers_only(sessions, settings):
     book = await _book(sessions, settings)
-    assert len(book.sheetnames) == 6  # no reports: no removed forms either
+    assert len(book.sheetnames) == 8  # no reports: no removed forms either
     for sheet in book.worksheets:
         assert sheet.max_row == 1 and sheet["A1"].value
 
@@ -350,7 +357,7 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
         "export", "--period", "2026-11", "--out", str(out), "--locale", "en", env=env
     )
     assert code == 0, err
-    assert stdout.startswith(f"{out}: 8 sheets, ")  # the 7 above and the KPI results
+    assert stdout.startswith(f"{out}: 10 sheets, ")  # the 9 above and the KPI results
     book = load_workbook(out)
     assert _table(book[DAILY])[0]["Downloads driven"] == 1200
     kpis = _table(book[book.sheetnames[-1]])

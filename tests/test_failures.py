@@ -151,13 +151,13 @@ async def _draft(sessions) -> Draft:
 async def test_a_redelivered_form_answer_and_button_press_count_once(app, sim, sessions, wang):
     await wang.send("/daily")
     await wang.press(wang.inbox[-1], "跳过")  # a button press: the channels question skipped
-    assert "2/9" in q(wang)
+    assert "2/10" in q(wang)
     seen, draft = len(wang.inbox), await _draft(sessions)
     await sim.inject(sim.updates[-1])  # Telegram delivers the same callback query again
     assert len(wang.inbox) == seen and (await _draft(sessions)).version == draft.version
 
     await wang.send("3")  # a form answer: new channels
-    assert "3/9" in q(wang)
+    assert "3/10" in q(wang)
     seen, draft = len(wang.inbox), await _draft(sessions)
     await sim.inject(sim.updates[-1])  # the same message again
     assert len(wang.inbox) == seen
@@ -165,7 +165,7 @@ async def test_a_redelivered_form_answer_and_button_press_count_once(app, sim, s
     assert (again.version, again.cursor, again.answers) == (draft.version, draft.cursor,
                                                             draft.answers)  # fmt: skip
     await wang.send("5")  # the next answer still goes to the next question
-    assert "4/9" in q(wang)
+    assert "4/10" in q(wang)
     assert (await _draft(sessions)).answers["negotiating"] == 5
 
 
@@ -180,13 +180,14 @@ async def test_a_restart_mid_daily_then_the_person_carries_on_and_files(
     await wang.press(wang.inbox[-1], "跳过")
     await wang.send("1")  # new channels
     await wang.send("4")  # negotiating
-    assert "4/9" in q(wang)
+    assert "4/10" in q(wang)
 
     async with another_process(sim, settings, engine):  # the old process's memory is gone
         await wang.send("2")  # contracts signed
         await wang.send("0")  # deliveries
         await wang.send("1,200")  # downloads
         await wang.send("300")  # registrations
+        await wang.press(wang.inbox[-1], "跳过")  # channel users trained
         await wang.press(wang.inbox[-1], "跳过")  # problems
         await wang.send("明天拜访华润物业")
         assert "1,200" in q(wang)  # the summary card, with answers from both processes
@@ -314,7 +315,7 @@ async def test_the_database_unreachable_for_10_seconds_crashes_nothing_and_loses
     await wang.send("/daily")
     await wang.press(wang.inbox[-1], "跳过")
     await wang.send("1")
-    assert "3/9" in q(wang)
+    assert "3/10" in q(wang)
     with time_machine.travel(local("2026-11-26 17:05"), tick=True):  # the gentle reminder is due
         async with sessions() as s, s.begin():
             for n in range(3):  # queued before the outage, not sent yet
@@ -358,7 +359,7 @@ async def test_the_database_unreachable_for_10_seconds_crashes_nothing_and_loses
     assert any("sending failed" in r.getMessage() for r in caplog.records)
     texts = Counter(m.plain for m in wang.inbox)
     assert all(texts[f"note {n}"] == 1 for n in range(3))  # queued before: delivered once
-    assert "4/9" in [m.plain for m in wang.inbox if "/9" in m.plain][-1]
+    assert "4/10" in [m.plain for m in wang.inbox if "/10" in m.plain][-1]
     assert sum("快到截止时间" in t for t in texts.elements()) == 1  # the reminder: once
     draft = await _draft(sessions)
     assert draft.answers["new_channels"] == 1 and draft.answers["negotiating"] == 4

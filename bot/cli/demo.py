@@ -269,6 +269,7 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _say(log, wang, "0")
     await _say(log, wang, "1.2万")
     await _say(log, wang, "八百")
+    await _say(log, wang, "5")  # channel users trained
     await _press(log, wang, wang.inbox[-1], "跳过")
     await _say(log, wang, "拜访华润物业沈阳总部，推进万科物业的合同")
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
