@@ -188,12 +188,23 @@ async def _learn_holds(sessions: Sessions, transport: Transport) -> None:
 
 async def _push_chat(session: AsyncSession, chat_id: int, until: datetime) -> None:
     """No queued row of `chat_id` is due before `until` (a wait is the chat's, not a row's)."""
-    await session.execute(
-        update(Outbox)
+    # Rows are locked in id order first: two handlers of one process push the same chat at
+    # once (they share the sender lease), and PostgreSQL deadlocked when each UPDATE locked the
+    # chat's rows in its own scan order (thirty join cards to one director at once).
+    due_early = (
+        select(Outbox.id)
         .where(Outbox.chat_id == chat_id, Outbox.status == OutboxStatus.PENDING)
         .where(Outbox.next_attempt_at < until)
-        .values(next_attempt_at=until)
+        .order_by(Outbox.id)
+        .with_for_update()
     )
+    ids = list(await session.scalars(due_early))
+    if ids:
+        await session.execute(
+            update(Outbox)
+            .where(Outbox.id.in_(ids), Outbox.next_attempt_at < until)
+            .values(next_attempt_at=until)
+        )
 
 
 def _due(now: datetime):
