@@ -42,6 +42,12 @@ Retained users: 4,100
 At-risk / churned users: 180
 Users won back: 35
 Actions taken and proposed: ticket to the payments team; PDF bill in the next release"""
+CONTENT_IN_ONE_MESSAGE = """/content
+本周撰写：媒体软文 《电费账单一键查》
+产品文案 缴费页新版说明
+行业快讯 辽宁12月电价调整
+行业快讯：辽宁省自12月1日起调整物业企业代收电费的结算方式。
+下周计划：两篇媒体软文，一期行业快讯"""
 DIRECTOR_ID = 1001
 DAILY_IN_ONE_MESSAGE = """/daily
 新增入库渠道数：{new}
@@ -289,6 +295,10 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     # The card shows one line of the pre-filled summary; its button sends all of it.
     await _press(log, lina, review, "📄 This week's user feedback in full")
     await _press(log, lina, review, "✅ Submit")
+
+    log.scene("10b. 王伟, content planning too since scene 6, files the weekly content report")
+    await _say(log, wang, CONTENT_IN_ONE_MESSAGE)
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
 
     log.scene("11. An activity plan: proposed, sent back with a reason, resubmitted, approved")
     await _say(log, wang, ACTIVITY_IN_ONE_MESSAGE)
