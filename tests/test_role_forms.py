@@ -178,3 +178,43 @@ async def test_only_its_roles_may_file_the_research_report(app, writers):
     _, content = writers
     await content.send("/research")
     assert "Research report" not in content.inbox[-1].plain
+
+
+# ---- figures per item: a group's metric sub-fields are summed, a metric group is counted ------
+
+
+def _platforms(**sub) -> dict:
+    figure = {"key": "reads", "type": "int", "label": {"zh": "阅读", "en": "Reads"}, "metric": True}
+    name = {"key": "name", "type": "text", "label": {"zh": "平台", "en": "Platform"}}
+    return {
+        "key": "platforms", "type": "group", "label": {"zh": "平台", "en": "Platforms"},
+        "fields": [name, figure | sub],
+    }  # fmt: skip
+
+
+def test_a_sub_field_metric_may_not_share_a_key_with_another_metric():
+    from pydantic import ValidationError
+
+    from bot.forms.spec import FormSpec
+
+    reads = {"key": "reads", "type": "int", "label": {"zh": "阅读", "en": "Reads"}, "metric": True}
+    base = {"key": "f", "name": {"zh": "表", "en": "F"}, "command": "f", "roles": ["new_media"]}
+    with pytest.raises(ValidationError, match="two metrics share a key"):
+        FormSpec.model_validate(base | {"cadence": "weekly", "fields": [_platforms(), reads]})
+    form = FormSpec.model_validate(base | {"cadence": "weekly", "fields": [_platforms()]})
+    assert [(f.key, g.key) for f, g in form.metrics()] == [("reads", "platforms")]
+
+
+def test_group_figures_sum_what_was_given_and_a_metric_group_counts_its_items():
+    from decimal import Decimal
+
+    from bot.forms.fields import group_sum, to_metric
+    from bot.forms.spec import FieldSpec
+
+    group = FieldSpec.model_validate(_platforms() | {"metric": True})
+    reads = group.fields[1]
+    items = [{"name": "a", "reads": 5}, {"name": "b"}, {"name": "c", "reads": 7}]
+    assert group_sum(group, reads, items) == Decimal(12)
+    assert group_sum(group, reads, [{"name": "a"}]) is None  # nobody gave it: no figure, not 0
+    assert group_sum(group, reads, "not a list") is None
+    assert to_metric(group, items) == Decimal(3)
