@@ -7,15 +7,21 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import clock
+from bot.buttons import ID, Action
 from bot.calendar import ONE_DAY, Period
 from bot.i18n import t
 from bot.models import Staff
 from bot.services import kpi, kpi_view, periods
-from bot.services.kpi_input import InputError, row_id
+from bot.services.kpi_input import InputError
 from bot.state import BotContext
 from handlers import kpi_shared as shared
 from handlers.access import staff_only, stale_data
 from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
+
+# A director's buttons: the picker, the team's card, or one person's card, for a period.
+PICKER = Action("kpi", "l:{period}", period=shared.PERIOD)
+TEAM_CARD = Action("kpi", shared.TEAM + ":{period}", period=shared.PERIOD)
+PERSON_CARD = Action("kpi", "{person}:{period}", person=ID, period=shared.PERIOD)
 
 
 @staff_only()
@@ -68,31 +74,55 @@ async def _reply_card(update, context, session, me: Staff, who: Staff, period: P
 
 
 @staff_only("director")
-async def press_kpi(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
-    """kpi:v1:<l | t | staff id>:<period> — the picker, the team's card, or one person's card."""
-    _, _, who, key = update.callback_query.data.split(":", 3)
+async def press_picker(update: Update, context: BotContext, session: AsyncSession, me: Staff):
+    """The picker for a period (⬅️ / ➡️, and « Back from a card)."""
+    (key,) = PICKER.unpack(update.callback_query.data)
+    if (period := await _period(update, session, me, key)) is None:
+        return
+    text, buttons = await _picker(session, context, me, period)
+    await edit(update, me.locale, "kpi_pick.html.j2", buttons, **text)
+    await acknowledge(update)
+
+
+@staff_only("director")
+async def press_team(update: Update, context: BotContext, session: AsyncSession, me: Staff):
+    """The team's card for a period."""
+    (key,) = TEAM_CARD.unpack(update.callback_query.data)
+    if (period := await _period(update, session, me, key)) is None:
+        return
+    card = await _team_card(session, context, me, period)
+    await edit(update, me.locale, "kpi_card.html.j2", _back(me, period), **card)
+    await acknowledge(update)
+
+
+@staff_only("director")
+async def press_person(update: Update, context: BotContext, session: AsyncSession, me: Staff):
+    """One person's card for a period."""
+    person_id, key = PERSON_CARD.unpack(update.callback_query.data)
+    if (period := await _period(update, session, me, key)) is None:
+        return
+    person = await shared.assessed(session, context, int(person_id))
+    card = person and await _person_card(session, context, me, person, period)
+    if not card:
+        await answer_alert(update, me.locale, "kpi_error.html.j2", reason="no_kpis",
+                           command="kpi", name=person.display_name if person else "",
+                           mine=False)  # fmt: skip
+        return
+    await edit(update, me.locale, "kpi_card.html.j2", _back(me, period), **card)
+    await acknowledge(update)
+
+
+async def _period(update: Update, session: AsyncSession, me: Staff, key: str) -> Period | None:
+    """The period a button names; None (after the stale-button answer) if it names none."""
     try:
-        period = Period.parse(key)
+        return Period.parse(key)
     except ValueError:
         await stale_data(update, session, me)
-        return
-    back = rows_of([(t(me.locale, "« Back"), shared.data("kpi", "l", period.key))])
-    if who == "l":
-        text, buttons = await _picker(session, context, me, period)
-        await edit(update, me.locale, "kpi_pick.html.j2", buttons, **text)
-    elif who == shared.TEAM:
-        card = await _team_card(session, context, me, period)
-        await edit(update, me.locale, "kpi_card.html.j2", back, **card)
-    else:
-        person = await shared.assessed(session, context, row_id(who))
-        card = person and await _person_card(session, context, me, person, period)
-        if not card:
-            await answer_alert(update, me.locale, "kpi_error.html.j2", reason="no_kpis",
-                               command="kpi", name=person.display_name if person else "",
-                               mine=False)  # fmt: skip
-            return
-        await edit(update, me.locale, "kpi_card.html.j2", back, **card)
-    await acknowledge(update)
+        return None
+
+
+def _back(me: Staff, period: Period):
+    return rows_of([(t(me.locale, "« Back"), PICKER.pack(period.key))])
 
 
 async def _who_and_when(
@@ -121,12 +151,12 @@ async def _who_and_when(
 async def _picker(session: AsyncSession, context: BotContext, me: Staff, period: Period):
     """A director's choice: the team, everyone assessed, and the periods either side."""
     people = await kpi.assessed_staff(session, context.settings.kpi)
-    data, label = shared.data, shared.label
-    buttons = [(t(me.locale, "👥 Team"), data("kpi", shared.TEAM, period.key))] if people else []
-    buttons += [(label(p.display_name), data("kpi", p.id, period.key)) for p in people]
+    label = shared.label
+    buttons = [(t(me.locale, "👥 Team"), TEAM_CARD.pack(period.key))] if people else []
+    buttons += [(label(p.display_name), PERSON_CARD.pack(p.id, period.key)) for p in people]
     earlier, later = period.previous(), period.next()
-    nav = [(f"⬅️ {periods.label(earlier, me.locale)}", data("kpi", "l", earlier.key)),
-           (f"{periods.label(later, me.locale)} ➡️", data("kpi", "l", later.key))]  # fmt: skip
+    nav = [(f"⬅️ {periods.label(earlier, me.locale)}", PICKER.pack(earlier.key)),
+           (f"{periods.label(later, me.locale)} ➡️", PICKER.pack(later.key))]  # fmt: skip
     text = {"period": periods.label(period, me.locale), "count": len(people)}
     return text, [*rows_of(buttons), nav]
 
@@ -172,4 +202,6 @@ def _days_left(context: BotContext, period: Period) -> int | None:
 def register(app) -> None:
     """/kpi and its buttons."""
     app.add_handler(CommandHandler("kpi", show_kpi, filters=shared.PRIVATE))
-    app.add_handler(CallbackQueryHandler(press_kpi, pattern=r"^kpi:v1:(l|t|\d{1,18}):[\w-]+$"))
+    app.add_handler(CallbackQueryHandler(press_picker, pattern=PICKER.pattern))
+    app.add_handler(CallbackQueryHandler(press_team, pattern=TEAM_CARD.pattern))
+    app.add_handler(CallbackQueryHandler(press_person, pattern=PERSON_CARD.pattern))

@@ -1,4 +1,4 @@
-"""What the /kpi, /target and /export handlers share: button data, labels, people by name."""
+"""What the /kpi, /target and /export handlers share: labels, people by name, periods."""
 
 from datetime import date
 
@@ -17,17 +17,9 @@ from bot.services.kpi_input import by_name
 from bot.state import BotContext
 
 PRIVATE = filters.ChatType.PRIVATE
-MAX_DATA = 64  # Telegram's limit on callback data
 LABEL_MAX = 40
 TEAM = "t"
-
-
-def data(prefix: str, *parts: object) -> str:
-    """Callback data `prefix:v1:…`; KPI keys (≤ 32), ids and values keep it under 64 bytes."""
-    data = ":".join([prefix, "v1", *map(str, parts)])
-    if len(data.encode()) > MAX_DATA:
-        raise ValueError(f"callback data over {MAX_DATA} bytes: {data}")
-    return data
+PERIOD = r"[\w-]+"  # a period's key in button data (2026-10, 2026-W49, …); handlers parse it
 
 
 def label(text: str) -> str:

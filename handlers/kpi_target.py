@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
+from bot.buttons import ID, KEY, Action
 from bot.calendar import Period, local_date
 from bot.i18n import t
 from bot.kpis.display import per_day, show
@@ -33,7 +34,16 @@ from handlers.access import staff_only, stale_data
 from handlers.reply import acknowledge, answer_alert, edit, reply, rows_of
 
 TEAM = shared.TEAM
-_data, _label = shared.data, shared.label  # short names: the button rows read as before
+_label = shared.label
+# The guided /target, a button per step: the KPIs, who (t: the team), a period, then the typed
+# value's Save, or Cancel; a prompt is the row that waits for the value (bot/services/prompts.py).
+WHO = rf"{TEAM}|{ID}"
+PICK_KPI = Action("tgt", "s")
+PICK_WHO = Action("tgt", "k:{kpi}", kpi=KEY)
+PICK_PERIOD = Action("tgt", "w:{kpi}:{who}", kpi=KEY, who=WHO)
+ASK_VALUE = Action("tgt", "p:{kpi}:{who}:{period}", kpi=KEY, who=WHO, period=shared.PERIOD)
+SAVE = Action("tgt", "ok:{prompt}:{value}", prompt=ID, value=r"[-0-9.]{1,40}")  # a plain Decimal
+CANCEL = Action("tgt", "x:{prompt}", prompt=ID)
 
 
 @staff_only("director")
@@ -99,25 +109,27 @@ async def _save(
     }
 
 
-@staff_only("director")
-async def press_target(
-    update: Update, context: BotContext, session: AsyncSession, me: Staff
-) -> None:
-    """tgt:v1:… — the steps of the guided /target: KPI, who, period, then Save or Cancel."""
-    action, _, args = update.callback_query.data.removeprefix("tgt:v1:").partition(":")
-    try:
-        await TARGET_STEPS[action](update, context, session, me, args)
-    except (InputError, TargetError) as exc:
-        await answer_alert(update, me.locale, "target_error.html.j2",
-                           **_target_error(context, me, exc))  # fmt: skip
-        return
-    except (KeyError, ValueError, InvalidOperation):
-        await stale_data(update, session, me)
-        return
-    await acknowledge(update)
+def on_press(action: Action, step):
+    """The handler of one /target button: the step gets the data's values; a refused input is
+    an alert, a period or value we never send is a stale button."""
+
+    @staff_only("director")
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff):
+        try:
+            await step(update, context, session, me, *action.unpack(update.callback_query.data))
+        except (InputError, TargetError) as exc:
+            await answer_alert(update, me.locale, "target_error.html.j2",
+                               **_target_error(context, me, exc))  # fmt: skip
+            return
+        except (ValueError, InvalidOperation):
+            await stale_data(update, session, me)
+            return
+        await acknowledge(update)
+
+    return press
 
 
-async def _step_kpis(update, context, session, me, args: str) -> None:
+async def _step_kpis(update, context, session, me) -> None:
     await edit(update, me.locale, "target_pick_kpi.html.j2", _kpi_buttons(context, me))
 
 
@@ -125,15 +137,14 @@ async def _step_who(update, context, session, me, key: str) -> None:
     spec = _kpi(context, key)
     people = [p for p in await kpi.assessed_staff(session, context.settings.kpi)
               if spec.applies_to(p.role_names)]  # fmt: skip
-    buttons = [(t(me.locale, "👥 Team"), _data("tgt", "w", key, TEAM))]
-    buttons += [(_label(p.display_name), _data("tgt", "w", key, p.id)) for p in people]
-    back = [(t(me.locale, "« Back"), _data("tgt", "s"))]
+    buttons = [(t(me.locale, "👥 Team"), PICK_PERIOD.pack(key, TEAM))]
+    buttons += [(_label(p.display_name), PICK_PERIOD.pack(key, p.id)) for p in people]
+    back = [(t(me.locale, "« Back"), PICK_KPI.pack())]
     await edit(update, me.locale, "target_pick_who.html.j2", [*rows_of(buttons), back],
                kpi=spec.name.get(me.locale))  # fmt: skip
 
 
-async def _step_period(update, context, session, me, args: str) -> None:
-    key, who_id = args.split(":")
+async def _step_period(update, context, session, me, key: str, who_id: str) -> None:
     spec, who = _kpi(context, key), await _who_by_id(session, context, key, who_id)
     today = shared.today(context)
     month, quarter = Period.containing("month", today), Period.containing("quarter", today)
@@ -142,29 +153,27 @@ async def _step_period(update, context, session, me, args: str) -> None:
                (t(me.locale, "Next quarter"), quarter.next()),
                (t(me.locale, "This year"), Period.containing("year", today))]  # fmt: skip
     buttons = [(t(me.locale, "%(which)s (%(period)s)", which=label,
-                  period=periods.label(p, me.locale)), _data("tgt", "p", key, who_id, p.key))
+                  period=periods.label(p, me.locale)), ASK_VALUE.pack(key, who_id, p.key))
                for label, p in choices]  # fmt: skip
-    back = [(t(me.locale, "« Back"), _data("tgt", "k", key))]
+    back = [(t(me.locale, "« Back"), PICK_WHO.pack(key))]
     await edit(update, me.locale, "target_pick_period.html.j2", [*rows_of(buttons), back],
                kpi=spec.name.get(me.locale), who=_who_name(me, who))  # fmt: skip
 
 
-async def _step_ask(update, context, session, me, args: str) -> None:
-    key, who_id, period_key = args.split(":")
+async def _step_ask(update, context, session, me, key: str, who_id: str, period_key: str):
     spec, who = _kpi(context, key), await _who_by_id(session, context, key, who_id)
     period = Period.parse(period_key)
     message_id = update.callback_query.message.message_id
     prompt = await target_prompts.ask(session, me, key, who and who.id, period.key, message_id)
     current = await _current_target(session, context, spec, who, period)
-    cancel = [[(t(me.locale, "✖ Cancel"), _data("tgt", "x", prompt.id))]]
+    cancel = [[(t(me.locale, "✖ Cancel"), CANCEL.pack(prompt.id))]]
     await edit(update, me.locale, "target_ask.html.j2", cancel, kpi=spec.name.get(me.locale),
                who=_who_name(me, who), period=periods.label(period, me.locale),
                current=show(spec, current, me.locale), percent=spec.percent,
                reply_needed=await target_prompts.reply_needed(session, prompt, me))  # fmt: skip
 
 
-async def _step_save(update, context, session, me, args: str) -> None:
-    prompt_id, value = args.split(":")
+async def _step_save(update, context, session, me, prompt_id: str, value: str) -> None:
     prompt = await target_prompts.claim(session, row_id(prompt_id), me)
     if prompt is None:
         raise InputError("expired")
@@ -177,22 +186,12 @@ async def _step_save(update, context, session, me, args: str) -> None:
     await edit(update, me.locale, "target_done.html.j2", **done)
 
 
-async def _step_cancel(update, context, session, me, args: str) -> None:
-    prompt = await target_prompts.claim(session, row_id(args), me)
+async def _step_cancel(update, context, session, me, prompt_id: str) -> None:
+    prompt = await target_prompts.claim(session, row_id(prompt_id), me)
     if prompt is None:  # saved, cancelled or expired already: nothing to undo
         raise InputError("expired")
     await target_prompts.close(session, prompt)
     await edit(update, me.locale, "target_cancelled.html.j2")
-
-
-TARGET_STEPS = {
-    "s": _step_kpis,
-    "k": _step_who,
-    "w": _step_period,
-    "p": _step_ask,
-    "ok": _step_save,
-    "x": _step_cancel,
-}
 
 
 async def take_value(
@@ -208,13 +207,13 @@ async def take_value(
         spec, who, period = await _prompt_parts(session, context, prompt)
         value = parse_value(text, spec)
     except (InputError, TargetError) as exc:
-        cancel = [[(t(me.locale, "✖ Cancel"), _data("tgt", "x", prompt.id))]]
+        cancel = [[(t(me.locale, "✖ Cancel"), CANCEL.pack(prompt.id))]]
         await reply(update, me.locale, "target_error.html.j2", cancel,
                     **_target_error(context, me, exc))  # fmt: skip
         return
-    save = _data("tgt", "ok", prompt.id, plain(value))
-    buttons = [[(t(me.locale, "✅ Save"), save), (t(me.locale, "✖ Cancel"),
-                                                 _data("tgt", "x", prompt.id))]]  # fmt: skip
+    save = SAVE.pack(prompt.id, plain(value))
+    buttons = [[(t(me.locale, "✅ Save"), save),
+                (t(me.locale, "✖ Cancel"), CANCEL.pack(prompt.id))]]  # fmt: skip
     await reply(update, me.locale, "target_confirm.html.j2", buttons, kpi=spec.name.get(me.locale),
                 who=_who_name(me, who), period=periods.label(period, me.locale),
                 value=show(spec, value, me.locale))  # fmt: skip
@@ -261,7 +260,7 @@ async def _current_target(
 
 def _kpi_buttons(context: BotContext, me: Staff):
     specs = context.settings.kpi.kpis
-    return rows_of([(_label(k.name.get(me.locale)), _data("tgt", "k", k.key)) for k in specs])
+    return rows_of([(_label(k.name.get(me.locale)), PICK_WHO.pack(k.key)) for k in specs])
 
 
 def _target_error(context: BotContext, me: Staff, exc: ServiceError) -> dict:
@@ -281,4 +280,12 @@ def _who_name(me: Staff, who: Staff | None) -> str:
 def register(app) -> None:
     """/target and its buttons (the typed value comes through handlers/text.py)."""
     app.add_handler(CommandHandler("target", target_command, filters=shared.PRIVATE))
-    app.add_handler(CallbackQueryHandler(press_target, pattern=r"^tgt:v1:"))
+    for action, step in [
+        (PICK_KPI, _step_kpis),
+        (PICK_WHO, _step_who),
+        (PICK_PERIOD, _step_period),
+        (ASK_VALUE, _step_ask),
+        (SAVE, _step_save),
+        (CANCEL, _step_cancel),
+    ]:
+        app.add_handler(CallbackQueryHandler(on_press(action, step), pattern=action.pattern))
