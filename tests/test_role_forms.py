@@ -4,7 +4,7 @@ end to end: owed, reminded, filed, announced, scored."""
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import local, make_staff
+from support import TEAM_GROUP, local, make_staff
 
 from bot.models import Metric, Obligation, Report
 from jobs.tick import tick
@@ -218,3 +218,20 @@ def test_group_figures_sum_what_was_given_and_a_metric_group_counts_its_items():
     assert group_sum(group, reads, [{"name": "a"}]) is None  # nobody gave it: no figure, not 0
     assert group_sum(group, reads, "not a list") is None
     assert to_metric(group, items) == Decimal(3)
+
+
+async def test_an_ad_hoc_report_goes_where_its_config_says(app, sim, lina, director):
+    """A research report configured for the team group (not the directors) is posted there."""
+    settings = app.bot_data.settings
+    research = settings.reports.form("research").model_copy(update={"announce": ("group",)})
+    forms = tuple(research if f.key == "research" else f for f in settings.reports.forms)
+    reports_cfg = settings.reports.model_copy(update={"forms": forms})
+    app.bot_data.settings = settings.model_copy(update={"reports": reports_cfg})
+    before = len(sim.messages(TEAM_GROUP))
+    with time_machine.travel(local("2026-11-26 10:00"), tick=True):
+        await director.send(RESEARCH)
+        await director.press(director.inbox[-1], "✅ 提交")
+    group = sim.messages(TEAM_GROUP)
+    assert "已提交，谢谢！" in director.inbox[-1].plain
+    assert len(group) == before + 1 and "调研报告" in group[-1].plain
+    assert "七成用户在月初缴费" in group[-1].plain
