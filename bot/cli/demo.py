@@ -42,6 +42,11 @@ Retained users: 4,100
 At-risk / churned users: 180
 Users won back: 35
 Actions taken and proposed: ticket to the payments team; PDF bill in the next release"""
+MEDIA_IN_ONE_MESSAGE = """/media
+各平台数据：公众号 5 12000 300 15000 8000 1200 95 朋友圈转发
+微博 3 4000 120
+下周选题：冬季安全用电专题
+行业与竞品动态：标杆账号开始做电费科普短视频"""
 CONTENT_IN_ONE_MESSAGE = """/content
 本周撰写：媒体软文 《电费账单一键查》
 产品文案 缴费页新版说明
@@ -299,6 +304,16 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     log.scene("10b. 王伟, content planning too since scene 6, files the weekly content report")
     await _say(log, wang, CONTENT_IN_ONE_MESSAGE)
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
+
+    log.scene("10c. 赵敏 joins as new-media manager and files the weekly platform report")
+    zhao = sim.user(id=2004, first_name="赵敏", username="zhaomin", language_code="zh")
+    log.watch(zhao.id, zhao.first_name)
+    await _say(log, director, "/invite")
+    await _press(log, director, director.inbox[-1], "新媒体经理")
+    token = director.inbox[-1].plain.split("start=")[1].split()[0]
+    await _say(log, zhao, f"/start {token}")
+    await _say(log, zhao, MEDIA_IN_ONE_MESSAGE)
+    await _press(log, zhao, zhao.inbox[-1], "✅ 提交")
 
     log.scene("11. An activity plan: proposed, sent back with a reason, resubmitted, approved")
     await _say(log, wang, ACTIVITY_IN_ONE_MESSAGE)
