@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db import UTCDateTime
-from bot.states import JoinStatus, ObligationStatus, OutboxStatus, PlanStatus
+from bot.states import JoinStatus, ObligationStatus, OutboxStatus, PlanStatus, TaskStatus
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -462,3 +462,50 @@ class Target(Base):
     value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
     set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     set_at: Mapped[datetime]
+
+
+class Task(Base):
+    """Work one person assigned to another (or to themselves), with a deadline (交办事项)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_assignee_id_status", "assignee_id", "status"),
+        Index("ix_tasks_assigner_id_status", "assigner_id", "status"),
+        # Ids ride in buttons: SQLite must never hand a deleted task's id to a new one.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    assigner_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    deadline: Mapped[datetime]
+    # draft -> open <-> postpone_asked; open -> done -> accepted | open (reopened);
+    # open -> returned; draft -> cancelled. bot/states.py TaskStatus.
+    status: Mapped[str] = mapped_column(String(24), default=TaskStatus.DRAFT)
+    # Bumped by every step; buttons carry it, so a press on an older card changes nothing.
+    version: Mapped[int] = mapped_column(default=1)
+    # While a postponement is asked: the deadline asked for and why.
+    asked_deadline: Mapped[datetime | None]
+    # The assignee's note when marking it done; the last reason (returned, reopened, refused).
+    done_note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TaskEvent(Base):
+    """Every step of a task, in order: who did what, at which version (history, and later the
+    on-time record the tasks KPI reads)."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int]  # the task's version after the step
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -65,3 +65,19 @@ class JoinStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+
+class TaskStatus(StrEnum):
+    """A task a director (or anyone, for themselves) assigned (bot/services/tasks.py)."""
+
+    DRAFT = "draft"  # understood, shown to the assigner, not sent yet
+    OPEN = "open"  # with the assignee
+    POSTPONE_ASKED = "postpone_asked"  # the assignee asked for a later deadline (-> open)
+    DONE = "done"  # the assignee says it is done; the assigner accepts (-> accepted) or reopens
+    ACCEPTED = "accepted"  # closed: done and accepted
+    RETURNED = "returned"  # closed: the assignee handed it back (not theirs, say), with a reason
+    CANCELLED = "cancelled"  # closed: the assigner did not send it, or withdrew it
+
+
+# Still with the assignee (lists, and later reminders, show these).
+TASK_OPEN = (TaskStatus.OPEN, TaskStatus.POSTPONE_ASKED)
