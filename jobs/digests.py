@@ -11,8 +11,10 @@ from bot import charts
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import transaction
+from bot.forms.summary import FULL_TEXT, clipped_on_card, period_label
+from bot.i18n import t
 from bot.outbox import enqueue, enqueue_photo
-from bot.render import render
+from bot.render import clip, render
 from bot.services import digest_schedule, digests, kpi, periods, team
 from bot.services import staff as staff_service
 from bot.services.digest_schedule import Due
@@ -34,9 +36,12 @@ async def run_due(
             if await digest_schedule.already_queued(session, due):
                 continue
             group = (await team.get(session)).group_chat_id
-            if group is None:
-                continue
-            queued += await queue_digest(session, state.settings, state.calendar, due, group, now)
+            if group is not None:
+                queued += await queue_digest(
+                    session, state.settings, state.calendar, due, group, now
+                )
+            if due.kind == "daily":  # the directors' own, with or without a group
+                queued += await problems_to_directors(session, state.settings, state.calendar, due)
     return queued
 
 
@@ -80,3 +85,37 @@ async def _scores_to_directors(session: AsyncSession, due: Due, digest) -> int:
         queued += await enqueue(session, f"{due.key}:scores:{director.id}", director.telegram_id,
                                 text)  # fmt: skip
     return queued
+
+
+async def problems_to_directors(
+    session: AsyncSession, settings: Settings, cal: WorkCalendar, due: Due
+) -> int:
+    """Problems and help asked for in the daily reports, one message to each director, none
+    when nobody raised anything."""
+    since, until = digests.raised_window(cal, settings.team.tz, due.fired_at)
+    raised = await digests.raised(session, settings, since, until)
+    if not raised:
+        return 0
+    queued = 0
+    for director in await staff_service.directors(session):
+        text, buttons = _problems_text(raised, due, director.locale)
+        queued += await enqueue(session, f"{due.key}:problems:{director.id}",
+                                director.telegram_id, text, buttons)  # fmt: skip
+    return queued
+
+
+def _problems_text(raised: list[digests.Raised], due: Due, locale: str) -> tuple[str, list]:
+    # The question is named only when a form has more than one that holds problems.
+    labelled = len({r.field_key for r in raised}) > 1
+    rows, buttons = [], []
+    for r in raised:
+        when = None if r.period_key == due.period.key else period_label(r.period_key, locale)
+        label = r.label.get(locale) if labelled else None
+        rows.append((r.name, when, label, r.text))
+        if clipped_on_card(r.text):
+            who = f"{r.name} · {label}" if label else r.name
+            buttons.append((t(locale, "📄 %(label)s in full", label=clip(who, 30)),
+                            FULL_TEXT.pack("r", r.report_id, r.field_key)))  # fmt: skip
+    text = render("digest_problems.html.j2", locale, rows=rows,
+                  day_label=periods.label(due.period, locale))  # fmt: skip
+    return text, [buttons[i : i + 2] for i in range(0, len(buttons), 2)]

@@ -81,6 +81,9 @@ class FieldSpec(Strict):
     suggest: str | None = None
     # What a new draft starts with (e.g. "feedback:week" — the week's feedback, summarised).
     prefill: str | None = None
+    # A problem raised or help asked for: the directors' daily digest lists what people wrote
+    # here that day, by name (text fields of daily forms; bot/services/digests.py: raised).
+    problems: bool = False
 
     @field_validator("key")
     @classmethod
@@ -101,6 +104,8 @@ class FieldSpec(Strict):
             raise ValueError(f"field {self.key}: a group holds simple fields only")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"field {self.key}: min is above max")
+        if self.problems and self.type not in ("text", "longtext"):
+            raise ValueError(f"field {self.key}: only text fields hold problems raised")
         return self
 
 
@@ -124,7 +129,10 @@ class FormSpec(Strict):
     close_time: str = "12:00"  # daily: next working day; weekly: the next Monday; see above
     # What a filing becomes: a report (owed forms), a new activity plan, or a plan's results.
     target: Literal["report", "activity_plan", "activity_results"] = "report"
-    # Who is sent the filed report: the directors, and/or the team group.
+    # Who is sent the filed report (target "report"): "directors" (each gets a compact card in
+    # private), "group" (the team group gets the card, and anyone on the team may read it in
+    # full), both, or nobody (`announce = []`: the filer, the directors through /export and
+    # the digests). bot/services/announce.py.
     announce: tuple[Literal["directors", "group"], ...] = ()
     fields: tuple[FieldSpec, ...]
 
@@ -169,6 +177,15 @@ class FormSpec(Strict):
         if given and self.cadence not in LONG_CADENCES:
             names = ", ".join(sorted(given))
             raise ValueError(f"form {self.key}: {names} is for monthly, quarterly or yearly forms")
+        return self
+
+    @model_validator(mode="after")
+    def _visibility(self) -> "FormSpec":
+        if len(set(self.announce)) != len(self.announce):
+            raise ValueError(f"form {self.key}: announce names a reader twice")
+        # Only the daily digest lists problems raised: refuse the flag elsewhere, not ignore it.
+        if self.cadence != "daily" and any(f.problems for f in self.fields):
+            raise ValueError(f"form {self.key}: problems are listed from daily forms only")
         return self
 
     @model_validator(mode="after")

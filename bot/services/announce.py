@@ -1,8 +1,8 @@
-"""Sending a filed report to the directors and the team group (through the outbox)."""
+"""Sending a filed report to the directors (a compact card) and the team group (the outbox)."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.forms.fields import FieldContext
+from bot.forms.fields import EMPTY, FieldContext
 from bot.forms.spec import FormSpec, ReportsConfig
 from bot.forms.summary import answer_items, full_text_buttons, period_label
 from bot.models import Report, Staff
@@ -14,6 +14,8 @@ from bot.services import team
 # Telegram allows 4,096 characters; a long answer is clipped on the announcement (the filer's own
 # card and the database keep it whole).
 VALUE_CLIP = 600
+# The team group's card lists every question; a director's is the compact one (decision 56).
+CARD, BRIEF = "report_announce.html.j2", "report_brief.html.j2"
 
 
 async def report_filed(
@@ -25,17 +27,17 @@ async def report_filed(
     team_locale: str,
 ) -> int:
     """Queue the report for everyone the form announces to; returns how many were queued."""
-    recipients: list[tuple[int, str]] = []
+    recipients: list[tuple[int, str, str]] = []  # (chat, locale, template)
     if "directors" in form.announce:
         directors = await staff_service.directors(session)
-        recipients += [(d.telegram_id, d.locale) for d in directors if d.id != filer.id]
+        recipients += [(d.telegram_id, d.locale, BRIEF) for d in directors if d.id != filer.id]
     if "group" in form.announce:
         group = (await team.get(session)).group_chat_id
         if group is not None:
-            recipients.append((group, team_locale))
+            recipients.append((group, team_locale, CARD))
     queued = 0
-    for chat_id, locale in recipients:
-        text, buttons = _text(report, form, filer, reports, locale)
+    for chat_id, locale, template in recipients:
+        text, buttons = _text(template, report, form, filer, reports, locale)
         queued += await enqueue(
             session, f"report:{report.id}:v{report.version}:{chat_id}", chat_id, text, buttons
         )
@@ -43,7 +45,12 @@ async def report_filed(
 
 
 def _text(
-    report: Report, form: FormSpec, filer: Staff, reports: ReportsConfig, locale: str
+    template: str,
+    report: Report,
+    form: FormSpec,
+    filer: Staff,
+    reports: ReportsConfig,
+    locale: str,
 ) -> tuple[str, list]:
     ctx = FieldContext(
         locale=locale,
@@ -53,8 +60,10 @@ def _text(
     )
     items = answer_items(form, report.answers, ctx)
     rows = [(label, _clip(value)) for _, label, value in items]
+    if template == BRIEF:  # a director's phone: what was answered, one line each
+        rows = [(label, value) for label, value in rows if value.strip() not in ("", EMPTY)]
     text = render(
-        "report_announce.html.j2",
+        template,
         locale,
         name=filer.display_name,
         form_name=form.name.get(locale),

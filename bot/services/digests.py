@@ -1,4 +1,5 @@
-"""What each digest says: the day's filing and pace, a period's KPIs, feedback and activities."""
+"""What each digest says: the day's filing, pace and problems raised, a period's KPIs, feedback
+and activities."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.calendar import Period, WorkCalendar
 from bot.charts import BarChart
 from bot.config import Settings
+from bot.forms.spec import Labels
 from bot.i18n import t
 from bot.models import ActivityPlan, Feedback, Obligation, Outbox, Report, Staff
 from bot.render import render
@@ -99,6 +101,56 @@ async def daily(
     tz = settings.team.tz
     paces = await kpi.paces(session, settings.kpi, cal, tz, day, now, people)
     return Daily(day, filed, sorted(set(missing)), away, paces)
+
+
+@dataclass(frozen=True)
+class Raised:
+    """A problem raised or help asked for in a daily report: who, under which question, what."""
+
+    name: str
+    label: Labels  # the question's label (问题与支持)
+    text: str
+    report_id: int
+    field_key: str
+    period_key: str  # the day it was written for (a late report names an earlier day)
+
+
+def raised_window(cal: WorkCalendar, tz: ZoneInfo, fired_at: datetime) -> tuple[datetime, datetime]:
+    """Since the previous working day's digest (same time of day) until this one fired: each
+    report filed or edited is listed once, a late one (the next morning) in the next digest."""
+    local = fired_at.astimezone(tz)
+    before = cal.previous_workday(local.date())
+    return datetime.combine(before, local.time(), tzinfo=tz), fired_at
+
+
+async def raised(
+    session: AsyncSession, settings: Settings, since: datetime, until: datetime
+) -> list[Raised]:
+    """What daily reports filed or edited in [since, until) say in their problems fields, by
+    name then day; empty answers are no problem."""
+    fields = {f.key: [x for x in f.fields if x.problems] for f in settings.reports.forms
+              if f.cadence == "daily"}  # fmt: skip
+    fields = {key: found for key, found in fields.items() if found}
+    if not fields:
+        return []
+    rows = await session.execute(
+        select(Staff.display_name, Report)
+        .join(Staff, Staff.id == Report.staff_id)
+        .where(
+            Report.form_key.in_(fields),
+            Report.updated_at >= since,
+            Report.updated_at < until,
+            Staff.active.is_(True),
+        )
+        .order_by(Staff.display_name, Report.period_key, Report.id)
+    )
+    found = []
+    for name, report in rows:
+        for spec in fields[report.form_key]:
+            text = str(report.answers.get(spec.key) or "").strip()
+            if text:
+                found.append(Raised(name, spec.label, text, report.id, spec.key, report.period_key))
+    return found
 
 
 async def period_digest(
