@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from bot import clock
@@ -280,13 +281,18 @@ def _staff_cmd(settings: Settings, args) -> int:
     return 0
 
 
+def _at(settings: Settings, args) -> datetime | None:
+    """The moment `--at` names, in the team's zone; None (now) without it."""
+    try:
+        return clock.parse_local(args.at, settings.team.tz) if args.at else None
+    except ValueError as exc:
+        raise CliError(f"--at: {exc}") from None
+
+
 def _jobs_run(settings: Settings, args) -> int:
     from bot.cli.jobs import run_tick_once
 
-    try:
-        at = clock.parse_local(args.at, settings.team.tz) if args.at else None
-    except ValueError as exc:
-        raise CliError(f"--at: {exc}") from None
+    at = _at(settings, args)
     report = asyncio.run(run_tick_once(settings, at))
     print(
         f"tick at {report.at.astimezone(settings.team.tz):%Y-%m-%d %H:%M}: "
@@ -298,10 +304,7 @@ def _jobs_run(settings: Settings, args) -> int:
 def _jobs_due(settings: Settings, args) -> int:
     from bot.cli.jobs import list_due
 
-    try:
-        at = clock.parse_local(args.at, settings.team.tz) if args.at else None
-    except ValueError as exc:
-        raise CliError(f"--at: {exc}") from None
+    at = _at(settings, args)
     try:
         lines = asyncio.run(list_due(settings, at))
     except ValueError as exc:
