@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from bot.forms.spec import ReportsConfig, default_reports
 from bot.kpis.spec import KpiConfig, default_kpi
+from bot.services.roles import RolesConfig
 
 BOTFATHER_HINT = (
     "telegram.token is missing: talk to @BotFather in Telegram, send /newbot, and put the token "
@@ -244,9 +245,29 @@ class Settings(BaseSettings):
     join: JoinSettings = JoinSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     reminders: ReminderSettings = ReminderSettings()
+    # Before reports and kpi: their validators check the roles they name against it.
+    roles: RolesConfig = RolesConfig()
     reports: ReportsConfig = Field(default_factory=default_reports)
     kpi: KpiConfig = Field(default_factory=default_kpi)
     clock_start: str | None = None
+
+    @field_validator("reports")
+    @classmethod
+    def _forms_of_roles(cls, reports: ReportsConfig, info: ValidationInfo) -> ReportsConfig:
+        roles = info.data.get("roles")
+        if roles is None:  # [roles] itself was wrong; that error is the one reported
+            return reports
+        return forms_with_roles(reports, roles)
+
+    @field_validator("kpi")
+    @classmethod
+    def _kpi_roles(cls, kpi: KpiConfig, info: ValidationInfo) -> KpiConfig:
+        roles = info.data.get("roles")
+        for spec in kpi.kpis if roles is not None else ():
+            unknown = [r for r in spec.roles if not roles.known(r)]
+            if unknown:
+                raise ValueError(f"kpi {spec.key}: {_unknown_role(unknown[0], roles)}")
+        return kpi
 
     @classmethod
     def settings_customise_sources(
@@ -265,6 +286,34 @@ class Settings(BaseSettings):
         if self.telegram.token is None or not self.telegram.token.get_secret_value():
             raise ConfigError(BOTFATHER_HINT)
         return self.telegram.token.get_secret_value()
+
+
+def forms_with_roles(reports: ReportsConfig, roles: RolesConfig) -> ReportsConfig:
+    """Check that every form names known roles, and add each configured role to the forms its
+    [roles] entry lists (decision 54)."""
+    for form in reports.forms:
+        unknown = [r for r in form.roles if not roles.known(r)]
+        if unknown:
+            raise ValueError(f"form {form.key}: {_unknown_role(unknown[0], roles)}")
+    extra: dict[str, list[str]] = {}
+    for role in roles.extra:
+        for key in role.forms:
+            if reports.form(key) is None:
+                raise ValueError(f"role {role.key} files form {key!r}, which is not configured")
+            extra.setdefault(key, []).append(role.key)
+    forms = tuple(
+        form.model_copy(update={"roles": tuple(dict.fromkeys((*form.roles, *extra[form.key])))})
+        if form.key in extra
+        else form
+        for form in reports.forms
+    )
+    return reports.model_copy(update={"forms": forms})
+
+
+def _unknown_role(role: str, roles: RolesConfig) -> str:
+    return (
+        f"unknown role {role!r}; roles are {', '.join(roles.keys)} (add one under [[roles.extra]])"
+    )
 
 
 _toml_path: dict[str, Path | None] = {}

@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from bot.i18n import normalise, t
+from bot.i18n import normalise
 from bot.models import Staff
 from bot.services import audit, joining, reachability
 from bot.services import staff as staff_service
-from bot.services.roles import ROLE_LABELS
 from bot.services.staff import Person
 from bot.state import BotContext
 from handlers.reply import answer_alert, reply, transaction
@@ -80,7 +79,8 @@ async def _refuse(
     roles: tuple[str, ...],
 ) -> None:
     locale = actor.locale if actor else person_of(update, context).locale
-    needed = ["director"] if roles == ("director",) else [t(locale, ROLE_LABELS[r]) for r in roles]
+    known = context.settings.roles
+    needed = ["director"] if roles == ("director",) else [known.label(r, locale) for r in roles]
     if update.callback_query is not None:
         await audit.record(
             session,
@@ -94,7 +94,7 @@ async def _refuse(
     if update.effective_chat and update.effective_chat.type == "private":
         pending = await joining.pending_request(session, update.effective_user.id)
         if why == "unknown" and pending is not None:
-            role = t(locale, ROLE_LABELS[pending.role])
+            role = known.label(pending.role, locale)
             await reply(update, locale, "join_error.html.j2", reason="pending", role=role)
             return
         await reply(update, locale, "refused.html.j2", reason=why, roles=needed)

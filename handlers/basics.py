@@ -16,7 +16,7 @@ from handlers.reply import answer_alert, reply
 @staff_only()
 async def show_help(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """What this person can do, by role."""
-    commands = menu.described(menu.commands_for(me), me.locale)
+    commands = menu.described(menu.commands_for(me, context.settings.reports.forms), me.locale)
     await reply(
         update, me.locale, "help.html.j2", commands=commands, directors=me.has_role("director")
     )

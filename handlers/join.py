@@ -1,11 +1,12 @@
-"""A director's press on a join card: approve or reject, exactly once."""
+"""An approver's press on a join card (a director's, unless [roles] says otherwise): approve or
+reject, exactly once."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
 from bot.models import Staff
-from bot.services import joining
+from bot.services import audit, joining
 from bot.services.joining import APPROVE, REJECT, JoinError
 from bot.state import BotContext
 from handlers.access import staff_only
@@ -13,7 +14,8 @@ from handlers.reply import answer_alert, answer_note
 from handlers.start import explain, owe_from_now
 
 
-@staff_only("director")
+# Any staff: who approves depends on the role asked for (joining.decide checks it).
+@staff_only()
 async def approve_join(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
@@ -22,7 +24,7 @@ async def approve_join(
     await _decide(update, context, session, director, int(request_id), approve=True)
 
 
-@staff_only("director")
+@staff_only()
 async def reject_join(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
@@ -32,12 +34,17 @@ async def reject_join(
 
 
 async def _decide(update, context, session, director, request_id: int, approve: bool) -> None:
+    roles = context.settings.roles
     try:
-        decision = await joining.decide(session, request_id, approve, director)
-    except JoinError as exc:
-        await answer_alert(
-            update, director.locale, "join_error.html.j2", **explain(exc, director.locale)
+        decision = await joining.decide(
+            session, request_id, approve, director, roles, context.settings.reports.forms
         )
+    except JoinError as exc:
+        if exc.reason == "not_approver":
+            await _refuse(update, session, director, roles, exc.details["approvers"])
+            return
+        why = explain(exc, director.locale, roles)
+        await answer_alert(update, director.locale, "join_error.html.j2", **why)
         return
     if decision.staff is not None:
         await owe_from_now(session, context)
@@ -48,6 +55,14 @@ async def _decide(update, context, session, director, request_id: int, approve: 
         approved=decision.staff is not None,
         name=decision.request.display_name,
     )
+
+
+async def _refuse(update, session, me: Staff, roles, approvers: tuple[str, ...]) -> None:
+    """The same refusal and audit entry staff_only gives a press without the right."""
+    data = update.callback_query.data[:128]
+    await audit.record(session, me.telegram_id, "access.refused", data, reason="forbidden")
+    needed = ["director"] if approvers == ("director",) else roles.labels(set(approvers), me.locale)
+    await answer_alert(update, me.locale, "refused.html.j2", reason="forbidden", roles=needed)
 
 
 def register(app) -> None:

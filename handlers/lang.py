@@ -32,7 +32,8 @@ async def set_language(
     """Switch language and the command menu with it."""
     (locale,) = CHOOSE.unpack(update.callback_query.data)
     await staff_service.set_locale(session, me, locale)
-    await menu.enqueue_commands(session, me, f"staff:{me.id}:menu:{clock.now().isoformat()}")
+    key = f"staff:{me.id}:menu:{clock.now().isoformat()}"
+    await menu.enqueue_commands(session, me, key, context.settings.reports.forms)
     await acknowledge(update)
     await edit(update, locale, "lang_set.html.j2")
 

@@ -9,7 +9,7 @@ from bot.i18n import t
 from bot.models import Staff
 from bot.services import notices
 from bot.services import staff as staff_service
-from bot.services.roles import ROLE_LABELS, ROLES
+from bot.services.roles import RolesConfig
 from bot.services.staff import StaffError
 from bot.state import BotContext
 from handlers.access import staff_only
@@ -20,7 +20,7 @@ PAGE_SIZE = 8
 # else is forged or stale, and goes to stale_button.
 LIST = Action("staff", "list:{page}", page=ID)
 SHOW = Action("staff", "show:{person}", person=ID)
-ROLE = Action("staff", "role:{person}:{role}", person=ID, role="[a-z_]+")
+ROLE = Action("staff", "role:{person}:{role}", person=ID, role="[a-z0-9_]+")
 OFF = Action("staff", "off:{person}", person=ID)
 ON = Action("staff", "on:{person}", person=ID)
 PICK_HANDOVER = Action("staff", "ho:{person}", person=ID)
@@ -33,7 +33,7 @@ async def list_staff(
 ) -> None:
     """/staff: the first page of the team."""
     everyone = await staff_service.list_all(session)
-    text, buttons = _page(everyone, 0, director.locale)
+    text, buttons = _page(everyone, 0, director.locale, context.settings.roles)
     await reply(update, director.locale, "staff_list.html.j2", buttons, **text)
 
 
@@ -47,7 +47,7 @@ def on_press(action: Action, step):
         values = action.unpack(update.callback_query.data)
         args = [int(v) if v.isdecimal() else v for v in values]
         try:
-            await step(update, session, director, *args)
+            await step(update, context.settings, session, director, *args)
         except StaffError as exc:
             await answer_alert(update, director.locale, "staff_error.html.j2", reason=exc.reason)
             return
@@ -56,48 +56,48 @@ def on_press(action: Action, step):
     return press
 
 
-async def _show_page(update, session, director, page: int) -> None:
+async def _show_page(update, settings, session, director, page: int) -> None:
     everyone = await staff_service.list_all(session)
-    text, buttons = _page(everyone, page, director.locale)
+    text, buttons = _page(everyone, page, director.locale, settings.roles)
     await edit(update, director.locale, "staff_list.html.j2", buttons, **text)
 
 
-async def _show_person(update, session, director, staff_id: int) -> None:
+async def _show_person(update, settings, session, director, staff_id: int) -> None:
     person = await staff_service.get(session, staff_id)
     await edit(
         update,
         director.locale,
         "staff_card.html.j2",
-        _person_buttons(person, director),
+        _person_buttons(person, director, settings.roles),
         person=person,
-        roles=_labels(person, director.locale),
+        roles=settings.roles.labels(person.role_names, director.locale),
     )
 
 
-async def _toggle_role(update, session, director, staff_id: int, role: str) -> None:
+async def _toggle_role(update, settings, session, director, staff_id: int, role: str) -> None:
     person = await staff_service.get(session, staff_id)
-    if role not in ROLES:
+    if not settings.roles.known(role) and not person.has_role(role):
         raise StaffError("unknown_role")
-    await staff_service.toggle_role(session, person, role, director.telegram_id)
-    await notices.staff_changed(session, person, director)
-    await _show_person(update, session, director, staff_id)
+    await staff_service.toggle_role(session, person, role, director.telegram_id, settings.roles)
+    await notices.staff_changed(session, person, director, settings.roles, settings.reports.forms)
+    await _show_person(update, settings, session, director, staff_id)
 
 
-async def _deactivate(update, session, director, staff_id: int) -> None:
+async def _deactivate(update, settings, session, director, staff_id: int) -> None:
     person = await staff_service.get(session, staff_id)
     await staff_service.deactivate(session, person, director.telegram_id)
-    await notices.staff_changed(session, person, director)
-    await _show_person(update, session, director, staff_id)
+    await notices.staff_changed(session, person, director, settings.roles, settings.reports.forms)
+    await _show_person(update, settings, session, director, staff_id)
 
 
-async def _reactivate(update, session, director, staff_id: int) -> None:
+async def _reactivate(update, settings, session, director, staff_id: int) -> None:
     person = await staff_service.get(session, staff_id)
     await staff_service.reactivate(session, person, director.telegram_id)
-    await notices.staff_changed(session, person, director)
-    await _show_person(update, session, director, staff_id)
+    await notices.staff_changed(session, person, director, settings.roles, settings.reports.forms)
+    await _show_person(update, settings, session, director, staff_id)
 
 
-async def _pick_handover(update, session, director, staff_id: int) -> None:
+async def _pick_handover(update, settings, session, director, staff_id: int) -> None:
     person = await staff_service.get(session, staff_id)
     active = await staff_service.list_all(session, active_only=True)
     rows = [[(s.display_name, HANDOVER.pack(person.id, s.id))] for s in active[:20]]
@@ -105,7 +105,7 @@ async def _pick_handover(update, session, director, staff_id: int) -> None:
     await edit(update, director.locale, "staff_handover.html.j2", rows, person=person)
 
 
-async def _handover(update, session, director, source_id: int, target_id: int) -> None:
+async def _handover(update, settings, session, director, source_id: int, target_id: int) -> None:
     source = await staff_service.get(session, source_id)
     target = await staff_service.get(session, target_id)
     moved = await staff_service.handover(session, source, target, director.telegram_id)
@@ -121,7 +121,7 @@ async def _handover(update, session, director, source_id: int, target_id: int) -
     )
 
 
-def _page(everyone: list[Staff], page: int, locale: str):
+def _page(everyone: list[Staff], page: int, locale: str, roles: RolesConfig):
     pages = max(1, -(-len(everyone) // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     shown = everyone[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
@@ -133,7 +133,7 @@ def _page(everyone: list[Staff], page: int, locale: str):
         nav.append(("▶", LIST.pack(page + 1)))
     if nav:
         rows.append(nav)
-    people_ = [(s, _labels(s, locale)) for s in shown]
+    people_ = [(s, roles.labels(s.role_names, locale)) for s in shown]
     return {"people": people_, "page": page + 1, "pages": pages, "total": len(everyone)}, rows
 
 
@@ -141,18 +141,16 @@ def _button_label(s: Staff) -> str:
     return s.display_name if s.active else f"⛔ {s.display_name}"
 
 
-def _labels(s: Staff, locale: str) -> list[str]:
-    return [t(locale, ROLE_LABELS[r]) for r in ROLES if s.has_role(r)]
-
-
-def _person_buttons(person: Staff, director: Staff) -> list[list[tuple[str, str]]]:
+def _person_buttons(
+    person: Staff, director: Staff, roles: RolesConfig
+) -> list[list[tuple[str, str]]]:
     loc = director.locale
     toggles = [
         (
-            ("✓ " if person.has_role(r) else "") + t(loc, ROLE_LABELS[r]),
+            ("✓ " if person.has_role(r) else "") + roles.label(r, loc),
             ROLE.pack(person.id, r),
         )
-        for r in ROLES
+        for r in roles.keys
     ]
     rows = rows_of(toggles)
     if person.active:

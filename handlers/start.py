@@ -5,11 +5,10 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.buttons import Action
-from bot.i18n import t
 from bot.services import joining, menu, obligations, reachability
 from bot.services import staff as staff_service
 from bot.services.joining import JoinError
-from bot.services.roles import ROLE_LABELS, STAFF_ROLES
+from bot.services.roles import RolesConfig
 from bot.state import BotContext
 from handlers.access import person_of
 from handlers.reply import answer_alert, edit, flush_outbox, reply, rows_of, transaction
@@ -27,7 +26,8 @@ async def start(update: Update, context: BotContext) -> None:
         if staff is not None and staff.active:
             staff_service.refresh_profile(staff, person)
             reachability.mark_reachable(staff)
-            commands = menu.described(menu.commands_for(staff), staff.locale)
+            forms = context.settings.reports.forms
+            commands = menu.described(menu.commands_for(staff, forms), staff.locale)
             await reply(
                 update,
                 staff.locale,
@@ -38,7 +38,9 @@ async def start(update: Update, context: BotContext) -> None:
             return
         try:
             if token:
-                await joining.redeem_invite(session, token, person)
+                await joining.redeem_invite(
+                    session, token, person, context.settings.roles, context.settings.reports.forms
+                )
                 await owe_from_now(session, context)
             else:
                 await joining.check_can_request(
@@ -48,23 +50,24 @@ async def start(update: Update, context: BotContext) -> None:
                     update,
                     person.locale,
                     "join_choose_role.html.j2",
-                    role_buttons(person.locale),
+                    role_buttons(context.settings.roles, person.locale),
                     team=context.settings.team.name,
                 )
         except JoinError as exc:
-            await reply(update, person.locale, "join_error.html.j2", **explain(exc, person.locale))
+            why = explain(exc, person.locale, context.settings.roles)
+            await reply(update, person.locale, "join_error.html.j2", **why)
 
 
-def role_buttons(locale: str) -> list[list[tuple[str, str]]]:
-    """One button per staff role, two per row."""
-    return rows_of([(t(locale, ROLE_LABELS[r]), PICK_ROLE.pack(r)) for r in STAFF_ROLES])
+def role_buttons(roles: RolesConfig, locale: str) -> list[list[tuple[str, str]]]:
+    """One button per role one may ask for (configured ones too), two per row."""
+    return rows_of([(roles.label(r, locale), PICK_ROLE.pack(r)) for r in roles.joinable])
 
 
-def explain(exc: JoinError, locale: str) -> dict[str, str]:
+def explain(exc: JoinError, locale: str, roles: RolesConfig) -> dict[str, str]:
     """What join_error.html.j2 needs to explain `exc` in `locale`."""
     return {
         "reason": exc.reason,
-        "role": _label(exc.details.get("role"), locale),
+        "role": roles.label(exc.details.get("role"), locale),
         "status": exc.details.get("status", ""),
         "by": exc.details.get("by", ""),
     }
@@ -75,21 +78,19 @@ async def choose_role(update: Update, context: BotContext) -> None:
     query = update.callback_query
     person = person_of(update, context)
     (role,) = PICK_ROLE.unpack(query.data)
+    roles, limit = context.settings.roles, context.settings.join.max_requests_per_day
     try:
         async with context.db() as session, session.begin():
-            await joining.request(session, person, role, context.settings.join.max_requests_per_day)
+            await joining.request(session, person, role, limit, roles)
     except JoinError as exc:
-        await answer_alert(
-            update, person.locale, "join_error.html.j2", **explain(exc, person.locale)
-        )
+        why = explain(exc, person.locale, roles)
+        await answer_alert(update, person.locale, "join_error.html.j2", **why)
         return
     await query.answer()
-    await edit(update, person.locale, "join_requested.html.j2", role=_label(role, person.locale))
+    await edit(
+        update, person.locale, "join_requested.html.j2", role=roles.label(role, person.locale)
+    )
     await flush_outbox(context)
-
-
-def _label(role: str | None, locale: str) -> str:
-    return t(locale, ROLE_LABELS[role]) if role in ROLE_LABELS else ""
 
 
 def register(app) -> None:

@@ -31,7 +31,7 @@ async def test_a_failing_handler_apologises_and_the_bot_keeps_going(
 ):
     await director.send("/start")
 
-    def broken(_staff):
+    def broken(*_):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("bot.services.menu.commands_for", broken)

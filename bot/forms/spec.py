@@ -8,8 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.services.roles import ROLES
-
 FieldType = Literal[
     "int",  # whole number within [min, max]
     "decimal",  # number with up to `decimals` places
@@ -115,6 +113,8 @@ class FormSpec(Strict):
     key: str
     name: Labels
     command: str
+    # Its line in the command menu, /help and the welcome ("File …"); its name when not given.
+    menu: Labels | None = None
     roles: tuple[str, ...]
     # daily … yearly reports are owed (obligations, bot/services/obligations.py: schedule);
     # adhoc forms are filed when someone wants to (an activity plan), each filing a new object.
@@ -151,10 +151,10 @@ class FormSpec(Strict):
     @field_validator("roles")
     @classmethod
     def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown or not roles:
-            raise ValueError(f"roles must be some of {', '.join(ROLES)}")
-        return roles
+        # Whether each names a role is checked against [roles] by Settings (decision 54).
+        if not roles:
+            raise ValueError("roles: name at least one role that files this form")
+        return tuple(_checked_key(r) for r in roles)
 
     @field_validator("due_weekday")
     @classmethod

@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from bot.forms.spec import Labels, ReportsConfig, Strict, _checked_key
-from bot.services.roles import ROLES
 
 Source = Literal["metric", "channels", "activity", "timeliness"]
 Aggregate = Literal["sum", "avg", "latest"]
@@ -50,10 +49,8 @@ class KpiSpec(Strict):
     @field_validator("roles")
     @classmethod
     def _roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown:
-            raise ValueError(f"unknown role {unknown[0]!r}; expected one of {', '.join(ROLES)}")
-        return roles
+        # Whether each names a role is checked against [roles] by Settings (decision 54).
+        return tuple(_checked_key(r) for r in roles)
 
     @model_validator(mode="after")
     def _source_fields(self) -> "KpiSpec":

@@ -1,6 +1,7 @@
 """Joining the team: requests a director decides once, and single-use invite links."""
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.buttons import ID, Action
+from bot.forms.spec import FormSpec
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
 from bot.outbox import enqueue, enqueue_edit
@@ -16,7 +18,7 @@ from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
-from bot.services.roles import ROLE_LABELS, STAFF_ROLES, is_role
+from bot.services.roles import DEFAULT_ROLES, RolesConfig
 from bot.services.staff import Person
 from bot.states import JoinStatus
 
@@ -68,10 +70,15 @@ async def check_can_request(session: AsyncSession, person: Person, max_per_day: 
 
 
 async def request(
-    session: AsyncSession, person: Person, role: str, max_per_day: int
+    session: AsyncSession,
+    person: Person,
+    role: str,
+    max_per_day: int,
+    roles: RolesConfig = DEFAULT_ROLES,
 ) -> JoinRequest:
-    """File a join request for `role` and queue a card to every director."""
-    if role not in STAFF_ROLES:
+    """File a join request for `role` and queue a card to everyone who approves it (the
+    directors, unless [roles] says otherwise for a configured role)."""
+    if role not in roles.joinable:
         raise JoinError("bad_role")
     await check_can_request(session, person, max_per_day)
     req = JoinRequest(
@@ -85,15 +92,16 @@ async def request(
     )
     session.add(req)
     await session.flush()
-    directors = await staff_service.directors(session)
-    if not directors:
+    approvers = await staff_service.holding(session, roles.approvers(role))
+    if not approvers:
         raise JoinError("no_directors")
-    for director in directors:
+    for director in approvers:
+        label = roles.label(req.role, director.locale)
         await enqueue(
             session,
             card_key(req.id, director.telegram_id),
             director.telegram_id,
-            render("join_card.html.j2", director.locale, req=req, role=_role(req.role, director)),
+            render("join_card.html.j2", director.locale, req=req, role=label),
             card_buttons(req.id, director.locale),
             about=f"join:{req.id}",
         )
@@ -123,9 +131,18 @@ def card_buttons(request_id: int, locale: str) -> list[list[tuple[str, str]]]:
 
 
 async def decide(
-    session: AsyncSession, request_id: int, approve: bool, director: Staff
+    session: AsyncSession,
+    request_id: int,
+    approve: bool,
+    director: Staff,
+    roles: RolesConfig,
+    forms: Sequence[FormSpec],
 ) -> Decision:
-    """Record the one decision on a request; a second press raises JoinError('decided')."""
+    """Record the one decision on a request; a second press raises JoinError('decided'), a
+    press by someone who does not approve the role JoinError('not_approver')."""
+    asked = await session.get(JoinRequest, request_id)
+    if asked is not None and not director.role_names & set(roles.approvers(asked.role)):
+        raise JoinError("not_approver", approvers=roles.approvers(asked.role))
     status = JoinStatus.APPROVED if approve else JoinStatus.REJECTED
     changed = await session.execute(
         update(JoinRequest)
@@ -141,8 +158,10 @@ async def decide(
     new_staff = None
     if approve:
         person = Person(req.telegram_id, req.display_name, req.username, req.locale)
-        new_staff = await staff_service.add(session, person, {req.role}, director.telegram_id)
-        await _welcome(session, new_staff, f"join:{req.id}:welcome")
+        new_staff = await staff_service.add(
+            session, person, {req.role}, director.telegram_id, roles
+        )
+        await _welcome(session, new_staff, f"join:{req.id}:welcome", roles, forms)
     else:
         await enqueue(
             session,
@@ -150,28 +169,32 @@ async def decide(
             req.telegram_id,
             render("join_rejected.html.j2", req.locale),
         )
-    await _close_cards(session, req, director)
+    await _close_cards(session, req, director, roles)
     await audit.record(session, director.telegram_id, f"join.{status}", f"join:{req.id}")
     return Decision(req, new_staff)
 
 
-async def _close_cards(session: AsyncSession, req: JoinRequest, director: Staff) -> None:
-    """Edit every director's copy of the card to show the decision and who made it."""
-    for other in await staff_service.directors(session):
+async def _close_cards(
+    session: AsyncSession, req: JoinRequest, director: Staff, roles: RolesConfig
+) -> None:
+    """Edit every approver's copy of the card to show the decision and who made it."""
+    for other in await staff_service.holding(session, roles.approvers(req.role)):
         text = render(
             "join_card.html.j2",
             other.locale,
             req=req,
-            role=_role(req.role, other),
+            role=roles.label(req.role, other.locale),
             decided_by=director.display_name,
         )
         key = card_key(req.id, other.telegram_id)
         await enqueue_edit(session, f"{key}:closed", key, text)
 
 
-async def _welcome(session: AsyncSession, staff: Staff, key: str) -> None:
-    roles = [t(staff.locale, ROLE_LABELS[r]) for r in sorted(staff.role_names)]
-    commands = menu.commands_for(staff)
+async def _welcome(
+    session: AsyncSession, staff: Staff, key: str, known: RolesConfig, forms: Sequence[FormSpec]
+) -> None:
+    roles = [known.label(r, staff.locale) for r in sorted(staff.role_names)]
+    commands = menu.commands_for(staff, forms)
     await enqueue(
         session,
         key,
@@ -184,18 +207,18 @@ async def _welcome(session: AsyncSession, staff: Staff, key: str) -> None:
             commands=menu.described(commands, staff.locale),
         ),
     )
-    await menu.enqueue_commands(session, staff, f"{key}:menu")
-
-
-def _role(role: str | None, reader: Staff) -> str:
-    return t(reader.locale, ROLE_LABELS[role]) if role else ""
+    await menu.enqueue_commands(session, staff, f"{key}:menu", forms)
 
 
 async def create_invite(
-    session: AsyncSession, role: str, director: Staff, ttl: timedelta
+    session: AsyncSession,
+    role: str,
+    director: Staff,
+    ttl: timedelta,
+    roles: RolesConfig = DEFAULT_ROLES,
 ) -> Invite:
     """A single-use invite for `role`, valid for `ttl`."""
-    if not is_role(role):
+    if not roles.known(role):
         raise JoinError("bad_role")
     now = clock.now()
     invite = Invite(
@@ -213,7 +236,13 @@ async def create_invite(
     return invite
 
 
-async def redeem_invite(session: AsyncSession, token: str, person: Person) -> Staff:
+async def redeem_invite(
+    session: AsyncSession,
+    token: str,
+    person: Person,
+    roles: RolesConfig,
+    forms: Sequence[FormSpec],
+) -> Staff:
     """Join with an invite token; it works once and only before it expires."""
     existing = await staff_service.by_telegram_id(session, person.telegram_id)
     if existing is not None:
@@ -230,11 +259,11 @@ async def redeem_invite(session: AsyncSession, token: str, person: Person) -> St
     if claimed.rowcount != 1:
         await audit.record(session, person.telegram_id, "invite.refused", f"invite:{invite.id}")
         raise JoinError("invite_used" if invite.used_at else "invite_expired")
-    staff = await staff_service.add(session, person, {invite.role}, person.telegram_id)
+    staff = await staff_service.add(session, person, {invite.role}, person.telegram_id, roles)
     await audit.record(session, person.telegram_id, "invite.redeem", f"invite:{invite.id}")
     await _withdraw_pending(session, person.telegram_id)
-    await _welcome(session, staff, f"invite:{invite.id}:welcome")
-    await _tell_directors_invite_used(session, staff, invite)
+    await _welcome(session, staff, f"invite:{invite.id}:welcome", roles, forms)
+    await _tell_directors_invite_used(session, staff, invite, roles)
     return staff
 
 
@@ -247,7 +276,9 @@ async def _withdraw_pending(session: AsyncSession, telegram_id: int) -> None:
     await audit.record(session, telegram_id, "join.withdrawn", f"join:{req.id}", why="invite")
 
 
-async def _tell_directors_invite_used(session: AsyncSession, staff: Staff, invite: Invite) -> None:
+async def _tell_directors_invite_used(
+    session: AsyncSession, staff: Staff, invite: Invite, roles: RolesConfig
+) -> None:
     for director in await staff_service.directors(session):
         if director.id == staff.id:
             continue
@@ -259,6 +290,6 @@ async def _tell_directors_invite_used(session: AsyncSession, staff: Staff, invit
                 "invite_used.html.j2",
                 director.locale,
                 name=staff.display_name,
-                role=_role(invite.role, director),
+                role=roles.label(invite.role, director.locale),
             ),
         )

@@ -1,20 +1,28 @@
 """Telling a person that a director changed their roles or access."""
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.i18n import t
+from bot.forms.spec import FormSpec
 from bot.models import Staff
 from bot.outbox import enqueue
 from bot.render import render
 from bot.services import menu
-from bot.services.roles import ROLE_LABELS, ROLES
+from bot.services.roles import RolesConfig
 
 
-async def staff_changed(session: AsyncSession, person: Staff, director: Staff) -> None:
+async def staff_changed(
+    session: AsyncSession,
+    person: Staff,
+    director: Staff,
+    known: RolesConfig,
+    forms: Sequence[FormSpec],
+) -> None:
     """Queue the person's new menu and a note saying what changed and who changed it."""
     stamp = clock.now().isoformat()
-    roles = [t(person.locale, ROLE_LABELS[r]) for r in ROLES if person.has_role(r)]
+    roles = known.labels(person.role_names, person.locale)
     await enqueue(
         session,
         f"staff:{person.id}:changed:{stamp}",
@@ -27,4 +35,4 @@ async def staff_changed(session: AsyncSession, person: Staff, director: Staff) -
             by=director.display_name,
         ),
     )
-    await menu.enqueue_commands(session, person, f"staff:{person.id}:menu:{stamp}")
+    await menu.enqueue_commands(session, person, f"staff:{person.id}:menu:{stamp}", forms)

@@ -10,7 +10,7 @@ from bot import clock
 from bot.models import Staff, StaffRole
 from bot.services import audit
 from bot.services.errors import ServiceError
-from bot.services.roles import is_role
+from bot.services.roles import DEFAULT_ROLES, RolesConfig
 
 
 class StaffError(ServiceError):
@@ -62,20 +62,31 @@ async def list_all(session: AsyncSession, *, active_only: bool = False) -> list[
 
 async def directors(session: AsyncSession) -> list[Staff]:
     """Active directors (the approvers)."""
+    return await holding(session, ("director",))
+
+
+async def holding(session: AsyncSession, roles: Iterable[str]) -> list[Staff]:
+    """Active people holding any of `roles`, each once."""
     query = (
         select(Staff)
-        .join(StaffRole)
-        .where(Staff.active.is_(True), StaffRole.role == "director")
+        .where(
+            Staff.active.is_(True),
+            Staff.id.in_(select(StaffRole.staff_id).where(StaffRole.role.in_(list(roles)))),
+        )
         .order_by(Staff.id)
     )
     return list(await session.scalars(query))
 
 
 async def add(
-    session: AsyncSession, person: Person, roles: Iterable[str], actor: int | None
+    session: AsyncSession,
+    person: Person,
+    roles: Iterable[str],
+    actor: int | None,
+    known: RolesConfig = DEFAULT_ROLES,
 ) -> Staff:
     """Make `person` staff with `roles`, or reactivate them with those roles."""
-    roles = _checked(roles)
+    roles = _checked(roles, known)
     staff = await by_telegram_id(session, person.telegram_id)
     if staff is None:
         staff = Staff(
@@ -94,9 +105,15 @@ async def add(
     return staff
 
 
-async def set_roles(session: AsyncSession, staff: Staff, roles: Iterable[str], actor: int) -> None:
+async def set_roles(
+    session: AsyncSession,
+    staff: Staff,
+    roles: Iterable[str],
+    actor: int,
+    known: RolesConfig = DEFAULT_ROLES,
+) -> None:
     """Replace a person's roles; the last active director cannot give up directing."""
-    roles = _checked(roles)
+    roles = _checked(roles, known, held=staff.role_names)
     if not roles:
         raise StaffError("no_roles")
     if staff.has_role("director") and "director" not in roles:
@@ -109,10 +126,12 @@ async def set_roles(session: AsyncSession, staff: Staff, roles: Iterable[str], a
     )
 
 
-async def toggle_role(session: AsyncSession, staff: Staff, role: str, actor: int) -> None:
+async def toggle_role(
+    session: AsyncSession, staff: Staff, role: str, actor: int, known: RolesConfig = DEFAULT_ROLES
+) -> None:
     """Add `role` to a person, or take it away."""
     roles = set(staff.role_names) ^ {role}
-    await set_roles(session, staff, roles, actor)
+    await set_roles(session, staff, roles, actor, known)
 
 
 async def deactivate(session: AsyncSession, staff: Staff, actor: int) -> None:
@@ -164,9 +183,10 @@ async def set_locale(session: AsyncSession, staff: Staff, locale: str) -> None:
     staff.locale = locale
 
 
-def _checked(roles: Iterable[str]) -> set[str]:
+def _checked(roles: Iterable[str], known: RolesConfig, held: set[str] = frozenset()) -> set[str]:
+    # A role taken out of [roles] may stay on those who hold it; nobody gets it anew.
     roles = set(roles)
-    unknown = [r for r in roles if not is_role(r)]
+    unknown = [r for r in roles - held if not known.known(r)]
     if unknown:
         raise StaffError("unknown_role")
     return roles
