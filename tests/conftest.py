@@ -65,10 +65,13 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """SQLite for every test using a database; PostgreSQL too for those marked `databases`."""
+    """SQLite for every test using a database; PostgreSQL too for those marked `databases`,
+    PostgreSQL alone for those marked `postgresql_only` (several processes on one database)."""
     if "db_url" in metafunc.fixturenames:
-        both = metafunc.definition.get_closest_marker("databases") is not None
-        kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
+        marked = metafunc.definition.get_closest_marker
+        kinds = ["sqlite", "postgresql"] if marked("databases") else ["sqlite"]
+        if marked("postgresql_only"):
+            kinds = ["postgresql"]
         metafunc.parametrize("db_url", kinds, indirect=True)
 
 

@@ -396,11 +396,10 @@ def _minute(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+@pytest.mark.postgresql_only
 async def test_two_replicas_on_postgresql_through_a_working_day_send_everything_once(
     sim, settings, db_url, sessions, director, monkeypatch
 ):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("replicas need PostgreSQL: SQLite is one process's embedded database")
     # Each replica sends as itself (a real one is host:pid), so the sender lease is contended.
     monkeypatch.setattr(
         "jobs.tick.deliver",
