@@ -13,6 +13,8 @@ from test_feedback import CONTEXTS as FEEDBACK_CONTEXTS
 from test_feedback import NO_USER_INPUT as FEEDBACK_NO_INPUT
 from test_kpi_cmd import CONTEXTS as KPI_CONTEXTS
 from test_kpi_cmd import NO_USER_INPUT as KPI_NO_INPUT
+from test_tasks import CONTEXTS as TASK_CONTEXTS
+from test_tasks import NO_USER_INPUT as TASK_NO_INPUT
 
 from bot import TEMPLATES_DIR
 from bot.cli.i18n import extract, load
@@ -127,6 +129,7 @@ CONTEXTS |= {
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
     **KPI_CONTEXTS,
+    **TASK_CONTEXTS,
     **DIGEST_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
     "team_today.html.j2": dict(
@@ -177,6 +180,7 @@ NO_USER_INPUT = (
     | set(FEEDBACK_NO_INPUT)
     | set(ACTIVITY_NO_INPUT)
     | set(KPI_NO_INPUT)
+    | set(TASK_NO_INPUT)
     | {
         "edited_message.html.j2",
         "form_no_results.html.j2",
@@ -202,7 +206,7 @@ NO_USER_INPUT = (
 
 
 # Plain text written into an answer (escaped later, wherever it is shown), not Telegram HTML.
-PLAIN_TEXT = {"feedback_week.txt.j2"}
+PLAIN_TEXT = {"feedback_week.txt.j2", "channel_period.txt.j2"}
 
 
 def test_every_template_is_covered_here():
@@ -221,6 +225,13 @@ def test_the_weekly_feedback_prefill_is_plain_text_kept_raw():
         channels=[(HOSTILE, 3)],
     )
     text = render("feedback_week.txt.j2", "zh", summary=summary, categories={"bug": "Bug"})
+    assert HOSTILE in text and ESCAPED not in text  # escaped when shown, never twice
+
+
+def test_the_channel_library_prefill_is_plain_text_kept_raw():
+    regions = [(HOSTILE, 2, 1)]  # a label as configured (or a key no longer configured)
+    text = render("channel_period.txt.j2", "zh", regions=regions, industries=regions, total=2,
+                  covered=1, added=0, signed=0, live=0)  # fmt: skip
     assert HOSTILE in text and ESCAPED not in text  # escaped when shown, never twice
 
 

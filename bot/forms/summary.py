@@ -9,7 +9,7 @@ from bot.forms.fields import FieldContext
 from bot.forms.spec import FieldSpec, FormSpec
 from bot.i18n import t
 from bot.render import clip
-from bot.services import feedback, periods
+from bot.services import periods, prefill
 
 # A card shows one answer per line, this many characters of it (the `clip` filter of
 # bot/render.py); a longer answer gets a "whole text" button (handlers/fulltext.py).
@@ -22,8 +22,9 @@ def answer_text(spec: FieldSpec, value: Any, ctx: FieldContext) -> str:
     """A stored answer as plain text (templates escape it)."""
     if spec.type == "channels":
         return "、".join(item["name"] for item in value or []) or "—"
-    if feedback.is_week_value(value):  # the bot's own words: in the reader's language
-        return feedback.week_text(value, ctx.locale)
+    generated = prefill.generated_text(value, ctx)  # the bot's own words: the reader's language
+    if generated is not None:
+        return generated
     return field_types.display(spec, value, ctx)
 
 
@@ -62,8 +63,9 @@ def _snapshot_text(entry: dict[str, Any], value: Any, ctx: FieldContext) -> str:
     if entry.get("type") == "channels" and isinstance(value, list):
         names = [item.get("name", "") if isinstance(item, dict) else str(item) for item in value]
         return "、".join(names) or "—"
-    if feedback.is_week_value(value):
-        return feedback.week_text(value, ctx.locale)
+    generated = prefill.generated_text(value, ctx)
+    if generated is not None:
+        return generated
     return field_types.display_from_snapshot(entry, value, ctx)
 
 

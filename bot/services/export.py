@@ -26,13 +26,8 @@ from bot.i18n import N_, normalise, t
 from bot.models import ActivityPlan, Channel, ChannelStageChange, Feedback, Report, Staff
 from bot.services.activity_results import Effect, effects, number_text
 from bot.services.channels import DIFFICULTY_LABELS, STAGE_LABELS
-from bot.services.feedback import (
-    CATEGORY_LABELS,
-    SEGMENT_LABELS,
-    SEVERITY_LABELS,
-    is_week_value,
-    week_text,
-)
+from bot.services.feedback import CATEGORY_LABELS, SEGMENT_LABELS, SEVERITY_LABELS
+from bot.services.prefill import generated_text
 from bot.services.sheets import Formatted, Sheet
 
 OWED_CADENCES = ("daily", "weekly", "monthly", "quarterly", "yearly")
@@ -257,8 +252,9 @@ def _answer_cell(scope: _Scope, fctx: FieldContext, spec: FieldSpec | None, valu
     """A stored answer as a cell: numbers as numbers, money in yuan, dates as dates."""
     if value is None or value == "" or value == [] or value == {}:
         return None
-    if is_week_value(value):  # the bot's pre-fill, kept as figures: in the export's language
-        return week_text(value, scope.locale)
+    generated = generated_text(value, fctx)  # the bot's pre-fill, kept as figures
+    if generated is not None:  # … in the export's language
+        return generated
     if spec is None:
         return field_types.display(_PLAIN, value, fctx)
     if spec.type in ("int", "decimal"):

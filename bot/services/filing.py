@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.calendar import Period
 from bot.forms.spec import FormSpec, ReportsConfig
 from bot.models import ActivityPlan, Draft, Report, Staff
-from bot.services import activities, activity_results, announce, feedback, obligations, reports
+from bot.services import (
+    activities,
+    activity_results,
+    announce,
+    feedback,
+    obligations,
+    prefill,
+    reports,
+)
 from bot.services.activities import ActivityError
 from bot.services.reports import ReportError
 
@@ -144,14 +152,19 @@ async def start(session: AsyncSession, staff: Staff, form: FormSpec, key: str) -
     report = await reports.existing(session, staff.id, form.key, key)
     if report is not None:
         return Start(dict(report.answers), report.id)
-    return Start(await _prefilled(session, form, key))
+    return Start(await _prefilled(session, staff, form, key))
 
 
-async def _prefilled(session: AsyncSession, form: FormSpec, key: str) -> dict[str, Any]:
-    """Answers written by the bot (e.g. this week's feedback, an activity's targets)."""
+async def _prefilled(
+    session: AsyncSession, staff: Staff, form: FormSpec, key: str
+) -> dict[str, Any]:
+    """Answers written by the bot (this week's feedback, an activity's targets, the month's
+    daily figures summed, the channel library)."""
     answers: dict[str, Any] = {}
     about = subject(key)
     for spec in form.fields:
+        if spec.prefill and prefill.is_known(spec.prefill) and about.kind == DraftFor.PERIOD:
+            answers[spec.key] = await prefill.value(session, staff.id, spec, key)
         if spec.prefill == "activity:targets" and about.kind == DraftFor.RESULTS:
             plan = await activities.get(session, about.plan_id)
             answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
