@@ -20,6 +20,7 @@ from handlers import (
     reports,
     staff,
     start,
+    tasks,
     team,
     text,
     updates,
@@ -56,6 +57,8 @@ def register(app: Application) -> None:
     fulltext.register(app)
     # Activity plans: directors' cards, /pending, /budget, the proposer's buttons.
     activities.register(app)
+    # Tasks: /assign and its confirmation card, the assignee's and assigner's buttons, /tasks.
+    tasks.register(app)
     # Reports: one command per configured form, their buttons, /my.
     reports.register(app)
     # Every typed private message, once: the sender's open prompt or form decides whether it is

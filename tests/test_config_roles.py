@@ -197,6 +197,8 @@ OLD_MENU = [
     ("target", "Set a KPI target for a person or the team", {"director"}),
     ("export", "Everything recorded, as a spreadsheet", {"director"}),
     ("my", "My reports and what is due", None),
+    ("tasks", "My tasks, and the ones I assigned", None),  # issue 17 added these two
+    ("assign", "Assign a task with a deadline", None),
     ("leave", "Record days away", None),
     ("help", "What I can do for you", None),
     ("lang", "Change language", None),

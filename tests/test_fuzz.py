@@ -239,11 +239,17 @@ ARGUMENTS: dict[str, st.SearchStrategy[str]] = {
         st.tuples(handle, word(["downloads", "registrations", "x"]), period, numbers).map(" ".join),
         hostile,
     ),
+    "assign": st.one_of(
+        st.tuples(
+            handle, hostile, word(["明天", "周五下午5点", "12/10 17:00", "tomorrow 5pm"])
+        ).map(" ".join),
+        st.tuples(handle, hostile, hostile).map(" ".join),
+    ),
 }
 COMMANDS = [
     "start", "help", "my", "lang", "leave", "feedback", "channel", "team", "staff", "invite",
     "pending", "budget", "activity", "cancel", "daily", "weekly", "results", "kpi", "target",
-    "export", "bind", "remind",
+    "export", "bind", "remind", "assign", "tasks",
 ]  # fmt: skip
 unknown_command = st.from_regex(r"[a-zA-Z0-9_]{1,32}", fullmatch=True)
 

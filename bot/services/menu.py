@@ -29,6 +29,8 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("target", N_("Set a KPI target for a person or the team"), {"director"}),
     ("export", N_("Everything recorded, as a spreadsheet"), {"director"}),
     ("my", N_("My reports and what is due"), None),
+    ("tasks", N_("My tasks, and the ones I assigned"), None),
+    ("assign", N_("Assign a task with a deadline"), None),
     ("leave", N_("Record days away"), None),
     ("help", N_("What I can do for you"), None),
     ("lang", N_("Change language"), None),

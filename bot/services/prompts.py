@@ -26,14 +26,15 @@ class Kind(StrEnum):
     DECISION_REASON = "decision_reason"  # a director's reason for Reject / Request changes
     TARGET_VALUE = "target_value"  # a director's typed /target value
     CHANNEL_ADD = "channel_add"  # a half-added channel: the region and industry buttons
+    TASK_REPLY = "task_reply"  # a task's new date, reason or question (services/tasks.py)
 
 
 # How long an unanswered prompt stands; a kind not named here waits until answered.
 TTL = {Kind.TARGET_VALUE: timedelta(hours=1), Kind.CHANNEL_ADD: timedelta(days=7)}
 # A plain text goes to the form being filled rather than to a prompt of another kind, except:
-# a reason was just asked for by a press on a plan card, so the next text is that reason.
+# a reason was just asked for by a press on a plan card (or a task card), so the next text is it.
 # (A target value is asked with "reply to this message" when a form is open.)
-BEFORE_FORM = frozenset({Kind.DECISION_REASON})
+BEFORE_FORM = frozenset({Kind.DECISION_REASON, Kind.TASK_REPLY})
 # Answered with buttons only: a typed text passes it by.
 BUTTONS_ONLY = frozenset({Kind.CHANNEL_ADD})
 

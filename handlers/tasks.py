@@ -1,0 +1,276 @@
+"""Tasks on Telegram: /assign and its confirmation card, the assignee's and the assigner's
+buttons, typed follow-ups (handlers/text.py routes them here), /tasks."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot import clock
+from bot.buttons import Action
+from bot.models import Prompt, Staff
+from bot.services import audit, deadlines, tasks
+from bot.services import staff as staff_service
+from bot.services.deadlines import DeadlineError
+from bot.services.errors import ServiceError
+from bot.services.tasks import TaskError
+from bot.state import BotContext
+from handlers.access import staff_only
+from handlers.reply import acknowledge, answer_alert, answer_note, edit, reply
+
+PRIVATE = filters.ChatType.PRIVATE
+# The deadline is the last one to three words of /assign (周五下午5点, tomorrow 5pm, 12/10 17:00).
+DEADLINE_WORDS = (3, 2, 1)
+# Refusals recorded in the audit log (a press on someone else's task, or on no task at all).
+AUDITED = {"not_yours", "not_found", "not_allowed"}
+
+
+def _explain(exc: ServiceError) -> dict:
+    return {"reason": exc.reason, **exc.details}
+
+
+async def _refuse(update: Update, session: AsyncSession, me: Staff, exc: ServiceError) -> None:
+    """An alert for a press, a message for a command or a typed text; foreign presses audited."""
+    if exc.reason in AUDITED:
+        target = update.callback_query.data if update.callback_query else "/assign"
+        await audit.record(session, me.telegram_id, "access.refused", target, reason=exc.reason)
+    if update.callback_query is not None:
+        await answer_alert(update, me.locale, "task_error.html.j2", **_explain(exc))
+    else:
+        await reply(update, me.locale, "task_error.html.j2", **_explain(exc))
+
+
+# ---- /assign ---------------------------------------------------------------------------------
+
+
+@staff_only()
+async def assign(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """/assign @who title deadline: the task as understood, with ✅ Send / ✖ Cancel."""
+    args = list(context.args or [])
+    if len(args) < 3:
+        await reply(update, me.locale, "task_error.html.j2", reason="usage")
+        return
+    tz, cal = context.settings.team.tz, context.state.calendar
+    try:
+        assignee = await staff_service.by_handle(session, args[0][:64])
+        if assignee is None:
+            raise TaskError("unknown_person", handle=args[0][:64])
+        title, due = _split(args[1:], tz, cal)
+        task = await tasks.draft(session, me, assignee, title, due, tz=tz)
+    except ServiceError as exc:
+        await _refuse(update, session, me, exc)
+        return
+    await reply(
+        update,
+        me.locale,
+        "task_confirm.html.j2",
+        tasks.confirm_buttons(task, me.locale, due),
+        **_confirm_context(task, me.locale, tz, assignee, due),
+    )
+
+
+def _split(words: list[str], tz, cal) -> tuple[str, deadlines.Deadline]:
+    """(title, deadline): the longest tail of at most three words that reads as a deadline."""
+    error: DeadlineError | None = None
+    for count in DEADLINE_WORDS:
+        if len(words) <= count:
+            continue
+        try:
+            due = deadlines.parse(" ".join(words[-count:]), now=clock.now(), tz=tz, cal=cal)
+        except DeadlineError as exc:
+            error = exc  # the last one tried (one word) says best what was wrong
+            continue
+        return " ".join(words[:-count]), due
+    raise error or DeadlineError("unreadable", text="")
+
+
+def _confirm_context(task, locale: str, tz, assignee: Staff, due=None) -> dict:
+    day_off = due is not None and due.day_off
+    return dict(
+        task=task,
+        assignee=assignee.display_name,
+        due=deadlines.text_of(task.deadline, tz, locale),
+        day_off=deadlines.day_text(due.day, locale) if day_off else None,
+        instead=deadlines.day_text(due.instead.astimezone(tz).date(), locale)
+        if day_off and due.instead
+        else None,
+        outcome=None,
+    )
+
+
+async def _draft_press(update, context, session, me: Staff, action: Action, step) -> None:
+    task_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+    tz = context.settings.team.tz
+    try:
+        task = await step(session, task_id, version, me, tz, context.state.calendar)
+    except ServiceError as exc:
+        await _refuse(update, session, me, exc)
+        return
+    assignee = await staff_service.get(session, task.assignee_id)
+    buttons, ctx = None, _confirm_context(task, me.locale, tz, assignee)
+    if task.status == tasks.TaskStatus.DRAFT:  # moved to a working day: still to confirm
+        buttons = tasks.confirm_buttons(task, me.locale)
+    ctx["outcome"] = task.status
+    await acknowledge(update)
+    await edit(update, me.locale, "task_confirm.html.j2", buttons, **ctx)
+
+
+@staff_only()
+async def send(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """✅ Send: the assignee gets the card."""
+
+    async def step(session, task_id, version, me, tz, cal):
+        return await tasks.send(session, task_id, version, me, tz=tz)
+
+    await _draft_press(update, context, session, me, tasks.SEND, step)
+
+
+@staff_only()
+async def cancel(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """✖ Cancel: nothing is sent."""
+
+    async def step(session, task_id, version, me, tz, cal):
+        return await tasks.cancel(session, task_id, version, me)
+
+    await _draft_press(update, context, session, me, tasks.CANCEL, step)
+
+
+@staff_only()
+async def move(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """📅 The deadline moves off the day off to the suggested working day."""
+
+    async def step(session, task_id, version, me, tz, cal):
+        return await tasks.move_to_workday(session, task_id, version, me, tz=tz, cal=cal)
+
+    await _draft_press(update, context, session, me, tasks.MOVE, step)
+
+
+# ---- presses that take effect at once --------------------------------------------------------
+
+
+def _instant(action: Action, step):
+    """A handler for a button whose press is the whole step (done, accept, approve, refuse)."""
+
+    @staff_only()
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        task_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+        tz = context.settings.team.tz
+        try:
+            task = await step(session, task_id, version, me, tz=tz)
+        except ServiceError as exc:
+            await _refuse(update, session, me, exc)
+            return
+        await answer_note(update, me.locale, "task_done.html.j2", task=task, step=None)
+        await edit(
+            update, me.locale, "task_card.html.j2", None, **await _card(session, task, me, tz)
+        )
+
+    press.__name__ = press.__qualname__ = f"press_{step.__name__}"
+    return press
+
+
+async def _card(session: AsyncSession, task, me: Staff, tz) -> dict:
+    assigner = await staff_service.get(session, task.assigner_id)
+    assignee = await staff_service.get(session, task.assignee_id)
+    return dict(
+        task=task,
+        due=deadlines.text_of(task.deadline, tz, me.locale),
+        assigner=assigner.display_name,
+        assignee=assignee.display_name,
+        event=None,
+        by=None,
+    )
+
+
+# ---- presses that ask for words --------------------------------------------------------------
+
+
+def _typed(action: Action, step: str):
+    """A handler for a button that asks for a typed follow-up (a new date, a reason, a question)."""
+
+    @staff_only()
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        task_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+        tz = context.settings.team.tz
+        try:
+            task = await tasks.start_typed(session, me, task_id, version, step, tz=tz)
+        except ServiceError as exc:
+            await _refuse(update, session, me, exc)
+            return
+        await acknowledge(update)
+        await reply(update, me.locale, "task_ask.html.j2", task=task, step=step)
+
+    press.__name__ = press.__qualname__ = f"ask_{step}"
+    return press
+
+
+async def take_reply(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff, prompt: Prompt
+) -> None:
+    """A typed new date, reason or question (handlers/text.py routes it here)."""
+    tz, cal = context.settings.team.tz, context.state.calendar
+    text = update.effective_message.text or ""
+    try:
+        done = await tasks.take_typed(session, me, prompt, text, tz=tz, cal=cal)
+    except ServiceError as exc:
+        await reply(update, me.locale, "task_error.html.j2", again=True, **_explain(exc))
+        return
+    if done.asked is not None:  # the date was read: now the reason
+        asked = deadlines.text_of(done.asked, tz, me.locale)
+        await reply(
+            update, me.locale, "task_ask.html.j2", task=done.task, step=done.step, asked=asked
+        )
+        return
+    await reply(update, me.locale, "task_done.html.j2", task=done.task, step=done.step)
+
+
+# ---- /tasks ----------------------------------------------------------------------------------
+
+
+@staff_only()
+async def list_tasks(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """/tasks: mine (overdue, due soon, open) and the ones I assigned, with their state."""
+    tz, cal, now = context.settings.team.tz, context.state.calendar, clock.now()
+    found = await tasks.lists(session, me)
+
+    def row(task, other_id):
+        return dict(
+            task=task,
+            due=deadlines.text_of(task.deadline, tz, me.locale),
+            state=tasks.due_state(task, now, tz, cal),
+            other=found.names.get(other_id, "?"),
+        )
+
+    await reply(
+        update,
+        me.locale,
+        "task_list.html.j2",
+        mine=[row(t, t.assigner_id) for t in found.mine],
+        assigned=[row(t, t.assignee_id) for t in found.assigned],
+        me_id=me.id,
+    )
+
+
+def register(app) -> None:
+    """/assign, /tasks and every task button, one handler per kind (a typed follow-up:
+    handlers/text.py)."""
+    app.add_handler(CommandHandler("assign", assign, filters=PRIVATE))
+    app.add_handler(CommandHandler("tasks", list_tasks, filters=PRIVATE))
+    app.add_handler(CallbackQueryHandler(send, pattern=tasks.SEND.pattern))
+    app.add_handler(CallbackQueryHandler(cancel, pattern=tasks.CANCEL.pattern))
+    app.add_handler(CallbackQueryHandler(move, pattern=tasks.MOVE.pattern))
+    instant = {
+        tasks.DONE: tasks.done,
+        tasks.ACCEPT: tasks.accept,
+        tasks.APPROVE: tasks.approve_postponement,
+        tasks.REFUSE: tasks.refuse_postponement,
+    }
+    for action, step in instant.items():
+        app.add_handler(CallbackQueryHandler(_instant(action, step), pattern=action.pattern))
+    typed = {
+        tasks.POSTPONE: "postpone_date",
+        tasks.QUESTION: "question",
+        tasks.GIVE_BACK: "give_back",
+        tasks.REOPEN: "reopen",
+    }
+    for action, step in typed.items():
+        app.add_handler(CallbackQueryHandler(_typed(action, step), pattern=action.pattern))
