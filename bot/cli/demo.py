@@ -63,6 +63,11 @@ DAILY_IN_ONE_MESSAGE = """/daily
 渠道带来的注册量：{registrations}
 下一个工作日计划：继续跟进物业渠道"""
 # 王伟's week of 7–11 December: (day, new channels, signed, downloads, registrations).
+# The director's monthly promotion plan, due on December's first working day.
+PLAN_IN_ONE_MESSAGE = """/monthplan
+推广目标：新增注册 2000，签约物业 4 家
+推广重点：沈阳物业渠道的周末缴费活动，公众号做冬季用电专题
+预算（元）：8000"""
 WEEK_OF_REPORTS = (
     ("2026-12-07", 2, 0, 600, 90),
     ("2026-12-08", 1, 1, 750, 120),
@@ -342,6 +347,11 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
         await log.flush()
 
     await _say(log, director, "/team")
+
+    log.scene("12b. The director files December's promotion plan; the team group sees it")
+    clock.start_at(clock.parse_local("2026-12-01 14:00", TEAM_TZ))
+    await _say(log, director, PLAN_IN_ONE_MESSAGE)
+    await _press(log, director, director.inbox[-1], "✅ 提交")
 
     log.scene("13. After the activity: results asked for, filed, reviewed")
     clock.start_at(clock.parse_local("2026-12-07 09:30", TEAM_TZ))
