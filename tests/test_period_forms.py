@@ -272,3 +272,29 @@ async def test_the_monthly_operations_report_is_filed_and_announced(
 async def _nag(app, person, when: str) -> str:
     await at(app, when)
     return "\n".join(m.plain for m in person.inbox if m.plain[:1] in "⏰⚠🔔")
+
+
+async def test_the_quarterly_report_sums_the_quarters_dailies_and_the_quarterly_plan_is_filed(
+    app, sim, sessions, lina, director, channel_manager
+):
+    wang = channel_manager
+    with time_machine.travel(local("2026-10-09 09:00"), tick=True):
+        await make_staff(sessions, wang, "channel")
+        await wang.send("/start")
+    await _director_since(sessions, director, "2026-09-25 09:00")
+    await at(app, "2026-10-09 09:00")
+    # The quarter's plan, on Friday 9 October: its due day (8 October) passed, still open.
+    filed = await file(director, "2026-10-09 10:00", PLAN.replace("/monthplan", "/quarterplan"))
+    assert "季度推广计划 · 2026年第四季度" in filed and "迟交" in filed
+    assert "季度推广计划" in sim.messages(TEAM_GROUP)[-1].plain
+    for day, contracts in (("2026-10-09", 1), ("2026-11-25", 2), ("2026-12-30", 4)):
+        await at(app, f"{day} 09:00")
+        await file(wang, f"{day} 17:00", daily(contracts, 1))
+    await at(app, "2026-12-31 09:00")
+    with time_machine.travel(local("2026-12-31 10:00"), tick=True):
+        await wang.send("/quarterly\n下季度拓展方向：锦州")
+        review = wang.inbox[-1].plain
+        await wang.press(wang.inbox[-1], "✅ 提交")
+    assert "本季度签约数：7" in review and "本季度交付上线数：3" in review
+    assert "按时提交" in wang.inbox[-1].plain
+    assert await _metrics(sessions, "quarterly_channel") == {"contracts_signed": 7, "deliveries": 3}
