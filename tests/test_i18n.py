@@ -168,9 +168,6 @@ CONTEXTS |= {
     "report_announce.html.j2": dict(
         name=HOSTILE, form_name=HOSTILE, period=HOSTILE, version=2, late=True, rows=_ROWS
     ),
-    "report_brief.html.j2": dict(
-        name=HOSTILE, form_name=HOSTILE, period=HOSTILE, version=2, late=True, rows=_ROWS
-    ),
     "digest_problems.html.j2": dict(
         day_label=HOSTILE, rows=[(HOSTILE, HOSTILE, HOSTILE, HOSTILE), (HOSTILE, None, None, "x")]
     ),

@@ -141,11 +141,10 @@ async def test_directors_get_a_compact_card_the_group_nothing(app, team, directo
     await file(app, researcher, RESEARCH.format(findings=findings), "2026-11-26 10:00")
     [card] = research_cards(director)
     lines = card.plain.splitlines()
-    assert lines[0] == "📊 赵 敏 · 调研报告"
-    assert lines[1] == "2026年11月26日（周四）"
+    assert lines[:2] == ["📊 调研报告 · 2026年11月26日（周四）", "提交人：赵 敏"]
     assert "调研结论与分析：" + findings[:60] + "…" in lines
     assert not any(line.startswith("建议") for line in lines)  # unanswered: not on the card
-    assert len(lines) == 5
+    assert len(lines) == 6  # two lines of heading, a blank, the three answers
     [button] = [b for row in card.buttons for b in row]
     await director.press(card, button.text)
     assert director.inbox[-1].plain == "📄 调研结论与分析\n" + findings

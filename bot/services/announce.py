@@ -1,4 +1,5 @@
-"""Sending a filed report to the directors (a compact card) and the team group (the outbox)."""
+"""Sending a filed report to the directors (compact: answered questions only) and the team
+group, through the outbox."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +15,6 @@ from bot.services import team
 # Telegram allows 4,096 characters; a long answer is clipped on the announcement (the filer's own
 # card and the database keep it whole).
 VALUE_CLIP = 600
-# The team group's card lists every question; a director's is the compact one (decision 56).
-CARD, BRIEF = "report_announce.html.j2", "report_brief.html.j2"
 
 
 async def report_filed(
@@ -27,17 +26,17 @@ async def report_filed(
     team_locale: str,
 ) -> int:
     """Queue the report for everyone the form announces to; returns how many were queued."""
-    recipients: list[tuple[int, str, str]] = []  # (chat, locale, template)
+    recipients: list[tuple[int, str, bool]] = []  # (chat, locale, compact)
     if "directors" in form.announce:
         directors = await staff_service.directors(session)
-        recipients += [(d.telegram_id, d.locale, BRIEF) for d in directors if d.id != filer.id]
+        recipients += [(d.telegram_id, d.locale, True) for d in directors if d.id != filer.id]
     if "group" in form.announce:
         group = (await team.get(session)).group_chat_id
         if group is not None:
-            recipients.append((group, team_locale, CARD))
+            recipients.append((group, team_locale, False))
     queued = 0
-    for chat_id, locale, template in recipients:
-        text, buttons = _text(template, report, form, filer, reports, locale)
+    for chat_id, locale, compact in recipients:
+        text, buttons = _text(report, form, filer, reports, locale, compact=compact)
         queued += await enqueue(
             session, f"report:{report.id}:v{report.version}:{chat_id}", chat_id, text, buttons
         )
@@ -45,12 +44,13 @@ async def report_filed(
 
 
 def _text(
-    template: str,
     report: Report,
     form: FormSpec,
     filer: Staff,
     reports: ReportsConfig,
     locale: str,
+    *,
+    compact: bool,
 ) -> tuple[str, list]:
     ctx = FieldContext(
         locale=locale,
@@ -60,10 +60,10 @@ def _text(
     )
     items = answer_items(form, report.answers, ctx)
     rows = [(label, _clip(value)) for _, label, value in items]
-    if template == BRIEF:  # a director's phone: what was answered, one line each
+    if compact:  # a director's card (decision 56): what was answered, one clipped line each
         rows = [(label, value) for label, value in rows if value.strip() not in ("", EMPTY)]
     text = render(
-        template,
+        "report_announce.html.j2",
         locale,
         name=filer.display_name,
         form_name=form.name.get(locale),
