@@ -4,6 +4,7 @@ library, filed, announced, scored."""
 
 from datetime import date
 
+import pytest
 import time_machine
 from sqlalchemy import select, update
 from support import TEAM_GROUP, TZ, local, make_staff
@@ -298,3 +299,26 @@ async def test_the_quarterly_report_sums_the_quarters_dailies_and_the_quarterly_
     assert "本季度签约数：7" in review and "本季度交付上线数：3" in review
     assert "按时提交" in wang.inbox[-1].plain
     assert await _metrics(sessions, "quarterly_channel") == {"contracts_signed": 7, "deliveries": 3}
+
+
+def test_a_prefill_naming_nothing_is_refused():
+    from pydantic import ValidationError
+
+    from bot.forms.spec import ReportsConfig
+
+    def with_prefill(source: str, kind: str = "int") -> dict:
+        data = REPORTS.model_dump(mode="json", exclude_unset=True)
+        monthly = next(f for f in data["forms"] if f["key"] == "monthly_channel")
+        monthly["fields"][1] |= {"prefill": source, "type": kind, "metric": kind == "int"}
+        return data
+
+    ReportsConfig.model_validate(with_prefill("sum:daily_channel:downloads"))
+    for source, kind, problem in (
+        ("sum:no_such_form", "int", "no metric contracts_signed"),
+        ("sum:daily_channel:plan", "int", "no metric plan"),
+        ("sum:daily_channel", "text", "a sum pre-fills a number"),
+        ("channels:period", "int", "fills a longtext"),
+        ("library:everything", "int", "unknown prefill"),
+    ):
+        with pytest.raises(ValidationError, match=problem):
+            ReportsConfig.model_validate(with_prefill(source, kind))

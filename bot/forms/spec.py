@@ -237,9 +237,45 @@ class ReportsConfig(Strict):
             raise ValueError("two forms share a command")
         return self
 
+    @model_validator(mode="after")
+    def _prefills(self) -> "ReportsConfig":
+        # A pre-fill naming nothing would silently start every draft empty: refuse it.
+        for form in self.forms:
+            for field in form.fields:
+                if field.prefill:
+                    problem = _prefill_problem(self, form, field)
+                    if problem:
+                        raise ValueError(f"form {form.key}, field {field.key}: {problem}")
+        return self
+
     def form(self, key: str) -> FormSpec | None:
         """The form with this key, if configured."""
         return next((f for f in self.forms if f.key == key), None)
+
+
+# bot/services/filing.py and bot/services/prefill.py fill these.
+FIXED_PREFILLS = {
+    "feedback:week": ("longtext",),
+    "activity:targets": ("group",),
+    "channels:period": ("longtext",),
+}
+
+
+def _prefill_problem(reports: ReportsConfig, form: FormSpec, field: FieldSpec) -> str | None:
+    source = field.prefill or ""
+    if source in FIXED_PREFILLS:
+        ok = field.type in FIXED_PREFILLS[source]
+        return None if ok else f"prefill {source} fills a {' or '.join(FIXED_PREFILLS[source])}"
+    parts = source.split(":")
+    if parts[0] != "sum" or len(parts) not in (2, 3):
+        return f"unknown prefill {source!r} (sum:<form>[:<field>], or {', '.join(FIXED_PREFILLS)})"
+    if form.cadence == "adhoc" or field.type not in NUMERIC_TYPES:
+        return "a sum pre-fills a number of a daily … yearly form"
+    other = reports.form(parts[1])
+    key = parts[2] if len(parts) == 3 else field.key
+    if other is None or key not in {m.key for m, _ in other.metrics()}:
+        return f"prefill {source}: no metric {key} in a form {parts[1]}"
+    return None
 
 
 def _checked_key(key: str) -> str:
