@@ -4,17 +4,21 @@ assigner's buttons, typed follow-ups, /tasks; double taps, two directors, forged
 import asyncio
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import select
-from support import local, make_staff
+from support import another_process, local, make_staff
 
 from bot.models import AuditLog, Outbox, Prompt, Task, TaskEvent
+from bot.services import leave
+from bot.services import staff as staff_service
 from bot.services.tasks import ACCEPT, DONE, SEND
 
 # Monday 7 December 2026, 10:00 in Shanghai.
 MONDAY = local("2026-12-07 10:00")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # For tests/test_i18n.py: every task template with hostile user input (<zz>&).
 _HOSTILE = "<zz>&"
@@ -286,3 +290,36 @@ async def test_cancel_drops_a_half_typed_postponement(team, sessions):
     async with sessions() as s:
         assert await s.scalar(select(Prompt)) is None
     assert (await _task(sessions)).status == "open"
+
+
+async def test_a_deputy_standing_in_for_the_director_may_assign(team, sessions, sim):
+    director, wang = team
+    lina = sim.user(id=2003, first_name="Li", last_name="Na", username="lina", language_code="en")
+    await make_staff(sessions, lina, "user_ops")
+    await lina.send("/assign @wangwei 整理名单 明天")
+    assert "Only a director" in q(lina)
+    async with sessions() as s, s.begin():
+        zhang = await staff_service.by_telegram_id(s, director.id)
+        deputy = await staff_service.by_telegram_id(s, lina.id)
+        today = MONDAY.astimezone(SHANGHAI).date()
+        await leave.add(s, zhang, today, today, zhang, today=today, deputy=deputy)
+    await lina.send("/assign @wangwei 整理名单 tomorrow 5pm")
+    card = next(m for m in reversed(lina.inbox) if m.buttons)  # the leave notice may follow it
+    assert "Tue 8 Dec at 17:00" in card.plain
+    await lina.press(card, "✅ Send")
+    assert "Li Na 交办的新任务" in q(wang)
+
+
+async def test_the_confirmation_and_a_half_typed_postponement_survive_a_restart(
+    team, sessions, sim, settings, engine
+):
+    director, wang = team
+    await director.send("/assign @wangwei 整理沈阳物业渠道名单 周五下午5点")
+    card = director.inbox[-1]
+    async with another_process(sim, settings, engine):
+        await director.press(card, "✅ 发送")
+        await wang.press(wang.inbox[-1], "🕒 申请延期")
+    async with another_process(sim, settings, engine):
+        await wang.send("下周一")
+        await wang.send("等物业回复")
+    assert "申请延期" in q(director) and "12月14日（周一）18:00" in q(director)
