@@ -8,7 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import clock
 from bot.buttons import Action
 from bot.models import Prompt, Staff
-from bot.services import audit, deadlines, tasks
+from bot.services import audit, deadlines, prompts, tasks
 from bot.services import staff as staff_service
 from bot.services.deadlines import DeadlineError
 from bot.services.errors import ServiceError
@@ -46,10 +46,13 @@ async def _refuse(update: Update, session: AsyncSession, me: Staff, exc: Service
 async def assign(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """/assign @who title deadline: the task as understood, with ✅ Send / ✖ Cancel."""
     args = list(context.args or [])
+    tz, cal = context.settings.team.tz, context.state.calendar
+    if not args:
+        await _guide(update, context, session, me)
+        return
     if len(args) < 3:
         await reply(update, me.locale, "task_error.html.j2", reason="usage")
         return
-    tz, cal = context.settings.team.tz, context.state.calendar
     try:
         assignee = await staff_service.by_handle(session, args[0][:64])
         if assignee is None:
@@ -65,6 +68,64 @@ async def assign(update: Update, context: BotContext, session: AsyncSession, me:
         "task_confirm.html.j2",
         tasks.confirm_buttons(task, me.locale, due),
         **_confirm_context(task, me.locale, tz, assignee, due),
+    )
+
+
+async def _guide(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """/assign alone: whom (a director picks; anyone else is asked for their own task's title)."""
+    tz = context.settings.team.tz
+    people = await tasks.assignable(session, me, tz)
+    if people == [me]:
+        await tasks.pick(session, me, me.id, tz=tz)
+        await reply(update, me.locale, "task_ask.html.j2", task=None, step="guided_title")
+        return
+    buttons = tasks.pick_buttons(people)
+    await reply(update, me.locale, "task_ask.html.j2", buttons, task=None, step="guided_who")
+
+
+@staff_only()
+async def pick(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """A person picked in the guided /assign: the title is asked next."""
+    (person,) = tasks.PICK.unpack(update.callback_query.data)
+    try:
+        assignee = await tasks.pick(session, me, int(person), tz=context.settings.team.tz)
+    except ServiceError as exc:
+        await _refuse(update, session, me, exc)
+        return
+    await acknowledge(update)
+    await reply(
+        update,
+        me.locale,
+        "task_ask.html.j2",
+        task=None,
+        step="guided_title",
+        who=assignee.display_name,
+    )
+
+
+@staff_only()
+async def quick(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+    """今天 / 明天 / 本周五 / 下周一 under the guided /assign's deadline question."""
+    prompt_id, when = tasks.QUICK.unpack(update.callback_query.data)
+    tz, cal = context.settings.team.tz, context.state.calendar
+    try:
+        done = await tasks.quick_deadline(session, me, int(prompt_id), when, tz=tz, cal=cal)
+    except ServiceError as exc:
+        await _refuse(update, session, me, exc)
+        return
+    await acknowledge(update)
+    await _confirm(update, session, me, done, tz)
+
+
+async def _confirm(update: Update, session: AsyncSession, me: Staff, done, tz) -> None:
+    """The guided /assign's confirmation card, as /assign with arguments shows it."""
+    assignee = await staff_service.get(session, done.task.assignee_id)
+    await reply(
+        update,
+        me.locale,
+        "task_confirm.html.j2",
+        tasks.confirm_buttons(done.task, me.locale, done.due),
+        **_confirm_context(done.task, me.locale, tz, assignee, done.due),
     )
 
 
@@ -214,6 +275,14 @@ async def take_reply(
     except ServiceError as exc:
         await reply(update, me.locale, "task_error.html.j2", again=True, **_explain(exc))
         return
+    if done.step == "guided_deadline":  # the title was read: now the deadline
+        prompt = await prompts.current(session, me.id)
+        buttons = tasks.quick_buttons(prompt.id, me.locale)
+        await reply(update, me.locale, "task_ask.html.j2", buttons, task=None, step=done.step)
+        return
+    if done.step == "guided_drafted":
+        await _confirm(update, session, me, done, tz)
+        return
     if done.asked is not None:  # the date was read: now the reason
         asked = deadlines.text_of(done.asked, tz, me.locale)
         await reply(
@@ -258,6 +327,8 @@ def register(app) -> None:
     app.add_handler(CallbackQueryHandler(send, pattern=tasks.SEND.pattern))
     app.add_handler(CallbackQueryHandler(cancel, pattern=tasks.CANCEL.pattern))
     app.add_handler(CallbackQueryHandler(move, pattern=tasks.MOVE.pattern))
+    app.add_handler(CallbackQueryHandler(pick, pattern=tasks.PICK.pattern))
+    app.add_handler(CallbackQueryHandler(quick, pattern=tasks.QUICK.pattern))
     instant = {
         tasks.DONE: tasks.done,
         tasks.ACCEPT: tasks.accept,

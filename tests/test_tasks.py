@@ -323,3 +323,32 @@ async def test_the_confirmation_and_a_half_typed_postponement_survive_a_restart(
         await wang.send("下周一")
         await wang.send("等物业回复")
     assert "申请延期" in q(director) and "12月14日（周一）18:00" in q(director)
+
+
+async def test_guided_assign_who_what_by_when_with_a_quick_day(team, sessions):
+    director, wang = team
+    await director.send("/assign")
+    assert "交给谁" in q(director)
+    await director.press(director.inbox[-1], "王 伟")
+    assert "给 王 伟 的新任务" in q(director)
+    await director.send("整理沈阳物业渠道名单")
+    ask = director.inbox[-1]
+    assert "什么时候截止" in ask.plain and ask.labels == ["今天", "明天", "本周五", "下周一"]
+    await director.press(ask, "本周五")
+    card = director.inbox[-1]
+    assert "整理沈阳物业渠道名单" in card.plain and "12月11日（周五）18:00" in card.plain
+    await director.press(card, "✅ 发送")
+    assert "张 总 交办的新任务" in q(wang)
+    again = await director.press(ask, "本周五")  # the question is answered: nothing more
+    assert again.show_alert and "已失效" in again.text
+    async with sessions() as s:
+        assert len(list(await s.scalars(select(Task)))) == 1
+
+
+async def test_guided_assign_of_a_manager_asks_only_for_their_own_task(team, sessions):
+    _, wang = team
+    await wang.send("/assign")
+    assert "新任务：做什么" in q(wang)
+    await wang.send("准备周报材料")
+    await wang.send("明天下午3点")
+    assert "12月8日（周二）15:00" in q(wang) and "✅ 发送" in wang.inbox[-1].labels

@@ -45,6 +45,17 @@ DONE_LABELS = (N_("✅ Accept"), N_("↩️ Reopen"))
 ASKED_LABELS = (N_("✅ Approve"), N_("✖ Refuse"))
 # Steps answered by a typed message (a prompt of kind TASK_REPLY); postponement takes two.
 TYPED = ("postpone_date", "postpone_reason", "question", "give_back", "reopen")
+# The guided /assign: who (buttons), then the title, then the deadline (buttons or typed).
+GUIDED = ("guided_title", "guided_deadline")
+PICK = Action("task", "gp:{person}", person=ID)
+QUICK = Action("task", "gq:{prompt}:{when}", prompt=ID, when=r"[a-z]{1,10}")
+# A quick deadline button and what it stands for (read like a typed one).
+QUICK_DEADLINES = {
+    "today": (N_("Today"), "今天"),
+    "tomorrow": (N_("Tomorrow"), "明天"),
+    "friday": (N_("This Friday"), "本周五"),
+    "monday": (N_("Next Monday"), "下周一"),
+}
 # Which side of the task may take each step.
 ASSIGNEE_STEPS = {"done", "postpone_date", "postpone_reason", "question", "give_back"}
 DECIDER_STEPS = {"accept", "reopen", "approve", "refuse"}
@@ -332,8 +343,9 @@ class Typed:
     postponement's date the deadline read."""
 
     step: str
-    task: Task
+    task: Task | None
     asked: datetime | None = None
+    due: Deadline | None = None  # a guided /assign's deadline, read
 
 
 async def take_typed(
@@ -345,6 +357,8 @@ async def take_typed(
     the reason is still owed); an unreadable date or an empty text raises and asks again.
     """
     asked = dict(prompt.details)
+    if asked["step"] in GUIDED:
+        return await _guided(session, actor, prompt, text, tz=tz, cal=cal)
     step, task_id, version = asked["step"], int(asked["task"]), int(asked["version"])
     if step == "postpone_date":
         due = deadlines.parse(text, now=clock.now(), tz=tz, cal=cal)
@@ -369,6 +383,78 @@ async def take_typed(
     else:
         task = await reopen(session, task_id, version, actor, text, tz=tz)
     return Typed(step, task)
+
+
+# ---- the guided /assign ----------------------------------------------------------------------
+
+
+async def assignable(session: AsyncSession, actor: Staff, tz) -> list[Staff]:
+    """Whom `actor` may assign: everyone active for a director or a standing-in deputy, else
+    themselves."""
+    if actor.has_role("director") or await leave.acting_for(
+        session, actor.id, local_date(clock.now(), tz)
+    ):
+        people = await session.scalars(
+            select(Staff).where(Staff.active.is_(True)).order_by(Staff.display_name, Staff.id)
+        )
+        return list(people)
+    return [actor]
+
+
+async def pick(session: AsyncSession, actor: Staff, assignee_id: int, *, tz) -> Staff:
+    """The guided /assign's first answer: whom; the title is asked next."""
+    assignee = await session.get(Staff, assignee_id)
+    if assignee is None or not assignee.active:
+        raise TaskError("unknown_person", handle=str(assignee_id))
+    await may_assign(session, actor, assignee, local_date(clock.now(), tz))
+    details = {"step": "guided_title", "assignee": assignee.id}
+    await prompts.ask(session, actor.id, prompts.Kind.TASK_REPLY, details=details)
+    return assignee
+
+
+async def _guided(
+    session: AsyncSession, actor: Staff, prompt: Prompt, text: str, *, tz, cal: WorkCalendar
+) -> Typed:
+    asked = dict(prompt.details)
+    if asked["step"] == "guided_title":
+        title = " ".join((text or "").split())
+        if not title:
+            raise TaskError("no_title")
+        if len(title) > TITLE_MAX:
+            raise TaskError("title_too_long", max=TITLE_MAX, length=len(title))
+        details = {**asked, "step": "guided_deadline", "title": title}
+        await prompts.ask(session, actor.id, prompts.Kind.TASK_REPLY, details=details)
+        return Typed("guided_deadline", None)
+    due = deadlines.parse(text, now=clock.now(), tz=tz, cal=cal)
+    assignee = await session.get(Staff, int(asked["assignee"]))
+    await prompts.close(session, prompt.id)
+    task = await draft(session, actor, assignee, asked["title"], due, tz=tz)
+    return Typed("guided_drafted", task, due=due)
+
+
+async def quick_deadline(
+    session: AsyncSession, actor: Staff, prompt_id: int, when: str, *, tz, cal: WorkCalendar
+) -> Typed:
+    """A quick deadline button of the guided /assign: read as if typed."""
+    prompt = await prompts.claim(session, prompt_id, actor.id, prompts.Kind.TASK_REPLY)
+    if prompt is None or prompt.details.get("step") != "guided_deadline":
+        raise TaskError("no_prompt")
+    if when not in QUICK_DEADLINES:
+        raise TaskError("no_prompt")
+    return await _guided(session, actor, prompt, QUICK_DEADLINES[when][1], tz=tz, cal=cal)
+
+
+def pick_buttons(people: list[Staff]) -> Buttons:
+    """One button per person, two to a row."""
+    buttons = [(p.display_name[:30], PICK.pack(p.id)) for p in people]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def quick_buttons(prompt_id: int, locale: str) -> Buttons:
+    """今天 / 明天 / 本周五 / 下周一 under the deadline question."""
+    buttons = [(t(locale, label), QUICK.pack(prompt_id, key))
+               for key, (label, _) in QUICK_DEADLINES.items()]  # fmt: skip
+    return [buttons[:2], buttons[2:]]
 
 
 def _text(text: str) -> str:
