@@ -352,3 +352,13 @@ async def test_guided_assign_of_a_manager_asks_only_for_their_own_task(team, ses
     await wang.send("准备周报材料")
     await wang.send("明天下午3点")
     assert "12月8日（周二）15:00" in q(wang) and "✅ 发送" in wang.inbox[-1].labels
+
+
+async def test_tasks_stays_one_message_with_many_long_tasks(team, sessions):
+    director, wang = team
+    for n in range(40):
+        await director.send(f"/assign @wangwei {n}号任务{'长' * 190} 明天")
+        await director.press(director.inbox[-1], "✅ 发送")
+    await wang.send("/tasks")
+    listing = q(wang)
+    assert "0号任务" in listing and "39号任务" not in listing and len(listing) < 4096

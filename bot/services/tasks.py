@@ -24,6 +24,8 @@ from bot.services.errors import ServiceError
 from bot.states import TASK_OPEN, TaskStatus
 
 TITLE_MAX = 200
+# /tasks lists at most this many of each kind (soonest deadline first), so it stays one message.
+LIST_MAX = 25
 TEXT_MAX = 1000  # a reason, a question
 # The assigner's confirmation card (before anything is sent).
 SEND = Action("task", "sd:{task}:{version}", task=ID, version=ID)
@@ -638,6 +640,7 @@ async def lists(session: AsyncSession, me: Staff) -> Lists:
         select(Task)
         .where(Task.assignee_id == me.id, Task.status.in_(waiting))
         .order_by(Task.deadline, Task.id)
+        .limit(LIST_MAX)
     )
     assigned = await session.scalars(
         select(Task)
@@ -647,6 +650,7 @@ async def lists(session: AsyncSession, me: Staff) -> Lists:
             Task.status.in_(waiting),
         )
         .order_by(Task.deadline, Task.id)
+        .limit(LIST_MAX)
     )
     mine, assigned = list(mine), list(assigned)
     ids = {task.assigner_id for task in mine} | {task.assignee_id for task in assigned}
