@@ -451,8 +451,13 @@ async def test_two_replicas_on_postgresql_through_a_working_day_send_everything_
     expected = {0: [], 1: [], 2: [GENTLE], 3: [GENTLE, OVERDUE], 4: [GENTLE, OVERDUE],
                 5: [GENTLE, OVERDUE]}  # fmt: skip
     for i, steps in expected.items():
-        got = [s for m in staff[i].inbox for s in (GENTLE, OVERDUE) if s in m.plain]
+        daily = [m.plain for m in staff[i].inbox if "渠道拓展日报" in m.plain]
+        got = [s for text in daily for s in (GENTLE, OVERDUE) if s in text]
         assert got == steps, (i, [m.plain for m in staff[i].inbox])
+        # 30 November is the month's last working day: the monthly report is chased too.
+        monthly = [m.plain for m in staff[i].inbox if "渠道拓展月报" in m.plain]
+        got = [s for text in monthly for s in (GENTLE, OVERDUE) if s in text]
+        assert got == [GENTLE, OVERDUE], (i, monthly)
     # The daily digest, and Monday's weekly one, reached the group once each.
     daily = [m.plain for m in group.messages if "每日简报" in m.plain]
     assert len(daily) == 1 and "未提交（2）：员工4、员工5" in daily[0], daily
