@@ -80,9 +80,12 @@ WEEK_OF_REPORTS = (
 class Transcript:
     """Prints every message the bot sends or edits, once, as a readable chat log."""
 
-    def __init__(self, sim: TelegramSimulator, state: AppState, speed: float) -> None:
+    def __init__(
+        self, sim: TelegramSimulator, state: AppState, speed: float, updates: asyncio.Queue
+    ) -> None:
         self.sim = sim
         self.state = state
+        self.updates = updates  # the Application's update queue: join() = every update handled
         self.speed = speed
         self.names: dict[int, str] = {}
         self.seen: dict[tuple[int, int], int] = {}
@@ -135,9 +138,14 @@ class Transcript:
         # What an action queued may go out with the handler's own flush or, when the sender job
         # holds the lease, up to one sender round later: wait for the outbox to drain, not for a
         # quiet spell that a busy machine can fake.
+        # Every update fetched (the simulator) has been handled to its end (the update queue's
+        # join: PTB marks an update done after its handlers ran), replies included, since they
+        # go out after the commit. No quiet spell to guess with: 0.3 s a line was most of the
+        # demo's 40 s.
         deadline = asyncio.get_running_loop().time() + patience
         while True:
-            await self.sim.wait_idle(quiet=0.3, timeout=patience)
+            await self.sim.wait_idle(quiet=0.05, timeout=patience)
+            await asyncio.wait_for(self.updates.join(), timeout=patience)
             waiting = await _unsent(self.state)
             if not waiting:
                 return
@@ -186,7 +194,7 @@ async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
                 job.schedule_removal()
             try:
                 app.bot_data.extras["bot"] = app.bot
-                log = Transcript(sim, app.bot_data, speed)
+                log = Transcript(sim, app.bot_data, speed, app.update_queue)
                 await _scene(sim, log, app.bot_data)
                 await _digest_scene(sim, log, app.bot_data, chart_path)
             finally:
