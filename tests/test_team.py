@@ -39,6 +39,9 @@ async def test_team_shows_filed_overdue_and_away(
     assert "王 伟 — 已提交 11月26日 10:00" in text
     assert "Li Na — 已逾期（截止 11月26日 18:00）" in text
     assert "陌生人 — 请假中" in text
+    # The quarter's and the year's plans closed long ago and nobody owes them now: not listed.
+    assert "季度推广计划" not in text and "年度推广计划" not in text
+    assert "用户反馈周报 · 第48周" in text  # a weekly form is listed all week
 
 
 async def test_team_is_for_directors(app, sessions, channel_manager):

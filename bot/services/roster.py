@@ -60,6 +60,10 @@ async def current(
             for s in await obligations.owers(session, form)
             if s.id in away and s.id not in owing
         ]
+        if not lines and form.cadence in LONG_CADENCES:
+            # A quarter's or year's plan nobody owes now is not news on a daily card; a daily
+            # or weekly form owed by nobody is (someone may be missing from it).
+            continue
         result.append((form, period, lines))
     return result
 
