@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.forms.spec import Labels, ReportsConfig, Strict, _checked_key
 
-Source = Literal["metric", "channels", "activity", "timeliness"]
+Source = Literal["metric", "channels", "activity", "timeliness", "tasks"]
 Aggregate = Literal["sum", "avg", "latest"]
 TargetPeriod = Literal["month", "quarter", "year"]
 # The channel pipeline in order; reaching a stage means crossing it from below ("lost" is off it).
@@ -58,7 +58,7 @@ class KpiSpec(Strict):
             raise ValueError(f"kpi {self.key}: a metric source needs form and field")
         if self.source == "channels" and self.stage not in STAGE_ORDER:
             raise ValueError(f"kpi {self.key}: stage must be one of {', '.join(STAGE_ORDER)}")
-        if self.source in ("activity", "timeliness") and self.target is None:
+        if self.source in ("activity", "timeliness", "tasks") and self.target is None:
             # Both are rates: the plan is 100 % unless configured otherwise.
             object.__setattr__(self, "target", Decimal(1))
         if self.additive and self.target is not None and self.target != int(self.target):

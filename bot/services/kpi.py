@@ -14,7 +14,7 @@ from bot.calendar import ONE_DAY, Period, WorkCalendar, at_local, local_date
 from bot.forms.spec import ReportsConfig
 from bot.kpis.spec import STAGE_ORDER, KpiConfig, KpiSpec, source_problem
 from bot.models import ActivityPlan, ChannelStageChange, Metric, Obligation, Report, Staff
-from bot.services import targets
+from bot.services import targets, task_kpi
 from bot.services.activity_results import effects
 from bot.states import ObligationStatus, PlanStatus
 
@@ -196,6 +196,7 @@ async def measure(
         "channels": _channels,
         "activity": _activity,
         "timeliness": _timeliness,
+        "tasks": task_kpi.on_time,
     }[kpi.source]
     return await measurer(session, kpi, window, staff_ids)
 
