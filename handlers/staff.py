@@ -108,7 +108,9 @@ async def _pick_handover(update, settings, session, director, staff_id: int) -> 
 async def _handover(update, settings, session, director, source_id: int, target_id: int) -> None:
     source = await staff_service.get(session, source_id)
     target = await staff_service.get(session, target_id)
-    moved = await staff_service.handover(session, source, target, director.telegram_id)
+    moved = await staff_service.handover(
+        session, source, target, director.telegram_id, tz=settings.team.tz
+    )
     back = [[(t(director.locale, "« Back"), LIST.pack(0))]]
     await edit(
         update,

@@ -1,11 +1,15 @@
 """/staff: roles change, people are deactivated and reactivated, and the last director stays."""
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from bot.models import AuditLog, Staff
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def _join(director, person, role_label):
@@ -83,6 +87,50 @@ async def test_a_deactivated_persons_work_can_be_handed_over(
     assert "移交给 Li Na" in sim.message(card.chat_id, card.message_id).plain
 
 
+@pytest.mark.databases
+async def test_handover_gives_the_successor_the_tasks_owed_and_assigned(
+    app, sim, sessions, director, channel_manager, user_ops_manager
+):
+    from support import local
+
+    from bot.models import Task, TaskEvent
+
+    with time_machine.travel(local("2026-12-07 10:00"), tick=True):
+        await director.send("/start")
+        await _join(director, channel_manager, "渠道拓展经理")
+        await _join(director, user_ops_manager, "用户运营经理")
+        await director.send("/assign @wangwei 整理沈阳物业渠道名单 周五下午5点")
+        await director.press(director.inbox[-1], "✅ 发送")
+        old_card = channel_manager.inbox[-1]
+        await channel_manager.send("/assign @wangwei 写周报 明天")  # his own task
+        await channel_manager.press(channel_manager.inbox[-1], "✅ 发送")
+        card = await _open_card(director, "王 伟")
+        await director.press(card, "停用")
+        await director.press(sim.message(card.chat_id, card.message_id), "移交未完成的工作")
+        await director.press(sim.message(card.chat_id, card.message_id), "Li Na")
+
+        assert "移交给 Li Na" in sim.message(card.chat_id, card.message_id).plain
+        told = [m.plain for m in user_ops_manager.inbox if "now yours" in m.plain]  # Li Na: en
+        assert "王 伟's task from 张 总" in told[0] and "整理沈阳物业渠道名单" in told[0]
+        assert "王 伟's own task" in told[1] and "写周报" in told[1] and len(told) == 2
+        answer = await channel_manager.press(old_card, "✅ 完成")  # his card is dead
+        card = next(m for m in user_ops_manager.inbox if "整理沈阳物业渠道名单" in m.plain)
+        await user_ops_manager.press(card, "✅ Done")
+        assert (
+            "Li Na" in director.inbox[-1].plain
+            and "整理沈阳物业渠道名单" in director.inbox[-1].plain
+        )
+    async with sessions() as s:
+        lina = await s.scalar(select(Staff).where(Staff.telegram_id == user_ops_manager.id))
+        tasks = list(await s.scalars(select(Task).order_by(Task.id)))
+        moved = list(await s.scalars(select(TaskEvent).where(TaskEvent.kind == "handed_over")))
+        audited = await s.scalar(select(AuditLog).where(AuditLog.action == "task.handed_over"))
+    assert [t.assignee_id for t in tasks] == [lina.id, lina.id]
+    assert tasks[1].assigner_id == lina.id and tasks[0].status == "done"
+    assert len(moved) == 2 and audited.actor_telegram_id == director.id
+    assert answer.show_alert or "停用" in channel_manager.inbox[-1].plain
+
+
 async def test_staff_buttons_from_a_non_director_change_nothing(
     app, sessions, director, channel_manager
 ):
@@ -153,7 +201,7 @@ async def test_handover_moves_channels_and_plans_and_excuses_open_reports(
                            budget_period="2026-12", submitted_at=now, created_at=now,
                            updated_at=now))  # fmt: skip
         wang.active = False
-        moved = await staff_service.handover(s, wang, lina, director.id)
+        moved = await staff_service.handover(s, wang, lina, director.id, tz=SHANGHAI)
         assert moved == 3 and handover.MOVERS
     async with sessions() as s:
         assert (await s.scalar(select(Channel))).owner_id == lina.id

@@ -1,13 +1,20 @@
-"""What a deactivated person's "open work" is, and how it moves to someone else."""
+"""What a deactivated person's "open work" is, and how it moves to someone else.
+
+Every mover takes (session, source, target, *, actor, tz): `actor` the Telegram id of who hands
+over, `tz` the team's zone (a task card shows its deadline in it).
+"""
+
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ActivityPlan, Channel, Draft, Obligation, Prompt
+from bot.services import tasks
 from bot.states import UNFINISHED, ObligationStatus
 
 
-async def move_channels(session: AsyncSession, source: int, target: int) -> int:
+async def move_channels(session: AsyncSession, source: int, target: int, **_) -> int:
     """Their channels in the library get the new owner (history keeps who did what)."""
     moved = await session.execute(
         update(Channel).where(Channel.owner_id == source).values(owner_id=target)
@@ -15,7 +22,7 @@ async def move_channels(session: AsyncSession, source: int, target: int) -> int:
     return moved.rowcount
 
 
-async def move_plans(session: AsyncSession, source: int, target: int) -> int:
+async def move_plans(session: AsyncSession, source: int, target: int, **_) -> int:
     """Plans not yet finished (waiting, sent back, approved, running) get the new proposer."""
     moved = await session.execute(
         update(ActivityPlan)
@@ -28,7 +35,7 @@ async def move_plans(session: AsyncSession, source: int, target: int) -> int:
     return moved.rowcount
 
 
-async def drop_unfinished(session: AsyncSession, source: int, target: int) -> int:
+async def drop_unfinished(session: AsyncSession, source: int, target: int, **_) -> int:
     """A half-filled form or an open prompt (a reason, a value) cannot be continued by anyone else;
     their open obligations are excused (the new owner owes their own)."""
     await session.execute(delete(Draft).where(Draft.staff_id == source))
@@ -41,4 +48,12 @@ async def drop_unfinished(session: AsyncSession, source: int, target: int) -> in
     return excused.rowcount
 
 
-MOVERS = (move_channels, move_plans, drop_unfinished)
+async def move_tasks(
+    session: AsyncSession, source: int, target: int, *, actor: int | None, tz: ZoneInfo
+) -> int:
+    """Tasks they owe go to the successor (told with a card); tasks they assigned get the
+    successor as assigner; their unsent drafts are cancelled (bot/services/tasks.py)."""
+    return await tasks.hand_over(session, source, target, actor, tz=tz)
+
+
+MOVERS = (move_channels, move_plans, drop_unfinished, move_tasks)

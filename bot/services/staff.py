@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -152,11 +153,13 @@ async def reactivate(session: AsyncSession, staff: Staff, actor: int) -> None:
     await audit.record(session, actor, "staff.reactivate", f"staff:{staff.id}")
 
 
-async def handover(session: AsyncSession, source: Staff, target: Staff, actor: int) -> int:
+async def handover(
+    session: AsyncSession, source: Staff, target: Staff, actor: int, *, tz: ZoneInfo
+) -> int:
     """Give a deactivated person's open work to someone active; returns how many items moved.
 
     What open work is lives in bot/services/handover.py: channels, unfinished activity plans,
-    drafts and open obligations.
+    drafts, open obligations and tasks (`tz`, the team's zone, for the task cards).
     """
     if source.active:
         raise StaffError("still_active")
@@ -166,7 +169,7 @@ async def handover(session: AsyncSession, source: Staff, target: Staff, actor: i
 
     moved = 0
     for mover in MOVERS:
-        moved += await mover(session, source.id, target.id)
+        moved += await mover(session, source.id, target.id, actor=actor, tz=tz)
     await audit.record(
         session, actor, "staff.handover", f"staff:{source.id}", to=target.id, moved=moved
     )

@@ -630,6 +630,69 @@ async def _tell_assignee(
     await enqueue(session, key, assignee.telegram_id, text, about=about(task.id))
 
 
+# ---- hand-over (a person deactivated; bot/services/handover.py) ---------------------------
+
+
+async def hand_over(
+    session: AsyncSession, source_id: int, target_id: int, actor: int | None, *, tz: ZoneInfo
+) -> int:
+    """Move a departed person's open tasks to their successor; returns how many moved.
+
+    Tasks assigned to them (open, or a postponement asked) go to the successor with a new card;
+    an asked postponement lapses (it was theirs to argue). Tasks they assigned to others, still
+    open or done-awaiting-acceptance, get the successor as assigner, so the next notice reaches
+    someone; one waiting for a decision is sent to the successor again. Their unsent drafts are
+    cancelled. Each move is a task event and an audit entry (`actor` is a Telegram id).
+    """
+    moved = 0
+    owed = await session.scalars(
+        select(Task).where(Task.assignee_id == source_id, Task.status.in_(TASK_OPEN))
+    )
+    for task in list(owed):
+        values = {"assignee_id": target_id, "status": TaskStatus.OPEN, "asked_deadline": None}
+        if task.assigner_id == source_id:
+            values["assigner_id"] = target_id  # their own task becomes the successor's own
+        task = await _step(session, task, task.version, TASK_OPEN, **values)
+        await _handed(session, task, actor, source_id, target_id, "assignee")
+        await _send_card(session, task, tz, "handed_over", by=await session.get(Staff, source_id))
+        moved += 1
+    waiting = (*TASK_OPEN, TaskStatus.DONE)
+    given = await session.scalars(
+        select(Task).where(Task.assigner_id == source_id, Task.status.in_(waiting))
+    )
+    for task in list(given):
+        # An open task keeps its version, so the assignee's card keeps working.
+        open_ = task.status == TaskStatus.OPEN
+        task = await _step(session, task, task.version, waiting, bump=not open_,
+                           assigner_id=target_id)  # fmt: skip
+        await _handed(session, task, actor, source_id, target_id, "assigner")
+        if task.status == TaskStatus.DONE:
+            await _tell_assigner(session, task, tz, "done", _decide_done(task))
+        elif task.status == TaskStatus.POSTPONE_ASKED:
+            await _tell_assigner(session, task, tz, "postpone_asked", _decide_postponement(task))
+        moved += 1
+    drafts = await session.scalars(
+        select(Task).where(Task.assigner_id == source_id, Task.status == TaskStatus.DRAFT)
+    )
+    for task in list(drafts):
+        task = await _step(session, task, task.version, (TaskStatus.DRAFT,),
+                           status=TaskStatus.CANCELLED)  # fmt: skip
+        await _handed(session, task, actor, source_id, target_id, "cancelled")
+    return moved
+
+
+async def _handed(
+    session: AsyncSession, task: Task, actor: int | None, source: int, target: int, side: str
+) -> None:
+    details = {"side": side, "from_staff": source, "to_staff": target}
+    session.add(
+        TaskEvent(task_id=task.id, at=clock.now(), actor_id=None, kind="handed_over",
+                  version=task.version, details=details)
+    )  # fmt: skip
+    await audit.record(session, actor, "task.handed_over", about(task.id),
+                       version=task.version, **details)  # fmt: skip
+
+
 # ---- lists -----------------------------------------------------------------------------------
 
 
