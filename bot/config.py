@@ -214,6 +214,8 @@ class ReminderSettings(Section):
     quiet_end: str = "08:00"
     # After this many missed periods in a row, the directors are told.
     escalate_after_misses: int = Field(default=2, ge=1, le=30)
+    # A task still open this many working days after its deadline is brought to the directors.
+    task_escalate_after_days: int = Field(default=2, ge=1, le=30)
     # Directors are reminded of plans this long before their decision deadline.
     approval_before_minutes: int = Field(default=120, ge=0, le=24 * 60)
 

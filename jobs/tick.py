@@ -20,6 +20,7 @@ from bot.services import (
     calendar_notice,
     obligations,
     reminders,
+    task_reminders,
     team,
 )
 from bot.state import AppState, BotContext
@@ -79,6 +80,7 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)
     nags = await reminders.due_nags(session, state.calendar, tz, cfg)
     enqueued += await reminders.send_nags(session, nags, forms)
+    enqueued += await task_reminders.remind(session, state.calendar, tz, cfg)
     await activities.start_due(session, today)
     days = state.settings.approvals.decision_working_days
     await activities.set_deadlines(session, state.calendar, tz, days)

@@ -75,4 +75,4 @@ def test_every_about_the_services_queue_has_a_check_in_the_sender():
     queued = set()
     for path in BOT.rglob("*.py"):
         queued |= set(re.findall(r'about=f"(\w+):', path.read_text(encoding="utf-8")))
-    assert {"join", "obl", "act"} <= queued <= set(sender.WANTED_CHECKS)
+    assert {"join", "obl", "act", "tasknag"} <= queued <= set(sender.WANTED_CHECKS)

@@ -38,6 +38,8 @@ CONTEXTS = {
     "task_error.html.j2": dict(reason="unknown_person", handle=_HOSTILE),
     "task_ask.html.j2": dict(task=_TASK, step="postpone_reason", asked=_HOSTILE),
     "task_done.html.j2": dict(task=_TASK, step=None),
+    "task_reminder.html.j2": dict(task=_TASK, step="escalate", due="x", days=2,
+                                  assignee=_HOSTILE, assigner=_HOSTILE),
 }  # fmt: skip
 NO_USER_INPUT = {"task_status.html.j2"}
 
