@@ -1,4 +1,5 @@
-"""/team (directors): who has filed today and this week, who is late, who is on leave."""
+"""/team (directors): who has filed today and this week, who is late, who is on leave, and the
+team's open and overdue tasks."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -25,7 +26,8 @@ async def show_team(update: Update, context: BotContext, session: AsyncSession, 
             session, context.settings.reports.forms, today, context.state.calendar, tz
         )
     ]
-    await reply(update, me.locale, "team_today.html.j2", sections=sections, tz=tz)
+    tasks = await roster.open_tasks(session, clock.now())
+    await reply(update, me.locale, "team_today.html.j2", sections=sections, tasks=tasks, tz=tz)
 
 
 def register(app) -> None:

@@ -136,6 +136,7 @@ CONTEXTS |= {
         sections=[
             (HOSTILE, HOSTILE, [SimpleNamespace(name=HOSTILE, state="filed", at=datetime.now(UTC))])
         ],
+        tasks=SimpleNamespace(open=3, overdue=2, late=[(HOSTILE, HOSTILE, datetime.now(UTC))]),
         tz=UTC,
     ),
     "reminder.html.j2": dict(

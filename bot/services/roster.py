@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.calendar import Period, WorkCalendar, local_date
 from bot.forms.spec import LONG_CADENCES, FormSpec
-from bot.models import Obligation, Staff
+from bot.models import Obligation, Staff, Task
 from bot.services import leave, obligations
-from bot.states import FILED, ObligationStatus
+from bot.states import FILED, TASK_OPEN, ObligationStatus
+
+# /team names at most this many overdue tasks (the oldest deadline first); the rest are a count.
+OVERDUE_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,28 @@ def _line(obligation: Obligation, staff: Staff, now: datetime) -> Line:
         return Line(staff.display_name, "away", None)
     state = "overdue" if obligation.due_at <= now else "waiting"
     return Line(staff.display_name, state, obligation.due_at)
+
+
+@dataclass(frozen=True)
+class TeamTasks:
+    """The team's open tasks for /team: how many, and the overdue ones by name."""
+
+    open: int
+    overdue: int
+    # (assignee's name, title, deadline), oldest deadline first, at most OVERDUE_SHOWN
+    late: list[tuple[str, str, datetime]]
+
+
+async def open_tasks(session: AsyncSession, now: datetime) -> TeamTasks:
+    """Everyone's open tasks (with the assignee, postponement asked or not) and the overdue ones."""
+    rows = list(
+        await session.execute(
+            select(Task, Staff)
+            .join(Staff, Staff.id == Task.assignee_id)
+            .where(Task.status.in_(TASK_OPEN))
+            .order_by(Task.deadline, Task.id)
+        )
+    )
+    late = [(staff.display_name, task.title, task.deadline) for task, staff in rows
+            if task.deadline < now]  # fmt: skip
+    return TeamTasks(len(rows), len(late), late[:OVERDUE_SHOWN])
