@@ -11,7 +11,7 @@ from support import TZ, local, opsbot_env, run_opsbot
 
 from bot import clock
 from bot.calendar import WorkCalendar, local_date
-from bot.models import Draft, Obligation, Report
+from bot.models import Draft, Obligation, Report, Task, TaskEvent
 from bot.services import activities, activity_results, channels, export, feedback, reports, team
 from bot.services import staff as staff_service
 from bot.services.staff import Person
@@ -187,7 +187,7 @@ async def test_sheets_come_in_order_with_english_headers(sessions, settings, rec
         "Monthly expansion report", "Quarterly expansion report",
         "Weekly user-acquisition report", "Monthly promotion plan", "Quarterly promotion plan",
         "Yearly promotion plan", "Monthly operations report", "old_form",
-        "Channel library", "Stage changes", "Feedback", "Activities",
+        "Channel library", "Stage changes", "Feedback", "Activities", "Tasks",
         "KPI",
     ]  # fmt: skip
     daily = book[DAILY]
@@ -300,6 +300,56 @@ async def test_december_has_the_plan_that_runs_in_it(sessions, settings, recorde
     assert _table(book["Feedback"]) == [] and _table(book["Stage changes"]) == []
 
 
+# ---- tasks -----------------------------------------------------------------------------------
+
+
+def _task(s, boss, who, title, deadline, status, done_at=None):
+    now = local("2026-11-02 09:00")
+    task = Task(
+        assigner_id=boss.id, assignee_id=who.id, title=title, deadline=local(deadline),
+        status=status, version=3, done_at=local(done_at) if done_at else None,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    s.add(task)
+    return task
+
+
+async def test_the_tasks_sheet_says_who_finished_on_time(sessions, settings):
+    async with sessions() as s, s.begin():
+        wang, li, boss = await _people(s, settings)
+        on_time = _task(s, boss, wang, "整理沈阳物业渠道名单", "2026-11-13 17:00", "accepted",
+                        "2026-11-13 16:00")  # fmt: skip
+        late = _task(s, boss, li, "<b>用户回访</b>", "2026-11-10 18:00", "done", "2026-11-11 09:00")
+        _task(s, boss, wang, "overdue", "2026-11-20 18:00", "open")
+        _task(s, boss, li, "not due yet", "2099-12-01 18:00", "open")  # assigned in November
+        _task(s, boss, wang, "never sent", "2026-11-20 18:00", "draft")
+        _task(s, boss, wang, "cancelled", "2026-11-20 18:00", "cancelled")
+        await s.flush()
+        for kind in ("postpone_asked", "postpone_approved", "postpone_refused", "postponed"):
+            at_ = local("2026-11-12 10:00")
+            s.add(TaskEvent(task_id=on_time.id, at=at_, actor_id=boss.id, kind=kind, version=2))
+        s.add(TaskEvent(task_id=late.id, at=at_, actor_id=boss.id, kind="done", version=2))
+    with at("2026-12-01 10:00"):
+        rows = _table((await _book(sessions, settings))["Tasks"])
+        zh = _table((await _book(sessions, settings, locale="zh"))["交办事项"])
+
+    assert [r["Task"] for r in rows] == ["<b>用户回访</b>", "整理沈阳物业渠道名单", "overdue",
+                                         "not due yet"]  # fmt: skip
+    first, second, third, fourth = rows
+    assert second["Assigned by"] == boss.display_name and second["Assignee"] == "王伟"
+    assert second["Deadline"] == datetime(2026, 11, 13, 17, 0)  # Shanghai wall time
+    assert second["Done at"] == datetime(2026, 11, 13, 16, 0) and second["Status"] == "accepted"
+    assert (second["On time"], second["Postponements"]) == ("Yes", 2)
+    assert (first["On time"], first["Postponements"], first["Status"]) == (
+        "No",
+        0,
+        "done, to accept",
+    )
+    assert (third["On time"], third["Done at"]) == ("No", None)
+    assert fourth["On time"] is None
+    assert zh[1]["按时完成"] == "是" and zh[1]["状态"] == "已验收"
+
+
 # ---- languages, titles, empty ----------------------------------------------------------------
 
 
@@ -312,14 +362,14 @@ async def test_a_chinese_workbook_builds(sessions, settings, recorded):
         "内容策划周报",
         "渠道拓展月报",
     ]
-    assert book.sheetnames[11] == "old_form" and len(book.sheetnames) == 16
+    assert book.sheetnames[11] == "old_form" and len(book.sheetnames) == 17
     (row,) = _table(book["渠道拓展日报"])
     assert row["渠道带来的下载量"] == 1200 and "接触的渠道" in row
 
 
 async def test_an_empty_database_gives_headers_only(sessions, settings):
     book = await _book(sessions, settings)
-    assert len(book.sheetnames) == 15  # no reports: no removed forms either
+    assert len(book.sheetnames) == 16  # no reports: no removed forms either
     for sheet in book.worksheets:
         assert sheet.max_row == 1 and sheet["A1"].value
 
@@ -360,7 +410,7 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
         "export", "--period", "2026-11", "--out", str(out), "--locale", "en", env=env
     )
     assert code == 0, err
-    assert stdout.startswith(f"{out}: 17 sheets, ")  # the 16 above and the KPI results
+    assert stdout.startswith(f"{out}: 18 sheets, ")  # the 17 above and the KPI results
     book = load_workbook(out)
     assert _table(book[DAILY])[0]["Downloads driven"] == 1200
     kpis = _table(book[book.sheetnames[-1]])

@@ -1,4 +1,5 @@
-"""Everything recorded in a date range as an XLSX workbook: reports, channels, feedback, plans."""
+"""Everything recorded in a date range as an XLSX workbook: reports, channels, feedback, plans,
+tasks."""
 
 import re
 import unicodedata
@@ -14,21 +15,33 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import clock
 from bot.calendar import Period, at_local
 from bot.config import Settings
 from bot.forms import fields as field_types
 from bot.forms.fields import FieldContext
 from bot.forms.spec import Choice, FieldSpec, FormSpec
 from bot.i18n import N_, normalise, t
-from bot.models import ActivityPlan, Channel, ChannelStageChange, Feedback, Report, Staff
+from bot.models import (
+    ActivityPlan,
+    Channel,
+    ChannelStageChange,
+    Feedback,
+    Report,
+    Staff,
+    Task,
+    TaskEvent,
+)
+from bot.render import render
 from bot.services.activity_results import Effect, effects, number_text
 from bot.services.channels import DIFFICULTY_LABELS, STAGE_LABELS
 from bot.services.feedback import CATEGORY_LABELS, SEGMENT_LABELS, SEVERITY_LABELS
 from bot.services.prefill import generated_text
 from bot.services.sheets import Formatted, Sheet
+from bot.states import TaskStatus
 
 OWED_CADENCES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 MONEY = "#,##0.00"
@@ -78,6 +91,15 @@ ACTIVITY_HEADER = (
     N_("Decision"), N_("Reason"), N_("Actual cost (CNY)"), N_("Completed at"), N_("Results"),
     N_("Average effect"),
 )  # fmt: skip
+
+TASK_HEADER = (
+    N_("Task no."), N_("Task"), N_("Assigned by"), N_("Assignee"), N_("Deadline"), N_("Status"),
+    N_("Done at"), N_("On time"), N_("Postponements"),
+)  # fmt: skip
+# Never sent: not work anyone was given.
+UNSENT = (TaskStatus.DRAFT, TaskStatus.CANCELLED)
+# A step that moved the deadline later (approved, or one's own task simply moved).
+POSTPONED = ("postpone_approved", "postponed")
 
 
 @dataclass(frozen=True)
@@ -132,7 +154,8 @@ async def build(
 async def sheets(
     session: AsyncSession, settings: Settings, start: date, end: date, locale: str = "zh"
 ) -> list[Sheet]:
-    """The workbook's sheets in order: one per form, channels, stage changes, feedback, plans."""
+    """The workbook's sheets in order: one per form, channels, stage changes, feedback, plans,
+    tasks."""
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     scope = await _scope(session, settings, start, end, locale)
@@ -142,6 +165,7 @@ async def sheets(
         await _stage_change_sheet(session, scope),
         await _feedback_sheet(session, scope),
         await _activity_sheet(session, scope),
+        await _task_sheet(session, scope),
     ]
 
 
@@ -391,6 +415,53 @@ def _source(scope: _Scope, item: Feedback) -> str:
     if item.forwarded_from:
         return f"{scope.tr(N_('Forwarded from'))} {item.forwarded_from}"
     return scope.tr(N_("Forwarded"))
+
+
+# ---- tasks -----------------------------------------------------------------------------------
+
+
+async def _task_sheet(session: AsyncSession, scope: _Scope) -> Sheet:
+    """Tasks given out that were due, assigned or done in the range (unsent drafts left out)."""
+
+    def within(column):
+        return and_(column >= scope.since, column < scope.until)
+
+    tasks = list(
+        await session.scalars(
+            select(Task)
+            .where(
+                Task.status.not_in(UNSENT),
+                or_(within(Task.deadline), within(Task.created_at), within(Task.done_at)),
+            )
+            .order_by(Task.deadline, Task.id)
+        )
+    )
+    counts = await session.execute(
+        select(TaskEvent.task_id, func.count())
+        .where(TaskEvent.task_id.in_([t.id for t in tasks]), TaskEvent.kind.in_(POSTPONED))
+        .group_by(TaskEvent.task_id)
+    )
+    postponed = dict(counts.all())
+    rows = [
+        [
+            task.id, task.title, scope.person(task.assigner_id), scope.person(task.assignee_id),
+            scope.local(task.deadline), render("task_status.html.j2", scope.locale,
+                                               value=task.status).strip(),
+            scope.local(task.done_at), _on_time(scope, task), postponed.get(task.id, 0),
+        ]
+        for task in tasks
+    ]  # fmt: skip
+    return scope.tr(N_("Tasks")), scope.header(TASK_HEADER), rows
+
+
+def _on_time(scope: _Scope, task: Task) -> str | None:
+    """Yes when marked done by the (last approved) deadline; No when done late or still open
+    past it; blank while it is not due yet or was handed back."""
+    if task.done_at is not None:
+        return scope.tr(N_("Yes") if task.done_at <= task.deadline else N_("No"))
+    if task.status == TaskStatus.RETURNED or task.deadline >= clock.now():
+        return None
+    return scope.tr(N_("No"))
 
 
 # ---- activities ------------------------------------------------------------------------------
