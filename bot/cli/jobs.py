@@ -155,7 +155,8 @@ class _Words:
             what = " ".join(parts[1:3] + parts[3:4])  # kind, period, then chart/scores
             return f"digest {what} → {self.chat(row.chat_id)}: {first}"
         kind = {"approvals": "approval reminder", "escalate": "escalation",
-                "calendar": "calendar notice", "act": "activity message"}  # fmt: skip
+                "calendar": "calendar notice", "act": "activity message",
+                "tasknag": "task reminder"}  # fmt: skip
         return f"{kind.get(parts[0], row.method)} → {self.chat(row.chat_id)}: {first}"
 
 
