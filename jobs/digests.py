@@ -15,7 +15,7 @@ from bot.forms.summary import FULL_TEXT, clipped_on_card, period_label
 from bot.i18n import t
 from bot.outbox import enqueue, enqueue_photo
 from bot.render import clip, render
-from bot.services import digest_schedule, digests, kpi, periods, team
+from bot.services import digest_schedule, digests, kpi, periods, roster, team
 from bot.services import staff as staff_service
 from bot.services.digest_schedule import Due
 from bot.state import AppState
@@ -42,6 +42,7 @@ async def run_due(
                 )
             if due.kind == "daily":  # the directors' own, with or without a group
                 queued += await problems_to_directors(session, state.settings, state.calendar, due)
+                queued += await overdue_tasks_to_directors(session, state.settings, due)
     return queued
 
 
@@ -101,6 +102,20 @@ async def problems_to_directors(
         text, buttons = _problems_text(raised, due, director.locale)
         queued += await enqueue(session, f"{due.key}:problems:{director.id}",
                                 director.telegram_id, text, buttons)  # fmt: skip
+    return queued
+
+
+async def overdue_tasks_to_directors(session: AsyncSession, settings: Settings, due: Due) -> int:
+    """The team's overdue tasks, by name, one message to each director; none when none are."""
+    tasks = await roster.open_tasks(session, due.fired_at)
+    if not tasks.overdue:
+        return 0
+    queued = 0
+    for director in await staff_service.directors(session):
+        text = render("digest_tasks.html.j2", director.locale, tasks=tasks, tz=settings.team.tz,
+                      day_label=periods.label(due.period, director.locale))  # fmt: skip
+        queued += await enqueue(session, f"{due.key}:tasks:{director.id}", director.telegram_id,
+                                text)  # fmt: skip
     return queued
 
 

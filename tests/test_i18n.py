@@ -139,6 +139,11 @@ CONTEXTS |= {
         tasks=SimpleNamespace(open=3, overdue=2, late=[(HOSTILE, HOSTILE, datetime.now(UTC))]),
         tz=UTC,
     ),
+    "digest_tasks.html.j2": dict(
+        tasks=SimpleNamespace(open=3, overdue=2, late=[(HOSTILE, HOSTILE, datetime.now(UTC))]),
+        tz=UTC,
+        day_label=HOSTILE,
+    ),
     "reminder.html.j2": dict(
         step="gentle", form_name=HOSTILE, period=HOSTILE, command="daily", due="x", closes="y"
     ),

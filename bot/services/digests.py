@@ -3,13 +3,13 @@ and activities."""
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import Period, WorkCalendar
+from bot.calendar import ONE_DAY, Period, WorkCalendar, at_local
 from bot.charts import BarChart
 from bot.config import Settings
 from bot.forms.spec import Labels
@@ -17,9 +17,9 @@ from bot.i18n import t
 from bot.models import ActivityPlan, Feedback, Obligation, Outbox, Report, Staff
 from bot.render import render
 from bot.services import feedback as feedback_service
-from bot.services import kpi, leave, periods
+from bot.services import kpi, leave, periods, task_kpi
 from bot.services.kpi import Assessment, Card, Pace, Result
-from bot.states import FILED, ObligationStatus, PlanStatus
+from bot.states import FILED, TASK_OPEN, ObligationStatus, PlanStatus
 
 # Each group digest lists at most this many people, so it stays one message (4096 characters).
 MAX_PEOPLE = 30
@@ -52,6 +52,7 @@ class PeriodDigest:
     pipeline: dict[str, int] = field(default_factory=dict)
     feedback: feedback_service.WeekSummary | None = None
     summaries: list[tuple[str, str | None]] = field(default_factory=list)  # (name, link)
+    tasks: "TaskTally | None" = None  # weekly: tasks due in the week, when any were
 
     @property
     def period(self) -> Period:
@@ -175,7 +176,35 @@ async def period_digest(
         pipeline=await pipeline(session, period, tz, now),
         feedback=await _feedback(session, period),
         summaries=await weekly_summaries(session, settings, period),
+        tasks=await task_tally(session, period, tz),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TaskTally:
+    """Assigned tasks due in a period: done on time, done late, still open."""
+
+    on_time: int
+    late: int
+    open: int
+
+
+async def task_tally(session: AsyncSession, period: Period, tz: ZoneInfo) -> TaskTally | None:
+    """The week's line on tasks (deadlines as the tasks KPI judges them); None when none were
+    due. Done counts by when it was marked done, accepted yet or not."""
+    since = at_local(period.start, time(0), tz)
+    until = at_local(period.end + ONE_DAY, time(0), tz)
+    on_time = late = still_open = 0
+    for task, deadline in await task_kpi.due_between(session, since, until):
+        if task.status in TASK_OPEN:
+            still_open += 1
+        elif task.done_at is not None and task.done_at <= deadline:
+            on_time += 1
+        else:
+            late += 1
+    if not on_time + late + still_open:
+        return None
+    return TaskTally(on_time, late, still_open)
 
 
 async def pipeline(

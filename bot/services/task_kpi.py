@@ -27,23 +27,10 @@ async def on_time(session: AsyncSession, kpi, window, staff_ids: list[int]):
     accepted; done late, or still open past it, is late; done in time but not yet accepted is
     left out until the assigner decides. Tasks of one's own are not measured (the rules speak of
     what a leader assigns, and one's own deadline moves at will)."""
-    tasks = list(
-        await session.scalars(
-            select(Task).where(
-                Task.assignee_id.in_(staff_ids),
-                Task.assigner_id != Task.assignee_id,
-                Task.status.in_(MEASURED),
-                # A postponement only ever moves the deadline later, so the one in force is never
-                # later than the row's.
-                Task.deadline >= window.since,
-            )
-        )
-    )
-    history = await _deadline_events(session, [t.id for t in tasks])
     due: dict[int, int] = defaultdict(int)
     kept: dict[int, int] = defaultdict(int)
-    for task in tasks:
-        verdict = judge(task, effective_deadline(task, history.get(task.id, [])), window)
+    for task, deadline in await due_between(session, window.since, window.until, staff_ids):
+        verdict = judge(task, deadline, window)
         if verdict is None:
             continue
         due[task.assignee_id] += 1
@@ -53,10 +40,28 @@ async def on_time(session: AsyncSession, kpi, window, staff_ids: list[int]):
     return mine, (Decimal(sum(kept.values())) / total if total else None)
 
 
+async def due_between(
+    session: AsyncSession, since: datetime, until: datetime, staff_ids: list[int] | None = None
+) -> list[tuple[Task, datetime]]:
+    """Tasks others assigned (to these people, or anyone) whose judged deadline is in
+    [since, until), with that deadline; drafts, cancelled and returned ones left out."""
+    query = select(Task).where(
+        Task.assigner_id != Task.assignee_id,
+        Task.status.in_(MEASURED),
+        # A postponement only ever moves the deadline later, so the one judged is never later
+        # than the row's.
+        Task.deadline >= since,
+    )
+    if staff_ids is not None:
+        query = query.where(Task.assignee_id.in_(staff_ids))
+    tasks = list(await session.scalars(query.order_by(Task.deadline, Task.id)))
+    history = await _deadline_events(session, [t.id for t in tasks])
+    judged = [(t, effective_deadline(t, history.get(t.id, []))) for t in tasks]
+    return [(t, d) for t, d in judged if since <= d < until]
+
+
 def judge(task: Task, deadline: datetime, window) -> bool | None:
-    """True on time, False late, None when it does not count (yet) in this window."""
-    if not window.since <= deadline < window.until:
-        return None
+    """True on time, False late, None when it does not count (yet) as of the window's now."""
     done_in_time = task.done_at is not None and task.done_at <= deadline
     if task.status == TaskStatus.ACCEPTED:
         return done_in_time
