@@ -112,6 +112,11 @@ async def test_demo_runs_without_a_token(tmp_path):
     # One channel signed in the library that week; the month's 4 fall on its last 4 working days.
     assert "签约渠道完成度：1 / 0 · 本期计划为 0" in out
     assert chart.read_bytes().startswith(b"\x89PNG") and f"saved to {chart}" in out
+    # A task in Chinese: assigned (Friday 17:00), postponed to Monday, done and accepted.
+    assert "📌 张总 交办的新任务" in out and "截止：12月11日（周五）17:00" in out
+    assert "申请的新截止时间：12月14日（周一）18:00" in out and "理由：万科物业的联系人" in out
+    assert "🕒 张总 同意了新的截止时间" in out and "✅ 王伟 已完成任务 #1" in out
+    assert "✅ 张总 已验收任务 #1" in out
     assert "demo finished" in out
 
 

@@ -373,6 +373,16 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _say(log, wang, "提前一周预热，积分上限再调低")
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
 
+    log.scene("13b. A task in Chinese: assigned, postponed, done and accepted")
+    await _say(log, director, "/assign @wangwei 整理沈阳物业渠道名单 周五下午5点")
+    await _press(log, director, director.inbox[-1], "✅ 发送")
+    await _press(log, wang, wang.inbox[-1], "🕒 申请延期")
+    await _say(log, wang, "下周一")
+    await _say(log, wang, "万科物业的联系人下周才回来")
+    await _press(log, director, director.inbox[-1], "✅ 批准")
+    await _press(log, wang, wang.inbox[-1], "✅ 完成")
+    await _press(log, director, director.inbox[-1], "✅ 验收通过")
+
     log.scene("14. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
