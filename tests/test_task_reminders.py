@@ -11,7 +11,7 @@ from support import another_process, local, make_staff
 
 from bot.db import transaction
 from bot.models import Outbox
-from bot.services import leave
+from bot.services import leave, task_reminders
 from bot.services import staff as staff_service
 from jobs.tick import enqueue_due, tick
 
@@ -123,3 +123,26 @@ async def test_two_processes_ticking_at_once_send_each_reminder_once(
             with time_machine.travel(local(moment), tick=False):
                 await asyncio.gather(tick(app.bot_data, app.bot), tick(fresh.bot_data, fresh.bot))
     assert len(nags(wang)) == 3
+
+
+async def test_a_postponement_approved_starts_a_new_ladder_and_drops_the_old_one(
+    app, sessions, team
+):
+    director, wang = team
+    await at(app, "2026-12-08 16:05")
+    async with sessions() as s:
+        old = (await s.scalar(select(Outbox).where(Outbox.about.like("tasknag:%")))).about
+    with time_machine.travel(local("2026-12-08 16:10"), tick=True):
+        card = next(m for m in reversed(wang.inbox) if "🕒 申请延期" in m.labels)
+        await wang.press(card, "🕒 申请延期")
+        await wang.send("周四下午5点")
+        await wang.send("物业明天才回复")
+        await director.press(director.inbox[-1], "✅ 批准")
+    assert "12月10日（周四）17:00" in wang.inbox[-1].plain
+    async with sessions() as s:  # a row still queued for the old deadline would be dropped
+        assert not await task_reminders.still_wanted(s, old)
+    for moment in ("2026-12-08 17:01", "2026-12-09 09:31", "2026-12-10 16:05", "2026-12-10 16:30"):
+        await at(app, moment)
+    # The old deadline's gentle step (Tuesday), nothing at it or after; the new one's (Thursday).
+    sent = nags(wang)
+    assert len(sent) == 2 and all("快到截止时间" in n and "今天 17:00" in n for n in sent)
