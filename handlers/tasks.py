@@ -220,7 +220,9 @@ def _instant(action: Action, step):
         except ServiceError as exc:
             await _refuse(update, session, me, exc)
             return
-        await answer_note(update, me.locale, "task_done.html.j2", task=task, step=None)
+        due = deadlines.text_of(task.deadline, tz, me.locale)
+        await answer_note(update, me.locale, "task_done.html.j2", task=task, step=step.__name__,
+                          due=due)  # fmt: skip
         await edit(
             update, me.locale, "task_card.html.j2", None, **await _card(session, task, me, tz)
         )

@@ -138,14 +138,16 @@ async def test_a_postponement_approved_and_one_refused(team, sessions):
     assert "已提交延期申请" in q(wang)
     notice = director.inbox[-1]
     assert "申请延期" in notice.plain and "物业那边下周才回复" in notice.plain
-    await director.press(notice, "✅ 批准")
+    toast = await director.press(notice, "✅ 批准")
+    assert toast.text == "已同意延期：任务 #1 的新截止时间为 12月14日（周一）18:00。"
     assert "同意了新的截止时间" in q(wang) and "12月14日（周一）18:00" in q(wang)
 
     # A second postponement, refused: the deadline stays.
     await wang.press(wang.inbox[-1], "🕒 申请延期")
     await wang.send("12月18日")
     await wang.send("还需要一周")
-    await director.press(director.inbox[-1], "✖ 不同意")
+    toast = await director.press(director.inbox[-1], "✖ 不同意")
+    assert toast.text == "已不同意延期：任务 #1 仍按原截止时间 12月14日（周一）18:00。"
     assert "截止时间不变" in q(wang) and "12月14日（周一）18:00" in q(wang)
     task = await _task(sessions)
     assert task.status == "open" and task.asked_deadline is None
@@ -236,7 +238,7 @@ async def test_a_forged_or_foreign_press_is_refused_and_audited(team, sessions, 
     card = wang.inbox[-1]
     # Director presses the assignee's Done (not theirs): refused, audited, nothing changes.
     answer = await director.press_data(card.message_id, card.chat_id, DONE.pack(task.id, 2))
-    assert answer.show_alert and "不由您处理" in answer.text
+    assert answer.show_alert and "不由你处理" in answer.text
     # Forged data of no known shape, and one for a task that does not exist.
     forged = await wang.press_data(card.message_id, card.chat_id, "task:v1:dn:1:2:x")
     assert forged.show_alert
