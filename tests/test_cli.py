@@ -108,6 +108,7 @@ async def test_demo_runs_without_a_token(tmp_path):
     assert "团队汇报情况" in out  # /team
     assert "每周简报 · 第48周（11月23日–29日）" in out  # last week's digest on Monday morning
     assert "每日简报 · 2026年12月8日（周二）" in out and "已提交（1）：王伟" in out  # a day's
+    assert "72 小时后（11月29日 16:30）失效" in out  # the invite's expiry read as a day, not ISO
     assert "周报：Li Na、王伟、赵敏" in out  # the weekly digest lists names with 、 in Chinese
     assert "每周简报 · 第50周（12月7日–13日）" in out and "阶段下载量完成度" in out  # the last
     # One channel signed in the library that week; the month's 4 fall on its last 4 working days.
