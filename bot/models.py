@@ -494,6 +494,33 @@ class Task(Base):
     accepted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # One occurrence of a recurring task (/assign … 每周一 10:00), else None.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("task_series.id"), index=True)
+
+
+class TaskSeries(Base):
+    """A recurring task: one task per matching working day until stopped (bot/services/
+    task_series.py)."""
+
+    __tablename__ = "task_series"
+    __table_args__ = (
+        Index("ix_task_series_status_next_on", "status", "next_on"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    assigner_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    # {"every": "workday" | "week" | "month", "days": [...], "time": "HH:MM"}
+    rule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # draft -> active -> stopped; draft -> cancelled. bot/states.py SeriesStatus.
+    status: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(default=1)
+    # The first day not yet looked at: the tick creates the occurrence on it when it is due.
+    next_on: Mapped[date]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class TaskEvent(Base):

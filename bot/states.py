@@ -79,5 +79,14 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # closed: the assigner did not send it, or withdrew it
 
 
+class SeriesStatus(StrEnum):
+    """A recurring task (bot/services/task_series.py)."""
+
+    DRAFT = "draft"  # understood, shown to the assigner, not started yet
+    ACTIVE = "active"  # creates a task on each matching working day
+    STOPPED = "stopped"  # no more occurrences (the ones created stay)
+    CANCELLED = "cancelled"  # never started
+
+
 # Still with the assignee (lists, and later reminders, show these).
 TASK_OPEN = (TaskStatus.OPEN, TaskStatus.POSTPONE_ASKED)
