@@ -6,11 +6,35 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.simulator.server import CallbackAnswer, SimMessage, TelegramSimulator
+    from bot.simulator.server import CallbackAnswer, SimFile, SimMessage, TelegramSimulator
 
 # TDLib's bot-command regexp: /cmd[@bot] not glued to a word character or to / < >.
 _COMMAND = re.compile(r"(?<![\w/<>])/([a-zA-Z0-9_]{1,64})(@[a-zA-Z0-9_]{3,32})?(?![\w/<>])")
 _MENTION = re.compile(r"(?<!\w)@([a-zA-Z0-9_]{2,32})(?!\w)")
+
+
+# Telegram Premium's caption limit; other accounts have 1,024 (what bots have too).
+MAX_USER_CAPTION = 4096
+_MIME = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".txt": "text/plain",
+    ".zip": "application/zip",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _guess_mime(filename: str) -> str:
+    """The mime type a client would declare for `filename` (octet-stream when unknown)."""
+    dot = filename.rfind(".")
+    return (
+        _MIME.get(filename[dot:].lower(), "application/octet-stream")
+        if dot >= 0
+        else ("application/octet-stream")
+    )
 
 
 class SimulatorError(RuntimeError):
@@ -96,6 +120,66 @@ class Persona:
             extra["reply_to_message"] = self.sim.message_dict(reply_to)
         return await self._post(chat, text, extra)
 
+    async def send_photo(
+        self,
+        data: bytes,
+        *,
+        caption: str = "",
+        filename: str = "photo.jpg",
+        chat: Group | None = None,
+        media_group_id: str | None = None,
+    ) -> SimMessage:
+        """Send a photo (with an optional caption) as a Telegram client does; returns it."""
+        upload = self.sim.user_file(data, filename, None, "photo")
+        return await self._post_media(chat, "photo", upload, caption, media_group_id)
+
+    async def send_document(
+        self,
+        data: bytes,
+        *,
+        filename: str,
+        mime_type: str = "application/octet-stream",
+        caption: str = "",
+        chat: Group | None = None,
+        media_group_id: str | None = None,
+    ) -> SimMessage:
+        """Send a file as a document (with an optional caption); returns it."""
+        upload = self.sim.user_file(data, filename, mime_type, "document")
+        return await self._post_media(chat, "document", upload, caption, media_group_id)
+
+    async def send_album(
+        self, items: list[tuple[str, bytes, str]], *, caption: str = "", chat: Group | None = None
+    ) -> list[SimMessage]:
+        """Send 2-10 (kind, data, filename) items as one album: one update per item, one
+        media_group_id, the caption on the first, as Telegram's clients do."""
+        if not 2 <= len(items) <= 10:
+            raise SimulatorError("an album has 2 to 10 items")
+        kinds = {kind for kind, _, _ in items}
+        if not kinds <= {"photo", "document"} or len(kinds) > 1:
+            raise SimulatorError("an album is all photos or all documents")
+        group_id = self.sim.new_media_group_id()
+        sent = []
+        for i, (kind, data, filename) in enumerate(items):
+            text = caption if i == 0 else ""
+            if kind == "photo":
+                sent.append(
+                    await self.send_photo(
+                        data, caption=text, filename=filename, chat=chat, media_group_id=group_id
+                    )
+                )
+            else:
+                sent.append(
+                    await self.send_document(
+                        data,
+                        filename=filename,
+                        mime_type=_guess_mime(filename),
+                        caption=text,
+                        chat=chat,
+                        media_group_id=group_id,
+                    )
+                )
+        return sent
+
     async def forward(
         self,
         text: str,
@@ -158,16 +242,44 @@ class Persona:
             self.started = True
             await self.sim.my_chat_member(self.chat_dict, self, "kicked", "member")
 
-    async def _post(self, chat: Group | None, text: str, extra: dict) -> SimMessage:
+    async def _open(self, chat: Group | None) -> int:
         if chat is None:
             if self.blocked:
                 await self.unblock_bot()  # a blocked bot gets nothing until it is unblocked
             self.started = True
-            chat_id = self.id
-        else:
-            chat.check_open()
-            chat.members.setdefault(self.id, "member")
-            chat_id = chat.id
+            return self.id
+        chat.check_open()
+        chat.members.setdefault(self.id, "member")
+        return chat.id
+
+    async def _post_media(
+        self,
+        chat: Group | None,
+        kind: str,
+        upload: SimFile,
+        caption: str,
+        media_group_id: str | None,
+    ) -> SimMessage:
+        chat_id = await self._open(chat)
+        caption = caption.strip()  # as Telegram's clients do
+        if utf16_offset(caption, len(caption)) > MAX_USER_CAPTION:
+            raise SimulatorError(f"a client sends at most {MAX_USER_CAPTION} caption characters")
+        extra: dict[str, Any] = {}
+        if media_group_id is not None:
+            extra["media_group_id"] = media_group_id
+        entities = text_entities(caption)
+        if entities:
+            extra["entities"] = entities
+        msg = self.sim.store_user_message(self, chat_id, None, extra)
+        setattr(msg, kind, upload)
+        if caption:
+            msg.caption = msg.plain = caption
+        if chat is None or chat.bot_hears(msg, entities):
+            await self.sim.dispatch({"message": self.sim.message_dict(msg)})
+        return msg
+
+    async def _post(self, chat: Group | None, text: str, extra: dict) -> SimMessage:
+        chat_id = await self._open(chat)
         entities = text_entities(text)
         if entities:
             extra["entities"] = entities
@@ -246,7 +358,7 @@ class Group:
         if reply and reply.get("from", {}).get("id") == self.sim.bot_id:
             return True
         me = "@" + self.sim.bot_username.lower()
-        text = msg.text or ""
+        text = msg.text if msg.text is not None else (msg.caption or "")
         for entity in entities:
             word = text.encode("utf-16-le")[
                 entity["offset"] * 2 : (entity["offset"] + entity["length"]) * 2

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.simulator.driver import Group, Persona, SimulatorError
 from bot.simulator.html import HtmlParseError, parse_html, utf16_len
+from bot.simulator.samples import png
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -164,6 +165,8 @@ class SimFile:
     file_id: str = ""
     file_unique_id: str = ""
     url: str | None = None
+    kind: str = "document"  # photo or document: what Telegram stored it as
+    smaller: list[SimFile] = field(default_factory=list)  # a photo's smaller sizes, smallest first
 
     @property
     def size(self) -> int:
@@ -333,6 +336,7 @@ class TelegramSimulator:
         self._by_id: dict[tuple[int, int], SimMessage] = {}
         self._next_message_id: Counter[int] = Counter()
         self._files: dict[str, SimFile] = {}
+        self._media_groups = 0
         self._queries: dict[str, CallbackAnswer | None] = {}
         self._queue: deque[dict] = deque()
         self._allowed: frozenset[str] = _DEFAULT_UPDATES
@@ -577,7 +581,7 @@ class TelegramSimulator:
             if msg.entities:
                 data["caption_entities"] = msg.entities
         if msg.photo is not None:
-            data["photo"] = [_photo_size(msg.photo)]
+            data["photo"] = [_photo_size(f) for f in [*msg.photo.smaller, msg.photo]]
         if msg.document is not None:
             data["document"] = _document(msg.document)
         if msg.reply_markup and "inline_keyboard" in msg.reply_markup:
@@ -585,6 +589,35 @@ class TelegramSimulator:
         if msg.edit_date is not None:
             data["edit_date"] = msg.edit_date
         return {**data, **{k: v for k, v in msg.extra.items() if k != "entities"}}
+
+    def user_file(self, data: bytes, name: str, mime_type: str | None, kind: str) -> SimFile:
+        """Store a file a persona sends as `kind` (photo or document); returns it with its ids."""
+        if not data:
+            raise SimulatorError("a Telegram client does not send an empty file")
+        if kind == "photo":
+            size = _image_size(data)
+            if size is None:
+                raise SimulatorError("a photo must be a PNG, JPEG, GIF or WebP image")
+            upload = self.register_file(SimFile(name, data, None), kind)
+            upload.smaller = [self.register_file(f, kind) for f in _smaller_sizes(*size)]
+            return upload
+        if kind != "document":
+            raise ValueError("kind is photo or document")
+        return self.register_file(SimFile(name, data, mime_type), kind)
+
+    def register_file(self, upload: SimFile, kind: str) -> SimFile:
+        """Give a new file its file_id and file_unique_id and keep it for getFile."""
+        count = len(self._files) + 1
+        upload.kind = kind
+        upload.file_id = f"{kind[:3].upper()}-{count:06d}-simfile"
+        upload.file_unique_id = f"u{count:06d}"
+        self._files[upload.file_id] = upload
+        return upload
+
+    def new_media_group_id(self) -> str:
+        """A fresh media_group_id for an album."""
+        self._media_groups += 1
+        return str(13_000_000_000_000_000 + self._media_groups)
 
     def store_user_message(
         self, persona: Persona, chat_id: int, text: str | None, extra: dict
@@ -1162,11 +1195,7 @@ class TelegramSimulator:
                 raise bad_request("file must be non-empty")
             if kind == "photo" and _image_size(value.data) is None:
                 raise bad_request("IMAGE_PROCESS_FAILED")
-            count = len(self._files) + 1
-            value.file_id = f"{kind[:3].upper()}-{count:06d}-simfile"
-            value.file_unique_id = f"u{count:06d}"
-            self._files[value.file_id] = value
-            return value
+            return self.register_file(value, kind)
         if isinstance(value, str) and value:
             if value in self._files:
                 return self._files[value]
@@ -1357,6 +1386,22 @@ def _file_path(f: SimFile) -> str:
     return f"files/{f.file_unique_id}/{f.name}"
 
 
+# The boxes Telegram scales a photo into (longest side), below the original.
+_PHOTO_BOXES = (90, 320, 800, 1280)
+
+
+def _smaller_sizes(width: int, height: int) -> list[SimFile]:
+    """Scaled-down copies of a width x height photo, smallest first, as Telegram makes them."""
+    found = []
+    for box in _PHOTO_BOXES:
+        if max(width, height) <= box:
+            break
+        scale = box / max(width, height)
+        w, h = max(1, round(width * scale)), max(1, round(height * scale))
+        found.append(SimFile(f"{w}x{h}.png", png(w, h), "image/png"))
+    return found
+
+
 def _photo_size(f: SimFile) -> dict:
     width, height = _image_size(f.data) or (0, 0)
     return {
@@ -1372,9 +1417,10 @@ def _document(f: SimFile) -> dict:
     doc: dict[str, Any] = {
         "file_id": f.file_id,
         "file_unique_id": f.file_unique_id,
-        "file_name": f.name,
         "file_size": f.size,
     }
+    if f.name:  # Telegram leaves file_name out when the client sent none
+        doc["file_name"] = f.name
     if f.mime_type:
         doc["mime_type"] = f.mime_type
     return doc
