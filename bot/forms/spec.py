@@ -4,7 +4,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,9 +21,18 @@ FieldType = Literal[
     "region",  # one of the configured regions (沈阳 first)
     "industry",  # one of the configured industries
     "channels",  # channels from the library (paged keyboard or typed name)
+    "photo",  # photos sent in the chat (an image sent as a file too): receipts, a design
+    "document",  # files sent in the chat, of the `accept`ed types: a draft, a bid document
 ]
 NUMERIC_TYPES = ("int", "decimal", "money")
 CHOICE_TYPES = ("choice", "multichoice")
+FILE_TYPES = ("photo", "document")
+# What a file field takes when neither it nor [files] says (bot/config.py: FilesSettings):
+# 20 MB is the most a bot may download through Telegram's Bot API (getFile).
+DEFAULT_MAX_MB = 20.0
+DEFAULT_ACCEPT = ("pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "csv", "zip",
+                  "jpg", "jpeg", "png")  # fmt: skip
+_ACCEPT_ITEM = re.compile(r"^(?:[a-z0-9]{1,10}|[a-z]+/(?:\*|[a-z0-9][a-z0-9.+-]{0,80}))$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Due on a working day counted in the period, closing working days later (not a weekday).
@@ -74,7 +83,11 @@ class FieldSpec(Strict):
     max_length: int = Field(default=500, ge=1, le=3500)
     choices: tuple[Choice, ...] = ()
     fields: tuple["FieldSpec", ...] = ()
-    max_items: int = Field(default=10, ge=1, le=50)
+    max_items: int = Field(default=10, ge=1, le=50)  # a file field: 1 unless it says
+    # File fields: the document types taken (extensions "pdf" or MIME types "image/*"; none:
+    # [files] accept) and the largest file in MB (none: [files] max_mb). Settings fills both.
+    accept: tuple[str, ...] = ()
+    max_mb: float | None = Field(default=None, gt=0, le=2000)
     # Where a suggested answer comes from (e.g. the channel library's stage changes today).
     suggest: str | None = None
     # What a new draft starts with (e.g. "feedback:week" — the week's feedback, summarised).
@@ -88,6 +101,35 @@ class FieldSpec(Strict):
     def _key(cls, key: str) -> str:
         return _checked_key(key)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_file_unless_said(cls, data: Any) -> Any:
+        # Most file questions want one file (a draft article); receipts say max_items = 10.
+        if isinstance(data, dict) and data.get("type") in FILE_TYPES and "max_items" not in data:
+            return {**data, "max_items": 1}
+        return data
+
+    @field_validator("accept")
+    @classmethod
+    def _accept(cls, accept: tuple[str, ...]) -> tuple[str, ...]:
+        items = tuple(a.strip().lower().lstrip(".") for a in accept)
+        for item in items:
+            if not _ACCEPT_ITEM.match(item):
+                raise ValueError(f"accept: {item!r} is neither an extension (pdf) nor a MIME type")
+        return items
+
+    @model_validator(mode="after")
+    def _files(self) -> "FieldSpec":
+        if self.accept and self.type != "document":
+            raise ValueError(f"field {self.key}: only a document field has accept")
+        if self.max_mb is not None and self.type not in FILE_TYPES:
+            raise ValueError(f"field {self.key}: only a photo or document field has max_mb")
+        if self.type in FILE_TYPES and (self.metric or self.prefill or self.suggest):
+            raise ValueError(
+                f"field {self.key}: a {self.type} field is no metric, pre-fill or suggestion"
+            )
+        return self
+
     @model_validator(mode="after")
     def _coherent(self) -> "FieldSpec":
         if self.metric and self.type not in (*NUMERIC_TYPES, "channels", "group"):
@@ -98,13 +140,97 @@ class FieldSpec(Strict):
             raise ValueError(f"field {self.key}: a {self.type} needs at least two choices")
         if self.type == "group" and not self.fields:
             raise ValueError(f"field {self.key}: a group needs sub-fields")
-        if self.type == "group" and any(f.type in ("group", "channels") for f in self.fields):
+        if self.type == "group" and any(
+            f.type in ("group", "channels", *FILE_TYPES) for f in self.fields
+        ):
             raise ValueError(f"field {self.key}: a group holds simple fields only")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"field {self.key}: min is above max")
         if self.problems and self.type not in ("text", "longtext"):
             raise ValueError(f"field {self.key}: only text fields hold problems raised")
         return self
+
+
+# Who decides an approval step: the directors, everyone holding a role, one person by their
+# Telegram @handle, or the proposer's lead (ApprovalSpec.leads; the directors when none is named).
+DECIDER = re.compile(r"^(directors|lead|role:[a-z][a-z0-9_]{0,31}|person:@[A-Za-z0-9_]{3,32})$")
+
+
+class StepCondition(Strict):
+    """An approval step that applies only when a number field of the filing is over a bound
+    (money fields are compared in fen: ¥5,000 is 500000)."""
+
+    field: str
+    over: int
+
+    @field_validator("field")
+    @classmethod
+    def _key(cls, key: str) -> str:
+        return _checked_key(key)
+
+
+class ApprovalStep(Strict):
+    """One step of an approval: who decides, its name on the card, and when it applies."""
+
+    who: str
+    name: Labels
+    when: StepCondition | None = None
+
+    @field_validator("who")
+    @classmethod
+    def _who(cls, who: str) -> str:
+        if not DECIDER.match(who):
+            raise ValueError(
+                f"who = {who!r}: expected directors, lead, role:<role> or person:@<handle>"
+            )
+        return who
+
+    def role(self) -> str | None:
+        """The role this step names (role:<key>), if any."""
+        return self.who.split(":", 1)[1] if self.who.startswith("role:") else None
+
+
+class ApprovalAfter(Strict):
+    """What follows the last approval. Each key set here runs its action, registered under the
+    same name in bot/services/approvals.py AFTER_APPROVAL (a new key needs a new entry there)."""
+
+    announce: Literal["group", "directors", "none"] = "none"
+
+
+class ApprovalSpec(Strict):
+    """[forms.approval]: the steps a filing goes through, their deadline, what needs a reason."""
+
+    deadline_workdays: int = Field(default=2, ge=1, le=20)  # per step
+    reason_required: tuple[Literal["reject", "changes"], ...] = ("reject", "changes")
+    steps: tuple[ApprovalStep, ...]
+    # who = "lead": the proposer's role -> who leads it ("role:<key>" or "person:@handle"); the
+    # first of the proposer's roles named here wins; without one, the directors decide.
+    leads: dict[str, str] = Field(default_factory=dict)
+    after: ApprovalAfter = ApprovalAfter()
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: tuple[ApprovalStep, ...]) -> tuple[ApprovalStep, ...]:
+        if not steps:
+            raise ValueError("an approval needs at least one step")
+        if len(steps) > 9:
+            raise ValueError("at most 9 approval steps")
+        return steps
+
+    @field_validator("leads")
+    @classmethod
+    def _leads(cls, leads: dict[str, str]) -> dict[str, str]:
+        for role, who in leads.items():
+            _checked_key(role)
+            if not who.startswith(("role:", "person:")) or not DECIDER.match(who):
+                raise ValueError(f"leads.{role} = {who!r}: expected role:<role> or person:@<h>")
+        return leads
+
+    def roles(self) -> set[str]:
+        """Every role the approval names (checked against [roles] by Settings)."""
+        named = {s.role() for s in self.steps} | set(self.leads)
+        named |= {w.split(":", 1)[1] for w in self.leads.values() if w.startswith("role:")}
+        return {r for r in named if r}
 
 
 class FormSpec(Strict):
@@ -128,12 +254,14 @@ class FormSpec(Strict):
     grace_minutes: int = Field(default=0, ge=0, le=24 * 60)
     close_time: str = "12:00"  # daily: next working day; weekly: the next Monday; see above
     # What a filing becomes: a report (owed forms), a new activity plan, or a plan's results.
-    target: Literal["report", "activity_plan", "activity_results"] = "report"
+    target: Literal["report", "activity_plan", "activity_results", "approval"] = "report"
     # Who is sent the filed report (target "report"): "directors" (each gets a compact card in
     # private), "group" (the team group gets the card, and anyone on the team may read it in
     # full), both, or nobody (`announce = []`: the filer, the directors through /export and
     # the digests). bot/services/announce.py.
     announce: tuple[Literal["directors", "group"], ...] = ()
+    # Who decides a filing of target "approval", in steps (bot/services/approvals.py).
+    approval: ApprovalSpec | None = None
     fields: tuple[FieldSpec, ...]
 
     @field_validator("key", "command")
@@ -198,6 +326,25 @@ class FormSpec(Strict):
         metric_keys = [f.key for f, _ in self.metrics()]
         if len(metric_keys) != len(set(metric_keys)):
             raise ValueError(f"form {self.key}: two metrics share a key")
+        return self
+
+    @model_validator(mode="after")
+    def _approval(self) -> "FormSpec":
+        # An approval says nothing to a report, and an approvable form without one decides
+        # nothing: refuse both rather than ignore them.
+        if (self.target == "approval") != (self.approval is not None):
+            raise ValueError(f'form {self.key}: target = "approval" goes with [forms.approval]')
+        if self.approval is not None and self.cadence != "adhoc":
+            raise ValueError(f"form {self.key}: only adhoc forms are approved (cadence = adhoc)")
+        for step in self.approval.steps if self.approval else ():
+            if step.when is None:
+                continue
+            field = self.field(step.when.field)
+            if field is None or field.type not in NUMERIC_TYPES:
+                raise ValueError(
+                    f"form {self.key}: approval step {step.name.en!r} depends on "
+                    f"{step.when.field!r}, which is not a number field of the form"
+                )
         return self
 
     def metrics(self) -> list[tuple["FieldSpec", "FieldSpec | None"]]:
