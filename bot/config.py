@@ -295,6 +295,9 @@ def forms_with_roles(reports: ReportsConfig, roles: RolesConfig) -> ReportsConfi
     [roles] entry lists (decision 54)."""
     for form in reports.forms:
         unknown = [r for r in form.roles if not roles.known(r)]
+        unknown += (
+            sorted(r for r in form.approval.roles() if not roles.known(r)) if form.approval else []
+        )
         if unknown:
             raise ValueError(f"form {form.key}: {_unknown_role(unknown[0], roles)}")
     extra: dict[str, list[str]] = {}
