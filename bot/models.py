@@ -19,7 +19,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.db import UTCDateTime
-from bot.states import JoinStatus, ObligationStatus, OutboxStatus, PlanStatus, TaskStatus
+from bot.states import (
+    JoinStatus,
+    ObligationStatus,
+    OutboxStatus,
+    PlanStatus,
+    RequestStatus,
+    TaskStatus,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -536,3 +543,66 @@ class TaskEvent(Base):
     kind: Mapped[str] = mapped_column(String(24))
     version: Mapped[int]  # the task's version after the step
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ApprovalRequest(Base):
+    """A filing of a form configured with [forms.approval], decided step by step."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        Index("ix_approval_requests_status", "status"),
+        Index("ix_approval_requests_proposer_id", "proposer_id"),
+        # Ids ride in buttons: SQLite must never hand a deleted request's id to a new one.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    form_key: Mapped[str] = mapped_column(String(32))
+    proposer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    answers: Mapped[dict[str, Any]]  # the current round's
+    # The form's labels and the steps that apply to this round, kept with the request so its
+    # card reads the same when the configuration has moved on.
+    fields: Mapped[dict[str, Any]]
+    steps: Mapped[dict[str, Any]]
+    # pending -> approved | rejected | changes_requested (-> pending, a new round) | withdrawn.
+    status: Mapped[str] = mapped_column(String(24), default=RequestStatus.PENDING)
+    step: Mapped[int] = mapped_column(default=0)  # index into `steps`
+    round: Mapped[int] = mapped_column(default=1)  # bumped by every resubmission
+    # Bumped by every change; buttons carry it, so a press on an older card changes nothing.
+    version: Mapped[int] = mapped_column(default=1)
+    submitted_at: Mapped[datetime]
+    step_due_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ApprovalDecision(Base):
+    """One decision on one step of one round of a request, with its reason or comment."""
+
+    __tablename__ = "approval_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("approval_requests.id", ondelete="CASCADE"), index=True
+    )
+    round: Mapped[int]
+    step: Mapped[int]
+    decider_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class ApprovalRound(Base):
+    """The answers a request was (re)submitted with, one row per round: the card's diff."""
+
+    __tablename__ = "approval_rounds"
+    __table_args__ = (UniqueConstraint("request_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id", ondelete="CASCADE"))
+    round: Mapped[int]
+    answers: Mapped[dict[str, Any]]
+    submitted_at: Mapped[datetime]

@@ -90,3 +90,21 @@ class SeriesStatus(StrEnum):
 
 # Still with the assignee (lists, and later reminders, show these).
 TASK_OPEN = (TaskStatus.OPEN, TaskStatus.POSTPONE_ASKED)
+
+
+class RequestStatus(StrEnum):
+    """A filing of a form that is approved in steps (bot/services/approvals.py)."""
+
+    PENDING = "pending"  # with the deciders of its current step
+    CHANGES_REQUESTED = "changes_requested"  # sent back: the proposer resubmits (-> pending)
+    REJECTED = "rejected"
+    APPROVED = "approved"  # every step that applies approved it
+    WITHDRAWN = "withdrawn"  # by the proposer, while pending
+
+
+class Decision(StrEnum):
+    """One decider's answer at one step of an approval."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CHANGES = "changes"
