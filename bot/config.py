@@ -27,7 +27,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.forms.spec import ReportsConfig, default_reports
+from bot.forms.spec import (
+    DEFAULT_ACCEPT,
+    DEFAULT_MAX_MB,
+    FILE_TYPES,
+    FieldSpec,
+    ReportsConfig,
+    default_reports,
+)
 from bot.kpis.spec import KpiConfig, default_kpi
 from bot.services.roles import RolesConfig
 
@@ -233,6 +240,41 @@ class ApprovalSettings(Section):
     decision_working_days: int = Field(default=1, ge=1, le=20)
 
 
+class FilesSettings(Section):
+    """[files]: what a photo or document field takes when the field itself does not say."""
+
+    # Telegram lets a bot download files up to 20 MB (getFile); a self-hosted Bot API server
+    # (telegram-bot-api --local) up to 2,000 MB.
+    max_mb: float = Field(default=DEFAULT_MAX_MB, gt=0, le=2000)
+    # Document types: extensions ("pdf") or MIME types ("application/pdf", "image/*").
+    accept: tuple[str, ...] = DEFAULT_ACCEPT
+
+    @field_validator("accept")
+    @classmethod
+    def _accept(cls, accept: tuple[str, ...]) -> tuple[str, ...]:
+        if not accept:
+            raise ValueError('name at least one document type, e.g. ["pdf"]')
+        label = {"zh": "文件", "en": "File"}
+        return FieldSpec(key="f", type="document", label=label, accept=accept).accept
+
+    def applied(self, reports: ReportsConfig) -> ReportsConfig:
+        """`reports` with every file field's unset max_mb and accept taken from here."""
+        forms = []
+        for form in reports.forms:
+            fields = tuple(
+                f.model_copy(update=self._defaults_for(f)) if f.type in FILE_TYPES else f
+                for f in form.fields
+            )
+            forms.append(form.model_copy(update={"fields": fields}))
+        return reports.model_copy(update={"forms": tuple(forms)})
+
+    def _defaults_for(self, field: FieldSpec) -> dict:
+        found = {"max_mb": field.max_mb or self.max_mb}
+        if field.type == "document" and not field.accept:
+            found["accept"] = self.accept
+        return found
+
+
 class Settings(BaseSettings):
     """Everything opsbot reads from its environment."""
 
@@ -247,6 +289,7 @@ class Settings(BaseSettings):
     join: JoinSettings = JoinSettings()
     approvals: ApprovalSettings = ApprovalSettings()
     reminders: ReminderSettings = ReminderSettings()
+    files: FilesSettings = FilesSettings()
     # Before reports and kpi: their validators check the roles they name against it.
     roles: RolesConfig = RolesConfig()
     reports: ReportsConfig = Field(default_factory=default_reports)
@@ -260,6 +303,12 @@ class Settings(BaseSettings):
         if roles is None:  # [roles] itself was wrong; that error is the one reported
             return reports
         return forms_with_roles(reports, roles)
+
+    @field_validator("reports")
+    @classmethod
+    def _file_limits(cls, reports: ReportsConfig, info: ValidationInfo) -> ReportsConfig:
+        files = info.data.get("files")
+        return files.applied(reports) if files is not None else reports
 
     @field_validator("kpi")
     @classmethod
