@@ -430,10 +430,12 @@ class Prompt(Base):
 
 
 class Budget(Base):
-    """The department's activity budget for one period (month), set by a director."""
+    """A budget pool's amount for one month or quarter, set by a director (services/budgets)."""
 
     __tablename__ = "budgets"
 
+    # A pool's key from [[budgets.pools]]: activities, expenses, advertising …
+    pool: Mapped[str] = mapped_column(String(20), primary_key=True)
     period_key: Mapped[str] = mapped_column(String(16), primary_key=True)
     amount_fen: Mapped[int]
     set_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
@@ -606,3 +608,24 @@ class ApprovalRound(Base):
     round: Mapped[int]
     answers: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime]
+
+
+class BudgetCharge(Base):
+    """Money a request takes from a budget pool: held while it waits for a decision, charged once
+    approved; one row per request (`about`, e.g. "req:12"), so charging twice counts once."""
+
+    __tablename__ = "budget_charges"
+    __table_args__ = (
+        Index("ix_budget_charges_pool_period_key", "pool", "period_key"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    pool: Mapped[str] = mapped_column(String(20))
+    period_key: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int]
+    about: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    # held | charged (bot/services/budgets.py ChargeState)
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
