@@ -25,7 +25,10 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
-MAX_UPLOAD = 50 * 1024 * 1024
+MAX_UPLOAD = 50 * 1024 * 1024  # a bot's upload (api.telegram.org answers 413 above it)
+MAX_PHOTO = 10 * 1024 * 1024  # a photo, from a bot or a user (TDLib's MAX_PHOTO_SIZE)
+MAX_DOWNLOAD = 20 * 1024 * 1024  # what getFile serves to a bot
+MAX_ALBUM = 10
 # A Bot API method's answer: (params, files) -> the result Telegram would return.
 Answer = Callable[[dict, dict], Awaitable[Any]]
 # What `TelegramSimulator.intercept` takes: (params, files, the simulator's own answer).
@@ -69,7 +72,7 @@ _BOOL_FIELDS = {
     "only_if_banned",
 }
 # Flood control counts these, per chat and overall, like Telegram does.
-_SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+_SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"}
 _DEFAULT_UPDATES = frozenset(
     {
         "message",
@@ -114,6 +117,8 @@ _METHODS = (
     "answerCallbackQuery",
     "sendPhoto",
     "sendDocument",
+    "sendMediaGroup",
+    "editMessageMedia",
     "getFile",
     "setMyCommands",
     "deleteMyCommands",
@@ -359,7 +364,8 @@ class TelegramSimulator:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 on a port the OS picks."""
-        app = web.Application(client_max_size=MAX_UPLOAD)
+        # Read a little past the upload limit so that an oversized file gets Telegram's 413.
+        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
@@ -595,23 +601,28 @@ class TelegramSimulator:
         if not data:
             raise SimulatorError("a Telegram client does not send an empty file")
         if kind == "photo":
-            size = _image_size(data)
-            if size is None:
-                raise SimulatorError("a photo must be a PNG, JPEG, GIF or WebP image")
-            upload = self.register_file(SimFile(name, data, None), kind)
-            upload.smaller = [self.register_file(f, kind) for f in _smaller_sizes(*size)]
-            return upload
+            try:
+                _check_photo(data)
+            except ApiError as exc:
+                raise SimulatorError(f"Telegram refuses this photo: {exc.description}") from None
+            return self.register_file(SimFile(name, data, None), kind)
         if kind != "document":
             raise ValueError("kind is photo or document")
         return self.register_file(SimFile(name, data, mime_type), kind)
 
-    def register_file(self, upload: SimFile, kind: str) -> SimFile:
-        """Give a new file its file_id and file_unique_id and keep it for getFile."""
+    def register_file(self, upload: SimFile, kind: str, *, scaled: bool = True) -> SimFile:
+        """Give a new file its file_id and file_unique_id and keep it for getFile; a photo
+        also gets its smaller sizes, as Telegram makes them (unless `scaled` is False)."""
         count = len(self._files) + 1
         upload.kind = kind
         upload.file_id = f"{kind[:3].upper()}-{count:06d}-simfile"
         upload.file_unique_id = f"u{count:06d}"
         self._files[upload.file_id] = upload
+        size = _image_size(upload.data) if kind == "photo" and scaled else None
+        if size is not None:
+            upload.smaller = [
+                self.register_file(f, kind, scaled=False) for f in _smaller_sizes(*size)
+            ]
         return upload
 
     def new_media_group_id(self) -> str:
@@ -724,6 +735,8 @@ class TelegramSimulator:
         params: dict = {}
         try:
             params, files = await _read_params(request)
+            if any(f.size > MAX_UPLOAD for f in files.values()):
+                raise ApiError(413, "Request Entity Too Large")
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             if handler is None:
@@ -951,6 +964,69 @@ class TelegramSimulator:
         self._store(msg)
         return self.message_dict(msg)
 
+    async def _api_send_media_group(self, p: dict, files: dict) -> list[dict]:
+        items = _album_items(p.get("media"))
+        target = self._target(p)
+        # Every caption is parsed, then every file read, before anything is sent.
+        captions = [
+            _render(
+                item["caption"], item.get("parse_mode"), item.get("caption_entities"), "caption"
+            )
+            if item.get("caption")
+            else ("", [])
+            for item in items
+        ]
+        uploads = [
+            self._media_file(
+                item.get("media"), files, item["type"], "can't parse InputMedia: media not found"
+            )
+            for item in items
+        ]
+        reply = self._reply_extra(target.id, p)
+        self._admit(target)
+        extra = dict(reply)
+        if len(items) > 1:  # Telegram sends a lone item as an ordinary message
+            extra["media_group_id"] = self.new_media_group_id()
+        sent = []
+        for item, upload, (plain, entities) in zip(items, uploads, captions, strict=True):
+            msg = self._bot_message(target.id, None, dict(extra))
+            setattr(msg, item["type"], upload)
+            if plain:
+                msg.caption, msg.plain, msg.entities = item["caption"], plain, entities
+                msg.parse_mode = item.get("parse_mode")
+            self._store(msg)
+            sent.append(self.message_dict(msg))
+        return sent
+
+    async def _api_edit_message_media(self, p: dict, files: dict) -> dict:
+        markup = _reply_markup(p.get("reply_markup"), inline_only=True)
+        item = p.get("media")
+        if not isinstance(item, dict):
+            raise bad_request("can't parse InputMedia JSON object")
+        kind = item.get("type")
+        if kind not in ("photo", "document"):
+            raise bad_request(f'can\'t parse InputMedia: type "{kind}" is unsupported')
+        msg = self._own_message(p, "edit")
+        if msg.photo is None and msg.document is None:
+            raise bad_request("there is no media in the message to edit")
+        if "media_group_id" in msg.extra and (kind == "document") != (msg.document is not None):
+            raise bad_request("can't change media type in the album")
+        plain, entities = "", []
+        if item.get("caption"):
+            plain, entities = _render(
+                item["caption"], item.get("parse_mode"), item.get("caption_entities"), ""
+            )
+        upload = self._media_file(
+            item.get("media"), files, kind, "can't parse InputMedia: media not found"
+        )
+        msg.history.append(msg.caption or "")
+        msg.photo = upload if kind == "photo" else None
+        msg.document = upload if kind == "document" else None
+        msg.caption = item["caption"] if plain else None
+        msg.plain, msg.entities, msg.reply_markup = plain, entities, markup
+        msg.parse_mode = item.get("parse_mode")
+        return self._edited(msg)
+
     async def _api_edit_message_text(self, p: dict, files: dict) -> dict:
         if not isinstance(p.get("text"), str) or not p["text"]:
             raise bad_request("message text is empty")
@@ -1019,6 +1095,8 @@ class TelegramSimulator:
         found = self._files.get(p.get("file_id") or "")
         if found is None:
             raise bad_request("invalid file_id")
+        if found.size > MAX_DOWNLOAD:
+            raise bad_request("file is too big")
         return {
             "file_id": found.file_id,
             "file_unique_id": found.file_unique_id,
@@ -1186,23 +1264,34 @@ class TelegramSimulator:
 
     def _input_file(self, p: dict, files: dict, kind: str) -> SimFile:
         value = p.get(kind)
+        if not (isinstance(value, str) and value.startswith("attach://")) and kind in files:
+            value = files[kind]
+        return self._media_file(value, files, kind, f"there is no {kind} in the request")
+
+    def _media_file(self, value: Any, files: dict, kind: str, missing: str) -> SimFile:
+        """The file a send names: an upload (maybe by attach://), a file_id or a URL."""
         if isinstance(value, str) and value.startswith("attach://"):
             value = files.get(value.removeprefix("attach://"))
-        elif kind in files:
-            value = files[kind]
+            if value is None:
+                raise bad_request(missing)
         if isinstance(value, SimFile):
             if not value.data:
                 raise bad_request("file must be non-empty")
-            if kind == "photo" and _image_size(value.data) is None:
-                raise bad_request("IMAGE_PROCESS_FAILED")
+            if kind == "photo":
+                _check_photo(value.data)
             return self.register_file(value, kind)
         if isinstance(value, str) and value:
             if value in self._files:
-                return self._files[value]
+                found = self._files[value]
+                if found.kind != kind:
+                    raise bad_request(
+                        f"can't use file of type {found.kind.title()} as {kind.title()}"
+                    )
+                return found
             if value.startswith(("http://", "https://")):
                 return SimFile(value.rsplit("/", 1)[-1] or kind, b"", None, value, value, value)
             raise bad_request("wrong file identifier/HTTP URL specified")
-        raise bad_request(f"there is no {kind} in the request")
+        raise bad_request(missing)
 
 
 def _snake(name: str) -> str:
@@ -1228,7 +1317,10 @@ async def _read_params(request: web.Request) -> tuple[dict, dict[str, SimFile]]:
             if isinstance(body, dict):
                 raw.update(body)
         else:
-            form = await request.post()
+            try:
+                form = await request.post()
+            except web.HTTPRequestEntityTooLarge:
+                raise ApiError(413, "Request Entity Too Large") from None
             for key, value in form.items():
                 if isinstance(value, str):
                     raw[key] = value
@@ -1279,6 +1371,39 @@ def _render(text: str, parse_mode: Any, entities: Any, kind: str) -> tuple[str, 
             "message is too long" if kind == "text" else "message caption is too long"
         )
     return plain, found
+
+
+def _album_items(media: Any) -> list[dict]:
+    """The InputMedia items of sendMediaGroup, refused where Telegram refuses them."""
+    if media is None or media == [] or media == "":
+        raise bad_request("there are no messages to send")
+    if not isinstance(media, list):
+        raise bad_request("can't parse media JSON object")
+    if len(media) > MAX_ALBUM:
+        raise bad_request("too many messages to send as an album")
+    for item in media:
+        if not isinstance(item, dict):
+            raise bad_request("can't parse InputMedia: InputMedia must be an Object")
+        kind = item.get("type")
+        if kind == "animation":
+            raise bad_request(
+                "can't parse InputMedia: type \"animation\" can't be used in sendMediaGroup"
+            )
+        if kind not in ("photo", "document", "video", "audio"):
+            raise bad_request(f'can\'t parse InputMedia: type "{kind}" is unsupported')
+        if kind in ("video", "audio"):
+            # opsbot sends no video or audio; the simulator does not model them.
+            raise ApiError(404, f"Not Found: the simulator does not support {kind} albums")
+        caption = item.get("caption")
+        if caption is not None and not isinstance(caption, str):
+            raise bad_request('can\'t parse InputMedia: field "caption" must be of type String')
+    kinds = {item["type"] for item in media}
+    if "document" in kinds and len(kinds) > 1:
+        raise bad_request("document can't be mixed with other media types")
+    above = {bool(item.get("show_caption_above_media")) for item in media}
+    if len(above) > 1:
+        raise bad_request("parameter show_caption_above_media must be the same for all messages")
+    return media
 
 
 def _trim(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
@@ -1383,7 +1508,14 @@ def _member(user: dict, status: str) -> dict:
 
 
 def _file_path(f: SimFile) -> str:
-    return f"files/{f.file_unique_id}/{f.name}"
+    """Where getFile says the file is: Telegram's own name, never the sender's file name."""
+    folder = "photos" if f.kind == "photo" else "documents"
+    ext = ""
+    if f.kind == "photo":
+        ext = ".jpg"
+    elif "." in f.name:
+        ext = "." + re.sub(r"[^A-Za-z0-9]", "", f.name.rsplit(".", 1)[1])[:10].lower()
+    return f"{folder}/file_{f.file_unique_id.lstrip('u').lstrip('0') or '0'}{ext.rstrip('.')}"
 
 
 # The boxes Telegram scales a photo into (longest side), below the original.
@@ -1424,6 +1556,26 @@ def _document(f: SimFile) -> dict:
     if f.mime_type:
         doc["mime_type"] = f.mime_type
     return doc
+
+
+def _check_photo(data: bytes) -> None:
+    """Refuse a photo the way Telegram does: too big, not an image, or odd dimensions."""
+    if len(data) > MAX_PHOTO:
+        raise bad_request(
+            f"file of size {len(data)} bytes is too big for a photo; "
+            f"the maximum size is {MAX_PHOTO} bytes"
+        )
+    size = _image_size(data)
+    if size is None:
+        raise bad_request("IMAGE_PROCESS_FAILED")
+    width, height = size
+    if (
+        width < 1
+        or height < 1
+        or width + height > 10000
+        or max(width, height) > 20 * min(width, height)
+    ):
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
