@@ -36,6 +36,7 @@ from bot.forms.spec import (
     default_reports,
 )
 from bot.kpis.spec import KpiConfig, default_kpi
+from bot.services.budgets import BudgetsConfig
 from bot.services.roles import RolesConfig
 
 BOTFATHER_HINT = (
@@ -290,6 +291,8 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = ApprovalSettings()
     reminders: ReminderSettings = ReminderSettings()
     files: FilesSettings = FilesSettings()
+    # Budget pools by month or quarter: /budget, and the forms whose approval charges one.
+    budgets: BudgetsConfig = BudgetsConfig()
     # Before reports and kpi: their validators check the roles they name against it.
     roles: RolesConfig = RolesConfig()
     reports: ReportsConfig = Field(default_factory=default_reports)
