@@ -27,6 +27,7 @@ class Kind(StrEnum):
     TARGET_VALUE = "target_value"  # a director's typed /target value
     CHANNEL_ADD = "channel_add"  # a half-added channel: the region and industry buttons
     TASK_REPLY = "task_reply"  # a task's new date, reason or question (services/tasks.py)
+    APPROVAL_REASON = "approval_reason"  # a decider's reason or comment (services/approvals.py)
 
 
 # How long an unanswered prompt stands; a kind not named here waits until answered.
@@ -34,7 +35,7 @@ TTL = {Kind.TARGET_VALUE: timedelta(hours=1), Kind.CHANNEL_ADD: timedelta(days=7
 # A plain text goes to the form being filled rather than to a prompt of another kind, except:
 # a reason was just asked for by a press on a plan card (or a task card), so the next text is it.
 # (A target value is asked with "reply to this message" when a form is open.)
-BEFORE_FORM = frozenset({Kind.DECISION_REASON, Kind.TASK_REPLY})
+BEFORE_FORM = frozenset({Kind.DECISION_REASON, Kind.TASK_REPLY, Kind.APPROVAL_REASON})
 # Answered with buttons only: a typed text passes it by.
 BUTTONS_ONLY = frozenset({Kind.CHANNEL_ADD})
 
