@@ -441,3 +441,127 @@ class TracebackLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[1] is not None:
             self.into.append(record)
+
+
+# ---- photos, documents and captions (tests/test_fuzz_files.py) -------------------------------
+
+MAX_CAPTION = 4096  # what a Telegram (Premium) client lets a person write under a file
+ODD_MIME_TYPES = [
+    "", "application/octet-stream", "application/pdf", "image/png", "image/svg+xml",
+    "text/html", "text/html; charset=<b>", "application/x-msdownload", "video/mp4",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "../../etc",
+    "a" * 255, "图片/中文", "<script>", "\x00", "image/", "/", "x-unknown/x-unknown",
+]  # fmt: skip
+ODD_FILE_NAMES = [
+    "", "receipt.jpg", "发票.pdf", "../../etc/passwd", "..", ".", "a" * 255 + ".pdf",
+    "<b>&.pdf", "file?x=1#y.pdf", "space name .docx", "\u202egnp.exe", "emoji👍🏽.xlsx",
+    "CON", "nul.txt", "x.", ".hidden", "a/b\\c.txt", "%00.pdf", "\x00.pdf", "🏳️‍🌈" * 40,
+]  # fmt: skip
+COMMAND_CAPTIONS = [
+    "/start", "/cancel", "/daily", "/help", "/assign", "/feedback 闪退", "/nosuch",
+    "/start@opsbot_test_bot", "@opsbot_test_bot 看这个", "/export 2026-10", "/kpi <b>&",
+]  # fmt: skip
+captions = st.one_of(
+    st.just(""),
+    st.sampled_from(COMMAND_CAPTIONS),
+    hostile.map(lambda s: clip(s, MAX_CAPTION)),
+    st.sampled_from(HTML + UNICODE + WORDS),
+    st.just(clip("<b>&中" * 1000, MAX_CAPTION)),  # the longest a client sends
+)
+file_names = st.one_of(st.sampled_from(ODD_FILE_NAMES), random_text)
+mime_types = st.one_of(st.sampled_from(ODD_MIME_TYPES), ascii_noise)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """Send a photo `width` x `height` with `caption`."""
+
+    width: int
+    height: int
+    caption: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """Send a document of `data` named `name`, declared as `mime_type`, with `caption`."""
+
+    data: bytes
+    name: str
+    mime_type: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Album:
+    """Send an album of `count` photos (or documents) with `caption` on the first."""
+
+    count: int
+    documents: bool
+    caption: str
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A file whose update declares what no client sends: a huge size, a 5,000-character
+    caption, a photo of absurd dimensions (delivered as a raw update)."""
+
+    kind: str
+    size: int
+    caption: str
+
+
+photo_sizes = st.sampled_from([(1, 1), (640, 480), (2000, 100), (100, 2000), (4000, 3000)])
+photos = st.builds(lambda wh, c: Photo(wh[0], wh[1], c), photo_sizes, captions)
+documents = st.builds(
+    Document, st.binary(min_size=1, max_size=64), file_names, mime_types, captions
+)
+albums = st.builds(Album, st.integers(2, 10), st.booleans(), captions)
+declared = st.builds(
+    Declared,
+    st.sampled_from(["photo", "document"]),
+    st.sampled_from([0, 20 * 1024 * 1024 + 1, 2**31, 4 * 1024**3, 2**53]),
+    st.one_of(st.just(""), st.just("<b>&中" * 1250), st.sampled_from(COMMAND_CAPTIONS)),
+)
+file_moves = st.one_of(photos, photos, documents, documents, albums, declared)
+
+
+async def send_file(ref: Referee, person: Persona, move, chat=None) -> None:
+    """`person` sends the file `move` describes (in `chat`, or privately); in a private chat the
+    bot must answer, as for any message."""
+    from bot.simulator.samples import png
+
+    mark = len(ref.sim.calls)
+    note(f"{person.first_name} sends {move!r}" + (f" in {chat}" if chat else ""))
+    if isinstance(move, Photo):
+        await person.send_photo(png(move.width, move.height), caption=move.caption, chat=chat)
+    elif isinstance(move, Document):
+        await person.send_document(
+            move.data, filename=move.name, mime_type=move.mime_type, caption=move.caption, chat=chat
+        )
+    elif isinstance(move, Album):
+        kind = "document" if move.documents else "photo"
+        items = [(kind, png(10 + i, 10), f"{i}.png") for i in range(move.count)]
+        await person.send_album(items, caption=move.caption, chat=chat)
+    else:
+        await _declared(ref.sim, person, move, chat)
+    ref.check(mark, answer_in=None if chat else person.id)
+
+
+async def _declared(sim: TelegramSimulator, person: Persona, move: Declared, chat) -> None:
+    """Deliver a file update with sizes (and a caption) no Telegram client would send."""
+    from bot.simulator.samples import png
+
+    upload = sim.user_file(png(2, 2), "x.png", "image/png", move.kind)
+    msg = sim.store_user_message(person, chat.id if chat else person.id, None, {})
+    setattr(msg, move.kind, upload)
+    if move.caption:
+        msg.caption = msg.plain = move.caption
+    data = sim.message_dict(msg)
+    if move.kind == "photo":
+        for size in data["photo"]:
+            size.update(width=100_000, height=1, file_size=move.size)
+    else:
+        data["document"]["file_size"] = move.size
+    if chat is None:
+        person.started = True
+    await sim.dispatch({"message": data})

@@ -1,0 +1,103 @@
+"""Hostile files, by property: whatever photo, document, album or caption anyone sends, in a
+private chat or the team group, at idle, while filling a form or in a guided /assign, no handler
+raises, Telegram refuses nothing the bot sends, and a private chat gets an answer.
+
+The referee and the strategies are tests/fuzz_support.py's; the team is test_fuzz.py's.
+"""
+
+import pytest
+import test_fuzz
+from fuzz_support import (
+    Album,
+    Declared,
+    Document,
+    Photo,
+    Referee,
+    captions,
+    file_moves,
+    fuzz_settings,
+    send_file,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+from test_fuzz import Team
+
+from bot.simulator import Persona
+
+# test_fuzz.py's fixtures: its team (director, Wang, Li Na, a stranger, the bound group).
+team, ref, thursday = test_fuzz.team, test_fuzz.ref, test_fuzz.thursday
+
+STATES = ["idle", "form", "assign"]
+PLACES = ["private", "group", "group as admin"]
+
+
+async def enter(ref: Referee, team: Team, person: Persona, state: str) -> None:
+    """Put `person` at idle, on the first question of a form, or in a guided /assign."""
+    await ref.send(person, "/cancel")
+    if state == "form" and person in (team.wang, team.lina):
+        await ref.send(person, "/daily" if person is team.wang else "/weekly")
+    elif state == "assign" and person is not team.outsider:
+        await ref.send(person, "/assign")
+        await ref.press_nth(person, 0, 0)  # the director picks someone; others get the title
+
+
+@fuzz_settings(60)
+@given(
+    who=st.integers(0, 3),
+    state=st.sampled_from(STATES),
+    place=st.sampled_from(PLACES),
+    moves=st.lists(file_moves, min_size=1, max_size=3),
+)
+async def test_any_file_anywhere_fails_nothing(team, ref, who, state, place, moves):
+    person = team.everyone[who]
+    await enter(ref, team, person, state)
+    chat = None if place == "private" else team.group
+    team.group.bot_status = "administrator" if place == "group as admin" else "member"
+    try:
+        for move in moves:
+            await send_file(ref, person, move, chat)
+    finally:
+        team.group.bot_status = "member"
+    # Whatever the files did, the person can still go on typing.
+    await ref.send(person, "1")
+
+
+@fuzz_settings(20)
+@given(who=st.integers(0, 3), caption=captions, state=st.sampled_from(STATES))
+async def test_a_caption_is_never_taken_for_a_command_or_an_answer_that_fails(
+    team, ref, who, caption, state
+):
+    person = team.everyone[who]
+    await enter(ref, team, person, state)
+    await send_file(ref, person, Photo(640, 480, caption))
+    await send_file(ref, person, Document(b"%PDF-1.4", "a.pdf", "application/pdf", caption))
+
+
+# ---- what a file gets, case by case ----------------------------------------------------------
+
+HOSTILE_FILES = {
+    "photo": Photo(640, 480, ""),
+    "photo with html": Photo(640, 480, "<b>&</b><script>"),
+    "photo with a command": Photo(640, 480, "/cancel"),
+    "nameless document": Document(b"x", "", "", ""),
+    "odd document": Document(b"\x00" * 8, "../../etc/passwd", "text/html; charset=<b>", "/start"),
+    "photo album": Album(10, False, "十张"),
+    "document album": Album(3, True, ""),
+    "huge document": Declared("document", 2**53, ""),
+    "huge photo, 5,000-character caption": Declared("photo", 4 * 1024**3, "<b>&中" * 1250),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_FILES)
+@pytest.mark.parametrize("state", STATES)
+async def test_every_hostile_file_is_answered_from_anyone(team, ref, kind, state):
+    for person in team.everyone:
+        await enter(ref, team, person, state)
+        await send_file(ref, person, HOSTILE_FILES[kind])
+
+
+@pytest.mark.parametrize("kind", HOSTILE_FILES)
+async def test_every_hostile_file_in_the_group_fails_nothing(team, ref, kind):
+    team.group.bot_status = "administrator"  # sees everything, not only commands
+    for person in team.everyone:
+        await send_file(ref, person, HOSTILE_FILES[kind], team.group)
