@@ -8,10 +8,12 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import clock
 from bot.buttons import Action
 from bot.models import Prompt, Staff
-from bot.services import audit, deadlines, prompts, tasks
+from bot.services import audit, deadlines, prompts, recurrence, task_series, tasks
 from bot.services import staff as staff_service
 from bot.services.deadlines import DeadlineError
 from bot.services.errors import ServiceError
+from bot.services.obligations import clock_time
+from bot.services.recurrence import Rule
 from bot.services.tasks import TaskError
 from bot.state import BotContext
 from handlers.access import staff_only
@@ -58,9 +60,15 @@ async def assign(update: Update, context: BotContext, session: AsyncSession, me:
         if assignee is None:
             raise TaskError("unknown_person", handle=args[0][:64])
         title, due = _split(args[1:], tz, cal)
-        task = await tasks.draft(session, me, assignee, title, due, tz=tz)
+        if isinstance(due, Rule):
+            series = await task_series.draft(session, me, assignee, title, due, tz=tz, cal=cal)
+        else:
+            task = await tasks.draft(session, me, assignee, title, due, tz=tz)
     except ServiceError as exc:
         await _refuse(update, session, me, exc)
+        return
+    if isinstance(due, Rule):
+        await _confirm_series(update, context, me, series, assignee)
         return
     await reply(
         update,
@@ -117,6 +125,72 @@ async def quick(update: Update, context: BotContext, session: AsyncSession, me: 
     await _confirm(update, session, me, done, tz)
 
 
+async def _confirm_series(update: Update, context: BotContext, me: Staff, series, assignee) -> None:
+    """A recurring task's confirmation card: what, to whom, how often, the first one."""
+    await reply(
+        update,
+        me.locale,
+        "task_series_confirm.html.j2",
+        task_series.confirm_buttons(series, me.locale),
+        **_series_context(context, series, me.locale, assignee),
+    )
+
+
+def _series_context(context: BotContext, series, locale: str, assignee: Staff) -> dict:
+    tz, cal = context.settings.team.tz, context.state.calendar
+    morning = clock_time(context.settings.reminders.next_day_time)
+    first = task_series.occurrence(series, series.next_on, cal, tz, morning).deadline
+    return dict(
+        series=series,
+        assignee=assignee.display_name,
+        repeat=task_series.rule_text(series, locale),
+        first=deadlines.text_of(first, tz, locale),
+    )
+
+
+def _series_press(action: Action, step):
+    """A press on a recurring task's card: ✅ Send, ✖ Cancel, ⏹ Stop."""
+
+    @staff_only()
+    async def press(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
+        series_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+        try:
+            series = await step(session, series_id, version, me, context)
+        except ServiceError as exc:
+            await _refuse(update, session, me, exc)
+            return
+        assignee = await staff_service.get(session, series.assignee_id)
+        await acknowledge(update)
+        await edit(
+            update,
+            me.locale,
+            "task_series_confirm.html.j2",
+            task_series.confirm_buttons(series, me.locale),
+            **_series_context(context, series, me.locale, assignee),
+        )
+
+    press.__name__ = press.__qualname__ = f"series_{step.__name__}"
+    return press
+
+
+async def start_series(session, series_id, version, me, context):
+    """✅ Send on a recurring task: it starts."""
+    return await task_series.start(
+        session, series_id, version, me, tz=context.settings.team.tz, cal=context.state.calendar,
+        morning=clock_time(context.settings.reminders.next_day_time),
+    )  # fmt: skip
+
+
+async def cancel_series(session, series_id, version, me, context):
+    """✖ Cancel on a recurring task's draft."""
+    return await task_series.cancel(session, series_id, version, me)
+
+
+async def stop_series(session, series_id, version, me, context):
+    """⏹ Stop on a running recurring task."""
+    return await task_series.stop(session, series_id, version, me, tz=context.settings.team.tz)
+
+
 async def _confirm(update: Update, session: AsyncSession, me: Staff, done, tz) -> None:
     """The guided /assign's confirmation card, as /assign with arguments shows it."""
     assignee = await staff_service.get(session, done.task.assignee_id)
@@ -129,8 +203,12 @@ async def _confirm(update: Update, session: AsyncSession, me: Staff, done, tz) -
     )
 
 
-def _split(words: list[str], tz, cal) -> tuple[str, deadlines.Deadline]:
-    """(title, deadline): the longest tail of at most three words that reads as a deadline."""
+def _split(words: list[str], tz, cal) -> tuple[str, deadlines.Deadline | Rule]:
+    """(title, deadline or recurrence): the longest tail of at most three words that reads as a
+    recurrence (每周一 10:00) or else as a deadline (周五下午5点)."""
+    for count in DEADLINE_WORDS:
+        if len(words) > count and (rule := recurrence.parse(" ".join(words[-count:]))):
+            return " ".join(words[:-count]), rule
     error: DeadlineError | None = None
     for count in DEADLINE_WORDS:
         if len(words) <= count:
@@ -241,6 +319,7 @@ async def _card(session: AsyncSession, task, me: Staff, tz) -> dict:
         assignee=assignee.display_name,
         event=None,
         by=None,
+        repeat=await tasks.repeat_text(session, task, me.locale),
     )
 
 
@@ -282,6 +361,10 @@ async def take_reply(
         buttons = tasks.quick_buttons(prompt.id, me.locale)
         await reply(update, me.locale, "task_ask.html.j2", buttons, task=None, step=done.step)
         return
+    if done.step == "guided_drafted" and done.series is not None:
+        assignee = await staff_service.get(session, done.series.assignee_id)
+        await _confirm_series(update, context, me, done.series, assignee)
+        return
     if done.step == "guided_drafted":
         await _confirm(update, session, me, done, tz)
         return
@@ -311,12 +394,21 @@ async def list_tasks(update: Update, context: BotContext, session: AsyncSession,
             other=found.names.get(other_id, "?"),
         )
 
+    series = await task_series.running(session, me)
+    names = await staff_service.names(session, {s.assignee_id for s in series})
+    repeating = [
+        dict(series=one, repeat=task_series.rule_text(one, me.locale),
+             other=names.get(one.assignee_id, "?"))
+        for one in series
+    ]  # fmt: skip
     await reply(
         update,
         me.locale,
         "task_list.html.j2",
+        task_series.stop_buttons(series, me, me.locale) or None,
         mine=[row(t, t.assigner_id) for t in found.mine],
         assigned=[row(t, t.assignee_id) for t in found.assigned],
+        repeating=repeating,
         me_id=me.id,
     )
 
@@ -331,6 +423,13 @@ def register(app) -> None:
     app.add_handler(CallbackQueryHandler(move, pattern=tasks.MOVE.pattern))
     app.add_handler(CallbackQueryHandler(pick, pattern=tasks.PICK.pattern))
     app.add_handler(CallbackQueryHandler(quick, pattern=tasks.QUICK.pattern))
+    series = {
+        task_series.SEND: start_series,
+        task_series.CANCEL: cancel_series,
+        task_series.STOP: stop_series,
+    }
+    for action, step in series.items():
+        app.add_handler(CallbackQueryHandler(_series_press(action, step), pattern=action.pattern))
     instant = {
         tasks.DONE: tasks.done,
         tasks.ACCEPT: tasks.accept,

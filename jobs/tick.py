@@ -17,12 +17,15 @@ from bot.sender import deliver
 from bot.services import (
     activities,
     activity_results,
+    approvals,
     calendar_notice,
     obligations,
     reminders,
     task_reminders,
+    task_series,
     team,
 )
+from bot.services.obligations import clock_time
 from bot.state import AppState, BotContext
 from bot.telegram_io import TelegramTransport
 from jobs import digests
@@ -80,11 +83,18 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     enqueued += await reminders.escalate(session, missed, forms, cfg.escalate_after_misses)
     nags = await reminders.due_nags(session, state.calendar, tz, cfg)
     enqueued += await reminders.send_nags(session, nags, forms)
+    morning = clock_time(cfg.next_day_time)
+    enqueued += await task_series.create_due(session, state.calendar, tz, morning)
     enqueued += await task_reminders.remind(session, state.calendar, tz, cfg)
     await activities.start_due(session, today)
     days = state.settings.approvals.decision_working_days
     await activities.set_deadlines(session, state.calendar, tz, days)
     enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
+    # Requests of forms approved in steps: each step's deadline, reminders, escalation.
+    await approvals.set_deadlines(session, state.calendar, tz, forms)
+    before = timedelta(minutes=cfg.approval_before_minutes)
+    hush = partial(reminders.quiet, tz=tz, cfg=cfg)
+    enqueued += await approvals.remind(session, state.calendar, tz, before, hush)
     enqueued += await activity_results.ask_for_results(session, today)
     await team.forget_updates_before(session, at - UPDATE_MEMORY)
     return enqueued

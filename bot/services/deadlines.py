@@ -74,7 +74,7 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo, cal: WorkCalendar) -> Deadl
 
 def normalise(text: str, today: date) -> str:
     """Rewrite the Chinese forms dateparser misses into forms it reads."""
-    text = _CN_NUMBER.sub(lambda m: str(_cn_number(m.group(1))), text)
+    text = _CN_NUMBER.sub(lambda m: str(cn_number(m.group(1))), text)
     text = _FULL_DATE.sub(lambda m: f" {m[1]}-{int(m[2]):02d}-{int(m[3]):02d} ", text)
     text = _MONTH_DAY.sub(lambda m: f" {int(m[1])}/{int(m[2])} ", text)
     text = _WEEK.sub(lambda m: f" {_week_day(m[1], m[2], today).isoformat()} ", text)
@@ -82,7 +82,26 @@ def normalise(text: str, today: date) -> str:
     return " ".join(text.split())
 
 
-def _cn_number(chars: str) -> int | str:
+_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
+_AM_PM = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*([ap])\.?m\.?$", re.IGNORECASE)
+
+
+def time_of_day(text: str) -> time | None:
+    """A time of day alone (10:00, 10点, 下午5点半, 5pm, noon), or None."""
+    text = _CLOCK.sub(_clock, _CN_NUMBER.sub(lambda m: str(cn_number(m.group(1))), text)).strip()
+    if text.lower() == "noon":
+        return time(12, 0)
+    if found := _HH_MM.match(text):
+        hour, minute = int(found[1]), int(found[2])
+    elif found := _AM_PM.match(text):
+        hour, minute = int(found[1]) % 12, int(found[2] or 0)
+        hour += 12 if found[3].lower() == "p" else 0
+    else:
+        return None
+    return time(hour, minute) if hour < 24 and minute < 60 else None
+
+
+def cn_number(chars: str) -> int | str:
     """一 -> 1, 十二 -> 12, 二十三 -> 23; anything else is left as it was."""
     tens, _, ones = chars.partition("十")
     if "十" not in chars:

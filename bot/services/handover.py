@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ActivityPlan, Channel, Draft, Obligation, Prompt
-from bot.services import tasks
+from bot.services import task_series, tasks
 from bot.states import UNFINISHED, ObligationStatus
 
 
@@ -52,8 +52,10 @@ async def move_tasks(
     session: AsyncSession, source: int, target: int, *, actor: int | None, tz: ZoneInfo
 ) -> int:
     """Tasks they owe go to the successor (told with a card); tasks they assigned get the
-    successor as assigner; their unsent drafts are cancelled (bot/services/tasks.py)."""
-    return await tasks.hand_over(session, source, target, actor, tz=tz)
+    successor as assigner; their unsent drafts are cancelled (bot/services/tasks.py); recurring
+    tasks move to the successor on either side."""
+    moved = await tasks.hand_over(session, source, target, actor, tz=tz)
+    return moved + await task_series.hand_over(session, source, target)
 
 
 MOVERS = (move_channels, move_plans, drop_unfinished, move_tasks)

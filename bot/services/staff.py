@@ -53,6 +53,15 @@ async def get(session: AsyncSession, staff_id: int) -> Staff:
     return staff
 
 
+async def names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    """Display names by staff id (the ids that exist)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    people = await session.scalars(select(Staff).where(Staff.id.in_(ids)))
+    return {person.id: person.display_name for person in people}
+
+
 async def list_all(session: AsyncSession, *, active_only: bool = False) -> list[Staff]:
     """Everyone, active first, then by name."""
     query = select(Staff).order_by(Staff.active.desc(), Staff.display_name, Staff.id)

@@ -15,10 +15,10 @@ from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.i18n import N_, t
-from bot.models import Prompt, Staff, Task, TaskEvent
+from bot.models import Prompt, Staff, Task, TaskEvent, TaskSeries
 from bot.outbox import Buttons, enqueue
 from bot.render import render
-from bot.services import audit, deadlines, leave, prompts
+from bot.services import audit, deadlines, leave, prompts, recurrence
 from bot.services.deadlines import Deadline
 from bot.services.errors import ServiceError
 from bot.states import TASK_OPEN, TaskStatus
@@ -128,6 +128,23 @@ async def send(session: AsyncSession, task_id: int, version: int, actor: Staff, 
     task = await _step(session, task, version, (TaskStatus.DRAFT,), status=TaskStatus.OPEN)
     await _happened(session, task, actor, "sent")
     await _send_card(session, task, tz, "sent")
+    return task
+
+
+async def open_occurrence(
+    session: AsyncSession, series: TaskSeries, deadline: datetime, tz: ZoneInfo
+) -> Task:
+    """One occurrence of a recurring task: opened at once and its card sent to the assignee."""
+    now = clock.now()
+    task = Task(
+        assigner_id=series.assigner_id, assignee_id=series.assignee_id, title=series.title,
+        deadline=deadline, status=TaskStatus.OPEN, version=1, created_at=now, updated_at=now,
+        series_id=series.id,
+    )  # fmt: skip
+    session.add(task)
+    await session.flush()
+    await _happened(session, task, None, "sent", series=series.id)
+    await _send_card(session, task, tz, "recurring")
     return task
 
 
@@ -301,12 +318,18 @@ async def refuse_postponement(
 
 
 async def _to_decide(session: AsyncSession, task_id: int, actor: Staff, tz) -> Task:
-    """The assigner decides; so may any director (督导权), and a deputy standing in for one."""
     task = await _get(session, task_id)
-    if actor.id == task.assigner_id or actor.has_role("director"):
-        return task
+    await may_decide(session, task.assigner_id, actor, tz)
+    return task
+
+
+async def may_decide(session: AsyncSession, assigner_id: int, actor: Staff, tz) -> None:
+    """The assigner decides; so may any director (督导权), and a deputy standing in for one;
+    anyone else gets TaskError("not_yours")."""
+    if actor.id == assigner_id or actor.has_role("director"):
+        return
     if await leave.acting_for(session, actor.id, local_date(clock.now(), tz)):
-        return task
+        return
     raise TaskError("not_yours")
 
 
@@ -348,6 +371,7 @@ class Typed:
     task: Task | None
     asked: datetime | None = None
     due: Deadline | None = None  # a guided /assign's deadline, read
+    series: "TaskSeries | None" = None  # a guided /assign answered with 每周一 10:00
 
 
 async def take_typed(
@@ -427,8 +451,15 @@ async def _guided(
         details = {**asked, "step": "guided_deadline", "title": title}
         await prompts.ask(session, actor.id, prompts.Kind.TASK_REPLY, details=details)
         return Typed("guided_deadline", None)
-    due = deadlines.parse(text, now=clock.now(), tz=tz, cal=cal)
     assignee = await session.get(Staff, int(asked["assignee"]))
+    if rule := recurrence.parse(text):
+        from bot.services import task_series  # it builds on this module
+
+        series = await task_series.draft(session, actor, assignee, asked["title"], rule, tz=tz,
+                                         cal=cal)  # fmt: skip
+        await prompts.close(session, prompt.id)
+        return Typed("guided_drafted", None, series=series)
+    due = deadlines.parse(text, now=clock.now(), tz=tz, cal=cal)
     await prompts.close(session, prompt.id)
     task = await draft(session, actor, assignee, asked["title"], due, tz=tz)
     return Typed("guided_drafted", task, due=due)
@@ -512,17 +543,19 @@ async def get(session: AsyncSession, task_id: int) -> Task:
     return await _get(session, task_id, fresh=True)
 
 
-async def _happened(session: AsyncSession, task: Task, actor: Staff, kind: str, **details) -> None:
-    """The step in the task's history and in the audit log."""
+async def _happened(
+    session: AsyncSession, task: Task, actor: Staff | None, kind: str, **details
+) -> None:
+    """The step in the task's history and in the audit log (`actor` None: the bot's own)."""
     session.add(
         TaskEvent(
-            task_id=task.id, at=clock.now(), actor_id=actor.id, kind=kind,
+            task_id=task.id, at=clock.now(), actor_id=actor.id if actor else None, kind=kind,
             version=task.version, details=details,
         )
     )  # fmt: skip
     await audit.record(
-        session, actor.telegram_id, f"task.{kind}", about(task.id), version=task.version,
-        **details,
+        session, actor.telegram_id if actor else None, f"task.{kind}", about(task.id),
+        version=task.version, **details,
     )  # fmt: skip
 
 
@@ -577,11 +610,20 @@ async def _send_card(
     assignee = await session.get(Staff, task.assignee_id)
     assigner = await session.get(Staff, task.assigner_id)
     text = card_text(task, assignee.locale, tz, assigner=assigner.display_name, event=event,
-                     by=by.display_name if by else None)  # fmt: skip
+                     by=by.display_name if by else None,
+                     repeat=await repeat_text(session, task, assignee.locale))  # fmt: skip
     await enqueue(
         session, f"task:{task.id}:v{task.version}:card", assignee.telegram_id, text,
         card_buttons(task, assignee.locale), about=about(task.id),
     )  # fmt: skip
+
+
+async def repeat_text(session: AsyncSession, task: Task, locale: str) -> str | None:
+    """每周一 10:00 for an occurrence of a recurring task, else None."""
+    if task.series_id is None:
+        return None
+    series = await session.get(TaskSeries, task.series_id)
+    return recurrence.text_of(recurrence.Rule.from_json(series.rule), locale)
 
 
 def card_text(task: Task, locale: str, tz: ZoneInfo, **ctx) -> str:
@@ -590,6 +632,7 @@ def card_text(task: Task, locale: str, tz: ZoneInfo, **ctx) -> str:
     ctx.setdefault("by", None)
     ctx.setdefault("assigner", None)
     ctx.setdefault("assignee", None)
+    ctx.setdefault("repeat", None)
     return render(
         "task_card.html.j2", locale, task=task, due=deadlines.text_of(task.deadline, tz, locale),
         **ctx,
