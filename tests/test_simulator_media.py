@@ -5,7 +5,7 @@ import json
 import aiohttp
 import pytest
 from telegram import Bot, InputMediaDocument, InputMediaPhoto, Update
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from bot.simulator import SimulatorError, TelegramSimulator
 from bot.simulator.samples import png
@@ -314,3 +314,14 @@ async def test_edit_message_media_replaces_a_cards_photo(sim, bot, wang):
         await bot.edit_message_media(
             InputMediaPhoto(new), chat_id=wang.id, message_id=text.message_id
         )
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_each_message_of_an_album_counts_against_the_flood_limits(sim, bot, wang):
+    sim.monotonic = lambda: 0.0
+    sim.flood_limits = True
+    await bot.send_media_group(wang.id, [InputMediaPhoto(RECEIPT), InputMediaPhoto(RECEIPT)])
+    await bot.send_photo(wang.id, RECEIPT)  # the third of a private chat's burst of three
+    with pytest.raises(RetryAfter):
+        await bot.send_photo(wang.id, RECEIPT)
+    assert len(wang.inbox) == 3

@@ -983,7 +983,8 @@ class TelegramSimulator:
             for item in items
         ]
         reply = self._reply_extra(target.id, p)
-        self._admit(target)
+        for _ in items:  # each message of an album counts against the flood limits
+            self._admit(target)
         extra = dict(reply)
         if len(items) > 1:  # Telegram sends a lone item as an ordinary message
             extra["media_group_id"] = self.new_media_group_id()
