@@ -56,6 +56,7 @@ async def _tasks(sessions) -> list[Task]:
         return list(await s.scalars(select(Task).order_by(Task.id)))
 
 
+@pytest.mark.databases
 async def test_weekly_task_confirmed_then_one_task_each_monday_morning(app, team, sessions):
     director, wang = team
     with time_machine.travel(MONDAY, tick=True):
@@ -131,6 +132,7 @@ async def test_stopped_from_tasks_no_more_occurrences_and_the_assignee_is_told(a
         assert (await s.scalar(select(TaskSeries))).status == "stopped"
 
 
+@pytest.mark.databases
 async def test_a_manager_cannot_stop_a_series_nor_press_a_stale_stop(app, team, sessions, sim):
     director, wang = team
     await _start(director, "/assign @wangwei 周报汇总 每周一 10:00")
@@ -147,6 +149,7 @@ async def test_a_manager_cannot_stop_a_series_nor_press_a_stale_stop(app, team, 
     assert answer.show_alert and "过期" in answer.text
 
 
+@pytest.mark.databases
 async def test_two_processes_ticking_at_once_create_each_occurrence_once(
     app, sim, settings, engine, team, sessions
 ):
