@@ -5,6 +5,7 @@ from telegram.ext import Application
 from handlers import (
     activities,
     basics,
+    budgets,
     channels,
     errors,
     feedback,
@@ -55,8 +56,10 @@ def register(app: Application) -> None:
     feedback.register(app)
     # "Whole text" buttons under report, draft and plan cards (private chats and the group).
     fulltext.register(app)
-    # Activity plans: directors' cards, /pending, /budget, the proposer's buttons.
+    # Activity plans: directors' cards, /pending, the proposer's buttons.
     activities.register(app)
+    # /budget: every budget pool (activities, expenses, advertising …).
+    budgets.register(app)
     # Tasks: /assign and its confirmation card, the assignee's and assigner's buttons, /tasks.
     tasks.register(app)
     # Reports: one command per configured form, their buttons, /my.

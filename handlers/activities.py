@@ -1,6 +1,4 @@
-"""Activity plans on Telegram: directors' card presses and reasons, /pending, /budget, my plans."""
-
-from decimal import ROUND_HALF_UP, Decimal
+"""Activity plans on Telegram: directors' card presses and reasons, /pending, my plans."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -9,12 +7,11 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import local_date
-from bot.forms.fields import DEFAULT_CAP, FieldError, parse_number
 from bot.i18n import t
 from bot.models import Prompt, Staff
 from bot.services import activities, audit
 from bot.services import staff as staff_service
-from bot.services.activities import APPROVE, REJECT, REQUEST_CHANGES, ActivityError, yuan
+from bot.services.activities import APPROVE, REJECT, REQUEST_CHANGES, ActivityError
 from bot.state import BotContext
 from bot.states import PlanStatus
 from handlers.access import staff_only
@@ -185,50 +182,8 @@ async def withdraw_plan(
     )
 
 
-@staff_only("director")
-async def budget(
-    update: Update, context: BotContext, session: AsyncSession, director: Staff
-) -> None:
-    """/budget [YYYY-MM | YYYY-Qn] [yuan]: show, or set, a month's or a quarter's budget."""
-    args = list(context.args or [])
-    period = f"{clock.now().astimezone(context.settings.team.tz):%Y-%m}"
-    if args and "-" in args[0][1:]:
-        period = args.pop(0)
-    try:
-        if args:
-            await activities.set_budget(session, period, _fen(" ".join(args)), director)
-        report = await activities.budget_report(session, period)
-    except ActivityError as exc:
-        await reply(update, director.locale, "activity_error.html.j2", **explain(exc))
-        return
-    await reply(
-        update,
-        director.locale,
-        "activity_budget.html.j2",
-        period=report.period,
-        budget=None if report.budget is None else yuan(report.budget),
-        reserved=yuan(report.reserved),
-        used=yuan(report.used),
-        left=None if report.left is None else yuan(report.left),
-        waiting=yuan(report.waiting),
-        changed=bool(args),
-    )
-
-
-def _fen(text: str) -> int:
-    """Yuan as typed ("50000", "5万", "1,200.50") to whole fen; ActivityError when it is not."""
-    try:
-        amount = parse_number(text.removeprefix("¥").removesuffix("元"))
-    except (FieldError, ValueError, ArithmeticError):
-        raise ActivityError("budget") from None
-    # Above DEFAULT_CAP yuan is a slipped finger (and soon more fen than BIGINT holds).
-    if not amount.is_finite() or amount < 0 or amount > DEFAULT_CAP:
-        raise ActivityError("budget")
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def register(app) -> None:
-    """Card buttons, /pending, /budget and withdraw buttons (a typed reason: handlers/text.py)."""
+    """Card buttons, /pending and withdraw buttons (a typed reason: handlers/text.py)."""
     # Ids of at most 18 ASCII digits: longer (forged) ones overflow BIGINT; stale_button takes them.
     app.add_handler(CallbackQueryHandler(approve_plan, pattern=APPROVE.pattern))
     app.add_handler(CallbackQueryHandler(reject_plan, pattern=REJECT.pattern))
@@ -236,4 +191,3 @@ def register(app) -> None:
     app.add_handler(CallbackQueryHandler(resend_card, pattern=SHOW_CARD.pattern))
     app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=WITHDRAW.pattern))
     app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))
-    app.add_handler(CommandHandler("budget", budget, filters=PRIVATE))

@@ -192,7 +192,7 @@ OLD_MENU = [
     ("results", "Report the results of an ended activity", None),
     ("pending", "Plans waiting for my decision", {"director"}),
     ("team", "Who has filed today, who is late or away", {"director"}),
-    ("budget", "The month's activity budget", {"director"}),
+    ("budget", "Budgets: used, waiting and left", {"director"}),
     ("kpi", "KPI card: actual against target, and the score", None),
     ("target", "Set a KPI target for a person or the team", {"director"}),
     ("export", "Everything recorded, as a spreadsheet", {"director"}),

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 from test_activities import CONTEXTS as ACTIVITY_CONTEXTS
 from test_activities import NO_USER_INPUT as ACTIVITY_NO_INPUT
+from test_budgets import CONTEXTS as BUDGET_CONTEXTS
 from test_channels import CONTEXTS as CHANNEL_CONTEXTS
 from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
 from test_digests import CONTEXTS as DIGEST_CONTEXTS
@@ -128,6 +129,7 @@ CONTEXTS |= {
     **CHANNEL_CONTEXTS,
     **FEEDBACK_CONTEXTS,
     **ACTIVITY_CONTEXTS,
+    **BUDGET_CONTEXTS,
     **KPI_CONTEXTS,
     **TASK_CONTEXTS,
     **DIGEST_CONTEXTS,

@@ -21,15 +21,14 @@ from bot.i18n import t
 from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, Prompt, Staff
 from bot.outbox import Buttons, enqueue, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services import audit, leave, prompts, team
+from bot.services import audit, budgets, leave, prompts, team
 from bot.services import staff as staff_service
+from bot.services.budgets import COMMITTED, yuan
 from bot.services.errors import ServiceError
 from bot.states import PlanStatus
 
 STATUSES = tuple(PlanStatus)
 DECISIONS = (PlanStatus.APPROVED, PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED)
-# Budget a plan holds once approved: it stays committed while running and after completion.
-COMMITTED = (PlanStatus.APPROVED, PlanStatus.RUNNING, PlanStatus.COMPLETED)
 # A director's press on a plan's card (handlers/activities.py); the version it carries makes a
 # press on an older card stale.
 APPROVE = Action("act", "ap:{plan}:{version}", plan=ID, version=ID)
@@ -61,15 +60,6 @@ class BudgetView:
     @property
     def over(self) -> bool:
         return self.left is not None and self.plan > self.left
-
-
-def yuan(fen: int | None) -> str:
-    """Whole fen as "¥1,234.56" (money is never a float)."""
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}¥{whole:,}.{cents:02d}"
 
 
 def card_key(plan_id: int, version: int, director_telegram_id: int) -> str:
@@ -619,30 +609,16 @@ async def pending(session: AsyncSession) -> list[ActivityPlan]:
 
 
 async def budget_left(session: AsyncSession, period_key: str) -> tuple[int | None, int]:
-    """(the budget that covers a month or None when unset, fen committed against it).
+    """(the budget that covers a month or None when unset, fen committed against it): the
+    activities pool (bot/services/budgets.py).
 
     A month's own budget wins; without one, the month's quarter budget applies, with what is
     committed across the quarter. Pending plans reserve nothing: only approval commits money, so
     two pending plans can each fit the budget and the second approval's card shows the overrun.
     A completed plan counts its actual cost when known.
     """
-    budget = await session.get(Budget, period_key)
-    if budget is None and _is_month(period_key):
-        quarter = Period.containing("quarter", Period.parse(period_key).start).key
-        quarterly = await session.get(Budget, quarter)
-        if quarterly is not None:
-            budget, period_key = quarterly, quarter
-    committed = await session.scalar(
-        select(
-            func.coalesce(
-                func.sum(func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)), 0
-            )
-        ).where(
-            ActivityPlan.budget_period.in_(_months_of(period_key)),
-            ActivityPlan.status.in_(COMMITTED),
-        )
-    )
-    return (budget.amount_fen if budget else None, int(committed or 0))
+    view = await budgets.remainder(session, budgets.ACTIVITIES, period_key)
+    return view.budget, view.charged
 
 
 def _months_of(period_key: str) -> list[str]:
@@ -665,40 +641,17 @@ async def budget_view(session: AsyncSession, plan: ActivityPlan) -> BudgetView:
 async def set_budget(
     session: AsyncSession, period_key: str, amount_fen: int, director: Staff
 ) -> Budget:
-    """Set a month's or a quarter's department budget ("YYYY-MM" / "YYYY-Qn", whole fen)."""
+    """Set a month's or a quarter's activity budget ("YYYY-MM" / "YYYY-Qn", whole fen)."""
     if amount_fen < 0 or isinstance(amount_fen, bool):
         raise ActivityError("budget")
     if not _is_budget_period(period_key):
         raise ActivityError("bad_period", period=period_key)
-    budget = await session.get(Budget, period_key)
-    before = budget.amount_fen if budget else None
-    if budget is None:
-        budget = Budget(period_key=period_key, amount_fen=amount_fen, set_at=clock.now())
-        session.add(budget)
-    budget.amount_fen, budget.set_by, budget.set_at = amount_fen, director.id, clock.now()
-    await session.flush()
-    await audit.record(
-        session,
-        director.telegram_id,
-        "budget.set",
-        f"budget:{period_key}",
-        before=before,
-        after=amount_fen,
-    )
-    return budget
+    return await budgets.set_amount(session, budgets.ACTIVITIES, period_key, amount_fen, director)
 
 
 def _is_budget_period(key: str) -> bool:
     try:
         return Period.parse(key).kind in ("month", "quarter")
-    except ValueError:
-        return False
-
-
-def _is_month(key: str) -> bool:
-    try:
-        year, month = key.split("-")
-        return len(year) == 4 and len(month) == 2 and 1 <= int(month) <= 12 and int(year) > 2000
     except ValueError:
         return False
 
@@ -782,7 +735,7 @@ async def budget_report(session: AsyncSession, period_key: str) -> BudgetReport:
         .group_by(ActivityPlan.status)
     )
     sums = {status: int(total) for status, total in rows}
-    budget = await session.get(Budget, period_key)
+    budget = await session.get(Budget, (budgets.ACTIVITIES, period_key))
     return BudgetReport(
         period_key,
         budget.amount_fen if budget else None,

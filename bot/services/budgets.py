@@ -98,7 +98,7 @@ class BudgetsConfig(BaseModel):
         keys = [p.key for p in pools]
         if len(keys) != len(set(keys)):
             raise ValueError("two pools share a key")
-        names = [_folded(n) for p in pools for n in {p.key, p.name.zh, p.name.en}]
+        names = [n for p in pools for n in {_folded(x) for x in (p.key, p.name.zh, p.name.en)}]
         if len(names) != len(set(names)):
             raise ValueError("two pools share a name: /budget picks a pool by its key or name")
         if ACTIVITIES not in keys:

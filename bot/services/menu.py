@@ -24,7 +24,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     (FORMS_ACTIVITY, "", None),
     ("pending", N_("Plans waiting for my decision"), {"director"}),
     ("team", N_("Who has filed today, who is late or away"), {"director"}),
-    ("budget", N_("The month's activity budget"), {"director"}),
+    ("budget", N_("Budgets: used, waiting and left"), {"director"}),
     ("kpi", N_("KPI card: actual against target, and the score"), None),
     ("target", N_("Set a KPI target for a person or the team"), {"director"}),
     ("export", N_("Everything recorded, as a spreadsheet"), {"director"}),
