@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from test_fuzz import Team
 
 from bot.simulator import Persona
+from bot.simulator.samples import png
 
 # test_fuzz.py's fixtures: its team (director, Wang, Li Na, a stranger, the bound group).
 team, ref, thursday = test_fuzz.team, test_fuzz.ref, test_fuzz.thursday
@@ -71,6 +72,10 @@ async def test_a_caption_is_never_taken_for_a_command_or_an_answer_that_fails(
     await enter(ref, team, person, state)
     await send_file(ref, person, Photo(640, 480, caption))
     await send_file(ref, person, Document(b"%PDF-1.4", "a.pdf", "application/pdf", caption))
+    mark = len(ref.sim.calls)
+    photo = await person.send_photo(png(64, 48), caption="发票")
+    ref.check(mark)
+    await ref.edit(person, photo, caption)  # a caption edited afterwards
 
 
 # ---- what a file gets, case by case ----------------------------------------------------------

@@ -325,3 +325,12 @@ async def test_each_message_of_an_album_counts_against_the_flood_limits(sim, bot
     with pytest.raises(RetryAfter):
         await bot.send_photo(wang.id, RECEIPT)
     assert len(wang.inbox) == 3
+
+
+async def test_a_user_edits_a_photos_caption(sim, seen, wang):
+    photo = await wang.send_photo(RECEIPT, caption="旧说明")
+    await wang.edit(photo, "新说明 /help")
+    edited = seen[-1].edited_message
+    assert edited.caption == "新说明 /help" and edited.text is None and edited.photo
+    assert edited.caption_entities[0].type == "bot_command"
+    assert photo.history == ["旧说明"]

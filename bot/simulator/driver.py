@@ -197,11 +197,17 @@ class Persona:
         return await self._post(chat, text, {"forward_origin": origin})
 
     async def edit(self, message: SimMessage, text: str) -> SimMessage:
-        """Edit one of this persona's own messages; the bot gets an edited_message update."""
+        """Edit one of this persona's own messages (the caption of a photo or document); the
+        bot gets an edited_message update."""
         if message.from_bot or message.from_id != self.id:
             raise SimulatorError("a persona can only edit its own messages")
-        message.history.append(message.text or "")
-        message.text = message.plain = text
+        if message.photo is not None or message.document is not None:
+            message.history.append(message.caption or "")
+            text = text.strip()
+            message.caption, message.plain = text or None, text
+        else:
+            message.history.append(message.text or "")
+            message.text = message.plain = text
         message.entities = text_entities(text)
         message.edited_count += 1
         message.edit_date = self.sim.now()
