@@ -9,6 +9,7 @@ from handlers import (
     channels,
     errors,
     feedback,
+    files,
     fulltext,
     groups,
     invite,
@@ -64,6 +65,8 @@ def register(app: Application) -> None:
     tasks.register(app)
     # Reports: one command per configured form, their buttons, /my.
     reports.register(app)
+    # Photos and documents in private chats: a form's file question, else what files are for.
+    files.register(app)
     # Every typed private message, once: the sender's open prompt or form decides whether it is
     # a report's answer, a director's reason or a target value (services/prompts.py), else the
     # polite "no question is open". No other handler takes typed text.

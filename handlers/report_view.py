@@ -11,7 +11,7 @@ from bot.buttons import ID, REST, Action
 from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.flow import FlowContext, Step, StepKind
-from bot.forms.spec import FieldSpec
+from bot.forms.spec import FILE_TYPES, FieldSpec
 from bot.forms.summary import (
     answer_items,
     answer_rows,
@@ -162,7 +162,9 @@ def _question(step: Step, ctx: FlowContext) -> dict[str, Any]:
         "new_channel": step.new_channel,
         "new_channel_region": _region_label(step.new_channel, ctx),
         "limits": {"min": _num(spec.min), "max": _num(spec.max), "max_length": spec.max_length},
-    }
+        **(field_types.file_question(spec, step.selected, ctx.fields) if spec.type in FILE_TYPES
+           else {}),
+    }  # fmt: skip
 
 
 def _region_label(new: dict[str, Any] | None, ctx: FlowContext) -> str:
@@ -242,6 +244,9 @@ def _question_buttons(step: Step, ctx: FlowContext, data: Callable[..., str]) ->
         rows += rows_of(toggles, 2)
         rows += _pager(step, data)
         rows.append([(t(loc, "Done"), data("d"))])
+    elif spec.type in FILE_TYPES:  # files come as messages; Done takes what has come
+        files = [(t(loc, "✅ Done"), data("d"))]
+        rows.append(files + ([(t(loc, "🗑 Remove all"), data("cl"))] if step.selected else []))
     if step.suggestion is not None:
         rows.append([(t(loc, "Use %(value)s", value=step.suggestion), data("u"))])
     if step.keepable and step.new_channel is None:

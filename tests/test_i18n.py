@@ -12,6 +12,7 @@ from test_channels import NO_USER_INPUT as CHANNEL_NO_INPUT
 from test_digests import CONTEXTS as DIGEST_CONTEXTS
 from test_feedback import CONTEXTS as FEEDBACK_CONTEXTS
 from test_feedback import NO_USER_INPUT as FEEDBACK_NO_INPUT
+from test_form_files import CONTEXTS as FILE_CONTEXTS
 from test_kpi_cmd import CONTEXTS as KPI_CONTEXTS
 from test_kpi_cmd import NO_USER_INPUT as KPI_NO_INPUT
 from test_tasks import CONTEXTS as TASK_CONTEXTS
@@ -128,6 +129,7 @@ CONTEXTS |= {
     ),
     **CHANNEL_CONTEXTS,
     **FEEDBACK_CONTEXTS,
+    **FILE_CONTEXTS,
     **ACTIVITY_CONTEXTS,
     **BUDGET_CONTEXTS,
     **KPI_CONTEXTS,

@@ -9,7 +9,16 @@ from decimal import Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import Any
 
-from bot.forms.spec import NUMERIC_TYPES, Choice, FieldSpec, FormSpec, Labels
+from bot.forms.spec import (
+    DEFAULT_ACCEPT,
+    DEFAULT_MAX_MB,
+    NUMERIC_TYPES,
+    Choice,
+    FieldSpec,
+    FormSpec,
+    Labels,
+)
+from bot.i18n import t
 
 DEFAULT_CAP = 10**12  # bound of a numeric field whose config sets none: catches a slipped finger
 HARD_CAP = 10**15  # nothing at or beyond this is ever stored, whatever the config says
@@ -567,6 +576,102 @@ def _culprit(subs: Sequence[FieldSpec], tokens: list[str], ctx: FieldContext) ->
     return ""
 
 
+# Files: photos and documents sent in the chat, kept as Telegram file ids with what they are.
+
+MB = 1024 * 1024
+FILE_NAME_MAX = 128
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+
+
+def _typed_for_file(field: FieldSpec, text: str, ctx: FieldContext) -> Any:
+    raise FieldError("send_file", kind=field.type)
+
+
+def check_file(field: FieldSpec, item: Mapping[str, Any], ctx: FieldContext) -> dict[str, Any]:
+    """A photo or document sent for a file field, checked (what it is, its type, its size): the
+    part of it to store. `item` has kind ("photo" or "document"), file_id, file_unique_id, name
+    (a document's), size (bytes, when Telegram says) and mime. Raises FieldError if it does
+    not fit: not_a_photo, wrong_file_type, file_too_big."""
+    kind = "photo" if item.get("kind") == "photo" else "document"
+    name = file_name(item.get("name"))
+    mime = str(item.get("mime") or ("image/jpeg" if kind == "photo" else "")).lower()[:100]
+    if field.type == "photo" and kind != "photo" and not mime.startswith("image/"):
+        raise FieldError("not_a_photo", kind=field.type)
+    accept = field.accept or DEFAULT_ACCEPT
+    if field.type == "document" and not _accepted(accept, name, mime, kind):
+        types = [a if "/" in a else a.upper() for a in accept]
+        raise FieldError("wrong_file_type", kind=field.type, types=_join(types, ctx.locale))
+    size = item.get("size")
+    size = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
+    limit = field.max_mb or DEFAULT_MAX_MB
+    if size is not None and size > limit * MB:
+        raise FieldError(
+            "file_too_big", kind=field.type, max_mb=mb_text(limit), size=file_size(size)
+        )
+    return {
+        "kind": kind,
+        "file_id": str(item["file_id"]),
+        "file_unique_id": str(item.get("file_unique_id") or item["file_id"]),
+        "name": name,
+        "size": size,
+        "mime": mime,
+    }
+
+
+def file_name(name: Any) -> str:
+    """A sent file's name as kept: no control characters or slashes, at most 128 characters."""
+    cleaned = " ".join(_UNSAFE_NAME.sub(" ", str(name or "")).split())
+    if len(cleaned) <= FILE_NAME_MAX:
+        return cleaned
+    _, dot, ext = cleaned.rpartition(".")
+    keep = dot + ext if dot and len(ext) <= 10 else ""
+    return cleaned[: FILE_NAME_MAX - len(keep)] + keep
+
+
+def _accepted(accept: Sequence[str], name: str, mime: str, kind: str) -> bool:
+    ext = name.rpartition(".")[2].lower() if "." in name else ("jpg" if kind == "photo" else "")
+    for wanted in accept:
+        if "/" in wanted:
+            if wanted == mime or (wanted.endswith("/*") and mime.startswith(wanted[:-1])):
+                return True
+        elif _same_ext(wanted, ext):
+            return True
+    return False
+
+
+def _same_ext(a: str, b: str) -> bool:
+    aliases = {"jpeg": "jpg", "tiff": "tif", "htm": "html"}
+    return bool(b) and aliases.get(a, a) == aliases.get(b, b)
+
+
+def file_question(field: FieldSpec, selected: Sequence[Any], ctx: FieldContext) -> dict[str, Any]:
+    """What a file question says: its limits, and the names of the files received so far."""
+    accept = field.accept or DEFAULT_ACCEPT
+    types = [a if "/" in a else a.upper() for a in accept] if field.type == "document" else []
+    return {
+        "files": [str(i.get("name") or "?") for i in selected if isinstance(i, Mapping)],
+        "max_mb": mb_text(field.max_mb or DEFAULT_MAX_MB),
+        "max_items": field.max_items,
+        "accept": _join(types, ctx.locale),
+    }
+
+
+def file_size(size: int | None) -> str:
+    """Bytes as people read them: 512 B, 350 KB, 1.2 MB (none: empty)."""
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < MB:
+        return f"{round(size / 1024)} KB"
+    return f"{mb_text(size / MB)} MB"
+
+
+def mb_text(mb: float) -> str:
+    """Megabytes to one decimal, without a trailing .0 (20, 2.5)."""
+    return f"{round(mb, 1):g}"
+
+
 _PARSERS: dict[str, Callable[[FieldSpec, str, FieldContext], Any]] = {
     "int": _int,
     "decimal": _decimal,
@@ -580,6 +685,8 @@ _PARSERS: dict[str, Callable[[FieldSpec, str, FieldContext], Any]] = {
     "region": _one,
     "industry": _one,
     "channels": _channels,
+    "photo": _typed_for_file,
+    "document": _typed_for_file,
 }
 
 
@@ -642,6 +749,24 @@ def _has(field: FieldSpec, key: str) -> bool:
     return any(f.key == key for f in field.fields)
 
 
+def _show_files(field: FieldSpec, value: Any, ctx: FieldContext) -> str:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise TypeError(value)
+    photos = [item for item in value if item.get("kind") == "photo"]
+    parts = [t(ctx.locale, "🖼 Photos ×%(n)s", n=len(photos))] if photos else []
+    parts += [file_label(item, ctx.locale) for item in value if item.get("kind") != "photo"]
+    return _join(parts, ctx.locale)
+
+
+def file_label(item: Mapping[str, Any], locale: str) -> str:
+    """One stored file as a line of a card: 📎 收据.pdf（1.2 MB）."""
+    name = str(item.get("name") or "?")
+    size = item.get("size")
+    if not isinstance(size, int) or isinstance(size, bool):
+        return f"📎 {name}"
+    return "📎 " + t(locale, "%(name)s (%(size)s)", name=name, size=file_size(size))
+
+
 _SHOW: dict[str, Callable[[FieldSpec, Any, FieldContext], str]] = {
     "int": _show_number,
     "decimal": _show_number,
@@ -651,6 +776,8 @@ _SHOW: dict[str, Callable[[FieldSpec, Any, FieldContext], str]] = {
     "region": _show_choice,
     "industry": _show_choice,
     "group": _show_group,
+    "photo": _show_files,
+    "document": _show_files,
 }
 
 

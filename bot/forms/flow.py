@@ -5,9 +5,10 @@ answer and the draft's new position are stored together: a restart between any t
 loses nothing, and any process can take the next message.
 """
 
+import mimetypes
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from datetime import date
+from datetime import UTC, date
 from enum import StrEnum
 from typing import Any
 
@@ -17,9 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.forms.fields import FieldContext, FieldError, parse_answer, parse_choice_key
+from bot.forms.fields import (
+    FieldContext,
+    FieldError,
+    check_file,
+    parse_answer,
+    parse_choice_key,
+)
 from bot.forms.oneshot import parse_message
-from bot.forms.spec import FieldSpec, FormSpec, ReportsConfig
+from bot.forms.spec import FILE_TYPES, FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
 from bot.services import channels, filing
@@ -93,7 +100,8 @@ class Step:
     keepable: bool = False  # the field has an answer (pre-filled, or being edited) to keep
 
 
-SELECTIONS = ("multichoice", "channels")
+# Answers gathered over several messages or presses, kept in scratch["sel"] until Done.
+SELECTIONS = ("multichoice", "channels", *FILE_TYPES)
 
 
 # ---- starting -------------------------------------------------------------------------------
@@ -221,8 +229,9 @@ def current_field(draft: Draft, form: FormSpec) -> FieldSpec | None:
 
 
 def _initial_selection(draft: Draft, spec: FieldSpec) -> list[Any]:
+    # Editing keeps what was there: a report's files stay unless removed (🗑) or replaced.
     value = draft.answers.get(spec.key)
-    return list(value) if spec.type in ("multichoice", "channels") and value else []
+    return list(value) if spec.type in SELECTIONS and isinstance(value, list) else []
 
 
 async def _options(
@@ -292,14 +301,37 @@ async def _set_and_advance(
     session: AsyncSession, draft: Draft, ctx: FlowContext, spec: FieldSpec, value: Any
 ) -> Step:
     draft.answers = {**draft.answers, spec.key: value}
-    back_to_review = draft.scratch.get("return") == "review"
-    if back_to_review or int(draft.cursor) >= len(ctx.form.fields) - 1:
+    back_to = draft.scratch.get("return")
+    draft.scratch = {}
+    _touch(draft)
+    if back_to == "missing":
+        return await _next_missing(session, draft, ctx)
+    if back_to == "review" or int(draft.cursor) >= len(ctx.form.fields) - 1:
         draft.mode = Mode.REVIEW
     else:
         draft.cursor = str(int(draft.cursor) + 1)
-    draft.scratch = {}
-    _touch(draft)
     return await show(session, draft, ctx)
+
+
+async def _next_missing(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, notes: tuple[str, ...] = ()
+) -> Step:
+    """After a one-message filing without its files: each required question still unanswered
+    (the files first among them, in form order), then the summary card."""
+    missing = missing_required(ctx.form, draft.answers)
+    index = next((i for i, f in enumerate(ctx.form.fields) if f.key in missing), None)
+    if index is None:
+        draft.mode = Mode.REVIEW
+        return await show(session, draft, ctx, notes=(*notes, *_files_optional(draft, ctx)))
+    draft.mode, draft.cursor = Mode.ASK, str(index)
+    draft.scratch = {**draft.scratch, "return": "missing"}
+    return await show(session, draft, ctx, notes=notes)
+
+
+def _files_optional(draft: Draft, ctx: FlowContext) -> tuple[str, ...]:
+    # Optional files a one-message filing could not carry: the summary says how to add them.
+    empty = [f for f in ctx.form.fields if f.type in FILE_TYPES and not draft.answers.get(f.key)]
+    return ("files_optional",) if empty else ()
 
 
 def _touch(draft: Draft) -> None:
@@ -368,18 +400,71 @@ def _channel_ref(channel: Channel) -> dict[str, Any]:
 
 async def _done(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     spec = current_field(draft, ctx.form)
-    if spec is None or spec.type not in ("multichoice", "channels"):
+    if spec is None or spec.type not in SELECTIONS or draft.mode != Mode.ASK:
         return await show(session, draft, ctx)
     selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
     if not selected and spec.required:
-        return await show(session, draft, ctx, error=FieldError("empty"))
+        return await show(session, draft, ctx, error=_empty(spec))
     return await _set_and_advance(session, draft, ctx, spec, selected or None)
+
+
+def _empty(spec: FieldSpec) -> FieldError:
+    """The error of a required question left without an answer."""
+    return (
+        FieldError("no_files", kind=spec.type) if spec.type in FILE_TYPES else FieldError("empty")
+    )
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+async def answer_file(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, item: dict[str, Any]
+) -> Step:
+    """A photo or document sent while filing: added to the current file question (an album's
+    items one message each), or refused with what to send instead. `item` is what
+    fields.check_file reads; the sender and the time are added here."""
+    spec = current_field(draft, ctx.form)
+    if draft.mode != Mode.ASK or spec is None or spec.type not in FILE_TYPES:
+        return await show(session, draft, ctx, error=FieldError("no_file_here"))
+    try:
+        stored = check_file(spec, item, ctx.fields)
+    except FieldError as exc:
+        return await show(session, draft, ctx, error=exc)
+    selected = list(draft.scratch.get("sel", _initial_selection(draft, spec)))
+    notes = ("file_added",)
+    if len(selected) >= spec.max_items:
+        if spec.max_items > 1:
+            error = FieldError("too_many_files", kind=spec.type, max_items=spec.max_items)
+            return await show(session, draft, ctx, error=error)
+        selected, notes = [], ("file_replaced",)  # one file: the newer one is the answer
+    if not stored["name"]:  # photos have no name: the question's, numbered (收据1.jpg)
+        extension = ".jpg" if stored["kind"] == "photo" else _extension(stored["mime"])
+        stored["name"] = f"{spec.label.get(ctx.team_locale)}{len(selected) + 1}{extension}"
+    stored |= {"staff_id": ctx.staff.id, "at": clock.now().astimezone(UTC).isoformat()}
+    draft.scratch = {**draft.scratch, "sel": [*selected, stored]}
+    _touch(draft)
+    return await show(session, draft, ctx, notes=notes)
+
+
+def _extension(mime: str) -> str:
+    return {"image/jpeg": ".jpg"}.get(mime) or mimetypes.guess_extension(mime) or ""
+
+
+async def _clear(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
+    """🗑 under a file question: start its files over (the answer changes only with Done)."""
+    spec = current_field(draft, ctx.form)
+    if spec is None or spec.type not in FILE_TYPES or draft.mode != Mode.ASK:
+        return await show(session, draft, ctx)
+    draft.scratch = {**draft.scratch, "sel": []}
+    _touch(draft)
+    return await show(session, draft, ctx, notes=("files_cleared",))
 
 
 async def _skip(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     spec = current_field(draft, ctx.form)
     if spec is None or spec.required:
-        return await show(session, draft, ctx, error=FieldError("empty") if spec else None)
+        return await show(session, draft, ctx, error=_empty(spec) if spec else None)
     return await _set_and_advance(session, draft, ctx, spec, None)
 
 
@@ -458,7 +543,9 @@ async def _back_to(session, draft: Draft, ctx: FlowContext, refused: filing.Refu
     scratch = {"return": "review"} if refused.to_review else {}
     draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(index), scratch
     _touch(draft)
-    return await show(session, draft, ctx, error=FieldError(refused.reason))
+    spec = ctx.form.fields[index]
+    error = _empty(spec) if refused.reason == "empty" else FieldError(refused.reason)
+    return await show(session, draft, ctx, error=error)
 
 
 async def _cancel(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
@@ -624,12 +711,16 @@ async def _after_oneshot(
         missing = missing_required(ctx.form, draft.answers)
         problem = next((f for f in ctx.form.fields if f.key in missing), None)
         error = FieldError("empty") if problem else None
-    if problem is None:
+    if problem is not None and problem.type in FILE_TYPES and error.reason == "empty":
+        # Files cannot come in the text: it is kept, and what is missing is asked for next.
+        step = await _next_missing(session, draft, ctx, (*notes, "files_next"))
+    elif problem is None:
         draft.mode = Mode.REVIEW
+        step = await show(session, draft, ctx, notes=(*notes, *_files_optional(draft, ctx)))
     else:
         draft.mode, draft.cursor = Mode.ASK, str(ctx.form.fields.index(problem))
         draft.scratch = {**draft.scratch, "return": "review"}
-    step = await show(session, draft, ctx, error=error, notes=notes)
+        step = await show(session, draft, ctx, error=error, notes=notes)
     step.notes = (*step.notes, *(f"unknown_line:{line}" for line in parsed.unknown_lines[:5]))
     return step
 
@@ -638,6 +729,7 @@ _ACTIONS = {
     "c": _choose,
     "t": _toggle,
     "d": _done,
+    "cl": _clear,
     "s": _skip,
     "u": _use_suggestion,
     "k": _keep,
