@@ -15,6 +15,10 @@ from bot.models import Outbox
 from bot.states import OutboxStatus
 
 Buttons = list[list[tuple[str, str]]]
+# A file kept from a user's message, and how the Bot API sends one by its file_id.
+MEDIA_KINDS = {"photo": "sendPhoto", "document": "sendDocument"}
+CAPTION_MAX = 1024  # Telegram's limit on a photo's or document's caption
+ALBUM_MAX = 10  # items in one sendMediaGroup
 
 
 async def enqueue(
@@ -65,16 +69,63 @@ async def enqueue_photo(
                          extra=extra)  # fmt: skip
 
 
+async def enqueue_card(
+    session: AsyncSession,
+    key: str,
+    chat_id: int,
+    text: str,
+    buttons: Buttons | None = None,
+    files: list[dict[str, Any]] | None = None,
+    *,
+    about: str | None = None,
+) -> bool:
+    """Queue a card that carries files a user sent (photos, documents: dicts with `kind` and
+    `file_id`, as form answers keep them).
+
+    One file and a text within a caption's limit: the file with the card as its caption and
+    buttons (so a receipt and its claim arrive as one message). Otherwise the card, then the
+    files after it: photos together as an album, documents together, ten to a group. The
+    card's row has `key`; the files' rows `key:f1`, `key:f2` …
+    """
+    files = [f for f in files or [] if f.get("kind") in MEDIA_KINDS and f.get("file_id")]
+    if len(files) == 1 and len(text) <= CAPTION_MAX:
+        method = MEDIA_KINDS[files[0]["kind"]]
+        extra = {"file_id": files[0]["file_id"]}
+        return await enqueue(session, key, chat_id, text, buttons, method=method, about=about,
+                             extra=extra)  # fmt: skip
+    queued = await enqueue(session, key, chat_id, text, buttons, about=about)
+    for n, group in enumerate(_groups(files), start=1):
+        if len(group) == 1:
+            method, extra = MEDIA_KINDS[group[0]["kind"]], {"file_id": group[0]["file_id"]}
+        else:
+            items = [{"type": f["kind"], "file_id": f["file_id"]} for f in group]
+            method, extra = "sendMediaGroup", {"media": items}
+        await enqueue(session, f"{key}:f{n}", chat_id, "", method=method, about=about,
+                      extra=extra)  # fmt: skip
+    return queued
+
+
+def _groups(files: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Photos with photos, documents with documents (Telegram mixes neither), ten at most."""
+    groups = []
+    for kind in MEDIA_KINDS:
+        same = [f for f in files if f["kind"] == kind]
+        groups += [same[i : i + ALBUM_MAX] for i in range(0, len(same), ALBUM_MAX)]
+    return groups
+
+
 async def enqueue_edit(
     session: AsyncSession, key: str, ref_key: str, text: str, buttons: Buttons | None = None
 ) -> bool:
-    """Queue an edit of the message sent for `ref_key` (e.g. every director's copy of a card)."""
+    """Queue an edit of the message sent for `ref_key` (e.g. every director's copy of a card);
+    a card sent as a file with a caption gets its caption edited."""
     ref = await session.scalar(select(Outbox).where(Outbox.dedup_key == ref_key))
     if ref is None:
         return False
-    return await enqueue(
-        session, key, ref.chat_id, text, buttons, method="editMessageText", ref_key=ref_key
-    )
+    method = "editMessageText"
+    if ref.method in MEDIA_KINDS.values():
+        method, text = "editMessageCaption", text[:CAPTION_MAX]
+    return await enqueue(session, key, ref.chat_id, text, buttons, method=method, ref_key=ref_key)
 
 
 def _plain(buttons: Buttons | None) -> list[list[list[str]]]:

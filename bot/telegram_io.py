@@ -9,6 +9,8 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -76,11 +78,32 @@ class TelegramTransport:
             )
             return SendResult(message_id=msg.message_id)
         if row.method == "sendPhoto":
-            photo = InputFile(base64.b64decode(p["photo_b64"]), filename=p.get("filename"))
-            msg = await self.bot.send_photo(
-                row.chat_id, photo, caption=p["text"] or None, parse_mode=ParseMode.HTML, **paced
+            photo = p.get("file_id") or InputFile(
+                base64.b64decode(p["photo_b64"]), filename=p.get("filename")
             )
+            msg = await self.bot.send_photo(
+                row.chat_id, photo, caption=p["text"] or None, parse_mode=ParseMode.HTML,
+                reply_markup=markup, **paced,
+            )  # fmt: skip
             return SendResult(message_id=msg.message_id)
+        if row.method == "sendDocument":
+            msg = await self.bot.send_document(
+                row.chat_id, p["file_id"], caption=p["text"] or None, parse_mode=ParseMode.HTML,
+                reply_markup=markup, **paced,
+            )  # fmt: skip
+            return SendResult(message_id=msg.message_id)
+        if row.method == "sendMediaGroup":
+            media = [_input_media(item) for item in p["media"]]
+            sent = await self.bot.send_media_group(row.chat_id, media, **paced)
+            return SendResult(message_id=sent[0].message_id)
+        if row.method == "editMessageCaption":
+            if target is None:
+                return SendResult(error="the message to edit was never sent", permanent=True)
+            await self.bot.edit_message_caption(
+                chat_id=row.chat_id, message_id=target, caption=p["text"],
+                parse_mode=ParseMode.HTML, reply_markup=markup, **paced,
+            )  # fmt: skip
+            return SendResult(message_id=target)
         if row.method == "editMessageText":
             if target is None:
                 return SendResult(error="the message to edit was never sent", permanent=True)
@@ -98,6 +121,12 @@ class TelegramTransport:
             await self.bot.set_my_commands(commands, scope=BotCommandScopeChat(row.chat_id))
             return SendResult()
         return SendResult(error=f"unknown outbox method {row.method}", permanent=True)
+
+
+def _input_media(item: dict) -> InputMediaPhoto | InputMediaDocument:
+    if item["type"] == "photo":
+        return InputMediaPhoto(item["file_id"])
+    return InputMediaDocument(item["file_id"])
 
 
 def _bad_request(exc: BadRequest, target_message_id: int | None) -> SendResult:
