@@ -13,7 +13,9 @@ from bot.forms import flow
 from bot.forms.flow import FlowContext
 from bot.forms.spec import FILE_TYPES, FormSpec
 from bot.models import Staff
+from bot.services import prompts
 from bot.state import BotContext
+from handlers import tasks as task_handlers
 from handlers.access import staff_only
 from handlers.reply import reply, send_rendered
 from handlers.report_view import keyboard, render_step
@@ -22,6 +24,12 @@ from handlers.report_view import keyboard, render_step
 @staff_only()
 async def take_file(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """A photo or document (one message of an album each): added to the draft's file question."""
+    prompt = await prompts.current(session, me.id)
+    if prompt is not None and task_handlers.takes_file(prompt):  # 📝 a task done with a file
+        await task_handlers.take_file(
+            update, context, session, me, prompt, incoming(update.effective_message)
+        )
+        return
     draft = await flow.draft_of(session, me.id)
     form = context.settings.reports.form(draft.form_key) if draft else None
     if draft is None or form is None:
