@@ -267,3 +267,88 @@ def test_files_defaults_come_from_config():
         "docx",
     )
     assert date  # the export tests below use it
+
+
+# ---- the export ------------------------------------------------------------------------------
+
+
+async def file_claim(wang) -> None:
+    await fill_to_receipts(wang)
+    await send_receipts(wang)
+    await wang.press(wang.inbox[-1], "✅ 完成")
+    await send_contract(wang)
+    await wang.press(wang.inbox[-1], "✅ 完成")
+    await wang.press(wang.inbox[-1], "跳过")
+    await wang.press(wang.inbox[-1], "✅ 提交")
+    assert "已提交" in q(wang)
+
+
+async def test_the_export_has_a_files_sheet(app, sessions, settings, wang):
+    from bot.services import export
+
+    await file_claim(wang)
+    async with sessions() as s:
+        sheets = await export.sheets(s, settings, date(2026, 11, 1), date(2026, 11, 30), "zh")
+    [(_, header, rows)] = [sheet for sheet in sheets if sheet[0] == "文件"]
+    assert header == [
+        "表单", "期间或日期", "字段", "文件名", "大小（字节）", "类型", "发送人", "发送时间",
+        "文件 ID",
+    ]  # fmt: skip
+    assert [row[:5] for row in rows] == [
+        ["报销单", "2026-11-26", "收据", "收据1.jpg", len(PHOTOS[0])],
+        ["报销单", "2026-11-26", "收据", "收据2.jpg", len(PHOTOS[1])],
+        ["报销单", "2026-11-26", "收据", "收据3.jpg", len(PHOTOS[2])],
+        ["报销单", "2026-11-26", "合同", "合同.pdf", len(CONTRACT)],
+    ]
+    assert [row[5:7] for row in rows[2:]] == [
+        ["照片 · image/jpeg", "王 伟"],
+        ["文件 · " + PDF, "王 伟"],
+    ]
+    assert rows[0][7].strftime("%Y-%m-%d %H") == "2026-11-26 10" and rows[0][8]
+    async with sessions() as s:
+        none = await export.sheets(s, settings, date(2026, 12, 1), date(2026, 12, 31), "en")
+    assert [sheet[2] for sheet in none if sheet[0] == "Files"] == [[]]
+
+
+async def test_opsbot_export_with_files_downloads_them_byte_for_byte(
+    app, sim, sessions, db_url, wang, tmp_path
+):
+    from support import opsbot_env, run_opsbot
+
+    await file_claim(wang)
+    big = sim.user_file(b"0" * (20 * 1024 * 1024 + 1), "录像.zip", "application/zip", "document")
+    async with sessions() as s, s.begin():
+        report = await s.scalar(select(Report).where(Report.form_key == "claim"))
+        extra = [
+            {"kind": "document", "file_id": big.file_id, "name": "录像.zip", "size": big.size},
+            {"kind": "document", "file_id": "no-such-file", "name": "旧.pdf", "size": 10},
+        ]
+        report.answers = {**report.answers, "extra": extra}
+    out = tmp_path / "files"
+    env = opsbot_env(sim, db_url)
+    code, stdout, err = await run_opsbot("export", "--period", "2026-11", "--with-files", str(out),
+                                         env=env)  # fmt: skip
+    assert code == 0, err
+    assert f"{out}: 4 files saved, 0 already there" in stdout
+    folder = out / "claim"
+    assert f"over the Bot API's 20 MB: {folder / '2026-11-26_王 伟_录像.zip'}" in err
+    assert f"Telegram no longer has it: {folder / '2026-11-26_王 伟_旧.pdf'}" in err
+    saved = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert saved == {
+        "2026-11-26_王 伟_收据1.jpg": PHOTOS[0],
+        "2026-11-26_王 伟_收据2.jpg": PHOTOS[1],
+        "2026-11-26_王 伟_收据3.jpg": PHOTOS[2],
+        "2026-11-26_王 伟_合同.pdf": CONTRACT,
+    }
+    (folder / "2026-11-26_王 伟_合同.pdf").unlink()
+    code, stdout, _ = await run_opsbot("export", "--period", "2026-11", "--with-files", str(out),
+                                       env=env)  # fmt: skip
+    assert code == 0 and f"{out}: 1 files saved, 3 already there" in stdout
+    assert (folder / "2026-11-26_王 伟_合同.pdf").read_bytes() == CONTRACT
+
+
+async def test_opsbot_export_needs_out_or_with_files(db_url, tmp_path):
+    from support import opsbot_env, run_opsbot
+
+    code, _, err = await run_opsbot("export", "--period", "2026-11", env=opsbot_env(None, db_url))
+    assert code == 2 and "--out FILE.xlsx, --with-files DIR, or both" in err

@@ -101,8 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="start", help="first team-local day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", help="last team-local day, YYYY-MM-DD (inclusive)")
     export.add_argument("--period", help="instead of --from/--to: 2026-11, 2026-W48, 2026-Q4 …")
-    export.add_argument("--out", required=True, help="the .xlsx file to write")
+    export.add_argument("--out", help="the .xlsx file to write")
     export.add_argument("--locale", choices=["zh", "en"], help="default: the team's language")
+    export.add_argument(
+        "--with-files",
+        metavar="DIR",
+        type=Path,
+        help="also download the photos and documents filed in the range into DIR/<form>/ "
+        "(files already there are skipped)",
+    )
     export.set_defaults(func=_export)
     _add_command_list(p)
     return p
@@ -338,6 +345,19 @@ def _export(settings: Settings, args) -> int:
     except ValueError as exc:
         print(f"opsbot: export: {exc}", file=sys.stderr)
         return 2
+    if not (args.out or args.with_files):
+        print("opsbot: export: give --out FILE.xlsx, --with-files DIR, or both", file=sys.stderr)
+        return 2
+    if args.out:
+        _export_workbook(settings, args, start, end)
+    if args.with_files:
+        _export_files(settings, args.with_files, start, end)
+    return 0
+
+
+def _export_workbook(settings: Settings, args, start, end) -> None:
+    from bot.cli import export
+
     locale = args.locale or settings.team.locale
     data = asyncio.run(
         _with_engine(settings, lambda e: export.workbook(e, settings, start, end, locale))
@@ -348,4 +368,26 @@ def _export(settings: Settings, args) -> int:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     sheets, rows = export.size(data)
     print(f"{args.out}: {sheets} sheets, {rows} rows ({start} – {end})")
-    return 0
+
+
+def _export_files(settings: Settings, directory: Path, start, end) -> None:
+    from telegram.error import TelegramError
+
+    from bot.cli import export
+
+    settings.require_token()
+    try:
+        done = asyncio.run(
+            _with_engine(
+                settings, lambda e: export.download_files(e, settings, start, end, directory)
+            )
+        )
+    except OSError as exc:
+        raise CliError(f"cannot write into {directory}: {exc.strerror or exc}") from None
+    except TelegramError as exc:  # unreachable, a bad token: nothing more can be fetched
+        raise CliError(f"export --with-files: Telegram: {exc}") from None
+    print(f"{directory}: {len(done.saved)} files saved, {len(done.present)} already there")
+    for path in done.too_big:
+        print(f"not downloaded, over the Bot API's 20 MB: {path}", file=sys.stderr)
+    for path in done.gone:
+        print(f"not downloaded, Telegram no longer has it: {path}", file=sys.stderr)

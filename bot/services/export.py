@@ -92,6 +92,11 @@ ACTIVITY_HEADER = (
     N_("Average effect"),
 )  # fmt: skip
 
+FILES_HEADER = (
+    N_("Form"), N_("Period or date"), N_("Field"), N_("File name"), N_("Size (bytes)"),
+    N_("Type"), N_("Sent by"), N_("Sent at"), N_("File ID"),
+)  # fmt: skip
+FILE_KINDS = {"photo": N_("photo"), "document": N_("document")}
 TASK_HEADER = (
     N_("Task no."), N_("Task"), N_("Assigned by"), N_("Assignee"), N_("Deadline"), N_("Status"),
     N_("Done at"), N_("On time"), N_("Postponements"),
@@ -155,7 +160,7 @@ async def sheets(
     session: AsyncSession, settings: Settings, start: date, end: date, locale: str = "zh"
 ) -> list[Sheet]:
     """The workbook's sheets in order: one per form, channels, stage changes, feedback, plans,
-    tasks."""
+    tasks, files."""
     if end < start:
         raise ValueError(f"the range ends ({end}) before it starts ({start})")
     scope = await _scope(session, settings, start, end, locale)
@@ -166,6 +171,7 @@ async def sheets(
         await _feedback_sheet(session, scope),
         await _activity_sheet(session, scope),
         await _task_sheet(session, scope),
+        _files_sheet(scope, await _filed_files(session, scope)),
     ]
 
 
@@ -469,6 +475,12 @@ def _on_time(scope: _Scope, task: Task) -> str | None:
 
 async def _activity_sheet(session: AsyncSession, scope: _Scope) -> Sheet:
     """Plans that run during the range, or were submitted in it."""
+    rows = [_activity_row(scope, plan) for plan in await _plans_in_range(session, scope)]
+    return scope.tr(N_("Activities")), scope.header(ACTIVITY_HEADER), rows
+
+
+async def _plans_in_range(session: AsyncSession, scope: _Scope) -> list[ActivityPlan]:
+    """Plans that run during the range, or were submitted in it."""
     plans = await session.scalars(
         select(ActivityPlan)
         .where(
@@ -482,8 +494,7 @@ async def _activity_sheet(session: AsyncSession, scope: _Scope) -> Sheet:
         )
         .order_by(ActivityPlan.id)
     )
-    rows = [_activity_row(scope, plan) for plan in plans]
-    return scope.tr(N_("Activities")), scope.header(ACTIVITY_HEADER), rows
+    return list(plans)
 
 
 def _activity_row(scope: _Scope, plan: ActivityPlan) -> list[object]:
@@ -512,6 +523,113 @@ def _average(found: list[Effect]) -> Formatted | None:
         return None
     mean = sum(ratios, Decimal(0)) / len(ratios)
     return Formatted(mean.quantize(Decimal("0.0001")), PERCENT)
+
+
+# ---- files ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FiledFile:
+    """A photo or document kept in a filed report or plan (bot/forms/fields.check_file)."""
+
+    form_key: str
+    form_name: str
+    period: str  # the report's period key (ad-hoc forms: the day), a plan's submission day
+    field_label: str
+    who: str
+    item: dict[str, Any]
+
+    @property
+    def file_id(self) -> str:
+        return str(self.item.get("file_id") or "")
+
+    @property
+    def name(self) -> str:
+        return str(self.item.get("name") or self.file_id)
+
+    @property
+    def size(self) -> int | None:
+        size = self.item.get("size")
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+async def filed_files(
+    session: AsyncSession, settings: Settings, start: date, end: date, locale: str = "zh"
+) -> list[FiledFile]:
+    """Every photo and document in the reports of the range and the plans of the range (as the
+    Activities sheet picks them), period by period, in the order they were sent."""
+    return await _filed_files(session, await _scope(session, settings, start, end, locale))
+
+
+async def _filed_files(session: AsyncSession, scope: _Scope) -> list[FiledFile]:
+    found = []
+    for report in await _reports_in_range(session, scope):
+        form = scope.settings.reports.form(report.form_key)
+        name = form.name.get(scope.locale) if form else report.form_key
+        found += _files_of(scope, report.form_key, name, report.period_key, report, report.staff_id)
+    plan_form = next((f for f in scope.settings.reports.forms if f.target == "activity_plan"), None)
+    for plan in await _plans_in_range(session, scope):
+        key, name = (plan_form.key, plan_form.name.get(scope.locale)) if plan_form else ("plan", "")
+        day = scope.local(plan.submitted_at).date().isoformat()
+        found += _files_of(scope, key, name or key, day, plan, plan.proposer_id)
+    return found
+
+
+def _files_of(
+    scope: _Scope, form_key: str, form_name: str, period: str, filed: Any, staff_id: int
+) -> list[FiledFile]:
+    """The files of one report or plan, read by their shape (so a field removed from config, or
+    a file field once of another type, still has its files listed)."""
+    snapshot = filed.fields if isinstance(filed.fields, dict) else {}
+    entries = sorted(snapshot.items(), key=lambda kv: _position(kv[1]))
+    keys = [k for k, _ in entries] + sorted(set(filed.answers or {}) - set(snapshot))
+    found = []
+    for key in keys:
+        label = _file_field_label(scope, snapshot.get(key), key)
+        for item in _file_items((filed.answers or {}).get(key)):
+            who = scope.person(item.get("staff_id")) or scope.person(staff_id) or ""
+            found.append(FiledFile(form_key, form_name, period, label, who, item))
+    return found
+
+
+def _file_field_label(scope: _Scope, entry: Any, key: str) -> str:
+    if not isinstance(entry, dict):
+        return key
+    return field_types.field_from_snapshot(entry, key).label.get(scope.locale)
+
+
+def _file_items(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [
+        item
+        for item in value
+        if isinstance(item, dict) and item.get("file_id") and item.get("kind") in FILE_KINDS
+    ]
+
+
+def _files_sheet(scope: _Scope, files: list[FiledFile]) -> Sheet:
+    rows = [
+        [
+            f.form_name, f.period, f.field_label, f.name, f.size,
+            _file_type(scope, f.item), f.who, scope.local(_moment(f.item.get("at"))), f.file_id,
+        ]
+        for f in files
+    ]  # fmt: skip
+    return scope.tr(N_("Files")), scope.header(FILES_HEADER), rows
+
+
+def _file_type(scope: _Scope, item: dict[str, Any]) -> str:
+    kind = scope.tr(FILE_KINDS[item["kind"]])
+    return f"{kind} · {item['mime']}" if item.get("mime") else kind
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
 
 
 # ---- the workbook ----------------------------------------------------------------------------
