@@ -334,3 +334,10 @@ async def test_a_user_edits_a_photos_caption(sim, seen, wang):
     assert edited.caption == "新说明 /help" and edited.text is None and edited.photo
     assert edited.caption_entities[0].type == "bot_command"
     assert photo.history == ["旧说明"]
+
+
+async def test_a_caption_that_is_empty_once_parsed_sends_the_file_without_one(sim, bot, wang):
+    sent = await bot.send_photo(wang.id, RECEIPT, caption="<b> </b>\n", parse_mode="HTML")
+    assert sent.caption is None and wang.last.photo.data == RECEIPT
+    doc = await bot.send_document(wang.id, PDF, filename="a.pdf", caption="  ")
+    assert doc.caption is None

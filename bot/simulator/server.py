@@ -1365,7 +1365,9 @@ def _render(text: str, parse_mode: Any, entities: Any, kind: str) -> tuple[str, 
         raise bad_request(f"unsupported parse_mode {parse_mode}")
     plain, found = _trim(plain, found)
     if not plain:
-        raise bad_request("message text is empty" if kind == "text" else "message caption is empty")
+        if kind != "text":
+            return "", []  # TDLib allows an empty caption: the file goes without one
+        raise bad_request("message text is empty")
     limit = MAX_TEXT if kind == "text" else MAX_CAPTION
     if utf16_len(plain) > limit:
         raise bad_request(
