@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import clock, metrics
 from bot.db import insert_for
 from bot.models import Lease, Outbox
-from bot.services import activities, joining, reachability, reminders, task_reminders, team
+from bot.services import (
+    activities,
+    approvals,
+    joining,
+    reachability,
+    reminders,
+    task_reminders,
+    team,
+)
 from bot.states import UNSENT, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -40,6 +48,7 @@ WANTED_CHECKS: dict[str, Callable[[AsyncSession, str], Awaitable[bool]]] = {
     "obl": reminders.reminder_still_wanted,
     "act": activities.card_still_wanted,
     "tasknag": task_reminders.still_wanted,
+    "req": approvals.still_wanted,
 }
 
 

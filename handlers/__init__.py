@@ -4,6 +4,7 @@ from telegram.ext import Application
 
 from handlers import (
     activities,
+    approvals,
     basics,
     budgets,
     channels,
@@ -59,6 +60,8 @@ def register(app: Application) -> None:
     fulltext.register(app)
     # Activity plans: directors' cards, /pending, the proposer's buttons.
     activities.register(app)
+    # Approvals of any form: deciders' cards, /pending (every kind waiting for me) and /mine.
+    approvals.register(app)
     # /budget: every budget pool (activities, expenses, advertising …).
     budgets.register(app)
     # Tasks: /assign and its confirmation card, the assignee's and assigner's buttons, /tasks.

@@ -1,8 +1,8 @@
-"""Activity plans on Telegram: directors' card presses and reasons, /pending, my plans."""
+"""Activity plans on Telegram: directors' card presses and reasons, cards again, my plans."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CallbackQueryHandler, filters
 
 from bot import clock
 from bot.buttons import ID, Action
@@ -10,7 +10,6 @@ from bot.calendar import local_date
 from bot.i18n import t
 from bot.models import Prompt, Staff
 from bot.services import activities, audit
-from bot.services import staff as staff_service
 from bot.services.activities import APPROVE, REJECT, REQUEST_CHANGES, ActivityError
 from bot.state import BotContext
 from bot.states import PlanStatus
@@ -28,7 +27,8 @@ from handlers.reply import (
 PRIVATE = filters.ChatType.PRIVATE
 # /activity list shows the newest plans only, so the message stays far under 4,096 characters.
 LIST_MAX = 20
-# A plan's card again (from /pending), and the proposer's withdraw button (from /activity list).
+# A plan's card again (from /pending in handlers/approvals.py), and the proposer's withdraw
+# button (from /activity list and /mine).
 SHOW_CARD = Action("act", "cd:{plan}", plan=ID)
 WITHDRAW = Action("act", "wd:{plan}", plan=ID)
 
@@ -115,20 +115,6 @@ async def take_reason(
 
 
 @staff_only("director")
-async def show_pending(
-    update: Update, context: BotContext, session: AsyncSession, director: Staff
-) -> None:
-    """/pending: every plan waiting for a decision, oldest first, each with a card button."""
-    plans = await activities.pending(session)
-    items = [
-        (plan, (await staff_service.get(session, plan.proposer_id)).display_name) for plan in plans
-    ]
-    buttons = rows_of([(f"📄 #{plan.id}", SHOW_CARD.pack(plan.id)) for plan in plans], width=4)
-    tz = context.settings.team.tz
-    await reply(update, director.locale, "activity_pending.html.j2", buttons, items=items, tz=tz)
-
-
-@staff_only("director")
 async def resend_card(
     update: Update, context: BotContext, session: AsyncSession, director: Staff
 ) -> None:
@@ -183,11 +169,11 @@ async def withdraw_plan(
 
 
 def register(app) -> None:
-    """Card buttons, /pending and withdraw buttons (a typed reason: handlers/text.py)."""
+    """Card buttons and withdraw buttons (a typed reason: handlers/text.py; /pending lists plans
+    with every other kind waiting for a decision: handlers/approvals.py)."""
     # Ids of at most 18 ASCII digits: longer (forged) ones overflow BIGINT; stale_button takes them.
     app.add_handler(CallbackQueryHandler(approve_plan, pattern=APPROVE.pattern))
     app.add_handler(CallbackQueryHandler(reject_plan, pattern=REJECT.pattern))
     app.add_handler(CallbackQueryHandler(request_changes, pattern=REQUEST_CHANGES.pattern))
     app.add_handler(CallbackQueryHandler(resend_card, pattern=SHOW_CARD.pattern))
     app.add_handler(CallbackQueryHandler(withdraw_plan, pattern=WITHDRAW.pattern))
-    app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))

@@ -125,6 +125,10 @@ def _period_or_plan(period_key: str, locale: str) -> str:
         return t(locale, "results of plan #%(id)s", id=about.plan_id)
     if about.kind == DraftFor.PLAN:
         return t(locale, "plan #%(id)s", id=about.plan_id)
+    if about.kind == DraftFor.NEW_REQUEST:
+        return t(locale, "new request")
+    if about.kind == DraftFor.REQUEST:
+        return t(locale, "request #%(id)s", id=about.plan_id)
     return period_label(period_key, locale)
 
 

@@ -21,12 +21,14 @@ from bot.services import (
     activities,
     activity_results,
     announce,
+    approvals,
     feedback,
     obligations,
     prefill,
     reports,
 )
 from bot.services.activities import ActivityError
+from bot.services.approvals import ApprovalError
 from bot.services.reports import ReportError
 
 # Drafts of activity plans have no period: a new plan, or the plan being resubmitted. Other
@@ -34,6 +36,10 @@ from bot.services.reports import ReportError
 NEW_PLAN = "new"
 PLAN_PREFIX = "plan:"
 RESULTS_PREFIX = "results:"
+# Drafts of forms approved in steps (bot/services/approvals.py): a new request, or "req:7" sent
+# back for changes and being resubmitted.
+NEW_REQUEST = "req:new"
+REQUEST_PREFIX = "req:"
 
 
 class DraftFor(StrEnum):
@@ -43,6 +49,8 @@ class DraftFor(StrEnum):
     NEW_PLAN = "new_plan"
     PLAN = "plan"  # a plan the directors sent back, being resubmitted
     RESULTS = "results"  # an ended activity's results
+    NEW_REQUEST = "new_request"  # a new filing of a form approved in steps
+    REQUEST = "request"  # a request sent back for changes, being resubmitted
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,10 @@ def subject(key: str) -> Subject:
         return Subject(DraftFor.PLAN, int(key[len(PLAN_PREFIX) :]))
     if key.startswith(RESULTS_PREFIX):
         return Subject(DraftFor.RESULTS, int(key[len(RESULTS_PREFIX) :]))
+    if key == NEW_REQUEST:
+        return Subject(DraftFor.NEW_REQUEST)
+    if key.startswith(REQUEST_PREFIX):
+        return Subject(DraftFor.REQUEST, int(key[len(REQUEST_PREFIX) :]))
     return Subject(DraftFor.PERIOD)
 
 
@@ -82,7 +94,8 @@ class Opening:
 
     key: str | None = None  # the new draft's period_key (a period, NEW_PLAN, plan:…, results:…)
     obligation_id: int | None = None  # the obligation the report settles, when one is known
-    resubmit: int | None = None  # a plan the directors sent back: it comes first
+    # A plan the directors sent back (its id), or a request sent back ("req:7"): it comes first.
+    resubmit: int | str | None = None
     nothing: Literal["no_results", "nothing_due"] | None = None
     editable: str | None = None  # nothing due: the period of the last report still editable
 
@@ -95,6 +108,9 @@ async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: da
     if form.target == "activity_plan":
         sent_back = await activities.sent_back(session, staff.id)
         return Opening(resubmit=sent_back.id) if sent_back is not None else Opening(NEW_PLAN)
+    if form.target == "approval":
+        back = await approvals.sent_back(session, staff.id, form.key)
+        return Opening(resubmit=request_key(back.id)) if back is not None else Opening(NEW_REQUEST)
     if form.cadence == "adhoc":  # owed by nobody: filed for the day, edited again that day
         return Opening(Period.containing("day", today).key)
     due = await obligations.oldest_open(session, staff.id, form.key, today)
@@ -124,14 +140,33 @@ async def anyway(session: AsyncSession, staff: Staff, form: FormSpec, today: dat
     return Opening(period.key, due.id if due else None)
 
 
-async def resubmission(session: AsyncSession, staff: Staff, plan_id: int) -> ActivityPlan:
-    """The proposer's plan the directors sent back (its key is plan_key(plan.id))."""
+@dataclass(frozen=True)
+class SentBack:
+    """A request sent back, as the conversation resubmits it: `id` is its draft key."""
+
+    id: str
+    answers: dict[str, Any]
+
+
+async def resubmission(
+    session: AsyncSession, staff: Staff, plan_id: int | str
+) -> ActivityPlan | SentBack:
+    """The proposer's plan the directors sent back (its key is plan_key(plan.id)), or, for a
+    request's key ("req:7"), the request sent back, keyed the same way."""
+    if isinstance(plan_id, str):
+        request = await approvals.for_resubmission(session, staff, subject(plan_id).plan_id)
+        return SentBack(plan_id, dict(request.answers))
     return await activities.for_resubmission(session, staff, plan_id)
 
 
-def plan_key(plan_id: int) -> str:
-    """The draft key of a sent-back plan being resubmitted."""
-    return f"{PLAN_PREFIX}{plan_id}"
+def plan_key(plan_id: int | str) -> str:
+    """The draft key of a sent-back plan being resubmitted (a request's is its key already)."""
+    return plan_id if isinstance(plan_id, str) else f"{PLAN_PREFIX}{plan_id}"
+
+
+def request_key(request_id: int) -> str:
+    """The draft key of a request sent back for changes."""
+    return f"{REQUEST_PREFIX}{request_id}"
 
 
 def results_key(plan_id: int) -> str:
@@ -223,6 +258,8 @@ async def submit(
         return await _submit_results(session, draft, form, staff)
     if form.target == "activity_plan":
         return await _submit_plan(session, draft, form, staff, config, today)
+    if form.target == "approval":
+        return await _submit_request(session, draft, form, staff, config, today)
     try:
         report = await reports.submit(session, draft, form, staff)
     except ReportError as exc:
@@ -260,6 +297,35 @@ async def _submit_plan(
         return Refused(field_key, f"plan_{exc.reason}")
     await session.execute(delete(Draft).where(Draft.id == draft.id))
     return Filed(Outcome.PLAN_SUBMITTED, plan=plan)
+
+
+async def _submit_request(
+    session: AsyncSession,
+    draft: Draft,
+    form: FormSpec,
+    staff: Staff,
+    config: ReportsConfig,
+    today: date,
+) -> Filed | Refused:
+    """A filing of a form approved in steps goes to its first step's deciders (the outcome is
+    shown as a plan's is: `plan` holds the request)."""
+    missing = reports.missing_required(form, draft.answers)
+    if missing:
+        return Refused(missing[0], "empty")
+    request_id = subject(draft.period_key).plan_id  # None: a new request
+    try:
+        async with session.begin_nested():  # nothing half-stored when it is refused
+            request = await approvals.submit(
+                session, staff, form, dict(draft.answers), reports=config, today=today,
+                request_id=request_id,
+            )  # fmt: skip
+    except ApprovalError as exc:
+        if exc.reason != "not_pending":
+            raise
+        # Resubmitted twice (two Submit presses): the first one filed it; this draft is done.
+        request = await approvals.get(session, request_id)
+    await session.execute(delete(Draft).where(Draft.id == draft.id))
+    return Filed(Outcome.PLAN_SUBMITTED, plan=request)
 
 
 async def _submit_results(

@@ -1,0 +1,945 @@
+"""Approvals of any form: configured steps, one decision per version, reasons, rounds, deadlines.
+
+A form with `target = "approval"` and a [forms.approval] table (bot/forms/spec.py) files an
+`approval_requests` row. The steps that apply to its answers are fixed when it is (re)submitted;
+the deciders of the current step each get a card through the outbox; every decision is one
+conditional UPDATE on (id, version, pending, step), so a double tap, two deciders at once or an
+older card yields exactly one decision. Reject and Request changes return it to the proposer;
+a resubmission is a new round, starting again at step 1, its cards showing what changed.
+Decision 58 in docs/decisions.md.
+
+Who decides a step (`who`): "directors" (at work, or the deputies of those on leave);
+"role:<key>" (everyone holding it; one on leave is replaced by their deputy); "person:@handle";
+"lead" — the proposer's lead, named per role in [forms.approval] `leads` (the first of the
+proposer's roles named there), else the directors. A step whose people are missing, or only the
+proposer, goes to the directors; when the proposer is the only director left, they approve it
+themselves and the card and audit log say so (as with activity plans).
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import clock
+from bot.buttons import ID, Action
+from bot.calendar import WorkCalendar, local_date
+from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
+from bot.i18n import t
+from bot.models import (
+    ActivityPlan,
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalRound,
+    Outbox,
+    Prompt,
+    Staff,
+)
+from bot.outbox import Buttons, enqueue, enqueue_edit
+from bot.render import TELEGRAM_TEXT_LIMIT, render
+from bot.services import activities, audit, leave, prompts, team
+from bot.services import staff as staff_service
+from bot.services.errors import ServiceError
+from bot.states import Decision, PlanStatus, RequestStatus
+
+# A decider's press on a request's card (handlers/approvals.py); the version it carries makes a
+# press on an older card (an earlier step, an earlier round) outdated.
+APPROVE = Action("apr", "ok:{req}:{version}", req=ID, version=ID)
+COMMENT = Action("apr", "cm:{req}:{version}", req=ID, version=ID)  # approve with a comment
+CHANGES = Action("apr", "ch:{req}:{version}", req=ID, version=ID)
+REJECT = Action("apr", "rj:{req}:{version}", req=ID, version=ID)
+# Reason or comment length; a card's answers are clipped harder and harder until it fits.
+REASON_MAX = 1000
+CLIPS = (600, 300, 150, 60)
+# The config words of reason_required, by decision.
+REASON_WORD = {Decision.REJECT: "reject", Decision.CHANGES: "changes"}
+# After the last approval: every key of [forms.approval.after] (bot/forms/spec.py ApprovalAfter)
+# names the action run with its configured value, in the approving transaction. To add one
+# (charge a budget pool, ask for a published link), add the key to ApprovalAfter and the
+# function here; tests/test_approvals.py checks that every key has one.
+AfterAction = Callable[[AsyncSession, ApprovalRequest, Staff, Any], Awaitable[None]]
+AFTER_APPROVAL: dict[str, AfterAction] = {}
+
+
+class ApprovalError(ServiceError):
+    """A step that cannot happen; `reason` picks the message, `details` fill it in."""
+
+
+def after_approval(key: str) -> Callable[[AfterAction], AfterAction]:
+    """Register the action of [forms.approval.after] `key`."""
+
+    def register(action: AfterAction) -> AfterAction:
+        AFTER_APPROVAL[key] = action
+        return action
+
+    return register
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One step of a request's round as a card shows it."""
+
+    number: int  # from 1
+    name: str
+    decisions: list[tuple[str, str, str | None]]  # (decider, decision, comment)
+
+
+def request_key(request_id: int) -> str:
+    """The about-key of a request (prompts, audit)."""
+    return f"approval:{request_id}"
+
+
+def card_key(request: ApprovalRequest, telegram_id: int) -> str:
+    """Outbox key of one decider's card of this version (later edits refer to it)."""
+    return f"req:{request.id}:v{request.version}:card:{telegram_id}"
+
+
+def _about(request: ApprovalRequest) -> str:
+    # The sender's "req" check: still wanted while this version waits (bot/sender.py).
+    return f"req:{request.id}:{request.version}"
+
+
+async def still_wanted(session: AsyncSession, about: str) -> bool:
+    """The sender's check: a card or reminder goes out only while its version waits."""
+    _, request_id, version = about.split(":")
+    request = await session.get(ApprovalRequest, int(request_id), populate_existing=True)
+    return (
+        request is not None
+        and request.status == RequestStatus.PENDING
+        and request.version == int(version)
+    )
+
+
+# ---- which steps apply ------------------------------------------------------------------------
+
+
+def applicable_steps(spec: ApprovalSpec, answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps whose condition holds for `answers`, as stored with the request."""
+    found = []
+    for step in spec.steps:
+        if step.when is not None:
+            value = answers.get(step.when.field)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue  # no amount given: the condition does not hold
+            if not value > step.when.over:
+                continue
+        found.append({"who": step.who, "name": step.name.model_dump()})
+    return found
+
+
+def _steps(request: ApprovalRequest) -> list[dict[str, Any]]:
+    return list(request.steps.get("steps") or [])
+
+
+def step_name(request: ApprovalRequest, index: int, locale: str) -> str:
+    """The name of step `index` in `locale`."""
+    names = _steps(request)[index]["name"]
+    return str(names.get(locale) or names.get("zh") or "?")
+
+
+def form_name(request: ApprovalRequest, locale: str) -> str:
+    """The form's name as the request was filed with."""
+    names = request.steps.get("form") or {}
+    return str(names.get(locale) or names.get("zh") or request.form_key)
+
+
+# ---- who decides ------------------------------------------------------------------------------
+
+
+async def _named(session: AsyncSession, request: ApprovalRequest, who: str) -> list[Staff] | None:
+    """The people a step names, leave aside; None when it names the directors (or nobody)."""
+    if who == "lead":
+        proposer = await session.get(Staff, request.proposer_id)
+        leads = request.steps.get("leads") or {}
+        roles = proposer.role_names if proposer else set()
+        who = next((w for role, w in leads.items() if role in roles), "directors")
+    if who.startswith("role:"):
+        return await staff_service.holding(session, (who.split(":", 1)[1],)) or None
+    if who.startswith("person:@"):
+        person = await staff_service.by_handle(session, who.split("@", 1)[1])
+        return [person] if person is not None else None
+    return None
+
+
+async def _present(session: AsyncSession, people: list[Staff], day: date) -> list[Staff]:
+    """`people` at work on `day`, each away one replaced by their deputy; all of them when
+    everyone is away without a deputy (a decision must stay possible)."""
+    away = await leave.away_ids(session, day)
+    present = [p for p in people if p.id not in away]
+    for person in people:
+        if person.id in away:
+            standing = await leave.on_leave(session, person.id, day)
+            deputy = (
+                await session.get(Staff, standing.deputy_id)
+                if standing and standing.deputy_id
+                else None
+            )
+            if deputy is not None and deputy.active and deputy not in present:
+                present.append(deputy)
+    return present or people
+
+
+async def deciders(session: AsyncSession, request: ApprovalRequest, day: date) -> list[Staff]:
+    """Who gets the current step's card on `day` (the proposer never decides their own,
+    unless nobody else can: see the module's docstring)."""
+    who = _steps(request)[request.step]["who"]
+    named = await _named(session, request, who)
+    if named is not None:
+        people = [p for p in await _present(session, named, day) if p.id != request.proposer_id]
+        if people:
+            return people
+    return [p for p in await leave.deciders(session, day) if p.id != request.proposer_id]
+
+
+async def _may_decide(
+    session: AsyncSession, request: ApprovalRequest, person: Staff, day: date
+) -> None:
+    """The step's deciders (and those they stand in for) may decide; the directors too once the
+    step is overdue; anyone else is refused."""
+    if person.id == request.proposer_id:
+        raise ApprovalError("own_request")
+    allowed = {p.id for p in await deciders(session, request, day)}
+    named = await _named(session, request, _steps(request)[request.step]["who"])
+    allowed |= {p.id for p in named or await staff_service.directors(session)}
+    due = request.step_due_at
+    if due is not None and due <= clock.now():
+        allowed |= {p.id for p in await leave.deciders(session, day)}
+        allowed |= {p.id for p in await staff_service.directors(session)}
+    allowed.discard(request.proposer_id)
+    if person.id not in allowed:
+        raise ApprovalError("not_decider")
+
+
+# ---- submitting -------------------------------------------------------------------------------
+
+
+async def submit(
+    session: AsyncSession,
+    proposer: Staff,
+    form: FormSpec,
+    answers: dict[str, Any],
+    *,
+    reports: ReportsConfig,
+    today: date,
+    request_id: int | None = None,
+) -> ApprovalRequest:
+    """File a new request, or resubmit one sent back for changes (a new round from step 1)."""
+    if form.approval is None:
+        raise ApprovalError("not_approvable")
+    now = clock.now()
+    steps = {
+        "form": form.name.model_dump(),
+        "steps": applicable_steps(form.approval, answers),
+        "leads": dict(form.approval.leads),
+        "after": form.approval.after.model_dump(exclude_none=True),
+    }
+    values = dict(
+        title=_title(form, answers),
+        answers=answers,
+        fields=activities._snapshot(form, reports),  # the labels, regions as plain choices
+        steps=steps,
+        status=RequestStatus.PENDING,
+        step=0,
+        submitted_at=now,
+        step_due_at=None,  # set by the tick from the working calendar (set_deadlines)
+        decided_at=None,
+        updated_at=now,
+    )
+    if request_id is None:
+        request = ApprovalRequest(
+            form_key=form.key, proposer_id=proposer.id, round=1, version=1, created_at=now
+        )
+        for key, value in values.items():
+            setattr(request, key, value)
+        session.add(request)
+        await session.flush()
+    else:
+        request = await for_resubmission(session, proposer, request_id)
+        # Conditional, so a double Submit cannot make two rounds out of one request.
+        changed = await session.execute(
+            update(ApprovalRequest)
+            .where(
+                ApprovalRequest.id == request.id,
+                ApprovalRequest.status == RequestStatus.CHANGES_REQUESTED,
+                ApprovalRequest.version == request.version,
+            )
+            .values(round=request.round + 1, version=request.version + 1, **values)
+        )
+        if changed.rowcount != 1:
+            raise ApprovalError("not_pending")
+        await session.refresh(request)
+    session.add(
+        ApprovalRound(request_id=request.id, round=request.round, answers=answers, submitted_at=now)
+    )
+    await audit.record(
+        session,
+        proposer.telegram_id,
+        "approval.submitted" if request.round == 1 else "approval.resubmitted",
+        request_key(request.id),
+        form=form.key,
+        round=request.round,
+    )
+    await _open_step(session, request, today)
+    return request
+
+
+def _title(form: FormSpec, answers: dict[str, Any]) -> str:
+    """The request's title: its first text answer (a title or subject field), else the form's."""
+    for field in form.fields:
+        value = answers.get(field.key)
+        if field.type in ("text", "longtext") and isinstance(value, str) and value.strip():
+            return value.strip().splitlines()[0][:200]
+    return form.name.zh
+
+
+async def for_resubmission(
+    session: AsyncSession, proposer: Staff, request_id: int
+) -> ApprovalRequest:
+    """The proposer's request that was sent back for changes."""
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None or request.proposer_id != proposer.id:
+        raise ApprovalError("not_yours")
+    if request.status != RequestStatus.CHANGES_REQUESTED:
+        raise ApprovalError("not_pending", status=request.status)
+    return request
+
+
+async def sent_back(session: AsyncSession, staff_id: int, form_key: str) -> ApprovalRequest | None:
+    """The person's newest request of `form_key` sent back for changes, if any."""
+    return await session.scalar(
+        select(ApprovalRequest)
+        .where(
+            ApprovalRequest.proposer_id == staff_id,
+            ApprovalRequest.form_key == form_key,
+            ApprovalRequest.status == RequestStatus.CHANGES_REQUESTED,
+        )
+        .order_by(ApprovalRequest.updated_at.desc(), ApprovalRequest.id.desc())
+        .limit(1)
+    )
+
+
+async def _open_step(session: AsyncSession, request: ApprovalRequest, today: date) -> None:
+    """Send the current step's cards; a step nobody but the proposer can decide is approved by
+    them (stated on the card and in the audit log), and the next one opens."""
+    if not _steps(request):  # no step applies: approved as filed
+        await _finish(session, request, None, today)
+        return
+    people = await deciders(session, request, today)
+    if people:
+        for person in people:
+            await _send_card(session, request, person)
+        return
+    if not await staff_service.directors(session):
+        raise ApprovalError("no_deciders")
+    proposer = await session.get(Staff, request.proposer_id)
+    await _record(session, request, proposer, Decision.APPROVE, None, self_approved=True)
+    await _advance(session, request, proposer, Decision.APPROVE, None, today)
+
+
+async def _send_card(session: AsyncSession, request: ApprovalRequest, person: Staff) -> bool:
+    return await enqueue(
+        session,
+        card_key(request, person.telegram_id),
+        person.telegram_id,
+        await card_text(session, request, person.locale),
+        card_buttons(request, person.locale),
+        about=_about(request),
+    )
+
+
+# ---- the card ---------------------------------------------------------------------------------
+
+
+def card_buttons(request: ApprovalRequest, locale: str) -> Buttons:
+    """Approve / Approve with a comment / Request changes / Reject, carrying the version."""
+    ids = (request.id, request.version)
+    return [
+        [(t(locale, "✅ Approve"), APPROVE.pack(*ids)),
+         (t(locale, "💬 Approve with a comment"), COMMENT.pack(*ids))],
+        [(t(locale, "✏️ Send back for changes"), CHANGES.pack(*ids)),
+         (t(locale, "✖ Reject"), REJECT.pack(*ids))],
+    ]  # fmt: skip
+
+
+async def history(session: AsyncSession, request: ApprovalRequest, locale: str) -> list[StepView]:
+    """Every step of the current round with who decided it and what they said."""
+    rows = await session.execute(
+        select(ApprovalDecision, Staff.display_name)
+        .join(Staff, Staff.id == ApprovalDecision.decider_id)
+        .where(ApprovalDecision.request_id == request.id, ApprovalDecision.round == request.round)
+        .order_by(ApprovalDecision.id)
+    )
+    by_step: dict[int, list] = {}
+    for decision, name in rows:
+        by_step.setdefault(decision.step, []).append((name, decision.decision, decision.comment))
+    return [
+        StepView(i + 1, step_name(request, i, locale), by_step.get(i, []))
+        for i in range(len(_steps(request)))
+    ]
+
+
+async def _previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
+    if request.round <= 1:
+        return None
+    return await session.scalar(
+        select(ApprovalRound.answers).where(
+            ApprovalRound.request_id == request.id, ApprovalRound.round == request.round - 1
+        )
+    )
+
+
+async def card_text(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    locale: str,
+    *,
+    closed_by: str | None = None,
+    outcome: str | None = None,
+    at_step: int | None = None,
+) -> str:
+    """A request's card in `locale`: where it is (第 2/2 步：运营总监), earlier steps' deciders and
+    comments, what changed since the last round, and every answer; once `closed_by` decided
+    this version (`outcome`: approve, reject, changes, withdrawn), the card says so instead of
+    asking."""
+    proposer = await session.get(Staff, request.proposer_id)
+    before = await _previous_answers(session, request)
+    # activity plans and requests keep their labels the same way: one diff, one row builder.
+    diff = activities.changes(request, before, locale) if before is not None else None
+    rows = activities.plan_rows(request, locale)
+    steps = await history(session, request, locale)
+    text = ""
+    for clip in CLIPS:
+        text = render(
+            "approval_card.html.j2",
+            locale,
+            request=request,
+            form=form_name(request, locale),
+            proposer=proposer.display_name if proposer else "?",
+            steps=steps,
+            current=(request.step if at_step is None else at_step) + 1,
+            rows=[(label, _clip(value, clip)) for label, value in rows],
+            changes=[(label, _clip(o, clip // 2), _clip(n, clip // 2)) for label, o, n in diff]
+            if diff is not None
+            else None,
+            closed_by=closed_by,
+            outcome=outcome,
+        )
+        if len(text.encode("utf-16-le")) // 2 < TELEGRAM_TEXT_LIMIT - 96:
+            break
+    return text
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+# ---- deciding ---------------------------------------------------------------------------------
+
+
+def needs_reason(form: FormSpec | None, decision: str) -> bool:
+    """Whether `decision` on this form asks for a typed reason first (config reason_required;
+    both when the form is no longer configured)."""
+    word = REASON_WORD.get(decision)
+    if word is None:
+        return False
+    return form is None or form.approval is None or word in form.approval.reason_required
+
+
+async def decide(
+    session: AsyncSession,
+    request_id: int,
+    version: int,
+    person: Staff,
+    decision: str,
+    comment: str | None = None,
+    *,
+    reports: ReportsConfig,
+    today: date,
+) -> ApprovalRequest:
+    """Record the one decision on this version of the request; any other press raises
+    ApprovalError (outdated, withdrawn, not_decider, …). `today` is team-local: a deputy decides
+    only on a day they stand in."""
+    if decision not in tuple(Decision):
+        raise ApprovalError("bad_decision")
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > REASON_MAX:
+        raise ApprovalError("reason_too_long", max=REASON_MAX, length=len(comment))
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None:
+        raise ApprovalError("not_found")
+    if request.status != RequestStatus.PENDING or request.version != version:
+        raise await _refusal(session, request, version)
+    await _may_decide(session, request, person, today)
+    if comment is None and needs_reason(reports.form(request.form_key), decision):
+        raise ApprovalError("empty_reason")
+    step = request.step
+    last = step + 1 >= len(_steps(request))
+    now = clock.now()
+    values: dict[str, Any] = {"version": version + 1, "updated_at": now}
+    if decision == Decision.APPROVE and not last:
+        values |= {"step": step + 1, "step_due_at": None}
+    else:
+        status = {
+            Decision.APPROVE: RequestStatus.APPROVED,
+            Decision.REJECT: RequestStatus.REJECTED,
+            Decision.CHANGES: RequestStatus.CHANGES_REQUESTED,
+        }[decision]
+        values |= {"status": status, "decided_at": now}
+    # The one decision: whichever press's UPDATE runs first wins; every later one (a double
+    # tap, the step's other decider, an older card) matches no row.
+    changed = await session.execute(
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.id == request_id,
+            ApprovalRequest.version == version,
+            ApprovalRequest.status == RequestStatus.PENDING,
+            ApprovalRequest.step == step,
+        )
+        .values(**values)
+    )
+    await session.refresh(request)
+    if changed.rowcount != 1:
+        raise await _refusal(session, request, version)
+    await _record(session, request, person, decision, comment, step=step)
+    await _close_cards(session, request, version, step, person.display_name, decision)
+    await _advance(session, request, person, decision, comment, today, decided=True)
+    return request
+
+
+async def _record(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    person: Staff,
+    decision: str,
+    comment: str | None,
+    *,
+    step: int | None = None,
+    self_approved: bool = False,
+) -> None:
+    step = request.step if step is None else step
+    session.add(
+        ApprovalDecision(
+            request_id=request.id, round=request.round, step=step, decider_id=person.id,
+            decision=decision, comment=comment, at=clock.now(),
+        )
+    )  # fmt: skip
+    await session.flush()
+    await audit.record(
+        session,
+        person.telegram_id,
+        f"approval.{decision}",
+        request_key(request.id),
+        round=request.round,
+        step=step + 1,
+        comment=comment,
+        self_approved=self_approved,
+    )
+
+
+async def _advance(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    person: Staff,
+    decision: str,
+    comment: str | None,
+    today: date,
+    *,
+    decided: bool = False,
+) -> None:
+    """What a decision causes: the next step's cards, or the proposer told (and the after
+    actions of the last approval)."""
+    if not decided and decision == Decision.APPROVE:
+        # A self-approved step: move on here (decide() moved a real decision already).
+        last = request.step + 1 >= len(_steps(request))
+        now = clock.now()
+        if last:
+            request.status, request.decided_at = RequestStatus.APPROVED, now
+        else:
+            request.step, request.step_due_at = request.step + 1, None
+        request.version, request.updated_at = request.version + 1, now
+        await session.flush()
+    if request.status == RequestStatus.PENDING:
+        await _open_step(session, request, today)
+        return
+    if request.status == RequestStatus.APPROVED:
+        await _finish(session, request, person, today)
+        return
+    await _tell_proposer(session, request, person, decision, comment)
+
+
+async def _finish(
+    session: AsyncSession, request: ApprovalRequest, person: Staff | None, today: date
+) -> None:
+    """The last approval: the proposer told, then every configured after-approval action."""
+    if request.status != RequestStatus.APPROVED:
+        now = clock.now()
+        request.status, request.decided_at, request.updated_at = RequestStatus.APPROVED, now, now
+        request.version += 1
+        await session.flush()
+    proposer = await session.get(Staff, request.proposer_id)
+    await _tell_proposer(session, request, person or proposer, Decision.APPROVE, None)
+    # [forms.approval.after] as it was when the request was (re)submitted.
+    for key, value in (request.steps.get("after") or {}).items():
+        action = AFTER_APPROVAL.get(key)
+        if action is not None:
+            await action(session, request, proposer, value)
+
+
+async def _tell_proposer(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    person: Staff,
+    decision: str,
+    comment: str | None,
+) -> None:
+    proposer = await session.get(Staff, request.proposer_id)
+    await enqueue(
+        session,
+        f"req:{request.id}:v{request.version}:told",
+        proposer.telegram_id,
+        render(
+            "approval_decided.html.j2",
+            proposer.locale,
+            request=request,
+            form=form_name(request, proposer.locale),
+            by=person.display_name,
+            self_approved=person.id == proposer.id,
+            decision=decision,
+            comment=comment,
+            step=step_name(request, request.step, proposer.locale) if _steps(request) else "",
+            current=request.step + 1,
+        ),
+    )
+
+
+async def _close_cards(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    version: int,
+    step: int,
+    decider: str,
+    outcome: str,
+) -> None:
+    """Edit every copy of this version's card (each decider's, an escalated director's) to
+    say who decided it; the buttons go."""
+    prefix = f"req:{request.id}:v{version}:card:"
+    keys = await session.scalars(
+        select(Outbox.dedup_key).where(
+            Outbox.dedup_key.like(f"{prefix}%"), Outbox.method == "sendMessage"
+        )
+    )
+    for key in list(keys):
+        reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
+        locale = reader.locale if reader else "zh"
+        text = await card_text(
+            session, request, locale, closed_by=decider, outcome=outcome, at_step=step
+        )
+        await enqueue_edit(session, f"{key}:closed", key, text)
+
+
+async def _refusal(session: AsyncSession, request: ApprovalRequest, version: int) -> ApprovalError:
+    if request.status == RequestStatus.WITHDRAWN:
+        return ApprovalError("withdrawn")
+    latest = await session.execute(
+        select(ApprovalDecision, Staff.display_name)
+        .join(Staff, Staff.id == ApprovalDecision.decider_id)
+        .where(ApprovalDecision.request_id == request.id)
+        .order_by(ApprovalDecision.id.desc())
+        .limit(1)
+    )
+    found = latest.first()
+    by, decision = (found[1], found[0].decision) if found else ("", "")
+    return ApprovalError("outdated", by=by, decision=decision)
+
+
+# ---- a reason, or a comment -------------------------------------------------------------------
+
+
+async def start_reason(
+    session: AsyncSession,
+    person: Staff,
+    request_id: int,
+    version: int,
+    decision: str,
+    *,
+    today: date,
+) -> Prompt:
+    """Ask `person` for the reason of Reject / Request changes, or the comment of an approval:
+    their next message."""
+    if decision not in tuple(Decision):
+        raise ApprovalError("bad_decision")
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None:
+        raise ApprovalError("not_found")
+    if request.status != RequestStatus.PENDING or request.version != version:
+        raise await _refusal(session, request, version)
+    await _may_decide(session, request, person, today)
+    details = {"req": request_id, "version": version, "decision": decision}
+    return await prompts.ask(
+        session, person.id, prompts.Kind.APPROVAL_REASON, about=request_key(request_id),
+        details=details,
+    )  # fmt: skip
+
+
+async def give_reason(
+    session: AsyncSession, person: Staff, prompt: Prompt, text: str, *, reports: ReportsConfig,
+    today: date,
+) -> ApprovalRequest:  # fmt: skip
+    """The person's message is the reason (or comment): decide with it; an empty or too long
+    one is asked again."""
+    reason = (text or "").strip()
+    if not reason:
+        raise ApprovalError("empty_reason")
+    if len(reason) > REASON_MAX:
+        raise ApprovalError("reason_too_long", max=REASON_MAX, length=len(reason))
+    # Gone whatever decide says: a refusal (someone else decided) ends the question too.
+    await prompts.close(session, prompt.id)
+    asked = prompt.details
+    return await decide(
+        session, asked["req"], asked["version"], person, asked["decision"], reason,
+        reports=reports, today=today,
+    )  # fmt: skip
+
+
+async def asked(session: AsyncSession, prompt: Prompt) -> ApprovalRequest | None:
+    """The request a reason prompt is about."""
+    return await session.get(ApprovalRequest, int(prompt.details.get("req", 0)))
+
+
+# ---- the proposer's side ----------------------------------------------------------------------
+
+
+async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> ApprovalRequest:
+    """The proposer takes back a request still waiting for a decision."""
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None or request.proposer_id != proposer.id:
+        raise ApprovalError("not_yours")
+    version = request.version
+    changed = await session.execute(
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.id == request_id,
+            ApprovalRequest.status == RequestStatus.PENDING,
+            ApprovalRequest.version == version,
+        )
+        .values(status=RequestStatus.WITHDRAWN, version=version + 1, updated_at=clock.now())
+    )
+    await session.refresh(request)
+    if changed.rowcount != 1:
+        raise ApprovalError("not_pending", status=request.status)
+    await prompts.close_about(session, request_key(request_id))
+    await _close_cards(session, request, version, request.step, proposer.display_name, "withdrawn")
+    await audit.record(
+        session, proposer.telegram_id, "approval.withdrawn", request_key(request_id),
+        round=request.round,
+    )  # fmt: skip
+    return request
+
+
+async def get(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
+    """A request by id."""
+    return await session.get(ApprovalRequest, request_id)
+
+
+async def mine(session: AsyncSession, staff_id: int, limit: int = 20) -> list[ApprovalRequest]:
+    """A person's requests, newest first."""
+    return list(
+        await session.scalars(
+            select(ApprovalRequest)
+            .where(ApprovalRequest.proposer_id == staff_id)
+            .order_by(ApprovalRequest.created_at.desc(), ApprovalRequest.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def waiting_for(session: AsyncSession, person: Staff, day: date) -> list[ApprovalRequest]:
+    """Requests whose current step `person` may decide on `day`, the longest-waiting first."""
+    pending = await session.scalars(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.status == RequestStatus.PENDING)
+        .order_by(ApprovalRequest.updated_at, ApprovalRequest.id)
+    )
+    found = []
+    for request in list(pending):
+        try:
+            await _may_decide(session, request, person, day)
+        except ApprovalError:
+            continue
+        found.append(request)
+    return found
+
+
+def where_is(request: ApprovalRequest, locale: str) -> dict[str, Any]:
+    """Where a request is, for /mine: its status, and the step it waits at."""
+    pending = request.status == RequestStatus.PENDING and bool(_steps(request))
+    return {
+        "status": request.status,
+        "current": request.step + 1,
+        "total": len(_steps(request)),
+        "step": step_name(request, request.step, locale) if pending else "",
+        "form": form_name(request, locale),
+    }
+
+
+async def plans_waiting(session: AsyncSession, person: Staff, day: date) -> list[ActivityPlan]:
+    """Activity plans `person` decides on `day` (directors, and deputies standing in): /pending
+    shows them beside the requests, as it did before."""
+    if not person.has_role("director") and not await leave.acting_for(session, person.id, day):
+        return []
+    return [p for p in await activities.pending(session) if p.status == PlanStatus.PENDING]
+
+
+# ---- deadlines and reminders ------------------------------------------------------------------
+
+
+async def set_deadlines(
+    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, reports: ReportsConfig
+) -> int:
+    """Give every pending request's current step its deadline: the form's deadline_workdays
+    working days after the step began (its last change). Returns how many were set."""
+    undated = await session.scalars(
+        select(ApprovalRequest).where(
+            ApprovalRequest.status == RequestStatus.PENDING,
+            ApprovalRequest.step_due_at.is_(None),
+        )
+    )
+    count = 0
+    for request in list(undated):
+        form = reports.form(request.form_key)
+        days = form.approval.deadline_workdays if form and form.approval else 2
+        request.step_due_at = activities.decision_deadline(request.updated_at, cal, tz, days)
+        count += 1
+    return count
+
+
+async def remind(
+    session: AsyncSession,
+    cal: WorkCalendar,
+    tz: ZoneInfo,
+    before: timedelta,
+    quiet: Callable[[datetime], bool],
+) -> int:
+    """The step's deciders are reminded `before` its deadline and again once it has passed; a
+    working day after the deadline the directors get the card too (escalation). Once per
+    version, phase and person; held in quiet hours and off working days. Returns how many."""
+    now = clock.now()
+    today = local_date(now, tz)
+    if quiet(now) or not cal.is_workday(today):
+        return 0
+    due = list(
+        await session.scalars(
+            select(ApprovalRequest)
+            .where(
+                ApprovalRequest.status == RequestStatus.PENDING,
+                ApprovalRequest.step_due_at <= now + before,
+            )
+            .order_by(ApprovalRequest.step_due_at, ApprovalRequest.id)
+        )
+    )
+    queued = 0
+    for request in due:
+        overdue = request.step_due_at <= now
+        phase = "overdue" if overdue else "before"
+        for person in await deciders(session, request, today):
+            queued += await _remind(session, request, person, phase, tz, now)
+        escalate_at = activities.decision_deadline(request.step_due_at, cal, tz, 1)
+        if escalate_at <= now:
+            queued += await _escalate(session, request, today, tz, now)
+    return queued
+
+
+async def _remind(
+    session: AsyncSession,
+    request: ApprovalRequest,
+    person: Staff,
+    phase: str,
+    tz: ZoneInfo,
+    now: datetime,
+) -> int:
+    from bot.services.reminders import when  # the reminders' wording of a moment
+
+    return await enqueue(
+        session,
+        f"req:{request.id}:v{request.version}:{phase}:{person.telegram_id}",
+        person.telegram_id,
+        render(
+            "approval_nag.html.j2",
+            person.locale,
+            request=request,
+            form=form_name(request, person.locale),
+            step=step_name(request, request.step, person.locale),
+            current=request.step + 1,
+            total=len(_steps(request)),
+            phase=phase,
+            at=when(request.step_due_at, now, tz, person.locale),
+        ),
+        about=_about(request),
+    )
+
+
+async def _escalate(
+    session: AsyncSession, request: ApprovalRequest, today: date, tz: ZoneInfo, now: datetime
+) -> int:
+    """The directors (or their deputies) get the overdue step's card and a line saying why."""
+    queued = 0
+    for director in await leave.deciders(session, today):
+        if director.id == request.proposer_id:
+            continue
+        queued += await _remind(session, request, director, "escalated", tz, now)
+        queued += await _send_card(session, request, director)
+    return queued
+
+
+# ---- after the last approval ------------------------------------------------------------------
+
+
+@after_approval("announce")
+async def _announce(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
+) -> None:
+    """[forms.approval.after] announce = "group" | "directors" | "none"."""
+    if where == "group":
+        group = await team.get(session)
+        if group.group_chat_id is not None:
+            await enqueue(
+                session, f"req:{request.id}:announce", group.group_chat_id,
+                await _announcement(session, request, proposer, group.locale),
+            )  # fmt: skip
+    elif where == "directors":
+        for director in await staff_service.directors(session):
+            if director.id != proposer.id:
+                await enqueue(
+                    session, f"req:{request.id}:announce:{director.telegram_id}",
+                    director.telegram_id,
+                    await _announcement(session, request, proposer, director.locale),
+                )  # fmt: skip
+
+
+async def _announcement(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, locale: str
+) -> str:
+    return render(
+        "approval_announce.html.j2",
+        locale,
+        request=request,
+        form=form_name(request, locale),
+        proposer=proposer.display_name,
+        steps=await history(session, request, locale),
+    )
+
+
+async def count_pending(session: AsyncSession) -> int:
+    """How many requests wait for a decision (metrics, digests)."""
+    return int(
+        await session.scalar(
+            select(func.count(ApprovalRequest.id)).where(
+                ApprovalRequest.status == RequestStatus.PENDING
+            )
+        )
+        or 0
+    )
