@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.outbox import Buttons
+from bot.outbox import CAPTION_MAX, Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
 from bot.sender import deliver
@@ -121,11 +121,13 @@ async def _send_text(update: Update, text: str, buttons: Buttons | None, edit: b
         )
         return
     message = update.callback_query.message
+    where = dict(chat_id=message.chat.id, message_id=message.message_id,
+                 reply_markup=markup(buttons), **limit)  # fmt: skip
     try:
-        await bot.edit_message_text(
-            text, chat_id=message.chat.id, message_id=message.message_id,
-            reply_markup=markup(buttons), **limit,
-        )  # fmt: skip
+        if getattr(message, "text", None) is None:  # a file sent with the card as its caption
+            await bot.edit_message_caption(caption=text[:CAPTION_MAX], **where)
+        else:
+            await bot.edit_message_text(text, **where)
     except BadRequest as exc:
         if "message is not modified" not in str(exc).lower():
             raise

@@ -377,6 +377,26 @@ async def take_reply(
     await reply(update, me.locale, "task_done.html.j2", task=done.task, step=done.step)
 
 
+def takes_file(prompt: Prompt) -> bool:
+    """True when the open question takes a photo or a document (a task done with a file)."""
+    return tasks.takes_file(prompt)
+
+
+async def take_file(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff, prompt: Prompt,
+    file: dict,
+) -> None:  # fmt: skip
+    """A photo or document answering 📝 done-with-a-note (handlers/files.py routes it here)."""
+    caption = update.effective_message.caption or ""
+    try:
+        task = await tasks.take_file(session, me, prompt, file, caption,
+                                     tz=context.settings.team.tz)  # fmt: skip
+    except ServiceError as exc:
+        await reply(update, me.locale, "task_error.html.j2", again=True, **_explain(exc))
+        return
+    await reply(update, me.locale, "task_done.html.j2", task=task, step="done_note")
+
+
 # ---- /tasks ----------------------------------------------------------------------------------
 
 
@@ -443,6 +463,7 @@ def register(app) -> None:
         tasks.QUESTION: "question",
         tasks.GIVE_BACK: "give_back",
         tasks.REOPEN: "reopen",
+        tasks.DONE_NOTE: "done_note",
     }
     for action, step in typed.items():
         app.add_handler(CallbackQueryHandler(_typed(action, step), pattern=action.pattern))

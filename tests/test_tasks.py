@@ -91,7 +91,7 @@ async def test_assigned_in_chinese_confirmed_done_and_accepted(team, sessions):
     assert "已发送给 王 伟" in director.inbox[-1].plain and not director.inbox[-1].buttons
     task_card = wang.inbox[-1]
     assert "张 总 交办的新任务" in task_card.plain and "12月11日（周五）17:00" in task_card.plain
-    assert task_card.labels == ["✅ 完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
+    assert task_card.labels == ["✅ 完成", "📝 附说明完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
 
     await wang.press(task_card, "✅ 完成")
     assert "已完成，待验收" in wang.inbox[-1].plain
@@ -176,6 +176,41 @@ async def test_reopened_after_done_with_a_reason(team, sessions):
     await wang.press(wang.inbox[-1], "✅ 完成")
     await director.press(director.inbox[-1], "✅ 验收通过")
     assert (await _task(sessions)).status == "accepted"
+
+
+async def test_done_with_a_note_and_a_link_reaches_the_assigner(team, sessions):
+    director, wang = team
+    await _assign_and_send(director)
+    await wang.press(wang.inbox[-1], "📝 附说明完成")
+    assert "完成说明、链接" in q(wang)
+    await wang.send("名单已上传 https://docs.example.com/sy-list 共 42 家")
+    assert "已完成，待验收" in q(wang)
+    notice = director.inbox[-1]
+    assert "王 伟 已完成任务 #1" in notice.plain
+    assert "说明：名单已上传 https://docs.example.com/sy-list 共 42 家" in notice.plain
+    assert notice.labels == ["✅ 验收通过", "↩️ 重新打开"]
+    task = await _task(sessions)
+    assert task.status == "done" and task.done_note.startswith("名单已上传")
+
+
+async def test_done_with_a_file_sends_the_file_with_the_notice(team, sessions):
+    director, wang = team
+    await _assign_and_send(director)
+    await wang.press(wang.inbox[-1], "📝 附说明完成")
+    sent = await wang.send_document(b"name,phone\n", filename="沈阳物业.csv",
+                                    mime_type="text/csv", caption="最终版")  # fmt: skip
+    assert "已完成，待验收" in q(wang)
+    notice = director.inbox[-1]
+    assert notice.document is not None and notice.document.file_id == sent.document.file_id
+    assert "王 伟 已完成任务 #1" in notice.plain and "说明：最终版" in notice.plain
+    assert notice.labels == ["✅ 验收通过", "↩️ 重新打开"]
+    await director.press(notice, "✅ 验收通过")  # the caption is edited, the file stays
+    assert (await _task(sessions)).status == "accepted"
+    async with sessions() as s:
+        done = await s.scalar(select(TaskEvent).where(TaskEvent.kind == "done"))
+    assert done.details["file"]["name"] == "沈阳物业.csv"
+    assert "已验收" in notice.plain or "已验收" in director.inbox[-1].plain
+    assert not [m for m in director.inbox if "出了点问题" in m.plain]
 
 
 async def test_a_question_and_a_hand_back_reach_the_assigner(team, sessions):

@@ -16,7 +16,7 @@ from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.i18n import N_, t
 from bot.models import Prompt, Staff, Task, TaskEvent, TaskSeries
-from bot.outbox import Buttons, enqueue
+from bot.outbox import Buttons, enqueue, enqueue_card
 from bot.render import render
 from bot.services import audit, deadlines, leave, prompts, recurrence
 from bot.services.deadlines import Deadline
@@ -27,12 +27,14 @@ TITLE_MAX = 200
 # /tasks lists at most this many of each kind (soonest deadline first), so it stays one message.
 LIST_MAX = 25
 TEXT_MAX = 1000  # a reason, a question
+FILE_MAX_BYTES = 20 * 2**20  # what the Bot API lets the bot download again (getFile)
 # The assigner's confirmation card (before anything is sent).
 SEND = Action("task", "sd:{task}:{version}", task=ID, version=ID)
 CANCEL = Action("task", "cx:{task}:{version}", task=ID, version=ID)
 MOVE = Action("task", "mv:{task}:{version}", task=ID, version=ID)  # off a day off
 # The assignee's card.
 DONE = Action("task", "dn:{task}:{version}", task=ID, version=ID)
+DONE_NOTE = Action("task", "dw:{task}:{version}", task=ID, version=ID)  # with a note or a file
 POSTPONE = Action("task", "pp:{task}:{version}", task=ID, version=ID)
 QUESTION = Action("task", "qu:{task}:{version}", task=ID, version=ID)
 GIVE_BACK = Action("task", "rt:{task}:{version}", task=ID, version=ID)
@@ -46,7 +48,7 @@ REFUSE = Action("task", "pr:{task}:{version}", task=ID, version=ID)
 DONE_LABELS = (N_("✅ Accept"), N_("↩️ Reopen"))
 ASKED_LABELS = (N_("✅ Approve"), N_("✖ Refuse"))
 # Steps answered by a typed message (a prompt of kind TASK_REPLY); postponement takes two.
-TYPED = ("postpone_date", "postpone_reason", "question", "give_back", "reopen")
+TYPED = ("postpone_date", "postpone_reason", "question", "give_back", "reopen", "done_note")
 # The guided /assign: who (buttons), then the title, then the deadline (buttons or typed).
 GUIDED = ("guided_title", "guided_deadline")
 PICK = Action("task", "gp:{person}", person=ID)
@@ -59,7 +61,7 @@ QUICK_DEADLINES = {
     "monday": (N_("Next Monday"), "下周一"),
 }
 # Which side of the task may take each step.
-ASSIGNEE_STEPS = {"done", "postpone_date", "postpone_reason", "question", "give_back"}
+ASSIGNEE_STEPS = {"done", "done_note", "postpone_date", "postpone_reason", "question", "give_back"}
 DECIDER_STEPS = {"accept", "reopen", "approve", "refuse"}
 
 
@@ -180,8 +182,13 @@ async def _mine_to_send(session: AsyncSession, task_id: int, actor: Staff) -> Ta
 # ---- the assignee's steps --------------------------------------------------------------------
 
 
-async def done(session: AsyncSession, task_id: int, version: int, actor: Staff, *, tz) -> Task:
-    """✅ 完成: the assigner is asked to accept it (a task of one's own is closed at once)."""
+async def done(
+    session: AsyncSession, task_id: int, version: int, actor: Staff, *, tz,
+    note: str | None = None, file: dict | None = None,
+) -> Task:  # fmt: skip
+    """✅ 完成, maybe with a note, a link or a file: the assigner is asked to accept it (with the
+    file attached to the notice); a task of one's own is closed at once."""
+    note = _text(note) if note is not None and (note.strip() or file is None) else None
     task = await _get(session, task_id)
     _assignee(task, actor)
     now = clock.now()
@@ -189,11 +196,14 @@ async def done(session: AsyncSession, task_id: int, version: int, actor: Staff, 
     status = TaskStatus.ACCEPTED if own else TaskStatus.DONE
     task = await _step(
         session, task, version, TASK_OPEN, status=status, done_at=now,
-        accepted_at=now if own else None, asked_deadline=None,
+        accepted_at=now if own else None, asked_deadline=None, done_note=note,
     )  # fmt: skip
-    await _happened(session, task, actor, "done", on_time=now <= task.deadline)
+    details = {"on_time": now <= task.deadline}
+    details |= {"note": note} if note else {}
+    details |= {"file": file} if file else {}
+    await _happened(session, task, actor, "done", **details)
     if not own:
-        await _tell_assigner(session, task, tz, "done", _decide_done(task))
+        await _tell_assigner(session, task, tz, "done", _decide_done(task), file=file)
     return task
 
 
@@ -406,9 +416,30 @@ async def take_typed(
         task = await ask_question(session, task_id, version, actor, text, tz=tz)
     elif step == "give_back":
         task = await give_back(session, task_id, version, actor, text, tz=tz)
+    elif step == "done_note":
+        task = await done(session, task_id, version, actor, tz=tz, note=text)
     else:
         task = await reopen(session, task_id, version, actor, text, tz=tz)
     return Typed(step, task)
+
+
+def takes_file(prompt: Prompt) -> bool:
+    """True when the open question may be answered with a photo or a document (done with a
+    file)."""
+    return prompt.kind == prompts.Kind.TASK_REPLY and prompt.details.get("step") == "done_note"
+
+
+async def take_file(
+    session: AsyncSession, actor: Staff, prompt: Prompt, file: dict, caption: str, *, tz
+) -> Task:
+    """A photo or document answering 📎 done-with-a-note: the task is done with the file (and the
+    caption as its note); the assigner gets the file with the notice."""
+    if file.get("size") and file["size"] > FILE_MAX_BYTES:
+        raise TaskError("file_too_big", max=FILE_MAX_BYTES // 2**20)
+    await prompts.close(session, prompt.id)
+    kept = {k: file.get(k) for k in ("kind", "file_id", "file_unique_id", "name", "size", "mime")}
+    return await done(session, int(prompt.details["task"]), int(prompt.details["version"]), actor,
+                      tz=tz, note=caption or None, file=kept)  # fmt: skip
 
 
 # ---- the guided /assign ----------------------------------------------------------------------
@@ -573,12 +604,13 @@ def card_buttons(task: Task, locale: str) -> Buttons:
     """The assignee's buttons, carrying the task's version."""
     ids = (task.id, task.version)
     own = task.assigner_id == task.assignee_id
-    rows = [
-        [(t(locale, "✅ Done"), DONE.pack(*ids)), (t(locale, "🕒 Postpone"), POSTPONE.pack(*ids))],
-    ]
-    second = [] if own else [(t(locale, "❓ Question"), QUESTION.pack(*ids))]
-    second.append((t(locale, "↩️ Hand back"), GIVE_BACK.pack(*ids)))
-    return [*rows, second]
+    first = [(t(locale, "✅ Done"), DONE.pack(*ids)),
+             (t(locale, "📝 Done, with a note"), DONE_NOTE.pack(*ids))]  # fmt: skip
+    rest = [(t(locale, "🕒 Postpone"), POSTPONE.pack(*ids))]
+    if not own:
+        rest.append((t(locale, "❓ Question"), QUESTION.pack(*ids)))
+    rest.append((t(locale, "↩️ Hand back"), GIVE_BACK.pack(*ids)))
+    return [first, rest[:2], rest[2:]] if len(rest) > 2 else [first, rest]
 
 
 def confirm_buttons(task: Task, locale: str, due: Deadline | None = None) -> Buttons:
@@ -655,7 +687,9 @@ async def _tell_assigner(
         asked=asked, text=ctx.get("text"),
     )  # fmt: skip
     key = f"task:{task.id}:v{task.version}:{event}" + (f":{ctx['nth']}" if "nth" in ctx else "")
-    await enqueue(session, key, assigner.telegram_id, text, buttons, about=about(task.id))
+    files = [ctx["file"]] if ctx.get("file") else None
+    await enqueue_card(session, key, assigner.telegram_id, text, buttons, files,
+                       about=about(task.id))  # fmt: skip
 
 
 async def _tell_assignee(
