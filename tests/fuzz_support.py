@@ -510,6 +510,15 @@ class Declared:
     caption: str
 
 
+@dataclass(frozen=True)
+class Forwarded:
+    """Forward someone else's photo or document with `caption` (a hidden sender when `hidden`)."""
+
+    kind: str
+    caption: str
+    hidden: bool
+
+
 photo_sizes = st.sampled_from([(1, 1), (640, 480), (2000, 100), (100, 2000), (4000, 3000)])
 photos = st.builds(lambda wh, c: Photo(wh[0], wh[1], c), photo_sizes, captions)
 documents = st.builds(
@@ -522,7 +531,8 @@ declared = st.builds(
     st.sampled_from([0, 20 * 1024 * 1024 + 1, 2**31, 4 * 1024**3, 2**53]),
     st.one_of(st.just(""), st.just("<b>&中" * 1250), st.sampled_from(COMMAND_CAPTIONS)),
 )
-file_moves = st.one_of(photos, photos, documents, documents, albums, declared)
+forwarded = st.builds(Forwarded, st.sampled_from(["photo", "document"]), captions, st.booleans())
+file_moves = st.one_of(photos, photos, documents, documents, albums, declared, forwarded)
 
 
 async def send_file(ref: Referee, person: Persona, move, chat=None) -> None:
@@ -542,9 +552,32 @@ async def send_file(ref: Referee, person: Persona, move, chat=None) -> None:
         kind = "document" if move.documents else "photo"
         items = [(kind, png(10 + i, 10), f"{i}.png") for i in range(move.count)]
         await person.send_album(items, caption=move.caption, chat=chat)
+    elif isinstance(move, Forwarded):
+        await _forwarded(ref.sim, person, move, chat)
     else:
         await _declared(ref.sim, person, move, chat)
     ref.check(mark, answer_in=None if chat else person.id)
+
+
+async def _forwarded(sim: TelegramSimulator, person: Persona, move: Forwarded, chat) -> None:
+    """Deliver a forwarded photo or document (Persona.forward carries text only)."""
+    from bot.simulator.samples import png
+
+    upload = sim.user_file(png(3, 3), "f.png", "image/png", move.kind)
+    if move.hidden:
+        origin = {"type": "hidden_user", "sender_user_name": "某人 <b>", "date": sim.now()}
+    else:
+        stranger = sim.user(9_999_001, "转发来源")
+        origin = {"type": "user", "sender_user": stranger.user_dict, "date": sim.now()}
+    msg = sim.store_user_message(person, chat.id if chat else person.id, None, {})
+    msg.extra["forward_origin"] = origin
+    setattr(msg, move.kind, upload)
+    caption = move.caption.strip()
+    if caption:
+        msg.caption = msg.plain = caption
+    if chat is None:
+        person.started = True
+    await sim.dispatch({"message": sim.message_dict(msg)})
 
 
 async def _declared(sim: TelegramSimulator, person: Persona, move: Declared, chat) -> None:

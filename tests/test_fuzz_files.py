@@ -11,6 +11,7 @@ from fuzz_support import (
     Album,
     Declared,
     Document,
+    Forwarded,
     Photo,
     Referee,
     captions,
@@ -90,6 +91,8 @@ HOSTILE_FILES = {
     "document album": Album(3, True, ""),
     "huge document": Declared("document", 2**53, ""),
     "huge photo, 5,000-character caption": Declared("photo", 4 * 1024**3, "<b>&中" * 1250),
+    "forwarded photo": Forwarded("photo", "用户截图 <b>&", False),
+    "forwarded nameless document": Forwarded("document", "", True),
 }
 
 
