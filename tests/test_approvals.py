@@ -376,14 +376,16 @@ async def test_forged_or_foreign_presses_are_refused_and_audited(app, sessions, 
     data = f"apr:v1:ok:{request.id}:{request.version}"
 
     # The director may not decide the new-media step before it is overdue; the proposer never.
-    for person in (people.zhang, people.wang):
-        answer = await person.press_data(card.message_id, card.chat_id, data)
+    forged = f"apr:v1:rj:{request.id}:{request.version + 7}"  # a version never sent to anyone
+    for person, pressed in ((people.zhang, data), (people.wang, data), (people.lina, forged)):
+        answer = await person.press_data(card.message_id, card.chat_id, pressed)
         assert answer.show_alert
     assert (await the_request(sessions)).step == 0
     async with sessions() as s:
         refused = list(await s.scalars(select(AuditLog).where(AuditLog.action == "access.refused")))
-    assert {r.actor_telegram_id for r in refused} == {people.zhang.id, people.wang.id}
-    assert all(r.target == data for r in refused)
+    assert sorted((r.actor_telegram_id, r.target) for r in refused) == sorted(
+        [(people.zhang.id, data), (people.wang.id, data), (people.lina.id, forged)]
+    )
 
 
 # ---- deadlines, reminders, escalation, deputies ------------------------------------------------

@@ -249,7 +249,7 @@ ARGUMENTS: dict[str, st.SearchStrategy[str]] = {
 COMMANDS = [
     "start", "help", "my", "lang", "leave", "feedback", "channel", "team", "staff", "invite",
     "pending", "budget", "activity", "cancel", "daily", "weekly", "results", "kpi", "target",
-    "export", "bind", "remind", "assign", "tasks",
+    "export", "bind", "remind", "assign", "tasks", "mine",
 ]  # fmt: skip
 unknown_command = st.from_regex(r"[a-zA-Z0-9_]{1,32}", fullmatch=True)
 
@@ -455,6 +455,9 @@ FORGED = [
     ("wang", f"ch:v1:nr:{HUGE}:shenyang:0"),
     ("wang", f"fb:v1:1:ch:{HUGE}"),
     ("wang", f"fb:v1:{HUGE}:b:"),
+    ("director", f"apr:v1:ok:1:{HUGE}"),
+    ("director", f"apr:v1:cd:{HUGE}"),
+    ("wang", f"apr:v1:wd:{HUGE}"),
     ("director", "\x00"),  # PostgreSQL refuses U+0000 in text, here in the audit log
 ]
 

@@ -471,9 +471,7 @@ async def decide(
     request = await session.get(ApprovalRequest, request_id, populate_existing=True)
     if request is None:
         raise ApprovalError("not_found")
-    if request.status != RequestStatus.PENDING or request.version != version:
-        raise await _refusal(session, request, version)
-    await _may_decide(session, request, person, today)
+    await _may_press(session, request, version, person, today)
     if comment is None and needs_reason(reports.form(request.form_key), decision):
         raise ApprovalError("empty_reason")
     step = request.step
@@ -641,6 +639,29 @@ async def _close_cards(
         await enqueue_edit(session, f"{key}:closed", key, text)
 
 
+async def _may_press(
+    session: AsyncSession, request: ApprovalRequest, version: int, person: Staff, day: date
+) -> None:
+    """A press on this version's card: refused when the request moved on (outdated, withdrawn),
+    and when the presser may not decide its step and was never sent that card (forged, foreign:
+    the handler audits not_decider)."""
+    if request.status == RequestStatus.PENDING and request.version == version:
+        await _may_decide(session, request, person, day)
+        return
+    if request.status == RequestStatus.PENDING:
+        try:
+            await _may_decide(session, request, person, day)
+        except ApprovalError:
+            sent = await session.scalar(
+                select(Outbox.id).where(
+                    Outbox.dedup_key == f"req:{request.id}:v{version}:card:{person.telegram_id}"
+                )
+            )
+            if sent is None:
+                raise
+    raise await _refusal(session, request, version)
+
+
 async def _refusal(session: AsyncSession, request: ApprovalRequest, version: int) -> ApprovalError:
     if request.status == RequestStatus.WITHDRAWN:
         return ApprovalError("withdrawn")
@@ -675,9 +696,7 @@ async def start_reason(
     request = await session.get(ApprovalRequest, request_id, populate_existing=True)
     if request is None:
         raise ApprovalError("not_found")
-    if request.status != RequestStatus.PENDING or request.version != version:
-        raise await _refusal(session, request, version)
-    await _may_decide(session, request, person, today)
+    await _may_press(session, request, version, person, today)
     details = {"req": request_id, "version": version, "decision": decision}
     return await prompts.ask(
         session, person.id, prompts.Kind.APPROVAL_REASON, about=request_key(request_id),
