@@ -17,7 +17,7 @@ from bot.services.recurrence import Rule
 from bot.services.tasks import TaskError
 from bot.state import BotContext
 from handlers.access import staff_only
-from handlers.reply import acknowledge, answer_alert, answer_note, edit, reply
+from handlers.reply import acknowledge, answer_alert, answer_note, edit, reply, send_rendered
 
 PRIVATE = filters.ChatType.PRIVATE
 # The deadline is the last one to three words of /assign (周五下午5点, tomorrow 5pm, 12/10 17:00).
@@ -301,6 +301,10 @@ def _instant(action: Action, step):
         due = deadlines.text_of(task.deadline, tz, me.locale)
         await answer_note(update, me.locale, "task_done.html.j2", task=task, step=step.__name__,
                           due=due)  # fmt: skip
+        if step.__name__ in tasks.DECIDED:  # the assigner's notice keeps what was asked
+            text = await tasks.decided_text(session, task, step.__name__, me, me.locale, tz)
+            await send_rendered(update, text, None, edit=True)
+            return
         await edit(
             update, me.locale, "task_card.html.j2", None, **await _card(session, task, me, tz)
         )

@@ -33,13 +33,14 @@ CONTEXTS = {
     "task_card.html.j2": dict(task=_TASK, due="x", assigner=_HOSTILE, assignee=_HOSTILE,
                               event="reopened", by=_HOSTILE, repeat=_HOSTILE),
     "task_notice.html.j2": dict(task=_TASK, event="question", who=_HOSTILE, who_id=1, due="x",
-                                asked=None, text=_HOSTILE),
+                                asked=None, text=_HOSTILE, outcome="accept", by=_HOSTILE),
     "task_list.html.j2": dict(mine=[_ROW], assigned=[_ROW], me_id=2, repeating=[
         dict(series=SimpleNamespace(title=_HOSTILE, assignee_id=1), repeat=_HOSTILE,
              other=_HOSTILE)]),
     "task_series_confirm.html.j2": dict(
         series=SimpleNamespace(title=_HOSTILE, status="draft"), assignee=_HOSTILE,
         repeat=_HOSTILE, first=_HOSTILE),
+    "task_superseded.html.j2": dict(task=_TASK),
     "task_series.html.j2": dict(series=SimpleNamespace(title=_HOSTILE), event="stopped",
                                 by=_HOSTILE, repeat=_HOSTILE),
     "task_error.html.j2": dict(reason="unknown_person", handle=_HOSTILE),
@@ -99,6 +100,9 @@ async def test_assigned_in_chinese_confirmed_done_and_accepted(team, sessions):
     assert "王 伟 已完成任务 #1" in notice.plain
     await director.press(notice, "✅ 验收通过")
     assert "张 总 已验收任务 #1" in q(wang)
+    decided = director.inbox[-1]
+    assert "王 伟 已完成任务 #1" in decided.plain and "✅ 张 总 已验收。" in decided.plain
+    assert not decided.buttons
 
     task = await _task(sessions)
     assert task.status == "accepted" and task.accepted_at is not None
@@ -132,7 +136,7 @@ async def test_a_deadline_on_a_day_off_is_flagged_and_can_move_to_friday(team, s
     assert "12月11日（周五）17:00" in q(wang)
 
 
-async def test_a_postponement_approved_and_one_refused(team, sessions):
+async def test_a_postponement_approved_and_one_refused(team, sessions, sim):
     director, wang = team
     await _assign_and_send(director)
     await wang.press(wang.inbox[-1], "🕒 申请延期")
@@ -145,9 +149,17 @@ async def test_a_postponement_approved_and_one_refused(team, sessions):
     assert "已提交延期申请" in q(wang)
     notice = director.inbox[-1]
     assert "申请延期" in notice.plain and "物业那边下周才回复" in notice.plain
+    first_card = wang.inbox[-5]
+    assert first_card.buttons  # until the decision, the first card still works
     toast = await director.press(notice, "✅ 批准")
     assert toast.text == "已同意延期：任务 #1 的新截止时间为 12月14日（周一）18:00。"
     assert "同意了新的截止时间" in q(wang) and "12月14日（周一）18:00" in q(wang)
+    # The notice keeps what was asked and says who decided; the first card points to the new.
+    decided = sim.message(notice.chat_id, notice.message_id)
+    assert "物业那边下周才回复" in decided.plain and not decided.buttons
+    assert "张 总 已同意延期：新的截止时间为 12月14日（周一）18:00" in decided.plain
+    first_card = sim.message(first_card.chat_id, first_card.message_id)
+    assert "此卡片已过期，请看下方最新的卡片" in first_card.plain and not first_card.buttons
 
     # A second postponement, refused: the deadline stays.
     await wang.press(wang.inbox[-1], "🕒 申请延期")

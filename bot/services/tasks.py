@@ -15,8 +15,8 @@ from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.i18n import N_, t
-from bot.models import Prompt, Staff, Task, TaskEvent, TaskSeries
-from bot.outbox import Buttons, enqueue, enqueue_card
+from bot.models import Outbox, Prompt, Staff, Task, TaskEvent, TaskSeries
+from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit
 from bot.render import render
 from bot.services import audit, deadlines, leave, prompts, recurrence
 from bot.services.deadlines import Deadline
@@ -644,10 +644,27 @@ async def _send_card(
     text = card_text(task, assignee.locale, tz, assigner=assigner.display_name, event=event,
                      by=by.display_name if by else None,
                      repeat=await repeat_text(session, task, assignee.locale))  # fmt: skip
-    await enqueue(
-        session, f"task:{task.id}:v{task.version}:card", assignee.telegram_id, text,
-        card_buttons(task, assignee.locale), about=about(task.id),
-    )  # fmt: skip
+    key = f"task:{task.id}:v{task.version}:card"
+    await _supersede_cards(session, task, key, assignee.locale, tz)
+    await enqueue(session, key, assignee.telegram_id, text, card_buttons(task, assignee.locale),
+                  about=about(task.id))  # fmt: skip
+
+
+async def _supersede_cards(
+    session: AsyncSession, task: Task, new_key: str, locale: str, tz: ZoneInfo
+) -> None:
+    """Earlier cards of the task lose their buttons and point to the new one, so nobody presses
+    a card that can only answer "outdated"."""
+    older = await session.scalars(
+        select(Outbox.dedup_key).where(
+            Outbox.about == about(task.id),
+            Outbox.dedup_key.like(f"task:{task.id}:v%:card"),
+            Outbox.dedup_key != new_key,
+        )
+    )
+    for key in list(older):
+        text = render("task_superseded.html.j2", locale, task=task)
+        await enqueue_edit(session, f"{key}:superseded", key, text)
 
 
 async def repeat_text(session: AsyncSession, task: Task, locale: str) -> str | None:
@@ -690,6 +707,24 @@ async def _tell_assigner(
     files = [ctx["file"]] if ctx.get("file") else None
     await enqueue_card(session, key, assigner.telegram_id, text, buttons, files,
                        about=about(task.id))  # fmt: skip
+
+
+# The notice a decision answers: accept answers "done", the postponement decisions "postpone_asked".
+DECIDED = {"accept": "done", "approve_postponement": "postpone_asked",
+           "refuse_postponement": "postpone_asked"}  # fmt: skip
+
+
+async def decided_text(
+    session: AsyncSession, task: Task, step: str, by: Staff, locale: str, tz: ZoneInfo
+) -> str:
+    """The assigner's notice once decided: what was asked, then who decided what (it replaces
+    the notice's buttons, so the chat keeps the story)."""
+    assignee = await session.get(Staff, task.assignee_id)
+    return render(
+        "task_notice.html.j2", locale, task=task, event=DECIDED[step], who=assignee.display_name,
+        who_id=assignee.telegram_id, due=deadlines.text_of(task.deadline, tz, locale),
+        asked=None, text=None, outcome=step, by=by.display_name,
+    )  # fmt: skip
 
 
 async def _tell_assignee(
