@@ -21,23 +21,39 @@ from fuzz_support import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from test_form_files import CLAIM
 from test_fuzz import Team
 
+from bot.forms.spec import FormSpec
 from bot.simulator import Persona
 from bot.simulator.samples import png
 
 # test_fuzz.py's fixtures: its team (director, Wang, Li Na, a stranger, the bound group).
 team, ref, thursday = test_fuzz.team, test_fuzz.ref, test_fuzz.thursday
 
-STATES = ["idle", "form", "assign"]
+
+@pytest.fixture
+def settings(settings):
+    """The tests' settings plus test_form_files.py's claim form (photos and documents), which
+    Wang (channel) files."""
+    forms = (*settings.reports.forms, FormSpec.model_validate(CLAIM))
+    reports = settings.files.applied(settings.reports.model_copy(update={"forms": forms}))
+    return settings.model_copy(update={"reports": reports})
+
+
+STATES = ["idle", "form", "file question", "assign"]
 PLACES = ["private", "group", "group as admin"]
 
 
 async def enter(ref: Referee, team: Team, person: Persona, state: str) -> None:
-    """Put `person` at idle, on the first question of a form, or in a guided /assign."""
+    """Put `person` at idle, on the first question of a form, at a question that takes files,
+    or in a guided /assign."""
     await ref.send(person, "/cancel")
     if state == "form" and person in (team.wang, team.lina):
         await ref.send(person, "/daily" if person is team.wang else "/weekly")
+    elif state == "file question" and person is team.wang:
+        await ref.send(person, "/claim")
+        await ref.send(person, "差旅报销")  # the purpose; the receipts (photos) are asked next
     elif state == "assign" and person is not team.outsider:
         await ref.send(person, "/assign")
         await ref.press_nth(person, 0, 0)  # the director picks someone; others get the title
