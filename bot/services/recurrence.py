@@ -1,5 +1,5 @@
 """Recurrences as people type them (每天 17:00, 每周一 10:00, 每周一三五, 每月1日,
-every Monday 5pm), and the working days they fall on (decision 58).
+every Monday 5pm), and the working days they fall on (decision 62).
 
 A weekly or daily recurrence skips a day off (a holiday Monday has no 周一 task; a 调休 Saturday
 is a working day for 每天); a monthly one moves to the next working day, so a month is never

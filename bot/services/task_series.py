@@ -1,6 +1,6 @@
 """Recurring tasks (/assign @王伟 周报汇总 每周一 10:00): a series confirmed like a task, then one
 task per occurrence on working days, created by the tick on the morning of its day, until the
-assigner (or a director) stops it (docs/decisions.md 58).
+assigner (or a director) stops it (docs/decisions.md 62).
 
 The series row's `next_on` is the next day with an occurrence; the tick moves it on with one
 conditional UPDATE, so two processes ticking at once create each occurrence once. An occurrence
