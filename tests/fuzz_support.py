@@ -243,7 +243,8 @@ PREFIXES = [
     "ch:v1:nr:", "ch:v1:ni:", "ch:v1:np:", "ch:v1:ls:", "fb:v1:", "fb:v1:1:n:", "fb:v1:1:p:",
     "staff:v1:", "staff:v1:show:", "staff:v1:role:", "staff:v1:hoto:", "staff:v1:list:",
     "join:v1:ok:", "join:v1:no:", "join:v1:role:", "inv:v1:role:", "lang:v1:", "kpi:v1:",
-    "kpi:v1:t:", "kpi:v1:l:", "tgt:v1:", "tgt:v1:ok:", "tgt:v1:x:", "",
+    "kpi:v1:t:", "kpi:v1:l:", "tgt:v1:", "tgt:v1:ok:", "tgt:v1:x:", "apr:v1:ok:", "apr:v1:cm:",
+    "apr:v1:ch:", "apr:v1:rj:", "apr:v1:cd:", "apr:v1:wd:", "",
 ]  # fmt: skip
 DATA_TAILS = [
     "1", "0", "-1", "99999999999999999999", "2147483648", "9223372036854775808", "٣", "²",

@@ -498,3 +498,109 @@ async def test_mine_shows_where_each_is_and_withdraws_one(app, sim, sessions, pe
     edited = sim.message(mine.chat_id, mine.message_id)
     assert "已撤回" in edited.plain
     assert len([b for r in edited.buttons for b in r]) == 1
+
+
+# ---- who decides: a named person, the proposer's lead, nobody but the proposer -----------------
+
+
+async def _service_request(sessions, form, proposer_tg: int, **answers) -> ApprovalRequest:
+    async with sessions() as s, s.begin():
+        proposer = await staff_service.by_telegram_id(s, proposer_tg)
+        return await approvals.submit(
+            s, proposer, form, answers, reports=REPORTS_WITH, today=date(2026, 11, 26)
+        )
+
+
+async def _card_chats(sessions, request) -> list[int]:
+    async with sessions() as s:
+        rows = await s.scalars(
+            select(Outbox.chat_id).where(Outbox.dedup_key.like(f"req:{request.id}:v%:card:%"))
+        )
+        return sorted(rows)
+
+
+def _form(**approval):
+    spec = {**SUGGESTION, "approval": {**SUGGESTION["approval"], **approval}}
+    return ReportsConfig.model_validate({"forms": [spec], "regions": [], "industries": []}).forms[0]
+
+
+REPORTS_WITH = ReportsConfig.model_validate(
+    {"forms": [EXPENSE, SUGGESTION], "regions": [], "industries": []}
+)
+
+
+async def test_a_person_step_and_the_proposers_lead_reach_the_right_people(sessions, people):
+    person_step = _form(steps=[{"who": "person:@zhaomin", "name": {"zh": "赵", "en": "Zhao"}}])
+    request = await _service_request(sessions, person_step, people.wang.id, idea="x")
+    assert await _card_chats(sessions, request) == [people.zhao.id]
+
+    lead = _form(
+        steps=[{"who": "lead", "name": {"zh": "直属负责人", "en": "Lead"}}],
+        leads={"user_ops": "role:director", "channel": "person:@zhaomin"},
+    )
+    request = await _service_request(sessions, lead, people.wang.id, idea="y")
+    assert await _card_chats(sessions, request) == [people.zhao.id]
+
+    no_lead = _form(steps=[{"who": "lead", "name": {"zh": "直属负责人", "en": "Lead"}}])
+    request = await _service_request(sessions, no_lead, people.wang.id, idea="z")
+    assert await _card_chats(sessions, request) == sorted([people.zhang.id, people.lina.id])
+
+    gone = _form(steps=[{"who": "person:@nobody_here", "name": {"zh": "某人", "en": "Someone"}}])
+    request = await _service_request(sessions, gone, people.wang.id, idea="w")
+    assert await _card_chats(sessions, request) == sorted([people.zhang.id, people.lina.id])
+
+
+async def test_the_only_director_proposing_is_approved_in_their_name(sessions, people):
+    async with sessions() as s, s.begin():
+        lina = await staff_service.by_telegram_id(s, people.lina.id)
+        await staff_service.set_roles(s, lina, {"user_ops"}, actor=people.zhang.id)
+    request = await _service_request(sessions, _form(), people.zhang.id, idea="自己提的建议")
+    assert request.status == "approved"
+    async with sessions() as s:
+        refused = await s.scalar(select(AuditLog).where(AuditLog.action == "approval.approve"))
+    assert refused.details["self_approved"] is True
+
+
+# ---- hostile input ------------------------------------------------------------------------------
+
+# Too long twice (refused, asked again), then taken (NUL dropped at the database door).
+HOSTILE_TEXTS = ["中" * 5000, "👍🏽" * 600, "2026\x0011 <b>&\x00\u200f<i>"]
+
+
+@pytest.mark.parametrize("button", ["💬 批准并附言", "✏️ 退回修改", "✖ 驳回"])
+async def test_any_reason_or_comment_is_taken_or_refused_with_an_answer(
+    app, sim, sessions, people, button
+):
+    await file_expense(people.wang, "场地 <b>&", "8000")
+    for text in HOSTILE_TEXTS:
+        card = card_of(people.zhao)
+        if not card.buttons:
+            break
+        await people.zhao.press(card, button)
+        before = len(people.zhao.inbox)
+        await people.zhao.send(text)
+        assert len(people.zhao.inbox) == before + 1, text[:20]  # an answer, every time
+        answer = people.zhao.inbox[-1].plain
+        request = await the_request(sessions)
+        if len(text.replace("\x00", "")) > approvals.REASON_MAX:
+            assert "太长" in answer and request.step == 0
+            await people.zhao.send("/cancel")
+    request = await the_request(sessions)
+    assert request.status != "pending" or request.step == 1
+
+
+async def test_forged_approval_buttons_get_an_answer_and_change_nothing(app, sim, sessions, people):
+    await file_expense(people.wang, "场地", "8000")
+    request = await the_request(sessions)
+    card = card_of(people.zhao)
+    huge = "9" * 20
+    for data in [
+        f"apr:v1:ok:{request.id}:{huge}", f"apr:v1:ok:{huge}:1", f"apr:v1:cm:{request.id}:0",
+        f"apr:v1:rj:{request.id + 50}:1", f"apr:v1:cd:{request.id + 50}", "apr:v1:wd:0",
+        f"apr:v1:ch:{request.id}:1:1", "apr:v1:ok:", "apr:v1:xx:1:1", f"apr:v1:wd:{request.id}",
+    ]:  # fmt: skip
+        for person in (people.zhang, people.zhao, people.lina):
+            answer = await person.press_data(card.message_id, card.chat_id, data)
+            assert answer is not None and answer.text, data
+    request = await the_request(sessions)
+    assert (request.status, request.step, request.version) == ("pending", 0, 1)
