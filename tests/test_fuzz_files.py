@@ -41,22 +41,34 @@ def settings(settings):
     return settings.model_copy(update={"reports": reports})
 
 
-STATES = ["idle", "form", "file question", "assign"]
+STATES = ["idle", "form", "file question", "assign", "task note"]
 PLACES = ["private", "group", "group as admin"]
 
 
 async def enter(ref: Referee, team: Team, person: Persona, state: str) -> None:
     """Put `person` at idle, on the first question of a form, at a question that takes files,
-    or in a guided /assign."""
+    in a guided /assign, or (Wang) finishing a task with a note or a file."""
     await ref.send(person, "/cancel")
     if state == "form" and person in (team.wang, team.lina):
         await ref.send(person, "/daily" if person is team.wang else "/weekly")
     elif state == "file question" and person is team.wang:
         await ref.send(person, "/claim")
         await ref.send(person, "差旅报销")  # the purpose; the receipts (photos) are asked next
+    elif state == "task note" and person is team.wang:
+        # The director's task reaches Wang, who taps 📝 附说明完成: a note, link or file is asked.
+        await ref.send(team.director, "/assign @wangwei 整理渠道名单 明天")
+        await ref.press(team.director, team.director.inbox[-1], _data(team.director, "✅ 发送"))
+        await ref.press(team.wang, team.wang.inbox[-1], _data(team.wang, "📝 附说明完成"))
+        assert "完成说明" in team.wang.inbox[-1].plain  # the note (or file) is what is asked
     elif state == "assign" and person is not team.outsider:
         await ref.send(person, "/assign")
         await ref.press_nth(person, 0, 0)  # the director picks someone; others get the title
+
+
+def _data(person: Persona, label: str) -> str:
+    button = person.inbox[-1].button(label)
+    assert button is not None, f"no {label} under {person.inbox[-1].plain[:80]!r}"
+    return button.callback_data
 
 
 @fuzz_settings(30)
