@@ -42,7 +42,7 @@ from test_activity_flow import PLAN
 
 from bot import sender
 from bot.models import Feedback, Staff
-from bot.services import activities
+from bot.services import activities, task_series, tasks
 from bot.simulator import Group, Persona
 from bot.simulator.html import utf16_len
 from bot.telegram_io import TelegramTransport
@@ -336,6 +336,17 @@ async def keyboards(app, team, ref):
     await ref.send(team.wang, PLAN)
     await ref.press_nth(team.wang, 0, 0)  # ✅ Submit: the director gets the approval card
     await ref.send(team.director, "/pending")
+    # A task sent (王伟 gets ✅ 完成 / 📝 附说明完成 / …) and a recurring one left to confirm.
+    await ref.send(team.director, "/assign @wangwei 整理沈阳物业渠道名单 3天后")
+    card = team.director.inbox[-1]
+    send = [
+        b.callback_data
+        for row in card.buttons
+        for b in row
+        if tasks.SEND.pattern.match(b.callback_data)
+    ]
+    await ref.press(team.director, card, send[0])  # ✅ 发送
+    await ref.send(team.director, "/assign @wangwei 周报汇总 每周一 10:00")
 
 
 def all_button_data(team: Team) -> list[str]:
@@ -356,6 +367,8 @@ async def test_every_button_sent_is_taken_by_exactly_one_handler(app, team, keyb
     assert len({d.split(":", 1)[0] for d in data}) >= 9  # fb, ch, f, act, staff, kpi, join, …
     for d in data:
         assert sum(1 for p in patterns if p.match(d)) == 1, d
+    assert any(tasks.DONE_NOTE.pattern.match(d) for d in data)  # the task card reached 王伟
+    assert any(task_series.SEND.pattern.match(d) for d in data)  # the recurring task's confirmation
 
 
 @fuzz_settings(120)
