@@ -15,7 +15,8 @@ from bot.services import periods, prefill
 # bot/render.py); a longer answer gets a "whole text" button (handlers/fulltext.py).
 CARD_CLIP = 60
 # One answer in full: of a d(raft), a r(eport) or an activity p(lan); handlers/fulltext.py.
-FULL_TEXT = Action("tx", "{kind}:{id}:{key}", kind="[drp]", id=ID, key=KEY)
+# q (a request approved in steps) was added later: older data still reads the same.
+FULL_TEXT = Action("tx", "{kind}:{id}:{key}", kind="[drpq]", id=ID, key=KEY)
 
 
 def answer_text(spec: FieldSpec, value: Any, ctx: FieldContext) -> str:
@@ -78,7 +79,7 @@ def full_text_buttons(
     kind: str, object_id: int, items: list[tuple[str, str, str]], locale: str
 ) -> list[list[tuple[str, str]]]:
     """A "whole text" button for every answer the card clips, two to a row. `kind` is d (a
-    draft), r (a report) or p (an activity plan)."""
+    draft), r (a report), p (an activity plan) or q (an approval request)."""
     buttons = [
         (
             t(locale, "📄 %(label)s in full", label=clip(label, 30)),

@@ -28,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, local_date
+from bot.forms.fields import FieldContext
 from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
+from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import (
     ActivityPlan,
@@ -355,9 +357,13 @@ async def _send_card(session: AsyncSession, request: ApprovalRequest, person: St
 
 
 def card_buttons(request: ApprovalRequest, locale: str) -> Buttons:
-    """Approve / Approve with a comment / Request changes / Reject, carrying the version."""
+    """The whole text of clipped answers; Approve / Approve with a comment / Request changes /
+    Reject, carrying the version."""
     ids = (request.id, request.version)
+    ctx = FieldContext(locale=locale, today=clock.now().date())
+    items = snapshot_items(request.fields, request.answers, ctx)
     return [
+        *full_text_buttons("q", request.id, items, locale),
         [(t(locale, "✅ Approve"), APPROVE.pack(*ids)),
          (t(locale, "💬 Approve with a comment"), COMMENT.pack(*ids))],
         [(t(locale, "✏️ Send back for changes"), CHANGES.pack(*ids)),

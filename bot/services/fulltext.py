@@ -1,16 +1,18 @@
-"""One answer of a draft, report or plan in full, for the "whole text" button under its card."""
+"""One answer of a draft, report, plan or request in full, for the "whole text" button under
+its card."""
 
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.fields import FieldContext
 from bot.forms.spec import ReportsConfig
 from bot.forms.summary import answer_items, snapshot_items
-from bot.models import ActivityPlan, Draft, Report, Staff
+from bot.models import ActivityPlan, ApprovalRequest, Draft, Outbox, Report, Staff
 from bot.services import leave
 
-KINDS = ("d", "r", "p")  # a draft (its filer), a report, an activity plan
+KINDS = ("d", "r", "p", "q")  # a draft (its filer), a report, an activity plan, a request
 
 
 async def answer(
@@ -44,6 +46,10 @@ async def answer(
         plan = await session.get(ActivityPlan, object_id)
         if plan is not None and await _may_read_plan(session, me, plan, today):
             items = snapshot_items(plan.fields, plan.answers, ctx)
+    elif kind == "q":
+        request = await session.get(ApprovalRequest, object_id)
+        if request is not None and await _may_read_request(session, me, request, today):
+            items = snapshot_items(request.fields, request.answers, ctx)
     return next(((label, text) for k, label, text in items if k == key), None)
 
 
@@ -69,3 +75,19 @@ async def _may_read_plan(session: AsyncSession, me: Staff, plan: ActivityPlan, t
     if plan.proposer_id == me.id or me.has_role("director"):
         return True
     return bool(await leave.acting_for(session, me.id, today))
+
+
+async def _may_read_request(
+    session: AsyncSession, me: Staff, request: ApprovalRequest, today: date
+) -> bool:
+    # The proposer, the directors (and deputies standing in), and whoever was sent its card.
+    if request.proposer_id == me.id or me.has_role("director"):
+        return True
+    if await leave.acting_for(session, me.id, today):
+        return True
+    sent = await session.scalar(
+        select(Outbox.id)
+        .where(Outbox.dedup_key.like(f"req:{request.id}:v%:card:{me.telegram_id}"))
+        .limit(1)
+    )
+    return sent is not None
