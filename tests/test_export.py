@@ -187,7 +187,7 @@ async def test_sheets_come_in_order_with_english_headers(sessions, settings, rec
         "Monthly expansion report", "Quarterly expansion report",
         "Weekly user-acquisition report", "Monthly promotion plan", "Quarterly promotion plan",
         "Yearly promotion plan", "Monthly operations report", "old_form",
-        "Channel library", "Stage changes", "Feedback", "Activities", "Tasks",
+        "Channel library", "Stage changes", "Feedback", "Activities", "Tasks", "Files",
         "KPI",
     ]  # fmt: skip
     daily = book[DAILY]
@@ -362,14 +362,14 @@ async def test_a_chinese_workbook_builds(sessions, settings, recorded):
         "内容策划周报",
         "渠道拓展月报",
     ]
-    assert book.sheetnames[11] == "old_form" and len(book.sheetnames) == 17
+    assert book.sheetnames[11] == "old_form" and len(book.sheetnames) == 18
     (row,) = _table(book["渠道拓展日报"])
     assert row["渠道带来的下载量"] == 1200 and "接触的渠道" in row
 
 
 async def test_an_empty_database_gives_headers_only(sessions, settings):
     book = await _book(sessions, settings)
-    assert len(book.sheetnames) == 16  # no reports: no removed forms either
+    assert len(book.sheetnames) == 17  # no reports: no removed forms either
     for sheet in book.worksheets:
         assert sheet.max_row == 1 and sheet["A1"].value
 
@@ -410,7 +410,7 @@ async def test_opsbot_export_writes_the_file(db_url, sessions, settings, recorde
         "export", "--period", "2026-11", "--out", str(out), "--locale", "en", env=env
     )
     assert code == 0, err
-    assert stdout.startswith(f"{out}: 18 sheets, ")  # the 17 above and the KPI results
+    assert stdout.startswith(f"{out}: 19 sheets, ")  # the 18 above and the KPI results
     book = load_workbook(out)
     assert _table(book[DAILY])[0]["Downloads driven"] == 1200
     kpis = _table(book[book.sheetnames[-1]])
