@@ -29,12 +29,8 @@ _MIME = {
 
 def _guess_mime(filename: str) -> str:
     """The mime type a client would declare for `filename` (octet-stream when unknown)."""
-    dot = filename.rfind(".")
-    return (
-        _MIME.get(filename[dot:].lower(), "application/octet-stream")
-        if dot >= 0
-        else ("application/octet-stream")
-    )
+    _, dot, ext = filename.rpartition(".")
+    return _MIME.get("." + ext.lower() if dot else "", "application/octet-stream")
 
 
 class SimulatorError(RuntimeError):
@@ -157,27 +153,16 @@ class Persona:
         kinds = {kind for kind, _, _ in items}
         if not kinds <= {"photo", "document"} or len(kinds) > 1:
             raise SimulatorError("an album is all photos or all documents")
+        # Every file is checked before the first is sent, as a client uploads them all first.
+        uploads = [
+            self.sim.user_file(data, name, None if kind == "photo" else _guess_mime(name), kind)
+            for kind, data, name in items
+        ]
         group_id = self.sim.new_media_group_id()
         sent = []
-        for i, (kind, data, filename) in enumerate(items):
+        for i, ((kind, _, _), upload) in enumerate(zip(items, uploads, strict=True)):
             text = caption if i == 0 else ""
-            if kind == "photo":
-                sent.append(
-                    await self.send_photo(
-                        data, caption=text, filename=filename, chat=chat, media_group_id=group_id
-                    )
-                )
-            else:
-                sent.append(
-                    await self.send_document(
-                        data,
-                        filename=filename,
-                        mime_type=_guess_mime(filename),
-                        caption=text,
-                        chat=chat,
-                        media_group_id=group_id,
-                    )
-                )
+            sent.append(await self._post_media(chat, kind, upload, text, group_id))
         return sent
 
     async def forward(
