@@ -14,6 +14,7 @@ from bot.models import Staff
 from bot.services import obligations, reports
 from bot.state import BotContext
 from handlers import activities as plans
+from handlers import approvals as requests
 from handlers.access import staff_only
 from handlers.basics import unexpected_text_reply
 from handlers.reply import acknowledge, answer_alert, reply, send_rendered
@@ -46,6 +47,9 @@ def file_command(form: FormSpec):
         text = _text_after_command(update)
         if current.target == "activity_plan" and text.lower() in LIST_WORDS:
             await plans.reply_my_plans(update, session, me)
+            return
+        if current.target == "approval" and text.lower() in LIST_WORDS:
+            await requests.reply_mine(update, session, me)
             return
         step = await (flow.oneshot(session, ctx, text) if text else flow.begin(session, ctx))
         await _send(update, me, step, ctx)

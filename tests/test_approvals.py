@@ -495,6 +495,8 @@ async def test_mine_shows_where_each_is_and_withdraws_one(app, sim, sessions, pe
     async with sessions() as s:
         statuses = sorted(r.status for r in await s.scalars(select(ApprovalRequest)))
     assert statuses == ["pending", "withdrawn"]
+    await people.wang.send("/expense 列表")  # the form's list word shows the same
+    assert "已撤回" in people.wang.inbox[-1].plain and "海报" in people.wang.inbox[-1].plain
     edited = sim.message(mine.chat_id, mine.message_id)
     assert "已撤回" in edited.plain
     assert len([b for r in edited.buttons for b in r]) == 1
