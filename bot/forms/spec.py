@@ -158,15 +158,51 @@ DECIDER = re.compile(r"^(directors|lead|role:[a-z][a-z0-9_]{0,31}|person:@[A-Za-
 
 class StepCondition(Strict):
     """An approval step that applies only when a number field of the filing is over a bound
-    (money fields are compared in fen: ¥5,000 is 500000)."""
+    (money fields are compared in fen: ¥5,000 is 500000), or a choice field's answer is one of
+    some choices (`in`: a content review's second step for the kinds named)."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     field: str
-    over: int
+    over: int | None = None
+    among: tuple[str, ...] | None = Field(default=None, alias="in")
 
     @field_validator("field")
     @classmethod
     def _key(cls, key: str) -> str:
         return _checked_key(key)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> "StepCondition":
+        if (self.over is None) == (self.among is None):
+            raise ValueError(f"when on {self.field!r}: give either over = <number> or in = [...]")
+        return self
+
+    def holds(self, answers: dict) -> bool:
+        """True when the filing's answer meets the condition (no answer: it does not)."""
+        value = answers.get(self.field)
+        if self.among is not None:
+            chosen = value if isinstance(value, list) else [value]
+            return any(v in self.among for v in chosen)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return value > self.over
+
+
+class ApprovalBudget(Strict):
+    """[forms.approval.budget]: a money field held in a budget pool while the request waits,
+    charged when approved, released when rejected or withdrawn; the card shows the pool."""
+
+    amount: str  # a money field
+    pool: str | None = None  # a [[budgets.pools]] key, or:
+    pool_field: str | None = None  # a choice field whose choice keys are pool keys
+    date: str | None = None  # a date field whose day picks the period (else the filing day)
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> "ApprovalBudget":
+        if (self.pool is None) == (self.pool_field is None):
+            raise ValueError("budget: give either pool = <key> or pool_field = <choice field>")
+        return self
 
 
 class ApprovalStep(Strict):
@@ -206,6 +242,7 @@ class ApprovalSpec(Strict):
     # who = "lead": the proposer's role -> who leads it ("role:<key>" or "person:@handle"); the
     # first of the proposer's roles named here wins; without one, the directors decide.
     leads: dict[str, str] = Field(default_factory=dict)
+    budget: ApprovalBudget | None = None
     after: ApprovalAfter = ApprovalAfter()
 
     @field_validator("steps")
@@ -340,11 +377,25 @@ class FormSpec(Strict):
             if step.when is None:
                 continue
             field = self.field(step.when.field)
-            if field is None or field.type not in NUMERIC_TYPES:
+            wanted = NUMERIC_TYPES if step.when.over is not None else ("choice", "multichoice")
+            if field is None or field.type not in wanted:
+                kind = "number" if step.when.over is not None else "choice"
                 raise ValueError(
                     f"form {self.key}: approval step {step.name.en!r} depends on "
-                    f"{step.when.field!r}, which is not a number field of the form"
+                    f"{step.when.field!r}, which is not a {kind} field of the form"
                 )
+            known = {c.key for c in field.choices}
+            if step.when.among is not None and not set(step.when.among) <= known:
+                raise ValueError(f"form {self.key}: step {step.name.en!r} names unknown choices")
+        budget = self.approval.budget if self.approval else None
+        for key, types in (
+            (budget.amount if budget else None, ("money",)),
+            (budget.pool_field if budget else None, ("choice",)),
+            (budget.date if budget else None, ("date",)),
+        ):
+            field = self.field(key) if key else None
+            if key and (field is None or field.type not in types):
+                raise ValueError(f"form {self.key}: budget names {key!r}, not a {types[0]} field")
         return self
 
     def metrics(self) -> list[tuple["FieldSpec", "FieldSpec | None"]]:

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from markupsafe import Markup
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,6 +66,16 @@ REASON_WORD = {Decision.REJECT: "reject", Decision.CHANGES: "changes"}
 # function here; tests/test_approvals.py checks that every key has one.
 AfterAction = Callable[[AsyncSession, ApprovalRequest, Staff, Any], Awaitable[None]]
 AFTER_APPROVAL: dict[str, AfterAction] = {}
+# Told of every change of a request, in its transaction: "submitted" (each round), "approved",
+# "rejected", "changes_requested", "withdrawn" — e.g. a budget pool holds a claim's amount
+# when it is submitted and releases it when it is rejected, sent back or withdrawn. The form's
+# [forms.approval] as it was submitted is `request.steps["approval"]`.
+Listener = Callable[[AsyncSession, ApprovalRequest, str], Awaitable[None]]
+LISTENERS: list[Listener] = []
+# Extra lines under an open card's answers (e.g. a budget pool's remainder and an over-budget
+# warning): HTML rendered from templates, in the reader's locale, or None.
+CardLine = Callable[[AsyncSession, ApprovalRequest, str], Awaitable[str | None]]
+CARD_LINES: list[CardLine] = []
 
 
 class ApprovalError(ServiceError):
@@ -123,12 +134,8 @@ def applicable_steps(spec: ApprovalSpec, answers: dict[str, Any]) -> list[dict[s
     """The steps whose condition holds for `answers`, as stored with the request."""
     found = []
     for step in spec.steps:
-        if step.when is not None:
-            value = answers.get(step.when.field)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue  # no amount given: the condition does not hold
-            if not value > step.when.over:
-                continue
+        if step.when is not None and not step.when.holds(answers):
+            continue  # no amount (or choice) given: the condition does not hold
         found.append({"who": step.who, "name": step.name.model_dump()})
     return found
 
@@ -238,6 +245,7 @@ async def submit(
         "steps": applicable_steps(form.approval, answers),
         "leads": dict(form.approval.leads),
         "after": form.approval.after.model_dump(exclude_none=True),
+        "approval": form.approval.model_dump(mode="json"),
     }
     values = dict(
         title=_title(form, answers),
@@ -285,8 +293,14 @@ async def submit(
         form=form.key,
         round=request.round,
     )
+    await _tell_listeners(session, request, "submitted")
     await _open_step(session, request, today)
     return request
+
+
+async def _tell_listeners(session: AsyncSession, request: ApprovalRequest, event: str) -> None:
+    for listener in LISTENERS:
+        await listener(session, request, event)
 
 
 def _title(form: FormSpec, answers: dict[str, Any]) -> str:
@@ -417,6 +431,12 @@ async def card_text(
     diff = activities.changes(request, before, locale) if before is not None else None
     rows = activities.plan_rows(request, locale)
     steps = await history(session, request, locale)
+    extra = []
+    if closed_by is None:  # a closed card says who decided; what it cost was read then
+        for line in CARD_LINES:
+            found = await line(session, request, locale)
+            if found:
+                extra.append(Markup(found))  # rendered from a template: escaped already
     text = ""
     for clip in CLIPS:
         text = render(
@@ -433,6 +453,7 @@ async def card_text(
             else None,
             closed_by=closed_by,
             outcome=outcome,
+            extra=extra,
         )
         if len(text.encode("utf-16-le")) // 2 < TELEGRAM_TEXT_LIMIT - 96:
             break
@@ -572,6 +593,7 @@ async def _advance(
     if request.status == RequestStatus.APPROVED:
         await _finish(session, request, person, today)
         return
+    await _tell_listeners(session, request, request.status)
     await _tell_proposer(session, request, person, decision, comment)
 
 
@@ -585,6 +607,7 @@ async def _finish(
         request.version += 1
         await session.flush()
     proposer = await session.get(Staff, request.proposer_id)
+    await _tell_listeners(session, request, RequestStatus.APPROVED)
     await _tell_proposer(session, request, person or proposer, Decision.APPROVE, None)
     # [forms.approval.after] as it was when the request was (re)submitted.
     for key, value in (request.steps.get("after") or {}).items():
@@ -757,6 +780,7 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     if changed.rowcount != 1:
         raise ApprovalError("not_pending", status=request.status)
     await prompts.close_about(session, request_key(request_id))
+    await _tell_listeners(session, request, RequestStatus.WITHDRAWN)
     await _close_cards(session, request, version, request.step, proposer.display_name, "withdrawn")
     await audit.record(
         session, proposer.telegram_id, "approval.withdrawn", request_key(request_id),
