@@ -629,3 +629,29 @@ class BudgetCharge(Base):
     # held | charged (bot/services/budgets.py ChargeState)
     state: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime]
+
+
+class ApprovalFollowup(Base):
+    """What an approved request still asks of its proposer: the published link, the content's
+    figures, a research's results (bot/services/approval_followups.py). One row per request and
+    kind; `due_at` is set by the tick from the working calendar (None: not scheduled yet)."""
+
+    __tablename__ = "approval_followups"
+    __table_args__ = (
+        UniqueConstraint("request_id", "kind"),
+        Index("ix_approval_followups_status_due_at", "status", "due_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("approval_requests.id", ondelete="CASCADE"))
+    # Who owes it: the proposer, or whoever took over their work (bot/services/handover.py).
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # link | figures | results
+    due_at: Mapped[datetime | None]
+    # waiting -> asked -> done | cancelled (the request is no longer approved, nobody owes it)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    asked_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    answer: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
