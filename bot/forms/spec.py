@@ -231,6 +231,32 @@ class ApprovalAfter(Strict):
     same name in bot/services/approvals.py AFTER_APPROVAL (a new key needs a new entry there)."""
 
     announce: Literal["group", "directors", "none"] = "none"
+    # bot/services/approval_followups.py: the proposer is asked for the published link (an
+    # http(s) URL), shown in /mine, to the directors and on the group's announcement.
+    ask_link: bool = False
+    # The content's figures, filed through `figures_form` (an adhoc form) this many working days
+    # after the link was given (after the approval when no link is asked).
+    figures_after_days: int | None = Field(default=None, ge=1, le=60)
+    figures_form: str | None = None
+    # Results, filed through `results_form` (an adhoc form) once the day in the form's date field
+    # `results_after` (a research's end date) has passed, like an activity's results.
+    results_after: str | None = None
+    results_form: str | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> "ApprovalAfter":
+        # Half a pair would ask for nothing, or for a form at no time: refuse it.
+        for when, form in (
+            ("figures_after_days", "figures_form"),
+            ("results_after", "results_form"),
+        ):
+            if (getattr(self, when) is None) != (getattr(self, form) is None):
+                raise ValueError(f"after: {when} and {form} go together")
+        return self
+
+    def forms(self) -> tuple[str, ...]:
+        """The forms this approval's follow-ups are filed through."""
+        return tuple(f for f in (self.figures_form, self.results_form) if f)
 
 
 class ApprovalSpec(Strict):
@@ -387,6 +413,14 @@ class FormSpec(Strict):
             known = {c.key for c in field.choices}
             if step.when.among is not None and not set(step.when.among) <= known:
                 raise ValueError(f"form {self.key}: step {step.name.en!r} names unknown choices")
+        after = self.approval.after if self.approval else None
+        if after is not None and after.results_after is not None:
+            field = self.field(after.results_after)
+            if field is None or field.type != "date":
+                raise ValueError(
+                    f"form {self.key}: after.results_after names {after.results_after!r}, "
+                    "not a date field of the form"
+                )
         budget = self.approval.budget if self.approval else None
         for key, types in (
             (budget.amount if budget else None, ("money",)),
@@ -446,6 +480,19 @@ class ReportsConfig(Strict):
                         raise ValueError(f"form {form.key}, field {field.key}: {problem}")
         return self
 
+    @model_validator(mode="after")
+    def _followup_forms(self) -> "ReportsConfig":
+        # A follow-up is filed as an adhoc report (bot/services/approval_followups.py).
+        for form in self.forms:
+            for key in form.approval.after.forms() if form.approval else ():
+                other = self.form(key)
+                if other is None or other.cadence != "adhoc" or other.target != "report":
+                    raise ValueError(
+                        f"form {form.key}: after names form {key!r}, which is not an adhoc "
+                        'report form (cadence = "adhoc", target = "report")'
+                    )
+        return self
+
     def form(self, key: str) -> FormSpec | None:
         """The form with this key, if configured."""
         return next((f for f in self.forms if f.key == key), None)
@@ -456,6 +503,8 @@ FIXED_PREFILLS = {
     "feedback:week": ("longtext",),
     "activity:targets": ("group",),
     "channels:period": ("longtext",),
+    # The title of the approved request whose follow-up asks for this form (approval_followups).
+    "approval:title": ("text",),
 }
 
 
