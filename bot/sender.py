@@ -23,6 +23,7 @@ from bot.db import insert_for
 from bot.models import Lease, Outbox
 from bot.services import (
     activities,
+    approval_followups,
     approvals,
     joining,
     reachability,
@@ -49,6 +50,7 @@ WANTED_CHECKS: dict[str, Callable[[AsyncSession, str], Awaitable[bool]]] = {
     "act": activities.card_still_wanted,
     "tasknag": task_reminders.still_wanted,
     "req": approvals.still_wanted,
+    "fu": approval_followups.still_wanted,
 }
 
 

@@ -11,7 +11,7 @@ from bot.buttons import ID, Action
 from bot.calendar import local_date
 from bot.i18n import t
 from bot.models import Prompt, Staff
-from bot.services import activities, approvals, audit
+from bot.services import activities, approval_followups, approvals, audit
 from bot.services import staff as staff_service
 from bot.services.approvals import APPROVE, CHANGES, COMMENT, REJECT, ApprovalError
 from bot.state import BotContext
@@ -206,7 +206,8 @@ async def _mine(session: AsyncSession, me: Staff) -> tuple:
         ]
     )
     listed = [(r, approvals.where_is(r, me.locale)) for r in requests]
-    return buttons, {"requests": listed, "plans": plans}
+    followups = await approval_followups.of_requests(session, [r.id for r in requests])
+    return buttons, {"requests": listed, "plans": plans, "followups": followups}
 
 
 async def reply_mine(update: Update, session: AsyncSession, me: Staff) -> None:

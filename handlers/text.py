@@ -11,7 +11,7 @@ from bot.models import Prompt, Staff
 from bot.services import prompts
 from bot.services.prompts import Kind
 from bot.state import BotContext
-from handlers import activities, approvals, kpi_target, reports, tasks
+from handlers import activities, approval_followups, approvals, kpi_target, reports, tasks
 from handlers.access import staff_only
 from handlers.basics import unexpected_text_reply
 
@@ -25,6 +25,7 @@ ANSWERS: dict[Kind, Answer] = {
     Kind.TARGET_VALUE: kpi_target.take_value,
     Kind.TASK_REPLY: tasks.take_reply,
     Kind.APPROVAL_REASON: approvals.take_reason,
+    Kind.PUBLISHED_LINK: approval_followups.take_link,
 }
 
 

@@ -17,6 +17,7 @@ from bot.sender import deliver
 from bot.services import (
     activities,
     activity_results,
+    approval_followups,
     approvals,
     calendar_notice,
     obligations,
@@ -96,6 +97,8 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     hush = partial(reminders.quiet, tz=tz, cfg=cfg)
     enqueued += await approvals.remind(session, state.calendar, tz, before, hush)
     enqueued += await activity_results.ask_for_results(session, today)
+    # What approved requests still owe: a published link, figures, results (decision 63).
+    enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
     await team.forget_updates_before(session, at - UPDATE_MEMORY)
     return enqueued
 

@@ -992,3 +992,7 @@ async def count_pending(session: AsyncSession) -> int:
         )
         or 0
     )
+
+
+# The link, figures and results asked after approval register their after-actions on import.
+from bot.services import approval_followups  # noqa: E402, F401

@@ -21,6 +21,7 @@ from bot.services import (
     activities,
     activity_results,
     announce,
+    approval_followups,
     approvals,
     feedback,
     obligations,
@@ -203,6 +204,8 @@ async def _prefilled(
         if spec.prefill == "activity:targets" and about.kind == DraftFor.RESULTS:
             plan = await activities.get(session, about.plan_id)
             answers[spec.key] = activity_results.targets_as_actuals(plan) if plan else None
+        if spec.prefill == "approval:title":  # the approved request this form follows up
+            answers[spec.key] = await approval_followups.title_for(session, staff.id, form.key)
         if spec.prefill == "feedback:week":
             # Figures, not text: each reader sees them in their own language (decision 39).
             summary = await feedback.week_summary(session, key)
@@ -266,6 +269,7 @@ async def submit(
         if exc.reason == "missing":  # back to the first one, then on through the form
             return Refused(exc.details["fields"][0], "empty", to_review=False)
         raise
+    await approval_followups.filed(session, report, staff)  # figures or results owed
     if form.announce:
         await announce.report_filed(session, report, form, staff, config, team_locale)
     return Filed(Outcome.FILED, report=report)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import ActivityPlan, Channel, Draft, Obligation, Prompt
-from bot.services import task_series, tasks
+from bot.services import approval_followups, task_series, tasks
 from bot.states import UNFINISHED, ObligationStatus
 
 
@@ -58,4 +58,4 @@ async def move_tasks(
     return moved + await task_series.hand_over(session, source, target)
 
 
-MOVERS = (move_channels, move_plans, drop_unfinished, move_tasks)
+MOVERS = (move_channels, move_plans, drop_unfinished, move_tasks, approval_followups.hand_over)

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     CHANNEL_ADD = "channel_add"  # a half-added channel: the region and industry buttons
     TASK_REPLY = "task_reply"  # a task's new date, reason or question (services/tasks.py)
     APPROVAL_REASON = "approval_reason"  # a decider's reason or comment (services/approvals.py)
+    PUBLISHED_LINK = "published_link"  # an approved content's link (approval_followups.py)
 
 
 # How long an unanswered prompt stands; a kind not named here waits until answered.
