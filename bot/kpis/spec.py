@@ -27,6 +27,10 @@ class KpiSpec(Strict):
     # metric: a form's numeric field, aggregated over the period (optionally divided by another)
     form: str | None = None
     field: str | None = None
+    # More forms whose field of the same key counts too (per-piece content figures filed through
+    # an approval's figures_form beside the weekly report, decision 63): summed, averaged or the
+    # latest over all of them.
+    also_forms: tuple[str, ...] = ()
     agg: Aggregate = "sum"
     per: str | None = None
     # channels: channels that reached this stage in the period
@@ -56,6 +60,8 @@ class KpiSpec(Strict):
     def _source_fields(self) -> "KpiSpec":
         if self.source == "metric" and not (self.form and self.field):
             raise ValueError(f"kpi {self.key}: a metric source needs form and field")
+        if self.also_forms and self.source != "metric":
+            raise ValueError(f"kpi {self.key}: also_forms is for a metric source")
         if self.source == "channels" and self.stage not in STAGE_ORDER:
             raise ValueError(f"kpi {self.key}: stage must be one of {', '.join(STAGE_ORDER)}")
         if self.source in ("activity", "timeliness", "tasks") and self.target is None:
@@ -72,6 +78,10 @@ class KpiSpec(Strict):
         return self.source == "channels" or (
             self.source == "metric" and self.agg == "sum" and self.per is None
         )
+
+    def forms(self) -> tuple[str, ...]:
+        """Every form a metric KPI reads its field from."""
+        return tuple(f for f in (self.form, *self.also_forms) if f)
 
     def applies_to(self, roles: set[str]) -> bool:
         """Whether a person with these roles is assessed on it."""
@@ -131,13 +141,14 @@ def source_problem(kpi: KpiSpec, reports: ReportsConfig) -> str | None:
     """Why a metric KPI's source is no longer collected (form or field gone), else None."""
     if kpi.source != "metric":
         return None
-    form = reports.form(kpi.form or "")
-    if form is None:
-        return f"form {kpi.form}"
-    metrics = {field.key for field, _ in form.metrics()}
-    for key in filter(None, (kpi.field, kpi.per)):
-        if key not in metrics:
-            return f"{kpi.form}.{key}"
+    for key in kpi.forms():
+        form = reports.form(key)
+        if form is None:
+            return f"form {key}"
+        metrics = {field.key for field, _ in form.metrics()}
+        for field in filter(None, (kpi.field, kpi.per)):
+            if field not in metrics:
+                return f"{key}.{field}"
     return None
 
 

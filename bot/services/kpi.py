@@ -208,7 +208,7 @@ async def recorded(
     (channels) a stage change or any report by its holders."""
     if kpi.source == "metric":
         found = select(Metric.id).where(
-            Metric.form_key == kpi.form,
+            Metric.form_key.in_(kpi.forms()),
             Metric.field_key == kpi.field,
             Metric.period_start.between(window.first, window.last),
             Metric.staff_id.in_(staff_ids),
@@ -230,12 +230,12 @@ async def recorded(
 
 
 async def _metric(session, kpi: KpiSpec, window: Window, staff_ids: list[int]):
-    values = await _metric_sums(session, kpi.form, kpi.field, kpi.agg, window, staff_ids)
+    values = await _metric_sums(session, kpi.forms(), kpi.field, kpi.agg, window, staff_ids)
     if kpi.per is None:
         if kpi.agg == "avg":
             return _averages(values)
         return _sums(values, staff_ids)
-    per = await _metric_sums(session, kpi.form, kpi.per, kpi.agg, window, staff_ids)
+    per = await _metric_sums(session, kpi.forms(), kpi.per, kpi.agg, window, staff_ids)
     mine = {s: _fraction(values.get(s, (ZERO, 0))[0], per.get(s, (ZERO, 0))[0]) for s in staff_ids}
     team = _fraction(sum((v[0] for v in values.values()), ZERO),
                      sum((v[0] for v in per.values()), ZERO))  # fmt: skip
@@ -260,11 +260,12 @@ def _fraction(numerator: Decimal, denominator: Decimal) -> Decimal | None:
 
 
 async def _metric_sums(
-    session, form: str, field_key: str, agg: str, window: Window, staff_ids: list[int]
+    session, forms: tuple[str, ...], field_key: str, agg: str, window: Window, staff_ids: list[int]
 ) -> dict[int, tuple[Decimal, int]]:
-    """Per person: (sum, count) of a field over the period — or of its latest report only."""
+    """Per person: (sum, count) of a field of `forms` over the period — or of its latest report
+    only."""
     where = (
-        Metric.form_key == form,
+        Metric.form_key.in_(forms),
         Metric.field_key == field_key,
         Metric.period_start.between(window.first, window.last),
         Metric.staff_id.in_(staff_ids),
