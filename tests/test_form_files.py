@@ -50,6 +50,17 @@ CLAIM = {
         },
     ],
 }
+# The same receipts on a form that goes for approval (its requests are exported too).
+APPROVED = {
+    "key": "petty",
+    "command": "petty",
+    "name": {"zh": "小额报销", "en": "Petty cash"},
+    "roles": ["channel"],
+    "cadence": "adhoc",
+    "target": "approval",
+    "fields": [CLAIM["fields"][0], CLAIM["fields"][1]],
+    "approval": {"steps": [{"who": "directors", "name": {"zh": "运营总监", "en": "Director"}}]},
+}
 PHOTOS = [png(1280, 960, 10), png(1024, 768, 20), png(800, 600, 30)]
 HOSTILE = "<zz>&"
 # tests/test_i18n.py renders these with hostile names: escaped, valid Telegram HTML.
@@ -66,7 +77,7 @@ CONTRACT = b"%PDF-1.4 contract " + bytes(range(256)) * 8
 @pytest.fixture
 def settings(settings):
     """The tests' settings with the claim form added (the [files] defaults applied to it)."""
-    forms = (*settings.reports.forms, FormSpec.model_validate(CLAIM))
+    forms = (*settings.reports.forms, *map(FormSpec.model_validate, (CLAIM, APPROVED)))
     reports = settings.files.applied(settings.reports.model_copy(update={"forms": forms}))
     return settings.model_copy(update={"reports": reports})
 
@@ -305,8 +316,17 @@ async def test_the_export_has_a_files_sheet(app, sessions, settings, wang):
         ["文件 · " + PDF, "王 伟"],
     ]
     assert rows[0][7].strftime("%Y-%m-%d %H") == "2026-11-26 10" and rows[0][8]
+    await wang.send("/petty")
+    await wang.send("打车")
+    await wang.send_photo(PHOTOS[2])
+    await wang.press(wang.inbox[-1], "✅ 完成")
+    assert "收据：🖼 照片 ×1" in q(wang)
+    await wang.press(wang.inbox[-1], "✅ 提交")
     async with sessions() as s:
+        sheets = await export.sheets(s, settings, date(2026, 11, 26), date(2026, 11, 26), "zh")
         none = await export.sheets(s, settings, date(2026, 12, 1), date(2026, 12, 31), "en")
+    [(_, _, rows)] = [sheet for sheet in sheets if sheet[0] == "文件"]
+    assert rows[-1][:5] == ["小额报销", "2026-11-26", "收据", "收据1.jpg", len(PHOTOS[2])]
     assert [sheet[2] for sheet in none if sheet[0] == "Files"] == [[]]
 
 
@@ -352,3 +372,20 @@ async def test_opsbot_export_needs_out_or_with_files(db_url, tmp_path):
 
     code, _, err = await run_opsbot("export", "--period", "2026-11", env=opsbot_env(None, db_url))
     assert code == 2 and "--out FILE.xlsx, --with-files DIR, or both" in err
+
+
+def test_downloaded_names_are_safe_and_never_overwrite_each_other(tmp_path):
+    from bot.cli.export import _targets
+    from bot.services.export import FiledFile
+
+    def filed(name: str, who: str = "王 伟") -> FiledFile:
+        return FiledFile("claim", "报销单", "2026-11-26", "合同", who, {"name": name})
+
+    found = _targets(tmp_path, [filed("合同.pdf"), filed("合同.pdf"), filed("../a/b:c.pdf", "x/y")])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "claim/2026-11-26_王 伟_合同.pdf",
+        "claim/2026-11-26_王 伟_合同 (2).pdf",
+        "claim/2026-11-26_x_y_.._a_b_c.pdf",
+    ]
+    [long] = _targets(tmp_path, [filed("长" * 300 + ".docx")])
+    assert len(long.name) == 80 and long.name.endswith("长.docx")

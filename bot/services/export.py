@@ -27,6 +27,7 @@ from bot.forms.spec import Choice, FieldSpec, FormSpec
 from bot.i18n import N_, normalise, t
 from bot.models import (
     ActivityPlan,
+    ApprovalRequest,
     Channel,
     ChannelStageChange,
     Feedback,
@@ -556,8 +557,8 @@ class FiledFile:
 async def filed_files(
     session: AsyncSession, settings: Settings, start: date, end: date, locale: str = "zh"
 ) -> list[FiledFile]:
-    """Every photo and document in the reports of the range and the plans of the range (as the
-    Activities sheet picks them), period by period, in the order they were sent."""
+    """Every photo and document in the reports of the range, the plans of the range (as the
+    Activities sheet picks them) and the approval requests submitted in it."""
     return await _filed_files(session, await _scope(session, settings, start, end, locale))
 
 
@@ -572,7 +573,24 @@ async def _filed_files(session: AsyncSession, scope: _Scope) -> list[FiledFile]:
         key, name = (plan_form.key, plan_form.name.get(scope.locale)) if plan_form else ("plan", "")
         day = scope.local(plan.submitted_at).date().isoformat()
         found += _files_of(scope, key, name or key, day, plan, plan.proposer_id)
+    for request in await _requests_in_range(session, scope):
+        form = scope.settings.reports.form(request.form_key)
+        name = form.name.get(scope.locale) if form else request.form_key
+        day = scope.local(request.submitted_at).date().isoformat()
+        found += _files_of(scope, request.form_key, name, day, request, request.proposer_id)
     return found
+
+
+async def _requests_in_range(session: AsyncSession, scope: _Scope) -> list[ApprovalRequest]:
+    """Approval requests (expense claims, content …) submitted in the range."""
+    found = await session.scalars(
+        select(ApprovalRequest)
+        .where(
+            ApprovalRequest.submitted_at >= scope.since, ApprovalRequest.submitted_at < scope.until
+        )
+        .order_by(ApprovalRequest.submitted_at, ApprovalRequest.id)
+    )
+    return list(found)
 
 
 def _files_of(
