@@ -198,6 +198,14 @@ async def test_a_file_where_none_is_asked_for_says_what_files_are_for(app, wang)
     assert "这一步不收文件" in q(wang) and "1/4" in q(wang)
 
 
+async def test_a_photo_question_takes_an_image_sent_as_a_file_but_no_other_file(app, wang):
+    await fill_to_receipts(wang)
+    await wang.send_document(CONTRACT, filename="合同.pdf", mime_type=PDF)
+    assert "这不是图片：这一项请发送照片。" in q(wang)
+    await wang.send_document(PHOTOS[0], filename="IMG_0001.png", mime_type="image/png")
+    assert "✅ 已收到 1 张：IMG_0001.png" in q(wang)
+
+
 async def test_file_names_are_escaped_on_the_summary(app, wang):
     await fill_to_receipts(wang)
     await send_receipts(wang)
