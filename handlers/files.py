@@ -42,6 +42,7 @@ async def take_file(update: Update, context: BotContext, session: AsyncSession, 
         reports=context.settings.reports,
         today=local_date(clock.now(), context.settings.team.tz),
         team_locale=context.settings.team.locale,
+        pools=context.settings.budgets.pools,
     )
     step = await flow.answer_file(session, draft, ctx, incoming(update.effective_message))
     await send_rendered(update, render_step(step, ctx), keyboard(step, ctx))

@@ -32,6 +32,7 @@ def _context(context: BotContext, staff: Staff, form: FormSpec) -> FlowContext:
         reports=context.settings.reports,
         today=today,
         team_locale=context.settings.team.locale,
+        pools=context.settings.budgets.pools,
     )
 
 

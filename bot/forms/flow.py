@@ -29,7 +29,7 @@ from bot.forms.oneshot import parse_message
 from bot.forms.spec import FILE_TYPES, FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
-from bot.services import channels, filing
+from bot.services import budgets, channels, filing
 from bot.services.filing import Opening
 from bot.services.reports import missing_required
 
@@ -45,6 +45,7 @@ class FlowContext:
     reports: ReportsConfig
     today: date
     team_locale: str = "zh"
+    pools: tuple = budgets.DEFAULT_POOLS  # the configured budget pools (approvals draw on them)
 
     @property
     def fields(self) -> FieldContext:
@@ -527,7 +528,7 @@ async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
         return await show(session, draft, ctx)
     outcome = await filing.submit(
         session, draft, form=ctx.form, staff=ctx.staff, config=ctx.reports, today=ctx.today,
-        team_locale=ctx.team_locale,
+        team_locale=ctx.team_locale, pools=ctx.pools,
     )  # fmt: skip
     if isinstance(outcome, filing.Refused):
         return await _back_to(session, draft, ctx, outcome)

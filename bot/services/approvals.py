@@ -42,7 +42,7 @@ from bot.models import (
     Prompt,
     Staff,
 )
-from bot.outbox import Buttons, enqueue, enqueue_edit
+from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
@@ -235,8 +235,11 @@ async def submit(
     reports: ReportsConfig,
     today: date,
     request_id: int | None = None,
+    pools: tuple = (),
 ) -> ApprovalRequest:
-    """File a new request, or resubmit one sent back for changes (a new round from step 1)."""
+    """File a new request, or resubmit one sent back for changes (a new round from step 1).
+    `pools`: the configured budget pools; the one a [forms.approval.budget] names is kept with
+    the request as `steps["budget"]` (bot/services/approval_budget.py)."""
     if form.approval is None:
         raise ApprovalError("not_approvable")
     now = clock.now()
@@ -246,6 +249,7 @@ async def submit(
         "leads": dict(form.approval.leads),
         "after": form.approval.after.model_dump(exclude_none=True),
         "approval": form.approval.model_dump(mode="json"),
+        "budget": approval_budget.snapshot(form, answers, pools, today),
     }
     values = dict(
         title=_title(form, answers),
@@ -357,14 +361,27 @@ async def _open_step(session: AsyncSession, request: ApprovalRequest, today: dat
 
 
 async def _send_card(session: AsyncSession, request: ApprovalRequest, person: Staff) -> bool:
-    return await enqueue(
+    # Receipts, a draft, a design: one file carries the card as its caption, several follow it.
+    return await enqueue_card(
         session,
         card_key(request, person.telegram_id),
         person.telegram_id,
         await card_text(session, request, person.locale),
         card_buttons(request, person.locale),
+        files(request),
         about=_about(request),
     )
+
+
+def files(request: ApprovalRequest) -> list[dict[str, Any]]:
+    """Every photo and document the request's answers carry, in the form's order."""
+    found = []
+    ordered = sorted(request.fields.items(), key=lambda item: item[1].get("position", 0))
+    for key, field in ordered:
+        value = request.answers.get(key)
+        if field.get("type") in ("photo", "document") and isinstance(value, list):
+            found += [f for f in value if isinstance(f, dict) and f.get("file_id")]
+    return found
 
 
 # ---- the card ---------------------------------------------------------------------------------
@@ -656,10 +673,12 @@ async def _close_cards(
     prefix = f"req:{request.id}:v{version}:card:"
     keys = await session.scalars(
         select(Outbox.dedup_key).where(
-            Outbox.dedup_key.like(f"{prefix}%"), Outbox.method == "sendMessage"
+            Outbox.dedup_key.like(f"{prefix}%"),
+            Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument")),
         )
     )
-    for key in list(keys):
+    # The card itself (its key ends with the reader's id), not the files sent after it.
+    for key in [k for k in keys if k.removeprefix(prefix).isdigit()]:
         reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
         locale = reader.locale if reader else "zh"
         text = await card_text(
@@ -995,4 +1014,4 @@ async def count_pending(session: AsyncSession) -> int:
 
 
 # The link, figures and results asked after approval register their after-actions on import.
-from bot.services import approval_followups  # noqa: E402, F401
+from bot.services import approval_budget, approval_followups  # noqa: E402, F401

@@ -23,6 +23,7 @@ from bot.services import (
     announce,
     approval_followups,
     approvals,
+    budgets,
     feedback,
     obligations,
     prefill,
@@ -255,14 +256,16 @@ async def submit(
     config: ReportsConfig,
     today: date,
     team_locale: str,
+    pools: tuple[budgets.Pool, ...] = budgets.DEFAULT_POOLS,
 ) -> Filed | Refused:
-    """File a finished draft; the draft is gone once filed, kept as it was when refused."""
+    """File a finished draft; the draft is gone once filed, kept as it was when refused
+    (`pools`: the configured budget pools a request may draw on)."""
     if form.target == "activity_results":
         return await _submit_results(session, draft, form, staff)
     if form.target == "activity_plan":
         return await _submit_plan(session, draft, form, staff, config, today)
     if form.target == "approval":
-        return await _submit_request(session, draft, form, staff, config, today)
+        return await _submit_request(session, draft, form, staff, config, today, pools)
     try:
         report = await reports.submit(session, draft, form, staff)
     except ReportError as exc:
@@ -310,6 +313,7 @@ async def _submit_request(
     staff: Staff,
     config: ReportsConfig,
     today: date,
+    pools: tuple[budgets.Pool, ...],
 ) -> Filed | Refused:
     """A filing of a form approved in steps goes to its first step's deciders (the outcome is
     shown as a plan's is: `plan` holds the request)."""
@@ -321,7 +325,7 @@ async def _submit_request(
         async with session.begin_nested():  # nothing half-stored when it is refused
             request = await approvals.submit(
                 session, staff, form, dict(draft.answers), reports=config, today=today,
-                request_id=request_id,
+                request_id=request_id, pools=pools,
             )  # fmt: skip
     except ApprovalError as exc:
         if exc.reason != "not_pending":
