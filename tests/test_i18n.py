@@ -6,6 +6,8 @@ from types import SimpleNamespace
 import pytest
 from test_activities import CONTEXTS as ACTIVITY_CONTEXTS
 from test_activities import NO_USER_INPUT as ACTIVITY_NO_INPUT
+from test_approval_followups import CONTEXTS as FOLLOWUP_CONTEXTS
+from test_approval_followups import NO_USER_INPUT as FOLLOWUP_NO_INPUT
 from test_approvals import CONTEXTS as APPROVAL_CONTEXTS
 from test_approvals import NO_USER_INPUT as APPROVAL_NO_INPUT
 from test_budgets import CONTEXTS as BUDGET_CONTEXTS
@@ -137,6 +139,7 @@ CONTEXTS |= {
     **KPI_CONTEXTS,
     **TASK_CONTEXTS,
     **APPROVAL_CONTEXTS,
+    **FOLLOWUP_CONTEXTS,
     **DIGEST_CONTEXTS,
     "activity_results_ask.html.j2": dict(plan=SimpleNamespace(title=HOSTILE)),
     "team_today.html.j2": dict(
@@ -192,6 +195,7 @@ NO_USER_INPUT = (
     | set(KPI_NO_INPUT)
     | set(TASK_NO_INPUT)
     | set(APPROVAL_NO_INPUT)
+    | set(FOLLOWUP_NO_INPUT)
     | {
         "edited_message.html.j2",
         "form_no_results.html.j2",
