@@ -26,4 +26,5 @@ async def take_link(
     await reply(
         update, me.locale, "approval_followup_done.html.j2", kind=row.kind, title=request.title,
         figures_days=approval_followups.figures_days(request),
+        next_title=await approval_followups.next_link(session, me),
     )  # fmt: skip

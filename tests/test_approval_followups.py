@@ -109,7 +109,8 @@ _H = "<zz>&"
 CONTEXTS = {
     "approval_followup_ask.html.j2": dict(kind="figures", title=_H, form=_H, command="figures",
                                           reminder=True),
-    "approval_followup_done.html.j2": dict(kind="link", title=_H, figures_days=2),
+    "approval_followup_done.html.j2": dict(kind="link", title=_H, figures_days=2,
+                                           next_title=_H),
     "approval_published.html.j2": dict(title=_H, url="https://example.com/?a=1&b=<2>",
                                        proposer=_H),
 }  # fmt: skip
@@ -194,6 +195,23 @@ async def test_the_link_is_asked_refused_unless_a_link_and_kept(app, sim, sessio
         await people.wang.send("/mine")
     mine = people.wang.inbox[-1].plain
     assert "冬季推广长文" in mine and "https://mp.weixin.qq.com/s/abc" in mine
+
+
+async def test_two_links_asked_at_once_are_taken_in_turn(app, sessions, people):
+    await file_and_approve(people, "review", "标题：甲文\n平台：公众号", "2026-11-26 10:00")
+    await file_and_approve(people, "review", "标题：乙文\n平台：微博", "2026-11-26 10:10")
+    with time_machine.travel(local("2026-11-26 11:00"), tick=False):
+        await people.wang.send("https://example.com/a")
+        assert "现在请发送《乙文》的链接" in people.wang.inbox[-1].plain
+        await people.wang.send("https://example.com/b")
+    async with sessions() as s:
+        rows = await s.execute(
+            select(ApprovalRequest.title, ApprovalFollowup.answer)
+            .join(ApprovalFollowup, ApprovalFollowup.request_id == ApprovalRequest.id)
+            .where(ApprovalFollowup.kind == "link")
+        )
+        links = {title: answer["url"] for title, answer in rows}
+    assert links == {"甲文": "https://example.com/a", "乙文": "https://example.com/b"}
 
 
 # ---- the figures, N working days after the link ---------------------------------------------

@@ -304,6 +304,26 @@ async def give_link(
     return row
 
 
+async def next_link(session: AsyncSession, person: Staff) -> str | None:
+    """Another link still asked of `person`: its question is opened now; its request's title."""
+    row = await session.scalar(
+        select(ApprovalFollowup)
+        .where(
+            ApprovalFollowup.staff_id == person.id,
+            ApprovalFollowup.kind == FollowupKind.LINK,
+            ApprovalFollowup.status == FollowupStatus.ASKED,
+        )
+        .order_by(ApprovalFollowup.asked_at, ApprovalFollowup.id)
+        .limit(1)
+    )
+    if row is None or await prompts.current(session, person.id) is not None:
+        return None
+    await prompts.ask(
+        session, person.id, prompts.Kind.PUBLISHED_LINK, about=_about(row), details={"fu": row.id}
+    )
+    return (await request_of(session, row)).title
+
+
 async def _tell_published(
     session: AsyncSession, request: ApprovalRequest, person: Staff, url: str
 ) -> None:
