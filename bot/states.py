@@ -100,11 +100,13 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     APPROVED = "approved"  # every step that applies approved it
     WITHDRAWN = "withdrawn"  # by the proposer, while pending
+    NOTED = "noted"  # a suggestion read and kept on file, not adopted (style = "suggestion")
 
 
 class Decision(StrEnum):
     """One decider's answer at one step of an approval."""
 
-    APPROVE = "approve"
-    REJECT = "reject"
+    APPROVE = "approve"  # a suggestion: adopted (采纳)
+    REJECT = "reject"  # a suggestion: declined (不采纳)
     CHANGES = "changes"
+    NOTE = "note"  # a suggestion only: read and kept on file (已阅存档)

@@ -13,7 +13,7 @@ from bot.i18n import t
 from bot.models import Prompt, Staff
 from bot.services import activities, approval_followups, approvals, audit
 from bot.services import staff as staff_service
-from bot.services.approvals import APPROVE, CHANGES, COMMENT, REJECT, ApprovalError
+from bot.services.approvals import APPROVE, CHANGES, COMMENT, NOTE, REJECT, ApprovalError
 from bot.state import BotContext
 from bot.states import Decision, PlanStatus, RequestStatus
 from handlers import activities as plan_handlers
@@ -95,6 +95,14 @@ async def reject_request(
     await _ask(update, context, session, me, REJECT, Decision.REJECT)
 
 
+@staff_only()
+async def note_request(
+    update: Update, context: BotContext, session: AsyncSession, me: Staff
+) -> None:
+    """📝 Noted (a suggestion): read and kept on file, with a reply typed next."""
+    await _ask(update, context, session, me, NOTE, Decision.NOTE)
+
+
 async def _ask(update, context, session, me: Staff, action: Action, decision: Decision) -> None:
     request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
     reports, today = context.settings.reports, _today(context)
@@ -113,8 +121,9 @@ async def _ask(update, context, session, me: Staff, action: Action, decision: De
         return
     await acknowledge(update)
     await reply(
-        update, me.locale, "approval_reason_ask.html.j2", request=request, decision=decision
-    )
+        update, me.locale, "approval_reason_ask.html.j2", request=request, decision=decision,
+        suggestion=approvals.style(request) == "suggestion",
+    )  # fmt: skip
 
 
 async def take_reason(
@@ -238,6 +247,7 @@ def register(app) -> None:
     app.add_handler(CallbackQueryHandler(approve_with_comment, pattern=COMMENT.pattern))
     app.add_handler(CallbackQueryHandler(request_changes, pattern=CHANGES.pattern))
     app.add_handler(CallbackQueryHandler(reject_request, pattern=REJECT.pattern))
+    app.add_handler(CallbackQueryHandler(note_request, pattern=NOTE.pattern))
     app.add_handler(CallbackQueryHandler(resend_card, pattern=SHOW_CARD.pattern))
     app.add_handler(CallbackQueryHandler(withdraw_request, pattern=WITHDRAW.pattern))
     app.add_handler(CommandHandler("pending", show_pending, filters=PRIVATE))

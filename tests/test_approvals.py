@@ -96,7 +96,10 @@ NO_USER_INPUT = {"approval_words.html.j2"}
 def with_forms(settings, *forms):
     """The test settings plus `forms`, through validation (the kinds exist only here)."""
     reports = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
-    reports["forms"] += list(forms)
+    # A test's kind replaces a shipped one of the same key or command (expense, suggestion).
+    taken = {f["key"] for f in forms} | {f["command"] for f in forms}
+    kept = [f for f in reports["forms"] if f["key"] not in taken and f["command"] not in taken]
+    reports["forms"] = kept + list(forms)
     return load_settings(
         telegram=settings.telegram.model_dump(),
         database=settings.database.model_dump(),

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 from support import another_process, local, make_staff
+from test_tasks import CARD_LABELS
 
 from bot.db import transaction
 from bot.models import Outbox
@@ -52,7 +53,7 @@ async def test_before_at_and_the_next_morning_each_once_across_ticks(app, team):
     assert "快到截止时间" in before and "今天 17:00" in before
     assert "已到截止时间" in due and "整理沈阳物业渠道名单" in due
     assert "已逾期" in overdue and "昨天 17:00" in overdue
-    assert wang.inbox[-1].labels == ["✅ 完成", "📝 附说明完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
+    assert wang.inbox[-1].labels == CARD_LABELS
     assert not nags(director)  # one working day late: not the directors' business yet
 
 

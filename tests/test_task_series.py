@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 from support import another_process, local, make_staff
+from test_tasks import CARD_LABELS
 
 from bot.calendar import WorkCalendar
 from bot.models import Task, TaskSeries
@@ -77,7 +78,7 @@ async def test_weekly_task_confirmed_then_one_task_each_monday_morning(app, team
     (first,) = cards(wang)
     assert "张 总 交办的周期任务" in first and "周报汇总" in first
     assert "12月7日（周一）10:00" in first and "重复：每周一 10:00" in first
-    assert wang.inbox[-1].labels == ["✅ 完成", "📝 附说明完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
+    assert wang.inbox[-1].labels == CARD_LABELS
     for moment in ("2026-12-07 11:00", "2026-12-10 09:30", "2026-12-14 09:29"):
         await at(app, moment)
     assert len(cards(wang)) == 1

@@ -19,6 +19,8 @@ from bot.services.tasks import ACCEPT, DONE, SEND
 # Monday 7 December 2026, 10:00 in Shanghai.
 MONDAY = local("2026-12-07 10:00")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The assignee's card, as a phone shows its buttons (left to right, top to bottom).
+CARD_LABELS = ["✅ 完成", "📝 附说明完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
 
 # For tests/test_i18n.py: every task template with hostile user input (<zz>&).
 _HOSTILE = "<zz>&"
@@ -92,7 +94,7 @@ async def test_assigned_in_chinese_confirmed_done_and_accepted(team, sessions):
     assert "已发送给 王 伟" in director.inbox[-1].plain and not director.inbox[-1].buttons
     task_card = wang.inbox[-1]
     assert "张 总 交办的新任务" in task_card.plain and "12月11日（周五）17:00" in task_card.plain
-    assert task_card.labels == ["✅ 完成", "📝 附说明完成", "🕒 申请延期", "❓ 有疑问", "↩️ 退回"]
+    assert task_card.labels == CARD_LABELS
 
     await wang.press(task_card, "✅ 完成")
     assert "已完成，待验收" in wang.inbox[-1].plain

@@ -114,7 +114,7 @@ def _safe(name: str) -> str:
     cleaned = " ".join(_UNSAFE.sub("_", name).split()).strip(". ") or "file"
     if len(cleaned) <= NAME_MAX:
         return cleaned
-    stem, dot, ext = cleaned.rpartition(".")
+    _stem, dot, ext = cleaned.rpartition(".")
     keep = dot + ext if dot and len(ext) <= 10 else ""  # the extension says how to open it
     return cleaned[: NAME_MAX - len(keep)] + keep
 

@@ -263,6 +263,9 @@ class ApprovalSpec(Strict):
     """[forms.approval]: the steps a filing goes through, their deadline, what needs a reason."""
 
     deadline_workdays: int = Field(default=2, ge=1, le=20)  # per step
+    # "suggestion" (合理化建议): the deciders answer 采纳 / 已阅 / 不采纳, each with a reply the
+    # proposer reads, instead of approve / send back / reject.
+    style: Literal["approval", "suggestion"] = "approval"
     reason_required: tuple[Literal["reject", "changes"], ...] = ("reject", "changes")
     steps: tuple[ApprovalStep, ...]
     # who = "lead": the proposer's role -> who leads it ("role:<key>" or "person:@handle"); the

@@ -39,7 +39,8 @@ def snapshot(
 
 
 # A request that will not be paid (or not as filed) gives its amount back.
-RELEASED = (RequestStatus.REJECTED, RequestStatus.CHANGES_REQUESTED, RequestStatus.WITHDRAWN)
+RELEASED = (RequestStatus.REJECTED, RequestStatus.CHANGES_REQUESTED, RequestStatus.WITHDRAWN,
+            RequestStatus.NOTED)  # fmt: skip
 
 
 def _kept(request: ApprovalRequest) -> tuple[budgets.Pool, str, int] | None:

@@ -55,6 +55,7 @@ APPROVE = Action("apr", "ok:{req}:{version}", req=ID, version=ID)
 COMMENT = Action("apr", "cm:{req}:{version}", req=ID, version=ID)  # approve with a comment
 CHANGES = Action("apr", "ch:{req}:{version}", req=ID, version=ID)
 REJECT = Action("apr", "rj:{req}:{version}", req=ID, version=ID)
+NOTE = Action("apr", "nt:{req}:{version}", req=ID, version=ID)  # a suggestion: read, on file
 # Reason or comment length; a card's answers are clipped harder and harder until it fits.
 REASON_MAX = 1000
 CLIPS = (600, 300, 150, 60)
@@ -148,6 +149,11 @@ def step_name(request: ApprovalRequest, index: int, locale: str) -> str:
     """The name of step `index` in `locale`."""
     names = _steps(request)[index]["name"]
     return str(names.get(locale) or names.get("zh") or "?")
+
+
+def style(request: ApprovalRequest) -> str:
+    """ "suggestion" when the deciders answer 采纳 / 已阅 / 不采纳, else "approval"."""
+    return str((request.steps.get("approval") or {}).get("style") or "approval")
 
 
 def form_name(request: ApprovalRequest, locale: str) -> str:
@@ -393,6 +399,12 @@ def card_buttons(request: ApprovalRequest, locale: str) -> Buttons:
     ids = (request.id, request.version)
     ctx = FieldContext(locale=locale, today=clock.now().date())
     items = snapshot_items(request.fields, request.answers, ctx)
+    if style(request) == "suggestion":  # every answer carries a reply the proposer reads
+        return [
+            *full_text_buttons("q", request.id, items, locale),
+            [(t(locale, "✅ Adopt"), COMMENT.pack(*ids)), (t(locale, "📝 Noted"), NOTE.pack(*ids))],
+            [(t(locale, "✖ Decline"), REJECT.pack(*ids))],
+        ]  # fmt: skip
     return [
         *full_text_buttons("q", request.id, items, locale),
         [(t(locale, "✅ Approve"), APPROVE.pack(*ids)),
@@ -487,6 +499,10 @@ def _clip(value: str, limit: int) -> str:
 def needs_reason(form: FormSpec | None, decision: str) -> bool:
     """Whether `decision` on this form asks for a typed reason first (config reason_required;
     both when the form is no longer configured)."""
+    if decision == Decision.NOTE:
+        return True  # a suggestion read and kept on file: the proposer is told why
+    if form is not None and form.approval is not None and form.approval.style == "suggestion":
+        return True  # every answer to a suggestion carries a reply
     word = REASON_WORD.get(decision)
     if word is None:
         return False
@@ -522,6 +538,8 @@ async def decide(
     last = step + 1 >= len(_steps(request))
     now = clock.now()
     values: dict[str, Any] = {"version": version + 1, "updated_at": now}
+    if decision == Decision.NOTE and style(request) != "suggestion":
+        raise ApprovalError("bad_decision")
     if decision == Decision.APPROVE and not last:
         values |= {"step": step + 1, "step_due_at": None}
     else:
@@ -529,6 +547,7 @@ async def decide(
             Decision.APPROVE: RequestStatus.APPROVED,
             Decision.REJECT: RequestStatus.REJECTED,
             Decision.CHANGES: RequestStatus.CHANGES_REQUESTED,
+            Decision.NOTE: RequestStatus.NOTED,
         }[decision]
         values |= {"status": status, "decided_at": now}
     # The one decision: whichever press's UPDATE runs first wins; every later one (a double
@@ -608,15 +627,16 @@ async def _advance(
         await _open_step(session, request, today)
         return
     if request.status == RequestStatus.APPROVED:
-        await _finish(session, request, person, today)
+        await _finish(session, request, person, today, comment)
         return
     await _tell_listeners(session, request, request.status)
     await _tell_proposer(session, request, person, decision, comment)
 
 
 async def _finish(
-    session: AsyncSession, request: ApprovalRequest, person: Staff | None, today: date
-) -> None:
+    session: AsyncSession, request: ApprovalRequest, person: Staff | None, today: date,
+    comment: str | None = None,
+) -> None:  # fmt: skip
     """The last approval: the proposer told, then every configured after-approval action."""
     if request.status != RequestStatus.APPROVED:
         now = clock.now()
@@ -625,7 +645,7 @@ async def _finish(
         await session.flush()
     proposer = await session.get(Staff, request.proposer_id)
     await _tell_listeners(session, request, RequestStatus.APPROVED)
-    await _tell_proposer(session, request, person or proposer, Decision.APPROVE, None)
+    await _tell_proposer(session, request, person or proposer, Decision.APPROVE, comment)
     # [forms.approval.after] as it was when the request was (re)submitted.
     for key, value in (request.steps.get("after") or {}).items():
         action = AFTER_APPROVAL.get(key)
@@ -654,6 +674,7 @@ async def _tell_proposer(
             self_approved=person.id == proposer.id,
             decision=decision,
             comment=comment,
+            suggestion=style(request) == "suggestion",
             step=step_name(request, request.step, proposer.locale) if _steps(request) else "",
             current=request.step + 1,
         ),
