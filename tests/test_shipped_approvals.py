@@ -3,13 +3,17 @@ end through the simulator: an expense claim with receipts through two steps draw
 expenses pool, a content review with a second step for features, a research plan whose
 results are asked after its end date, a suggestion answered 采纳 / 已阅存档 / 不采纳."""
 
+from datetime import date
+
 import pytest
 import time_machine
 from sqlalchemy import select
 from support import local, make_staff
 
+from bot.calendar import Period
 from bot.models import ApprovalRequest, BudgetCharge
-from bot.services import budgets
+from bot.render import render
+from bot.services import budgets, digests
 from bot.simulator.samples import png
 
 pytestmark = pytest.mark.databases
@@ -175,3 +179,14 @@ async def test_a_suggestion_is_adopted_noted_or_declined_with_a_reply_the_propos
             await s.scalars(select(ApprovalRequest.status).order_by(ApprovalRequest.id))
         )
     assert statuses == ["approved", "noted", "rejected"]
+
+    # The month's digest counts them.
+    settings, month = app.bot_data.settings, Period.containing("month", date(2026, 11, 26))
+    async with sessions() as s:
+        digest = await digests.period_digest(
+            s, settings, app.bot_data.calendar, "monthly", month, local("2026-12-01 09:00")
+        )
+    text = render("digest_period.html.j2", "zh", digest=digest, period_label="2026年11月",
+                  show_scores=False)  # fmt: skip
+    assert "合理化建议" in text
+    assert "本月提出 3 条：采纳 1 · 已阅存档 1 · 不采纳 1 · 待答复 0" in text

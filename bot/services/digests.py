@@ -14,12 +14,12 @@ from bot.charts import BarChart
 from bot.config import Settings
 from bot.forms.spec import Labels
 from bot.i18n import t
-from bot.models import ActivityPlan, Feedback, Obligation, Outbox, Report, Staff
+from bot.models import ActivityPlan, ApprovalRequest, Feedback, Obligation, Outbox, Report, Staff
 from bot.render import render
+from bot.services import approvals, kpi, leave, periods, task_kpi
 from bot.services import feedback as feedback_service
-from bot.services import kpi, leave, periods, task_kpi
 from bot.services.kpi import Assessment, Card, Pace, Result
-from bot.states import FILED, TASK_OPEN, ObligationStatus, PlanStatus
+from bot.states import FILED, TASK_OPEN, ObligationStatus, PlanStatus, RequestStatus
 
 # Each group digest lists at most this many people, so it stays one message (4096 characters).
 MAX_PEOPLE = 30
@@ -53,6 +53,7 @@ class PeriodDigest:
     feedback: feedback_service.WeekSummary | None = None
     summaries: list[tuple[str, str | None]] = field(default_factory=list)  # (name, link)
     tasks: "TaskTally | None" = None  # weekly: tasks due in the week, when any were
+    suggestions: "SuggestionTally | None" = None  # monthly: suggestions made in the month
 
     @property
     def period(self) -> Period:
@@ -169,6 +170,9 @@ async def period_digest(
     current = await kpi.assess(*args, period, now, people)
     before = await kpi.assess(*args, period.previous(), now, people)
     digest = PeriodDigest(kind, current, before)
+    if kind == "monthly":
+        return PeriodDigest(kind, current, before,
+                            suggestions=await suggestion_tally(session, period, tz))  # fmt: skip
     if kind != "weekly":
         return digest
     return PeriodDigest(
@@ -205,6 +209,40 @@ async def task_tally(session: AsyncSession, period: Period, tz: ZoneInfo) -> Tas
     if not on_time + late + still_open:
         return None
     return TaskTally(on_time, late, still_open)
+
+
+@dataclass(frozen=True)
+class SuggestionTally:
+    """Suggestions (合理化建议) made in a period and how they were answered."""
+
+    made: int
+    adopted: int
+    noted: int
+    declined: int
+    waiting: int
+
+
+async def suggestion_tally(
+    session: AsyncSession, period: Period, tz: ZoneInfo
+) -> SuggestionTally | None:
+    """The month's line on suggestions (forms of approval style "suggestion"); None when none
+    were made."""
+    since = at_local(period.start, time(0), tz)
+    until = at_local(period.end + ONE_DAY, time(0), tz)
+    rows = await session.scalars(
+        select(ApprovalRequest).where(
+            ApprovalRequest.created_at >= since, ApprovalRequest.created_at < until
+        )
+    )
+    made = [r for r in rows if approvals.style(r) == "suggestion"]
+    if not made:
+        return None
+    count = Counter(r.status for r in made)
+    return SuggestionTally(
+        len(made), count[RequestStatus.APPROVED], count[RequestStatus.NOTED],
+        count[RequestStatus.REJECTED],
+        count[RequestStatus.PENDING] + count[RequestStatus.CHANGES_REQUESTED],
+    )  # fmt: skip
 
 
 async def pipeline(
