@@ -68,7 +68,7 @@ async def approve_request(
     except ApprovalError as exc:
         await _refuse(update, session, me, exc)
         return
-    await answer_note(update, me.locale, "approval_done.html.j2", request=request)
+    await answer_note(update, me.locale, "approval_done.html.j2", **_done(request))
 
 
 @staff_only()
@@ -103,6 +103,11 @@ async def note_request(
     await _ask(update, context, session, me, NOTE, Decision.NOTE)
 
 
+def _done(request) -> dict:
+    """What approval_done.html.j2 says after a decision (a suggestion's answers differ)."""
+    return {"request": request, "suggestion": approvals.style(request) == "suggestion"}
+
+
 async def _ask(update, context, session, me: Staff, action: Action, decision: Decision) -> None:
     request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
     reports, today = context.settings.reports, _today(context)
@@ -113,7 +118,7 @@ async def _ask(update, context, session, me: Staff, action: Action, decision: De
             request = await approvals.decide(
                 session, request_id, version, me, decision, reports=reports, today=today
             )
-            await answer_note(update, me.locale, "approval_done.html.j2", request=request)
+            await answer_note(update, me.locale, "approval_done.html.j2", **_done(request))
             return
         await approvals.start_reason(session, me, request_id, version, decision, today=today)
     except ApprovalError as exc:
@@ -138,7 +143,7 @@ async def take_reason(
     except ApprovalError as exc:
         await reply(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return
-    await reply(update, me.locale, "approval_done.html.j2", request=request)
+    await reply(update, me.locale, "approval_done.html.j2", **_done(request))
 
 
 # ---- /pending ---------------------------------------------------------------------------------
@@ -236,7 +241,7 @@ async def withdraw_request(
     except ApprovalError as exc:
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return
-    await answer_note(update, me.locale, "approval_done.html.j2", request=request)
+    await answer_note(update, me.locale, "approval_done.html.j2", **_done(request))
     buttons, ctx = await _mine(session, me)
     await edit(update, me.locale, "approval_mine.html.j2", buttons, **ctx)
 

@@ -34,6 +34,12 @@ async def test_demo_finishes_under_cpu_load_and_writes_no_files(tmp_path):
     text = out.decode()
     assert proc.returncode == 0, err.decode()[-3000:]
     assert "活动已批准：周末缴费送积分" in text  # scene 11, the one that raced the outbox
+    # Scene 13c: the claim's receipt rides on the card, two steps, the pool charged.
+    assert "第 2/2 步：财务复核" in text and "[🖼  收据.jpg" in text
+    assert "费用预算（2026年12月）：¥10,000.00，已用 ¥6,800.00，待批 ¥0.00，剩余 ¥3,200.00" in text
+    # Scene 13d: reviewed in two steps, approved with a comment, then published.
+    assert "附言：标题再短一点，周五上午发" in text
+    assert "王伟 已发布：《冬季安全用电指南》 https://mp.weixin.qq.com/s/winter-power-guide" in text
     assert "demo finished" in text
     assert "opsbot demo --chart" in text  # tells how to get the chart instead of writing it
     assert list(tmp_path.iterdir()) == []  # no chart (or anything else) in the current directory

@@ -14,6 +14,7 @@ from bot.config import load_settings
 from bot.models import Outbox
 from bot.services import team
 from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
+from bot.simulator.samples import png
 from bot.state import AppState
 from bot.states import UNSENT
 from jobs.tick import tick
@@ -53,6 +54,17 @@ CONTENT_IN_ONE_MESSAGE = """/content
 行业快讯 辽宁12月电价调整
 行业快讯：辽宁省自12月1日起调整物业企业代收电费的结算方式。
 下周计划：两篇媒体软文，一期行业快讯"""
+EXPENSE_IN_ONE_MESSAGE = """/expense
+费用用途：万科物业推介会场地费
+金额（元）：6800
+发生日期：2026-12-07
+预算科目：日常费用"""
+REVIEW_IN_ONE_MESSAGE = """/review
+标题：冬季安全用电指南
+内容类型：专题
+发布平台：公众号、APP
+正文或链接：三步查电费、两招防跳闸，附物业报修电话。
+计划发布日期：2026-12-11"""
 DIRECTOR_ID = 1001
 DAILY_IN_ONE_MESSAGE = """/daily
 新增入库渠道数：{new}
@@ -383,6 +395,31 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, wang, wang.inbox[-1], "✅ 完成")
     await _press(log, director, director.inbox[-1], "✅ 验收通过")
 
+    log.scene("13c. An expense claim with a receipt photo, through two steps and the budget")
+    chen = sim.user(id=2008, first_name="陈静", username="finance", language_code="zh")
+    log.watch(chen.id, chen.first_name)
+    log.note("陈静 keeps the books; the claim's second step (over ¥5,000) names her @finance")
+    await _say(log, director, "/invite")
+    await _press(log, director, director.inbox[-1], "活动运营经理")
+    token = director.inbox[-1].plain.split("start=")[1].split()[0]
+    await _say(log, chen, f"/start {token}")
+    await _say(log, director, "/budget 费用 2026-12 10000")
+    await _say(log, wang, EXPENSE_IN_ONE_MESSAGE)
+    await _send_photo(log, wang, png(900, 1200, 230), "收据.jpg")
+    await _press(log, wang, wang.inbox[-1], "✅ 完成")
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+    await _press(log, director, _card(director), "✅ 批准")
+    await _press(log, chen, _card(chen), "✅ 批准")
+    await _say(log, director, "/budget")
+
+    log.scene("13d. Content reviewed by the new-media manager and the director, then published")
+    await _say(log, wang, REVIEW_IN_ONE_MESSAGE)
+    await _press(log, wang, wang.inbox[-1], "✅ 提交")
+    await _press(log, zhao, _card(zhao), "✅ 批准")
+    await _press(log, director, _card(director), "💬 批准并附言")
+    await _say(log, director, "标题再短一点，周五上午发")
+    await _say(log, wang, "https://mp.weixin.qq.com/s/winter-power-guide")
+
     log.scene("14. Li Na blocks the bot; the director is told once")
     await lina.block_bot()
     log.note("Li Na blocked the bot")
@@ -455,6 +492,21 @@ async def _say(log: Transcript, who: Persona, text: str, where: Group | None = N
     since = log.mark()
     await who.send(text, chat=where) if where else await who.send(text)
     await log.flush(since)
+
+
+async def _send_photo(log: Transcript, who: Persona, data: bytes, name: str) -> None:
+    print(f"\n👤 {who.first_name} sends a photo: {name}")
+    since = log.mark()
+    await who.send_photo(data, filename=name)
+    await log.flush(since)
+
+
+def _card(person: Persona) -> SimMessage:
+    """The newest approval card in `person`'s chat (a text, or a photo carrying it)."""
+    return next(
+        m for m in reversed(person.inbox)
+        if any(b.callback_data and b.callback_data.startswith("apr:") for r in m.buttons for b in r)
+    )  # fmt: skip
 
 
 async def _press(log: Transcript, who: Persona, message: SimMessage, label: str) -> None:
