@@ -185,12 +185,13 @@ OLD_MENU = [
     ("weekly", "File the weekly user-feedback summary", {"user_ops", "channel"}),
     ("media", "File the weekly new-media report", {"new_media"}),
     ("content", "File the weekly content report", {"content"}),
-    ("research", "File a research report", {"new_media", "director"}),
+    ("research", "File a research report", {"new_media", "user_ops", "director"}),
     ("channel", "Channel resource library", {"channel", "director", "user_ops"}),
     ("feedback", "Record a user's feedback", None),
     ("activity", "Propose an activity plan, or list mine", None),
     ("results", "Report the results of an ended activity", None),
-    ("pending", "Plans waiting for my decision", {"director"}),
+    ("mine", "What I proposed, and where it is", None),  # issue 18 added it
+    ("pending", "What waits for my decision", {"director"}),
     ("team", "Who has filed today, who is late or away", {"director"}),
     ("budget", "Budgets: used, waiting and left", {"director"}),
     ("kpi", "KPI card: actual against target, and the score", None),
@@ -231,6 +232,13 @@ def test_the_six_roles_menus_are_as_before(roles):
     expected = [(c, d) for c, d, who in OLD_MENU if who is None or set(roles) & who]
     shown = menu.described(menu.commands_for(_Person(*roles), forms), "en")
     assert shown == expected
+
+
+def test_pending_is_in_the_menu_of_whoever_an_approval_step_names():
+    forms = default_reports().forms  # the content review's first step: the new-media manager
+    assert "pending" in dict(menu.commands_for(_Person("new_media"), forms))
+    assert "pending" not in dict(menu.commands_for(_Person("channel"), forms))
+    assert "mine" in dict(menu.commands_for(_Person("channel"), forms))
 
 
 def test_a_form_added_to_the_defaults_joins_the_menu_of_who_files_it():

@@ -22,7 +22,8 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("channel", N_("Channel resource library"), {"channel", "director", "user_ops"}),
     ("feedback", N_("Record a user's feedback"), None),
     (FORMS_ACTIVITY, "", None),
-    ("pending", N_("Plans waiting for my decision"), {"director"}),
+    ("mine", N_("What I proposed, and where it is"), None),
+    ("pending", N_("What waits for my decision"), {"director"}),  # + roles deciding a step
     ("team", N_("Who has filed today, who is late or away"), {"director"}),
     ("budget", N_("Budgets: used, waiting and left"), {"director"}),
     ("kpi", N_("KPI card: actual against target, and the score"), None),
@@ -62,9 +63,23 @@ def commands_for(staff: Staff, forms: Sequence[FormSpec]) -> list[tuple[str, Tex
     for command, text, who in COMMANDS:
         if command in (FORMS_FILED, FORMS_ACTIVITY):
             found += [_form_line(f) for f in _forms_at(command, forms) if roles & set(f.roles)]
-        elif who is None or roles & who:
-            found.append((command, text))
+        elif command == "mine" and not any(roles & set(f.roles) for f in _approved(forms)):
+            continue  # proposes nothing that waits for a decision
+        else:
+            if command == "pending":
+                who = who | _deciding_roles(forms)
+            if who is None or roles & who:
+                found.append((command, text))
     return found
+
+
+def _approved(forms: Sequence[FormSpec]) -> list[FormSpec]:
+    return [f for f in forms if f.target in ("approval", "activity_plan")]
+
+
+def _deciding_roles(forms: Sequence[FormSpec]) -> set[str]:
+    """Roles a configured approval step names (the new-media manager reviews content)."""
+    return {s.role() for f in forms if f.approval for s in f.approval.steps if s.role()}
 
 
 def _forms_at(place: str, forms: Sequence[FormSpec]) -> list[FormSpec]:
