@@ -655,15 +655,17 @@ async def _supersede_cards(
 ) -> None:
     """Earlier cards of the task lose their buttons and point to the new one, so nobody presses
     a card that can only answer "outdated"."""
-    older = await session.scalars(
-        select(Outbox.dedup_key).where(
+    older = await session.execute(
+        select(Outbox.dedup_key, Outbox.chat_id).where(
             Outbox.about == about(task.id),
             Outbox.dedup_key.like(f"task:{task.id}:v%:card"),
             Outbox.dedup_key != new_key,
         )
     )
-    for key in list(older):
-        text = render("task_superseded.html.j2", locale, task=task)
+    for key, chat_id in list(older):
+        # The old card's reader: after a hand-over, not the one the new card goes to.
+        reader = await session.scalar(select(Staff).where(Staff.telegram_id == chat_id))
+        text = render("task_superseded.html.j2", reader.locale if reader else locale, task=task)
         await enqueue_edit(session, f"{key}:superseded", key, text)
 
 
