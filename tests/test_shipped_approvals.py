@@ -190,3 +190,13 @@ async def test_a_suggestion_is_adopted_noted_or_declined_with_a_reply_the_propos
                   show_scores=False)  # fmt: skip
     assert "合理化建议" in text
     assert "本月提出 3 条：采纳 1 · 已阅存档 1 · 不采纳 1 · 待答复 0" in text
+
+
+async def test_a_published_pieces_figures_count_in_the_content_kpi(app, sessions, people):
+    await people.sun.send(
+        "/figures\n内容标题：冬季缴费指南\n阅读/播放量：5200\n点赞：80\n转发/分享：30\n新增粉丝：45"
+    )
+    await people.sun.press(people.sun.inbox[-1], "✅ 提交")
+    await people.sun.send("/kpi")
+    card = q(people.sun)
+    assert "发布内容阅读量 · 权重 30\n实际 5,200 次" in card, card
