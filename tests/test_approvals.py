@@ -199,7 +199,7 @@ def test_shipped_forms_still_validate():
 
 async def test_a_small_claim_takes_one_step_and_is_announced(app, sim, sessions, people):
     said = await file_expense(people.wang, "打印宣传单", "300")
-    assert "第 1 步" in said or "1/1" in said or "步" in said
+    assert "「打印宣传单」已提交审批：第 1/1 步，新媒体经理。" in said, said
     request = await the_request(sessions)
     assert (request.status, request.step, len(request.steps["steps"])) == ("pending", 0, 1)
 
@@ -213,7 +213,8 @@ async def test_a_small_claim_takes_one_step_and_is_announced(app, sim, sessions,
 
     request = await the_request(sessions)
     assert request.status == "approved"
-    assert "已批准" in people.wang.inbox[-1].plain or "批准" in people.wang.inbox[-1].plain
+    told = people.wang.inbox[-1].plain
+    assert "你的费用申报「打印宣传单」已批准，最后一步由 赵 敏 批准。" in told
     assert "打印宣传单" in people.group.messages[-1].plain
     closed = sim.message(card.chat_id, card.message_id)
     assert not closed.buttons and "赵 敏" in closed.plain
@@ -233,7 +234,7 @@ async def test_two_steps_each_card_says_where_it_is_and_who_decided_before(
 ):
     await file_expense(people.wang, "年会场地", "8000")
     await people.zhao.press(card_of(people.zhao), "💬 批准并附言")
-    assert "附言" in people.zhao.inbox[-1].plain or "comment" in people.zhao.inbox[-1].plain
+    assert "请发送附言，「年会场地」将随附言一并批准" in people.zhao.inbox[-1].plain
     await people.zhao.send("价格合理 <b>&")
 
     request = await the_request(sessions)
@@ -352,7 +353,7 @@ async def test_two_deciders_of_one_step_at_once_make_exactly_one_decision(
         told = list(await s.scalars(select(Outbox).where(Outbox.dedup_key.like("req:%:told"))))
     assert len(decisions) == 1 and len(told) == 1
     refused = [a for a in answers if a is not None and a.show_alert]
-    assert len(refused) == 2 and all("过期" in a.text or "已" in a.text for a in refused)
+    assert len(refused) == 2 and all("这张卡片已过期" in a.text for a in refused), refused
     assert (await the_request(sessions)).status == "approved"
 
 
@@ -402,10 +403,10 @@ async def test_each_step_is_reminded_then_escalated_to_the_directors(app, sessio
     before = len(people.zhang.inbox)
 
     await at(app, "2026-11-30 08:30")  # within two hours of the deadline
-    assert "请在" in people.zhao.inbox[-1].plain or "前" in people.zhao.inbox[-1].plain
+    assert "请在 " in people.zhao.inbox[-1].plain and " 前审批。" in people.zhao.inbox[-1].plain
     assert "第 1/2 步" in people.zhao.inbox[-1].plain
     await at(app, "2026-11-30 10:30")
-    assert "已过" in people.zhao.inbox[-1].plain or "超过" in people.zhao.inbox[-1].plain
+    assert "审批期限已过（" in people.zhao.inbox[-1].plain
     assert not [m for m in people.zhang.inbox[before:] if "费用申报" in m.plain]  # not yet
     await at(app, "2026-12-01 10:30")  # a working day after the deadline
     about = [m for m in people.zhang.inbox[before:] if "费用申报" in m.plain]
