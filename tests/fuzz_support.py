@@ -181,6 +181,9 @@ def answers_for(spec: FieldSpec, reports) -> st.SearchStrategy[str]:
         "choice": st.sampled_from(labels or ["?"]),
         "multichoice": st.lists(st.sampled_from(labels or ["?"]), min_size=1).map("、".join),
         "channels": st.lists(st.sampled_from(WORDS[:20]), min_size=1, max_size=3).map(", ".join),
+        # Typed where a file is asked for (the files themselves: tests/test_fuzz_files.py).
+        "photo": st.sampled_from(["见附件", "照片稍后发", "done", "完成"]),
+        "document": st.sampled_from(["见附件", "合同.pdf", "https://pan.example.com/f/1"]),
     }
     if spec.type in ("text", "longtext"):
         # Up to the field's limit, so cards full of long answers get drawn too.
