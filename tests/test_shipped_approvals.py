@@ -72,6 +72,8 @@ async def claim(person, purpose: str, amount: str, photos: int = 1) -> None:
     assert "收据" in q(person), q(person)
     for n in range(photos):
         await person.send_photo(png(640 + n, 480), filename=f"receipt{n}.jpg")
+    # Named after the question's first part: 收据/发票 would read as a folder in a file name.
+    assert f"已收到 {photos} 张：收据1.jpg" in q(person), q(person)
     await person.press(person.inbox[-1], "✅ 完成")
     review = person.inbox[-1]
     assert purpose in review.plain and "照片" in review.plain, review.plain

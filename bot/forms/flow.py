@@ -6,6 +6,7 @@ loses nothing, and any process can take the next message.
 """
 
 import mimetypes
+import re
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date
@@ -441,7 +442,9 @@ async def answer_file(
         selected, notes = [], ("file_replaced",)  # one file: the newer one is the answer
     if not stored["name"]:  # photos have no name: the question's, numbered (收据1.jpg)
         extension = ".jpg" if stored["kind"] == "photo" else _extension(stored["mime"])
-        stored["name"] = f"{spec.label.get(ctx.team_locale)}{len(selected) + 1}{extension}"
+        # A label like 收据/发票 would read as a folder in a file name: keep its first part.
+        label = re.split(r"[/\\|]", spec.label.get(ctx.team_locale))[0].strip() or spec.key
+        stored["name"] = f"{label}{len(selected) + 1}{extension}"
     stored |= {"staff_id": ctx.staff.id, "at": clock.now().astimezone(UTC).isoformat()}
     draft.scratch = {**draft.scratch, "sel": [*selected, stored]}
     _touch(draft)
