@@ -34,6 +34,8 @@ async def test_demo_finishes_under_cpu_load_and_writes_no_files(tmp_path):
     text = out.decode()
     assert proc.returncode == 0, err.decode()[-3000:]
     assert "活动已批准：周末缴费送积分" in text  # scene 11, the one that raced the outbox
+    # Scene 13b: a weekly task, confirmed, and this Monday's occurrence sent at once.
+    assert "🔁 已为 王伟 开启周期任务。" in text and "🔁 张总 交办的周期任务" in text
     # Scene 13c: the claim's receipt rides on the card, two steps, the pool charged.
     assert "第 2/2 步：财务复核" in text and "[🖼  收据.jpg" in text
     assert "费用预算（2026年12月）：¥10,000.00，已用 ¥6,800.00，待批 ¥0.00，剩余 ¥3,200.00" in text

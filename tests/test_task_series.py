@@ -70,7 +70,7 @@ async def test_weekly_task_confirmed_then_one_task_each_monday_morning(app, team
 
     with time_machine.travel(MONDAY, tick=True):
         await director.press(card, "✅ 发送")
-    assert "已开始" in director.inbox[-1].plain
+    assert "🔁 已为 王 伟 开启周期任务。" in director.inbox[-1].plain
     assert director.inbox[-1].labels == ["⏹ 停止重复"]
     await at(app, "2026-12-07 08:30")
     assert not cards(wang)  # the morning has not come

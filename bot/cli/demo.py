@@ -385,7 +385,7 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _say(log, wang, "提前一周预热，积分上限再调低")
     await _press(log, wang, wang.inbox[-1], "✅ 提交")
 
-    log.scene("13b. A task in Chinese: assigned, postponed, done and accepted")
+    log.scene("13b. A task in Chinese: assigned, postponed, done and accepted; a weekly one")
     await _say(log, director, "/assign @wangwei 整理沈阳物业渠道名单 周五下午5点")
     await _press(log, director, director.inbox[-1], "✅ 发送")
     await _press(log, wang, wang.inbox[-1], "🕒 申请延期")
@@ -394,6 +394,9 @@ async def _scene(sim: TelegramSimulator, log: Transcript, state: AppState) -> No
     await _press(log, director, director.inbox[-1], "✅ 批准")
     await _press(log, wang, wang.inbox[-1], "✅ 完成")
     await _press(log, director, director.inbox[-1], "✅ 验收通过")
+    await _say(log, director, "/assign @wangwei 渠道周报汇总 每周一 10:00")
+    await _press(log, director, director.inbox[-1], "✅ 发送")
+    log.note("from now on the tick sends 王伟 this task each Monday morning, holidays skipped")
 
     log.scene("13c. An expense claim with a receipt photo, through two steps and the budget")
     chen = sim.user(id=2008, first_name="陈静", username="finance", language_code="zh")
