@@ -1022,6 +1022,77 @@ async def _announcement(
     )
 
 
+@after_approval("start_on")
+async def _starts_later(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, field: str
+) -> None:
+    """[forms.approval.after] start_on: the tick starts it on its day (start_due), as it
+    starts an activity plan approved on its first day."""
+
+
+def start_day(request: ApprovalRequest) -> date | None:
+    """The day an approved request runs from (its `start_on` field), or None."""
+    field = (request.steps.get("after") or {}).get("start_on")
+    value = request.answers.get(field) if field else None
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def start_due(session: AsyncSession, today: date) -> int:
+    """Approved requests whose start day has come become running; returns how many."""
+    approved = await session.scalars(
+        select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
+    )
+    started = 0
+    for request in list(approved):
+        day = start_day(request)
+        if day is None or day > today:
+            continue
+        if await _move(session, request, (RequestStatus.APPROVED,), RequestStatus.RUNNING):
+            started += 1
+            await audit.record(session, None, "approval.running", request_key(request.id))
+    return started
+
+
+async def complete(session: AsyncSession, request: ApprovalRequest, by: Staff | None) -> bool:
+    """A request that runs (start_on) is completed when its results are filed: approved (its
+    day not come yet, or the tick not run) or running -> completed. False when it is neither."""
+    if not start_day(request):
+        return False
+    if not await _move(
+        session, request, (RequestStatus.APPROVED, RequestStatus.RUNNING), RequestStatus.COMPLETED
+    ):
+        return False
+    await audit.record(
+        session, by.telegram_id if by else None, "approval.completed", request_key(request.id)
+    )
+    return True
+
+
+async def _move(
+    session: AsyncSession, request: ApprovalRequest, sources: tuple[str, ...], target: str
+) -> bool:
+    # Conditional on the status and version read: of two ticks (or a tick and a filing), one
+    # moves it and its listeners are told once.
+    version = request.version
+    changed = await session.execute(
+        update(ApprovalRequest)
+        .where(
+            ApprovalRequest.id == request.id,
+            ApprovalRequest.status.in_(sources),
+            ApprovalRequest.version == version,
+        )
+        .values(status=target, version=version + 1, updated_at=clock.now())
+    )
+    await session.refresh(request)
+    if changed.rowcount != 1:
+        return False
+    await _tell_listeners(session, request, target)
+    return True
+
+
 async def count_pending(session: AsyncSession) -> int:
     """How many requests wait for a decision (metrics, digests)."""
     return int(
