@@ -34,7 +34,8 @@ EVENT = {
     ],
     "approval": {
         "steps": [{"who": "directors", "name": {"zh": "运营总监", "en": "Operations director"}}],
-        "budget": {"amount": "cost", "pool": "expenses", "date": "start_date"},
+        # As an activity plan's: the activities pool, the month of its start date.
+        "budget": {"amount": "cost", "pool": "activities", "date": "start_date"},
         "after": {
             "announce": "group",
             "start_on": "start_date",
@@ -168,3 +169,21 @@ def test_start_on_must_name_a_date_field_of_the_form(settings):
     wrong = {**EVENT, "approval": {**EVENT["approval"], "after": {"start_on": "title"}}}
     with pytest.raises(ConfigError, match=r"after.start_on names 'title', not a date field"):
         with_forms(settings, wrong, EVENT_RESULTS)
+
+
+async def test_its_budget_is_the_start_months_as_an_activity_plans_is(app, sessions, people):
+    # Filed in November for a December roadshow: held, then charged, on December's pool.
+    lines = LINES.replace("2026-11-30", "2026-12-07").replace("2026-12-02", "2026-12-09")
+    with time_machine.travel(local("2026-11-26 10:00"), tick=False):
+        await people.wang.send(f"/event\n{lines}")
+        await people.wang.press(people.wang.inbox[-1], "✅ 提交")
+        async with sessions() as s:
+            held = await s.scalar(select(BudgetCharge))
+        expected = ("activities", "2026-12", "held", 80_000)
+        assert (held.pool, held.period_key, held.state, held.amount_fen) == expected
+        await people.zhang.press(people.zhang.inbox[-1], "✅ 批准")
+    await at(app, "2026-12-07 09:31")
+    assert await status(sessions) == "running"
+    async with sessions() as s:
+        charged = await s.scalar(select(BudgetCharge))
+    assert (charged.pool, charged.period_key, charged.state) == ("activities", "2026-12", "charged")
