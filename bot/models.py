@@ -571,7 +571,8 @@ class ApprovalRequest(Base):
     status: Mapped[str] = mapped_column(String(24), default=RequestStatus.PENDING)
     step: Mapped[int] = mapped_column(default=0)  # index into `steps`
     round: Mapped[int] = mapped_column(default=1)  # bumped by every resubmission
-    # Bumped by every change; buttons carry it, so a press on an older card changes nothing.
+    # Bumped whenever new cards go out (the next step opens, a new round starts); buttons carry
+    # it, so a press on an older card changes nothing. A decision ends its cards by the status.
     version: Mapped[int] = mapped_column(default=1)
     submitted_at: Mapped[datetime]
     step_due_at: Mapped[datetime | None]

@@ -101,6 +101,14 @@ class RequestStatus(StrEnum):
     APPROVED = "approved"  # every step that applies approved it
     WITHDRAWN = "withdrawn"  # by the proposer, while pending
     NOTED = "noted"  # a suggestion read and kept on file, not adopted (style = "suggestion")
+    # With [forms.approval.after] start_on: from its day (the tick), and once its results are
+    # filed — an activity plan's life after approval (decision 65).
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+# Approved, whatever happened since: what follow-ups and budget charges stay alive for.
+GRANTED = (RequestStatus.APPROVED, RequestStatus.RUNNING, RequestStatus.COMPLETED)
 
 
 class Decision(StrEnum):

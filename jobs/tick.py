@@ -93,6 +93,7 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
     # Requests of forms approved in steps: each step's deadline, reminders, escalation.
     await approvals.set_deadlines(session, state.calendar, tz, forms)
+    await approvals.start_due(session, today)  # approved -> running on its start_on day
     before = timedelta(minutes=cfg.approval_before_minutes)
     hush = partial(reminders.quiet, tz=tz, cfg=cfg)
     enqueued += await approvals.remind(session, state.calendar, tz, before, hush)

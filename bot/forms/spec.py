@@ -242,6 +242,9 @@ class ApprovalAfter(Strict):
     # `results_after` (a research's end date) has passed, like an activity's results.
     results_after: str | None = None
     results_form: str | None = None
+    # The request runs from the day in this date field (an activity's start date): the tick moves
+    # it approved -> running on that day; filing its results (results_form) completes it.
+    start_on: str | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> "ApprovalAfter":
@@ -417,12 +420,12 @@ class FormSpec(Strict):
             if step.when.among is not None and not set(step.when.among) <= known:
                 raise ValueError(f"form {self.key}: step {step.name.en!r} names unknown choices")
         after = self.approval.after if self.approval else None
-        if after is not None and after.results_after is not None:
-            field = self.field(after.results_after)
-            if field is None or field.type != "date":
+        for name in ("results_after", "start_on"):
+            key = getattr(after, name) if after is not None else None
+            field = self.field(key) if key is not None else None
+            if key is not None and (field is None or field.type != "date"):
                 raise ValueError(
-                    f"form {self.key}: after.results_after names {after.results_after!r}, "
-                    "not a date field of the form"
+                    f"form {self.key}: after.{name} names {key!r}, not a date field of the form"
                 )
         budget = self.approval.budget if self.approval else None
         for key, types in (

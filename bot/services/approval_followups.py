@@ -30,7 +30,7 @@ from bot.services import activities, approvals, audit, prompts, reminders, team
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 from bot.services.obligations import clock_time
-from bot.states import RequestStatus
+from bot.states import GRANTED
 
 
 class FollowupKind(StrEnum):
@@ -163,7 +163,7 @@ async def run(
     )
     for row in list(rows):
         request = await session.get(ApprovalRequest, row.request_id)
-        if request is None or request.status != RequestStatus.APPROVED:
+        if request is None or request.status not in GRANTED:
             await _set(session, row, FollowupStatus.CANCELLED)
             continue
         person = await session.get(Staff, row.staff_id)
@@ -378,6 +378,8 @@ async def filed(session: AsyncSession, report: Report, staff: Staff) -> Approval
         session, staff.telegram_id, f"approval.{row.kind}", approvals.request_key(request.id),
         report=report.id,
     )  # fmt: skip
+    if row.kind == FollowupKind.RESULTS:
+        await approvals.complete(session, request, staff)
     return row
 
 

@@ -537,11 +537,14 @@ async def decide(
     step = request.step
     last = step + 1 >= len(_steps(request))
     now = clock.now()
-    values: dict[str, Any] = {"version": version + 1, "updated_at": now}
+    values: dict[str, Any] = {"updated_at": now}
     if decision == Decision.NOTE and style(request) != "suggestion":
         raise ApprovalError("bad_decision")
     if decision == Decision.APPROVE and not last:
-        values |= {"step": step + 1, "step_due_at": None}
+        # The next step's cards are a new version; a decided request keeps its version (its
+        # status alone makes the cards it had outdated), so a one-step form's version is its
+        # round — what an activity plan's buttons carry (decision 65).
+        values |= {"step": step + 1, "step_due_at": None, "version": version + 1}
     else:
         status = {
             Decision.APPROVE: RequestStatus.APPROVED,
@@ -621,7 +624,8 @@ async def _advance(
             request.status, request.decided_at = RequestStatus.APPROVED, now
         else:
             request.step, request.step_due_at = request.step + 1, None
-        request.version, request.updated_at = request.version + 1, now
+            request.version += 1
+        request.updated_at = now
         await session.flush()
     if request.status == RequestStatus.PENDING:
         await _open_step(session, request, today)
@@ -641,7 +645,6 @@ async def _finish(
     if request.status != RequestStatus.APPROVED:
         now = clock.now()
         request.status, request.decided_at, request.updated_at = RequestStatus.APPROVED, now, now
-        request.version += 1
         await session.flush()
     proposer = await session.get(Staff, request.proposer_id)
     await _tell_listeners(session, request, RequestStatus.APPROVED)
@@ -814,7 +817,7 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
             ApprovalRequest.status == RequestStatus.PENDING,
             ApprovalRequest.version == version,
         )
-        .values(status=RequestStatus.WITHDRAWN, version=version + 1, updated_at=clock.now())
+        .values(status=RequestStatus.WITHDRAWN, updated_at=clock.now())
     )
     await session.refresh(request)
     if changed.rowcount != 1:
@@ -1020,6 +1023,72 @@ async def _announcement(
         proposer=proposer.display_name,
         steps=await history(session, request, locale),
     )
+
+
+@after_approval("start_on")
+async def _starts_later(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, field: str
+) -> None:
+    """[forms.approval.after] start_on: the tick starts it on its day (start_due), as it
+    starts an activity plan approved on its first day."""
+
+
+def start_day(request: ApprovalRequest) -> date | None:
+    """The day an approved request runs from (its `start_on` field), or None."""
+    field = (request.steps.get("after") or {}).get("start_on")
+    value = request.answers.get(field) if field else None
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+async def start_due(session: AsyncSession, today: date) -> int:
+    """Approved requests whose start day has come become running; returns how many."""
+    approved = await session.scalars(
+        select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
+    )
+    started = 0
+    for request in list(approved):
+        day = start_day(request)
+        if day is None or day > today:
+            continue
+        if await _move(session, request, (RequestStatus.APPROVED,), RequestStatus.RUNNING):
+            started += 1
+            await audit.record(session, None, "approval.running", request_key(request.id))
+    return started
+
+
+async def complete(session: AsyncSession, request: ApprovalRequest, by: Staff | None) -> bool:
+    """A request that runs (start_on) is completed when its results are filed: approved (its
+    day not come yet, or the tick not run) or running -> completed. False when it is neither."""
+    if not start_day(request):
+        return False
+    if not await _move(
+        session, request, (RequestStatus.APPROVED, RequestStatus.RUNNING), RequestStatus.COMPLETED
+    ):
+        return False
+    await audit.record(
+        session, by.telegram_id if by else None, "approval.completed", request_key(request.id)
+    )
+    return True
+
+
+async def _move(
+    session: AsyncSession, request: ApprovalRequest, sources: tuple[str, ...], target: str
+) -> bool:
+    # Conditional on the status: of two ticks (or a tick and a filing), one moves it and its
+    # listeners are told once. No new cards go out, so the version stays.
+    changed = await session.execute(
+        update(ApprovalRequest)
+        .where(ApprovalRequest.id == request.id, ApprovalRequest.status.in_(sources))
+        .values(status=target, updated_at=clock.now())
+    )
+    await session.refresh(request)
+    if changed.rowcount != 1:
+        return False
+    await _tell_listeners(session, request, target)
+    return True
 
 
 async def count_pending(session: AsyncSession) -> int:
