@@ -13,7 +13,7 @@ from bot.forms import flow
 from bot.forms.flow import FlowContext
 from bot.forms.spec import FILE_TYPES, FormSpec
 from bot.models import Staff
-from bot.services import prompts
+from bot.services import prompts, tasks
 from bot.state import BotContext
 from handlers import tasks as task_handlers
 from handlers.access import staff_only
@@ -25,7 +25,7 @@ from handlers.report_view import keyboard, render_step
 async def take_file(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """A photo or document (one message of an album each): added to the draft's file question."""
     prompt = await prompts.current(session, me.id)
-    if prompt is not None and task_handlers.takes_file(prompt):  # 📝 a task done with a file
+    if prompt is not None and tasks.takes_file(prompt):  # 📝 a task done with a file
         await task_handlers.take_file(
             update, context, session, me, prompt, incoming(update.effective_message)
         )

@@ -381,11 +381,6 @@ async def take_reply(
     await reply(update, me.locale, "task_done.html.j2", task=done.task, step=done.step)
 
 
-def takes_file(prompt: Prompt) -> bool:
-    """True when the open question takes a photo or a document (a task done with a file)."""
-    return tasks.takes_file(prompt)
-
-
 async def take_file(
     update: Update, context: BotContext, session: AsyncSession, me: Staff, prompt: Prompt,
     file: dict,

@@ -7,6 +7,7 @@ without its task.
 """
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
@@ -89,8 +90,7 @@ class Rule:
 
 def _month_day(year: int, month: int, day: int, cal: WorkCalendar) -> date:
     """The month's `day` (its last day when shorter), moved to the next working day if off."""
-    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-    found = date(year, month, min(day, last))
+    found = date(year, month, min(day, monthrange(year, month)[1]))
     return found if cal.is_workday(found) else cal.next_workday(found)
 
 

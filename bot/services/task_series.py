@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.buttons import ID, Action
-from bot.calendar import WorkCalendar, at_local, local_date
+from bot.calendar import ONE_DAY, WorkCalendar, at_local, local_date
 from bot.i18n import t
-from bot.models import Staff, Task, TaskSeries
+from bot.models import Staff, TaskSeries
 from bot.outbox import Buttons, enqueue
 from bot.render import render
 from bot.services import audit, recurrence, tasks
 from bot.services.recurrence import Rule
 from bot.services.tasks import TaskError
-from bot.states import SeriesStatus, TaskStatus
+from bot.states import SeriesStatus
 
 SEND = Action("task", "ss:{series}:{version}", series=ID, version=ID)
 CANCEL = Action("task", "sx:{series}:{version}", series=ID, version=ID)
@@ -86,7 +86,7 @@ def _first_day(rule: Rule, now: datetime, cal: WorkCalendar, tz) -> date | None:
     today = local_date(now, tz)
     first = rule.next_on(today, cal)
     if first == today and at_local(today, rule.at, tz) <= now:
-        first = rule.next_on(_after(today), cal)
+        first = rule.next_on(today + ONE_DAY, cal)
     return first
 
 
@@ -153,7 +153,7 @@ async def _create_due(
         due = occurrence(series, series.next_on, cal, tz, morning)
         if due.opens_at > now:
             break
-        following = rule_of(series).next_on(_after(due.day), cal)
+        following = rule_of(series).next_on(due.day + ONE_DAY, cal)
         if following is None:  # nothing within a year: the series has run out
             await _step(session, series, series.version, SeriesStatus.ACTIVE, SeriesStatus.STOPPED)
             break
@@ -171,10 +171,6 @@ async def _create_due(
             await tasks.open_occurrence(session, series, due.deadline, tz)
             created += 1
     return created
-
-
-def _after(day: date) -> date:
-    return date.fromordinal(day.toordinal() + 1)
 
 
 async def _step(
@@ -257,11 +253,3 @@ async def hand_over(session: AsyncSession, source_id: int, target_id: int) -> in
         )
         moved += changed.rowcount
     return moved
-
-
-async def occurrences_open(session: AsyncSession, series_id: int) -> list[Task]:
-    """The series' tasks still with the assignee (tests and /tasks)."""
-    rows = await session.scalars(
-        select(Task).where(Task.series_id == series_id, Task.status == TaskStatus.OPEN)
-    )
-    return list(rows)
