@@ -54,7 +54,9 @@ async def test_several_files_follow_the_card_photos_as_an_album_documents_apart(
     card, *after = director.inbox[-5:]
     assert card.plain == "内容发布审核 #2" and card.labels == ["✅ 批准"]
     assert [bool(m.photo) for m in after] == [True, True, True, False]
-    assert len({m.extra.get("media_group_id") for m in after[:3]} - {None}) <= 1
+    albums = {m.extra.get("media_group_id") for m in after[:3]}
+    assert len(albums) == 1 and None not in albums  # one album of three photos
+    assert "media_group_id" not in after[3].extra  # the lone document apart
     assert after[3].document.file_id == files[3]["file_id"]
 
 

@@ -113,7 +113,9 @@ async def test_weekly_on_fridays_skips_the_holiday_friday(app, team, sessions):
     assert deadlines == [local("2026-12-11 16:00"), local("2026-12-25 16:00")]
 
 
-async def test_stopped_from_tasks_no_more_occurrences_and_the_assignee_is_told(app, team, sessions):
+async def test_stopped_from_tasks_no_more_occurrences_and_the_assignee_is_told(
+    app, team, sessions, sim
+):
     director, wang = team
     await _start(director, "/assign @wangwei 周报汇总 每周一 10:00")
     await at(app, "2026-12-07 09:31")
@@ -124,7 +126,8 @@ async def test_stopped_from_tasks_no_more_occurrences_and_the_assignee_is_told(a
         await wang.send("/tasks")
         assert "每周一 10:00" in wang.inbox[-1].plain and not wang.inbox[-1].buttons
         await director.press(listing, "⏹ 停止：周报汇总")
-    assert "已停止" in director.inbox[-1].plain or "已停止" in listing.plain
+    stopped = sim.message(listing.chat_id, listing.message_id)
+    assert "⏹ 周期任务已停止；已发出的任务仍需完成。" in stopped.plain and not stopped.buttons
     assert "张 总 停止了周期任务“周报汇总”" in wang.inbox[-1].plain
     await at(app, "2026-12-14 09:31")
     found = await _tasks(sessions)
