@@ -223,7 +223,7 @@ async def test_done_with_a_file_sends_the_file_with_the_notice(team, sessions):
     async with sessions() as s:
         done = await s.scalar(select(TaskEvent).where(TaskEvent.kind == "done"))
     assert done.details["file"]["name"] == "沈阳物业.csv"
-    assert "已验收" in notice.plain or "已验收" in director.inbox[-1].plain
+    assert "✅ 张 总 已验收。" in notice.plain and notice.document is not None  # caption edited
     assert not [m for m in director.inbox if "出了点问题" in m.plain]
 
 
