@@ -656,3 +656,21 @@ class ApprovalFollowup(Base):
     done_at: Mapped[datetime | None]
     answer: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+
+
+class PersonalSynonym(Base):
+    """A word one person uses for a form's field (`拉新` for registrations), learnt when they
+    correct what the sentence reader understood; shown to them and removable."""
+
+    __tablename__ = "personal_synonyms"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "form_key", "phrase"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    form_key: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    phrase: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
