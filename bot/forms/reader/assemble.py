@@ -56,9 +56,10 @@ class Reading:
     said_none: dict[str, Found] = field(default_factory=dict)  # 没有问题: a text field, empty
     channels: list[ChannelHit] = field(default_factory=list)  # known ones and new names
     unplaced: list[tuple[Number, str]] = field(default_factory=list)  # (number, words near it)
-    vague: list[Number] = field(default_factory=list)  # 100多, 十几: not filed on a guess
+    vague: list[tuple[Number, tuple[int, int]]] = field(default_factory=list)  # 100多 (clause)
     leftover: list[str] = field(default_factory=list)  # words that went nowhere
     counted: list[Number] = field(default_factory=list)  # "跑了两家": a count of channels named
+    used: list[tuple[int, int]] = field(default_factory=list)  # every span a value came from
     period_day: date | None = None
 
     def snippet(self, spans: Sequence[tuple[int, int]]) -> str:
@@ -125,6 +126,7 @@ def _clause_of(parts: Sequence[Clause], at: int) -> int:
 def _put(reading: Reading, found: Found) -> None:
     """Keep a value; a second one for the field is noted (the last one stays, as people correct
     themselves: "下载120，不对，150")."""
+    reading.used += found.spans
     before = reading.found.get(found.field)
     if before is not None:
         if before.value == found.value:
@@ -171,6 +173,7 @@ def _texts(reading, norm, parts, cues, numbers) -> list[tuple[int, int, str]]:
 
 
 def _put_text(reading: Reading, found: Found) -> None:
+    reading.used += found.spans
     before = reading.found.get(found.field)
     if before is None:
         reading.found[found.field] = found
@@ -227,7 +230,7 @@ def _pair_numbers(reading, norm, parts, clause: Clause, cues, numbers) -> None:
         c for c in cues if clause.start <= c.start < clause.end and c.kind in (NUMBER, CHANNELS)
     ]
     here_numbers = [n for n in numbers if clause.start <= n.start < clause.end]
-    reading.vague += [n for n in here_numbers if n.vague]
+    reading.vague += [(n, (clause.start, clause.end)) for n in here_numbers if n.vague]
     here_numbers = [n for n in here_numbers if not n.vague]
     pairs = []
     for cue in here_cues:
@@ -358,7 +361,8 @@ def _choices(reading, form: FormSpec, norm: str, free, regions, industries) -> N
 
 def _leftover(reading: Reading, norm: str, parts) -> list[str]:
     """Clauses from which nothing at all was read, when they hold more than fillers."""
-    used = [s for f in reading.found.values() for s in f.spans]
+    used = [s for f in reading.found.values() for s in f.spans] + reading.used
+    used += [span for _, span in reading.vague]
     used += [s for f in reading.said_none.values() for s in f.spans]
     used += [(h.start, h.end) for h in reading.channels]
     used += [(n.start, n.end) for n in reading.counted]
