@@ -29,8 +29,9 @@ async def wang(app, sim, sessions, channel_manager, director, thursday_afternoon
     await tick(app.bot_data, app.bot)
     async with sessions() as s, s.begin():
         for name in ("华润物业", "万科物业"):
+            now = clock.now()
             s.add(Channel(name=name, norm_name=name, industry="property", region="shenyang",
-                          stage="contacted", created_at=clock.now(), updated_at=clock.now()))  # fmt: skip
+                          stage="contacted", created_at=now, updated_at=now))  # fmt: skip
     return channel_manager
 
 
@@ -95,6 +96,7 @@ async def test_contradictions_repeats_and_vague_figures_are_pointed_out(app, wan
     assert "不是确切的数，没有填：“下载100多”。" in card
 
 
+@pytest.mark.databases
 async def test_a_correction_teaches_the_person_their_own_word(app, sessions, wang):
     await wang.send("/daily 拉新35，下载120，新增0，在谈1，签约0，上线0，明天去万科")
     assert "渠道带来的注册量" in q(wang)  # required, not understood: asked
@@ -103,7 +105,11 @@ async def test_a_correction_teaches_the_person_their_own_word(app, sessions, wan
     assert "记住了：你说的“拉新”指渠道带来的注册量" in card
     async with sessions() as s:
         learnt = await s.scalar(select(PersonalSynonym))
-    assert (learnt.phrase, learnt.field, learnt.form_key) == ("拉新", "registrations", "daily_channel")
+    assert (learnt.phrase, learnt.field, learnt.form_key) == (
+        "拉新",
+        "registrations",
+        "daily_channel",
+    )
     await wang.press(wang.inbox[-1], "✖ 取消")
 
     await wang.send("/daily 拉新40，下载90，新增0，在谈1，签约0，上线0，明天去华润")
@@ -135,6 +141,36 @@ async def test_a_sentence_as_the_first_answer_fills_the_form(app, wang):
     assert "渠道带来的下载量：120 ← “下载120”" in q(wang) and "✅ 提交" in buttons(wang)
 
 
-async def test_a_new_channel_named_in_the_sentence_is_offered_to_add(app, wang):
+async def test_a_new_channel_named_in_the_sentence_is_offered_to_add(app, sessions, wang):
     await wang.send("/daily 拜访了绿地物业，在谈，下载10，注册2，新增1，签约0，上线0，明天再去")
-    assert "新渠道「绿地物业」还不在渠道库中" in q(wang) or "绿地物业" in q(wang)
+    assert "新渠道「绿地物业」还不在渠道库中。它在哪个地区？" in q(wang)
+    await wang.press(wang.inbox[-1], "沈阳")
+    await wang.press(wang.inbox[-1], "物业")
+    await wang.press(wang.inbox[-1], "完成")
+    card = q(wang)
+    assert "接触的渠道：绿地物业" in card and "洽谈中的渠道数：1 ← “绿地物业，在谈”" in card
+    async with sessions() as s:
+        assert await s.scalar(select(Channel.name).where(Channel.name == "绿地物业")) == "绿地物业"
+
+
+async def test_an_english_sentence_fills_the_weekly_summary(app, sessions, user_ops_manager, wang):
+    lina = user_ops_manager
+    await make_staff(sessions, lina, "user_ops")
+    await lina.send("/start")
+    await tick(app.bot_data, app.bot)
+    await lina.send(
+        "/weekly new registrations 900, active 2000, retained 1200, churned 100, won back 20. "
+        "Feedback: users want a PDF bill. Actions: added it to the roadmap"
+    )
+    card = q(lina)
+    assert "New registrations this week: 900 ← “new registrations 900”" in card
+    assert "Users won back: 20 ← “won back 20”" in card
+    assert "This week's user feedback: users want a PDF bill" in card
+    assert "Nothing is filed until you press Submit." in card
+    await lina.press(lina.inbox[-1], "✅ Submit")
+    async with sessions() as s:
+        report = await s.scalar(select(Report))
+    assert (
+        report.answers["active_users"] == 2000
+        and report.answers["actions"] == "added it to the roadmap"
+    )

@@ -676,7 +676,8 @@ async def _picked_new(
     if _channel_ref(channel) not in selected:
         selected.append(_channel_ref(channel))
     queue = list(new.get("queue", []))
-    scratch: dict[str, Any] = {**_kept(draft), "sel": selected, "added": channel.name}
+    back_to = {"return": draft.scratch["return"]} if "return" in draft.scratch else {}
+    scratch: dict[str, Any] = {**_kept(draft), **back_to, "sel": selected, "added": channel.name}
     if queue:
         scratch["new"] = {"name": queue[0], "queue": queue[1:]}
     draft.scratch = scratch
