@@ -20,12 +20,14 @@ pytestmark = pytest.mark.databases
 BUDGET = {
     "/help": 2,  # 4: redelivery check, the sender with their roles
     "/my": 3,  # 6: + what is owed and the latest reports, in one statement
-    "form answer": 6,  # 8: + the open prompt, the draft, its update
+    # 8: + the open prompt, the draft, its update; 6 until the sentence reader (issue 21) added
+    # the channel names and the person's synonyms (over the goal of 6: decision 67).
+    "form answer": 8,
     "form button": 4,  # 5: + the draft and its update
     "list button": 4,  # 5: + a page of channels and their count
     "stage change": 7,  # 11: + the channel, its update, its history, an audit row
     "approve": 36,  # 38: the decision, its cards and notices, and sending them at once
-    "daily in one message": 11,  # 13
+    "daily in one message": 13,  # 13; 11 after the first cuts, 13 with the sentence reader
     "submit": 19,  # 21: the report, 6 metrics, a version, the obligation, an audit row
 }
 

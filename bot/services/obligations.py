@@ -109,26 +109,35 @@ async def owers(session: AsyncSession, form: FormSpec) -> list[Staff]:
 
 
 async def create_ahead(
-    session: AsyncSession, forms: tuple[FormSpec, ...], cal: WorkCalendar, tz: ZoneInfo
+    session: AsyncSession,
+    forms: tuple[FormSpec, ...],
+    cal: WorkCalendar,
+    tz: ZoneInfo,
+    only: Staff | None = None,
 ) -> int:
-    """Create this period's and the next period's obligations; returns how many were new."""
+    """Create this period's and the next period's obligations; returns how many were new.
+    `only`: just this person's (who joined a moment ago), the forms of their roles only."""
     now = clock.now()
     today = local_date(now, tz)
     created = 0
     for form in forms:
         if form.cadence not in PERIOD_KIND:
             continue  # adhoc forms (activity plans) are filed when wanted, never owed
+        if only is not None and not only.role_names & set(form.roles):
+            continue
         for period in periods_ahead(form, today):
             plan = schedule(form, period, cal, tz)
             # A form added mid-period whose due day is long past owes nothing for it.
             if plan is not None and plan.closes_at > now:
-                missing = await _owing_without_row(session, form, plan)
+                missing = await _owing_without_row(session, form, plan, only)
                 if missing:
                     created += await _create_missing(session, form.key, plan, missing, tz, now)
     return created
 
 
-async def _owing_without_row(session: AsyncSession, form: FormSpec, plan: Schedule) -> list:
+async def _owing_without_row(
+    session: AsyncSession, form: FormSpec, plan: Schedule, only: Staff | None = None
+) -> list:
     """Active owers of `form` who joined before the due time and have no row for the period
     (id and joined_at): asked of the database, so a minute with nothing to create loads no
     person and no obligation (loading them all cost 1.5 s a tick at 10,000 staff)."""
@@ -147,6 +156,8 @@ async def _owing_without_row(session: AsyncSession, form: FormSpec, plan: Schedu
         )
         .order_by(Staff.id)
     )
+    if only is not None:
+        query = query.where(Staff.id == only.id)
     return list(await session.execute(query))
 
 
