@@ -289,7 +289,9 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
         return await show(session, draft, ctx)
     if draft.scratch.get("new") is not None:
         return await _typed_new_channel_detail(session, draft, ctx, text)
-    if _fresh(draft) and spec.type not in FILE_TYPES:  # a whole report typed as the first answer
+    # A whole report typed as the first answer (a text question's answer is its own, though:
+    # an activity's title may name a region and a date).
+    if _fresh(draft) and spec.type not in ("text", "longtext", *FILE_TYPES):
         understood = await sentence.understand(session, ctx, text)
         if understood.count >= 2:
             return await sentence.put(session, draft, ctx, understood)

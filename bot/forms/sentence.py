@@ -56,8 +56,10 @@ async def understand(session: AsyncSession, ctx: "flow.FlowContext", text: str) 
 
 
 def better_than_labels(understood: Understood, labelled: OneShot) -> bool:
-    """The sentence reading is used when it fills more fields than "label: value" lines do
-    (so a report pasted as labelled lines is read exactly as before)."""
+    """The sentence reading is used when it fills more fields than "label: value" lines do,
+    and never for several lines with labels in them (a pasted template reads as before)."""
+    if labelled.answers and "\n" in understood.reading.text.strip():
+        return False
     return understood.count > len(labelled.answers)
 
 
