@@ -241,7 +241,7 @@ def _pair_numbers(reading, norm, parts, clause: Clause, cues, numbers) -> None:
             gap = _gap(norm, cue.end, number.start) if after else _gap(norm, number.end, cue.start)
             if gap is None or (number.weak and gap > 0):
                 continue
-            english = cue_finder_ascii(norm, cue)
+            english = _english(norm, cue)
             colon = after and re.match(r"\s*[:=]", norm[cue.end :])
             penalty = 0.0 if colon else (0.5 if after == english else 0.0)
             pairs.append((gap + penalty, abs(number.start - cue.start), cue, number))
@@ -279,12 +279,10 @@ def _only_number_field(reading: Reading, form: FormSpec) -> None:
     if len(fields) != 1 or fields[0].key in reading.found or len(reading.unplaced) != 1:
         return
     number, _ = reading.unplaced.pop()
-    reading.found[fields[0].key] = Found(
-        fields[0].key, number.value, ((number.start, number.end),), "only"
-    )
+    _put(reading, Found(fields[0].key, number.value, ((number.start, number.end),), "only"))
 
 
-def cue_finder_ascii(norm: str, cue: Cue) -> bool:
+def _english(norm: str, cue: Cue) -> bool:
     """An English word: its number usually comes first (120 downloads)."""
     return norm[cue.start : cue.end].isascii()
 
@@ -296,7 +294,7 @@ def _words_near(norm: str, number: Number) -> str:
         norm[max(0, number.start - 6) : number.start],
     )
     if before:
-        return before[1]
+        return re.sub(r"^(?:今天|今日|又|也|还|共)", "", before[1]) or before[1]
     after = re.match(r"\s*([\u4e00-\u9fff]{2,4})", norm[number.end : number.end + 6])
     if after:
         return after[1]
