@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,7 +58,7 @@ async def child(args: argparse.Namespace) -> None:
     else:
         from bot.app import build_application, startup
 
-        clock.start_at(clock.parse_local(args.at, settings.team.tz))
+        clock.start_at(datetime.fromisoformat(args.at).replace(tzinfo=settings.team.tz))
         app = build_application(settings)
         await app.initialize()
         await startup(app)
