@@ -66,13 +66,68 @@ async def measure(base: str, url_for, shots: bool) -> list[tuple]:
     return rows
 
 
+# A plan 王伟 proposes after the scene, so that something waits on the approvals page.
+PLAN = """/activity
+活动主题：元旦缴费抽奖
+活动目的：提高缴费用户留存
+量化指标：缴费用户 300 人
+线上还是线下？：线上
+开始日期：2026-12-28
+结束日期：2027-01-03
+主要地区：沈阳
+涉及的渠道：华润物业
+需要的物资：礼品
+预算（元）：2000
+预期收益 / 效果预估：缴费用户 +5%
+风险预估与危机处理：奖品被刷：每人限一次"""
+
+
+FEEDBACK = (
+    (2002, "/feedback 缴费页面太慢，经常卡住"),
+    (2003, "/feedback 缴费页面太慢，经常卡住！"),
+    (2002, "/feedback 希望增加电子发票"),
+    (2003, "/feedback The app crashes when I open the bill"),
+    (2002, "/feedback 物业费能不能便宜点"),
+)
+
+
+async def propose(sim) -> None:
+    """The week's feedback, and 王伟 submits PLAN; returns once the director has its card."""
+    for who, text in FEEDBACK:
+        person = sim.users[who]
+        before = len(person.inbox)
+        await person.send(text)
+        await _until(lambda person=person, before=before: len(person.inbox) > before)
+    global _last
+    wang, director = sim.users[2002], sim.users[1001]
+    _last = lambda: wang.inbox[-1].plain if wang.inbox else ""  # noqa: E731
+    cards = len(director.inbox)
+    await wang.send(PLAN)
+    await _until(lambda: wang.inbox and "提交" in str(wang.inbox[-1].buttons))
+    await wang.press(wang.inbox[-1], "✅ 提交")
+    await _until(lambda: len(director.inbox) > cards)
+
+
+def _last() -> str:
+    return ""
+
+
+async def _until(done, limit: float = 15.0) -> None:
+    for _ in range(int(limit / 0.05)):
+        if done():
+            return
+        await asyncio.sleep(0.05)
+    raise SystemExit(f"the bot did not answer in the bench's scene: {_last()}")
+
+
 async def main(shots: bool) -> None:
     from bot.cli.demo import run_demo
 
     print(await header("dashboard: requests, bytes and first view per page", None))
     found: list[tuple] = []
 
-    async def then(base, url_for):
+    async def then(base, url_for, sim):
+        await propose(sim)
         found.extend(await measure(base, url_for, shots))
 
     with contextlib.redirect_stdout(io.StringIO()):  # the scene's transcript is not the point
