@@ -241,3 +241,18 @@ async def test_staff_cannot_decide_and_the_attempt_is_audited(
     assert audit is not None and audit.actor_telegram_id == user_ops_manager.id
     bad = await web.post("/app/api/approvals/decide", headers=lina, content=json.dumps([1]))
     assert bad.status_code == 400
+
+
+def test_the_demo_url_carries_init_data_signed_now_and_the_theme():
+    from urllib.parse import parse_qs, urlsplit
+
+    from bot import clock
+    from bot.web import demo
+
+    url = demo.open_url("http://127.0.0.1:1", {"id": 1001, "first_name": "张总"}, "1:TOKEN")
+    fragment = parse_qs(urlsplit(url).fragment)
+    user = initdata.verify(fragment["tgWebAppData"][0], "1:TOKEN", 60, clock.now())
+    assert user.id == 1001
+    assert json.loads(fragment["tgWebAppThemeParams"][0])["bg_color"] == "#ffffff"
+    with pytest.raises(initdata.InitDataError, match="bad_signature"):
+        initdata.verify(fragment["tgWebAppData"][0], "2:OTHER", 60, clock.now())
