@@ -209,7 +209,7 @@
     lines.forEach(function (l) {
       var note = l.problem ? say("problem_" + l.problem) : (l.pace ? say("pace", { pace: l.pace }) : "");
       list.appendChild(el("li", {}, [
-        el("span", { class: "who", text: l.name + (l.weight ? " (" + say("weight", { weight: l.weight }) + ")" : "") }),
+        el("span", { class: "who", text: l.name + (l.weight ? say("weight", { weight: l.weight }) : "") }),
         el("span", { class: "what", text: l.actual + " / " + l.target + " · " + l.completion }),
         note ? el("span", { class: "note", text: note }) : null
       ]));
