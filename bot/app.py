@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import LOCALES
 from bot.kpis.spec import source_problem
+from bot.ordering import ChatOrder
 from bot.pacing import ChatPacer
 from bot.services import menu, team
 from bot.state import AppState, BotContext
@@ -51,6 +52,7 @@ def build_application(
         builder = builder.rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
     app = (
         builder.application_class(OpsApplication)
+        .concurrent_updates(ChatOrder())  # chats at once, each chat in order (decision 67)
         .token(settings.require_token())
         .base_url(settings.telegram.base_url)
         .request(connect.request(route))
