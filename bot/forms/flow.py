@@ -308,8 +308,11 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
 
 def _fresh(draft: Draft) -> bool:
     """Nothing happened since /daily asked its first question."""
-    return draft.version == 1 and draft.mode == Mode.ASK and draft.cursor == "0" and (
-        not draft.scratch and draft.report_id is None
+    return (
+        draft.version == 1
+        and draft.mode == Mode.ASK
+        and draft.cursor == "0"
+        and (not draft.scratch and draft.report_id is None)
     )
 
 
