@@ -109,12 +109,90 @@ def request_key(request_id: int) -> str:
 
 def card_key(request: ApprovalRequest, telegram_id: int) -> str:
     """Outbox key of one decider's card of this version (later edits refer to it)."""
-    return f"req:{request.id}:v{request.version}:card:{telegram_id}"
+    return presenter(request).card_key(request.id, request.version, telegram_id)
+
+
+class Presenter:
+    """What the people of a request read and what the audit log says: cards, their buttons and
+    keys, the proposer's notice, the announcement. The engine's own words by default; a form
+    whose requests read otherwise registers its own in PRESENTERS (activity plans: decision 65).
+    """
+
+    # The engine's reminders and escalation (remind) speak for this form.
+    reminds = True
+
+    def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
+        """Outbox key of one decider's card of `version`."""
+        return f"req:{request_id}:v{version}:card:{telegram_id}"
+
+    def about(self, request: ApprovalRequest) -> str:
+        """The sender's check of a card: still wanted while this version waits (bot/sender.py)."""
+        return f"req:{request.id}:{request.version}"
+
+    async def card(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
+        """The open card of the current step."""
+        return await card_text(session, request, locale)
+
+    def buttons(self, request: ApprovalRequest, locale: str) -> Buttons:
+        """The open card's buttons."""
+        return card_buttons(request, locale)
+
+    def files(self, request: ApprovalRequest) -> list[dict[str, Any]]:
+        """The files the card carries."""
+        return files(request)
+
+    async def closed_card(
+        self, session: AsyncSession, request: ApprovalRequest, locale: str, *, closed_by: str,
+        outcome: str, step: int,
+    ) -> str:  # fmt: skip
+        """A card of a decided (or withdrawn) version: who decided it, no buttons."""
+        return await card_text(
+            session, request, locale, closed_by=closed_by, outcome=outcome, at_step=step
+        )
+
+    def closed_key(self, key: str, request: ApprovalRequest) -> str:
+        """Outbox key of the edit that closes the card `key`."""
+        return f"{key}:closed"
+
+    async def decided(
+        self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
+        comment: str | None,
+    ) -> None:  # fmt: skip
+        """A decision was recorded (before the cards close and the proposer is told)."""
+
+    async def tell_proposer(
+        self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
+        comment: str | None,
+    ) -> None:  # fmt: skip
+        """The proposer is told the outcome (`person` is the proposer when self-approved)."""
+        await _tell_proposer(session, request, person, decision, comment)
+
+    async def announce(
+        self, session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
+    ) -> None:
+        """[forms.approval.after] announce = "group" | "directors" | "none"."""
+        await _announce_generic(session, request, proposer, where)
+
+    async def audit(
+        self, session: AsyncSession, actor: int | None, event: str, request: ApprovalRequest,
+        **details: Any,
+    ) -> None:  # fmt: skip
+        """Record `event` (submitted, resubmitted, a decision, withdrawn, running, completed)."""
+        await audit.record(session, actor, f"approval.{event}", request_key(request.id), **details)
+
+
+# Per form key; every other form reads as the engine's own Presenter.
+PRESENTERS: dict[str, Presenter] = {}
+GENERIC = Presenter()
+
+
+def presenter(request: ApprovalRequest) -> Presenter:
+    """Who words this request's cards and notices."""
+    return PRESENTERS.get(request.form_key, GENERIC)
 
 
 def _about(request: ApprovalRequest) -> str:
-    # The sender's "req" check: still wanted while this version waits (bot/sender.py).
-    return f"req:{request.id}:{request.version}"
+    return presenter(request).about(request)
 
 
 async def still_wanted(session: AsyncSession, about: str) -> bool:
@@ -295,11 +373,11 @@ async def submit(
     session.add(
         ApprovalRound(request_id=request.id, round=request.round, answers=answers, submitted_at=now)
     )
-    await audit.record(
+    await presenter(request).audit(
         session,
         proposer.telegram_id,
-        "approval.submitted" if request.round == 1 else "approval.resubmitted",
-        request_key(request.id),
+        "submitted" if request.round == 1 else "resubmitted",
+        request,
         form=form.key,
         round=request.round,
     )
@@ -368,13 +446,14 @@ async def _open_step(session: AsyncSession, request: ApprovalRequest, today: dat
 
 async def _send_card(session: AsyncSession, request: ApprovalRequest, person: Staff) -> bool:
     # Receipts, a draft, a design: one file carries the card as its caption, several follow it.
+    shown = presenter(request)
     return await enqueue_card(
         session,
         card_key(request, person.telegram_id),
         person.telegram_id,
-        await card_text(session, request, person.locale),
-        card_buttons(request, person.locale),
-        files(request),
+        await shown.card(session, request, person.locale),
+        shown.buttons(request, person.locale),
+        shown.files(request),
         about=_about(request),
     )
 
@@ -431,7 +510,8 @@ async def history(session: AsyncSession, request: ApprovalRequest, locale: str) 
     ]
 
 
-async def _previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
+async def previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
+    """The answers of the round before this one (a resubmission's card shows the changes)."""
     if request.round <= 1:
         return None
     return await session.scalar(
@@ -455,7 +535,7 @@ async def card_text(
     this version (`outcome`: approve, reject, changes, withdrawn), the card says so instead of
     asking."""
     proposer = await session.get(Staff, request.proposer_id)
-    before = await _previous_answers(session, request)
+    before = await previous_answers(session, request)
     # activity plans and requests keep their labels the same way: one diff, one row builder.
     diff = activities.changes(request, before, locale) if before is not None else None
     rows = activities.plan_rows(request, locale)
@@ -592,11 +672,13 @@ async def _record(
         )
     )  # fmt: skip
     await session.flush()
-    await audit.record(
+    shown = presenter(request)
+    await shown.decided(session, request, person, decision, comment)
+    await shown.audit(
         session,
         person.telegram_id,
-        f"approval.{decision}",
-        request_key(request.id),
+        decision,
+        request,
         round=request.round,
         step=step + 1,
         comment=comment,
@@ -634,7 +716,7 @@ async def _advance(
         await _finish(session, request, person, today, comment)
         return
     await _tell_listeners(session, request, request.status)
-    await _tell_proposer(session, request, person, decision, comment)
+    await presenter(request).tell_proposer(session, request, person, decision, comment)
 
 
 async def _finish(
@@ -648,7 +730,9 @@ async def _finish(
         await session.flush()
     proposer = await session.get(Staff, request.proposer_id)
     await _tell_listeners(session, request, RequestStatus.APPROVED)
-    await _tell_proposer(session, request, person or proposer, Decision.APPROVE, comment)
+    await presenter(request).tell_proposer(
+        session, request, person or proposer, Decision.APPROVE, comment
+    )
     # [forms.approval.after] as it was when the request was (re)submitted.
     for key, value in (request.steps.get("after") or {}).items():
         action = AFTER_APPROVAL.get(key)
@@ -694,7 +778,8 @@ async def _close_cards(
 ) -> None:
     """Edit every copy of this version's card (each decider's, an escalated director's) to
     say who decided it; the buttons go."""
-    prefix = f"req:{request.id}:v{version}:card:"
+    shown = presenter(request)
+    prefix = shown.card_key(request.id, version, "")
     keys = await session.scalars(
         select(Outbox.dedup_key).where(
             Outbox.dedup_key.like(f"{prefix}%"),
@@ -705,10 +790,10 @@ async def _close_cards(
     for key in [k for k in keys if k.removeprefix(prefix).isdigit()]:
         reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
         locale = reader.locale if reader else "zh"
-        text = await card_text(
-            session, request, locale, closed_by=decider, outcome=outcome, at_step=step
+        text = await shown.closed_card(
+            session, request, locale, closed_by=decider, outcome=outcome, step=step
         )
-        await enqueue_edit(session, f"{key}:closed", key, text)
+        await enqueue_edit(session, shown.closed_key(key, request), key, text)
 
 
 async def _may_press(
@@ -726,7 +811,8 @@ async def _may_press(
         except ApprovalError:
             sent = await session.scalar(
                 select(Outbox.id).where(
-                    Outbox.dedup_key == f"req:{request.id}:v{version}:card:{person.telegram_id}"
+                    Outbox.dedup_key
+                    == presenter(request).card_key(request.id, version, person.telegram_id)
                 )
             )
             if sent is None:
@@ -825,10 +911,9 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     await prompts.close_about(session, request_key(request_id))
     await _tell_listeners(session, request, RequestStatus.WITHDRAWN)
     await _close_cards(session, request, version, request.step, proposer.display_name, "withdrawn")
-    await audit.record(
-        session, proposer.telegram_id, "approval.withdrawn", request_key(request_id),
-        round=request.round,
-    )  # fmt: skip
+    await presenter(request).audit(
+        session, proposer.telegram_id, "withdrawn", request, round=request.round
+    )
     return request
 
 
@@ -934,7 +1019,7 @@ async def remind(
         )
     )
     queued = 0
-    for request in due:
+    for request in [r for r in due if presenter(r).reminds]:
         overdue = request.step_due_at <= now
         phase = "overdue" if overdue else "before"
         for person in await deciders(session, request, today):
@@ -995,6 +1080,12 @@ async def _announce(
     session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
 ) -> None:
     """[forms.approval.after] announce = "group" | "directors" | "none"."""
+    await presenter(request).announce(session, request, proposer, where)
+
+
+async def _announce_generic(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
+) -> None:
     if where == "group":
         group = await team.get(session)
         if group.group_chat_id is not None:
@@ -1055,7 +1146,7 @@ async def start_due(session: AsyncSession, today: date) -> int:
             continue
         if await _move(session, request, (RequestStatus.APPROVED,), RequestStatus.RUNNING):
             started += 1
-            await audit.record(session, None, "approval.running", request_key(request.id))
+            await presenter(request).audit(session, None, "running", request)
     return started
 
 
@@ -1068,9 +1159,7 @@ async def complete(session: AsyncSession, request: ApprovalRequest, by: Staff | 
         session, request, (RequestStatus.APPROVED, RequestStatus.RUNNING), RequestStatus.COMPLETED
     ):
         return False
-    await audit.record(
-        session, by.telegram_id if by else None, "approval.completed", request_key(request.id)
-    )
+    await presenter(request).audit(session, by.telegram_id if by else None, "completed", request)
     return True
 
 
@@ -1103,5 +1192,6 @@ async def count_pending(session: AsyncSession) -> int:
     )
 
 
-# The link, figures and results asked after approval register their after-actions on import.
-from bot.services import approval_budget, approval_followups  # noqa: E402, F401
+# The link, figures and results asked after approval register their after-actions on import;
+# activity plans their presenter.
+from bot.services import activity_presenter, approval_budget, approval_followups  # noqa: E402, F401
