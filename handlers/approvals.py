@@ -10,8 +10,8 @@ from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import local_date
 from bot.i18n import t
-from bot.models import Prompt, Staff
-from bot.services import activities, approval_followups, approvals, audit
+from bot.models import ACTIVITY_FORM, Prompt, Staff
+from bot.services import approval_followups, approvals, audit
 from bot.services import staff as staff_service
 from bot.services.approvals import APPROVE, CHANGES, COMMENT, NOTE, REJECT, ApprovalError
 from bot.state import BotContext
@@ -59,7 +59,7 @@ async def approve_request(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
     """✅ Approve: at once; the service checks that this step is the presser's to decide."""
-    request_id, version = (int(v) for v in APPROVE.unpack(update.callback_query.data))
+    request_id, version = await _ids(session, APPROVE, update)
     try:
         request = await approvals.decide(
             session, request_id, version, me, Decision.APPROVE,
@@ -103,13 +103,20 @@ async def note_request(
     await _ask(update, context, session, me, NOTE, Decision.NOTE)
 
 
+async def _ids(session: AsyncSession, action: Action, update: Update) -> tuple[int, int]:
+    """(request, version) a card's button carries; a card sent before migration 0018 carries
+    the request's old id."""
+    request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+    return await approvals.renumbered(session, request_id), version
+
+
 def _done(request) -> dict:
     """What approval_done.html.j2 says after a decision (a suggestion's answers differ)."""
     return {"request": request, "suggestion": approvals.style(request) == "suggestion"}
 
 
 async def _ask(update, context, session, me: Staff, action: Action, decision: Decision) -> None:
-    request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
+    request_id, version = await _ids(session, action, update)
     reports, today = context.settings.reports, _today(context)
     try:
         request = await approvals.get(session, request_id)
@@ -156,12 +163,14 @@ async def show_pending(
     """/pending: everything waiting for my decision, oldest first, grouped by kind: activity
     plans (directors and their deputies), then each approvable form's requests."""
     today = _today(context)
-    plans = await approvals.plans_waiting(session, me, today)
+    # Activity plans are requests the engine decides (decision 65); they keep a list of their own.
+    waiting = await approvals.waiting_for(session, me, today)
+    plans = [r for r in waiting if r.form_key == ACTIVITY_FORM]
     plan_items = [
         (p, (await staff_service.get(session, p.proposer_id)).display_name) for p in plans
     ]
     groups: dict[str, list] = {}
-    requests = await approvals.waiting_for(session, me, today)
+    requests = [r for r in waiting if r.form_key != ACTIVITY_FORM]
     for request in requests:
         proposer = await staff_service.get(session, request.proposer_id)
         where = approvals.where_is(request, me.locale)
@@ -184,15 +193,16 @@ async def resend_card(
 ) -> None:
     """The request's current card again, here, for whoever may decide its step."""
     (request_id,) = SHOW_CARD.unpack(update.callback_query.data)
-    request = await approvals.get(session, int(request_id))
+    request = await approvals.get(session, await approvals.renumbered(session, int(request_id)))
     waiting = await approvals.waiting_for(session, me, _today(context))
     if request is None or request not in waiting:
         exc = ApprovalError("not_pending" if request is not None else "not_found")
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return
     await acknowledge(update)
-    text = await approvals.card_text(session, request, me.locale)
-    await send_rendered(update, text, approvals.card_buttons(request, me.locale))
+    shown = approvals.presenter(request)
+    text = await shown.card(session, request, me.locale)
+    await send_rendered(update, text, shown.buttons(request, me.locale))
 
 
 # ---- /mine ------------------------------------------------------------------------------------
@@ -205,8 +215,10 @@ async def show_mine(update: Update, context: BotContext, session: AsyncSession, 
 
 
 async def _mine(session: AsyncSession, me: Staff) -> tuple:
-    requests = await approvals.mine(session, me.id, LIST_MAX)
-    plans = (await activities.mine(session, me.id))[:LIST_MAX]
+    # Plans are requests too; they keep their own lines (their words, their withdraw button).
+    mine = await approvals.mine(session, me.id, 2 * LIST_MAX)
+    requests = [r for r in mine if r.form_key != ACTIVITY_FORM][:LIST_MAX]
+    plans = [r for r in mine if r.form_key == ACTIVITY_FORM][:LIST_MAX]
     buttons = rows_of(
         [
             (t(me.locale, "↩️ Withdraw #%(id)s", id=r.id), WITHDRAW.pack(r.id))
@@ -237,7 +249,8 @@ async def withdraw_request(
     """The proposer takes back a request still waiting for a decision."""
     (request_id,) = WITHDRAW.unpack(update.callback_query.data)
     try:
-        request = await approvals.withdraw(session, me, int(request_id))
+        request_id = await approvals.renumbered(session, int(request_id))
+        request = await approvals.withdraw(session, me, request_id)
     except ApprovalError as exc:
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return

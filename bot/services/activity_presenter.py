@@ -24,8 +24,10 @@ WORDS = {
 class PlanPresenter(approvals.Presenter):
     """An activity plan reads as it always did, whichever code decides it."""
 
-    # reminders.approval_nags reminds each director once of all their plans (pinned wording).
+    # reminders.approval_nags reminds each director once of all their plans (pinned wording),
+    # and activities.set_deadlines dates a plan from [approvals] decision_working_days.
     reminds = False
+    dated = False
 
     def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
         return f"act:{request_id}:v{version}:card:{telegram_id}"

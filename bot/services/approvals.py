@@ -34,9 +34,9 @@ from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import (
-    ActivityPlan,
     ApprovalDecision,
     ApprovalRequest,
+    ApprovalRequestId,
     ApprovalRound,
     Outbox,
     Prompt,
@@ -47,7 +47,7 @@ from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
-from bot.states import Decision, PlanStatus, RequestStatus
+from bot.states import Decision, RequestStatus
 
 # A decider's press on a request's card (handlers/approvals.py); the version it carries makes a
 # press on an older card (an earlier step, an earlier round) outdated.
@@ -120,6 +120,8 @@ class Presenter:
 
     # The engine's reminders and escalation (remind) speak for this form.
     reminds = True
+    # The engine dates each step from the form's deadline_workdays (set_deadlines).
+    dated = True
 
     def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
         """Outbox key of one decider's card of `version`."""
@@ -320,19 +322,24 @@ async def submit(
     today: date,
     request_id: int | None = None,
     pools: tuple = (),
+    approval: ApprovalSpec | None = None,
+    own: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     """File a new request, or resubmit one sent back for changes (a new round from step 1).
     `pools`: the configured budget pools; the one a [forms.approval.budget] names is kept with
-    the request as `steps["budget"]` (bot/services/approval_budget.py)."""
-    if form.approval is None:
+    the request as `steps["budget"]` (bot/services/approval_budget.py). A form with a target of
+    its own (an activity plan) gives its `approval` here, and `own`: the values of its own
+    row's columns and any it words itself (a plan's title)."""
+    approval = approval or form.approval
+    if approval is None:
         raise ApprovalError("not_approvable")
     now = clock.now()
     steps = {
         "form": form.name.model_dump(),
-        "steps": applicable_steps(form.approval, answers),
-        "leads": dict(form.approval.leads),
-        "after": form.approval.after.model_dump(exclude_none=True),
-        "approval": form.approval.model_dump(mode="json"),
+        "steps": applicable_steps(approval, answers),
+        "leads": dict(approval.leads),
+        "after": approval.after.model_dump(exclude_none=True),
+        "approval": approval.model_dump(mode="json"),
         "budget": approval_budget.snapshot(form, answers, pools, today),
     }
     values = dict(
@@ -348,10 +355,13 @@ async def submit(
         updated_at=now,
     )
     if request_id is None:
-        request = ApprovalRequest(
+        # A form with a row of its own (joined inheritance: an activity plan) files that class.
+        kinds = ApprovalRequest.__mapper__.polymorphic_map
+        kind = kinds.get(form.key, ApprovalRequest.__mapper__).class_
+        request = kind(
             form_key=form.key, proposer_id=proposer.id, round=1, version=1, created_at=now
         )
-        for key, value in values.items():
+        for key, value in (values | (own or {})).items():
             setattr(request, key, value)
         session.add(request)
         await session.flush()
@@ -370,6 +380,10 @@ async def submit(
         if changed.rowcount != 1:
             raise ApprovalError("not_pending")
         await session.refresh(request)
+        if own:  # the form's own columns, and the words it gives (SQL cannot set both tables)
+            for key, value in own.items():
+                setattr(request, key, value)
+            await session.flush()
     session.add(
         ApprovalRound(request_id=request.id, round=request.round, answers=answers, submitted_at=now)
     )
@@ -597,7 +611,7 @@ async def decide(
     decision: str,
     comment: str | None = None,
     *,
-    reports: ReportsConfig,
+    reports: ReportsConfig | None = None,
     today: date,
 ) -> ApprovalRequest:
     """Record the one decision on this version of the request; any other press raises
@@ -612,7 +626,8 @@ async def decide(
     if request is None:
         raise ApprovalError("not_found")
     await _may_press(session, request, version, person, today)
-    if comment is None and needs_reason(reports.form(request.form_key), decision):
+    form = reports.form(request.form_key) if reports is not None else None
+    if comment is None and needs_reason(form, decision):
         raise ApprovalError("empty_reason")
     step = request.step
     last = step + 1 >= len(_steps(request))
@@ -917,6 +932,13 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     return request
 
 
+async def renumbered(session: AsyncSession, request_id: int) -> int:
+    """The id a request has now, given the one a card sent before migration 0018 carries (ids
+    given since are above every old one, so a new id is never an old one)."""
+    moved = await session.get(ApprovalRequestId, request_id)
+    return moved.new_id if moved is not None else request_id
+
+
 async def get(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
     """A request by id."""
     return await session.get(ApprovalRequest, request_id)
@@ -963,14 +985,6 @@ def where_is(request: ApprovalRequest, locale: str) -> dict[str, Any]:
     }
 
 
-async def plans_waiting(session: AsyncSession, person: Staff, day: date) -> list[ActivityPlan]:
-    """Activity plans `person` decides on `day` (directors, and deputies standing in): /pending
-    shows them beside the requests, as it did before."""
-    if not person.has_role("director") and not await leave.acting_for(session, person.id, day):
-        return []
-    return [p for p in await activities.pending(session) if p.status == PlanStatus.PENDING]
-
-
 # ---- deadlines and reminders ------------------------------------------------------------------
 
 
@@ -986,7 +1000,7 @@ async def set_deadlines(
         )
     )
     count = 0
-    for request in list(undated):
+    for request in [r for r in undated if presenter(r).dated]:
         form = reports.form(request.form_key)
         days = form.approval.deadline_workdays if form and form.approval else 2
         request.step_due_at = activities.decision_deadline(request.updated_at, cal, tz, days)
