@@ -17,9 +17,10 @@ from bot.models import (
     ApprovalRequest,
     ApprovalRequestId,
     AuditLog,
+    BudgetCharge,
     Staff,
 )
-from bot.services import activities, approvals
+from bot.services import activities, approvals, budgets
 from bot.telegram_io import TelegramTransport
 
 pytestmark = pytest.mark.databases
@@ -126,3 +127,32 @@ async def test_a_press_on_a_card_sent_before_the_renumbering_finds_its_request(
 async def _staff_id(sessions, telegram_id: int) -> int:
     async with sessions() as s:
         return await s.scalar(select(Staff.id).where(Staff.telegram_id == telegram_id))
+
+
+async def _charges(sessions) -> list[tuple]:
+    async with sessions() as s:
+        rows = await s.scalars(select(BudgetCharge).order_by(BudgetCharge.about))
+        return [(c.about, c.pool, c.period_key, c.amount_fen, c.state) for c in rows]
+
+
+async def test_a_plans_money_is_a_charge_of_the_activities_pool(app, sessions, people):
+    """Held while it waits, charged once approved, given back when withdrawn: the activities
+    pool reads budget_charges like every pool (decision 65, step 5)."""
+    kept = await _file_plan(app, sessions, people.wang.id)
+    taken_back = await _file_plan(app, sessions, people.wang.id, title="撤回的", budget=50_000)
+    assert await _charges(sessions) == [
+        (f"req:{kept}", "activities", "2026-12", 100_000, "held"),
+        (f"req:{taken_back}", "activities", "2026-12", 50_000, "held"),
+    ]
+    card = next(m for m in reversed(people.zhang.inbox) if "社区地推" in m.plain and m.buttons)
+    await people.zhang.press(card, "✅ 批准")
+    async with sessions() as s, s.begin():
+        wang = await s.scalar(select(Staff).where(Staff.telegram_id == people.wang.id))
+        await activities.withdraw(s, wang, taken_back)
+
+    assert await _charges(sessions) == [
+        (f"req:{kept}", "activities", "2026-12", 100_000, "charged")
+    ]
+    async with sessions() as s:
+        view = await budgets.remainder(s, budgets.ACTIVITIES, "2026-12")
+    assert (view.charged, view.pending) == (100_000, 0)

@@ -276,8 +276,16 @@ async def test_activity_plans_become_requests_with_their_ids_and_back(empty_url)
             (4, 1, 2, "approve", None), (5, 1, 2, "reject", "why"), (6, 2, 2, "changes", "why"),
             (8, 1, 2, "approve", None), (9, 1, 2, "approve", None),
         ]  # fmt: skip
+        charges = await _rows(
+            conn, "SELECT about, pool, amount_fen, state FROM budget_charges ORDER BY pool, about"
+        )
+        assert charges == [
+            ("req:3", "activities", 100, "held"), ("req:4", "activities", 100, "charged"),
+            ("req:8", "activities", 100, "charged"), ("req:9", "activities", 90, "charged"),
+            ("req:10", "travel", 100, "held"),  # the request's, renumbered
+        ]  # fmt: skip
         named = [
-            await _rows(conn, "SELECT about FROM budget_charges"),
+            await _rows(conn, "SELECT about FROM budget_charges WHERE pool = 'travel'"),
             await _rows(conn, "SELECT dedup_key, about FROM outbox"),
             await _rows(conn, "SELECT period_key FROM drafts"),
             await _rows(conn, "SELECT target FROM audit_log"),
@@ -313,6 +321,7 @@ async def test_activity_plans_become_requests_with_their_ids_and_back(empty_url)
         assert await _rows(conn, "SELECT id, form_key FROM approval_requests") == [(1, "expense")]
         assert await _rows(conn, "SELECT request_id FROM approval_rounds") == [(1,)]
         assert await _rows(conn, "SELECT count(*) FROM approval_decisions") == [(0,)]
+        assert await _rows(conn, "SELECT about FROM budget_charges") == [("req:1",)]
         assert await _rows(conn, "SELECT dedup_key FROM outbox") == [("req:1:v1:card:1002",)]
         assert await _rows(conn, "SELECT target FROM audit_log") == [("approval:1",)]
     await migrate.upgrade(engine)  # and up again

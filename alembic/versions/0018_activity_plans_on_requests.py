@@ -54,6 +54,11 @@ REQUIRED = {"proposer_id", "status", "version", "title", "answers", "fields", "s
 REQUEST_COLUMNS = ("form_key", "proposer_id", "title", "answers", "fields", "steps", "status",
                    "step", "round", "version", "submitted_at", "step_due_at", "decided_at",
                    "created_at", "updated_at")  # fmt: skip
+# What a plan costs its pool: a completed plan's actual cost when known, else its budget.
+COST = (
+    "CASE WHEN status = 'completed' AND actual_cost_fen IS NOT NULL THEN actual_cost_fen "
+    "ELSE budget_fen END"
+)
 CHILDREN = ("approval_decisions", "approval_rounds", "approval_followups")
 
 requests = sa.table("approval_requests", sa.column("form_key"), sa.column("steps", sa.JSON()))
@@ -106,6 +111,17 @@ def upgrade() -> None:
             "ELSE 'approve' END, decision_reason, COALESCE(decided_at, updated_at) "
             "FROM activity_plans WHERE decided_by IS NOT NULL AND status IN "
             "('approved', 'rejected', 'changes_requested', 'running', 'completed')"
+        )
+    )
+    # The activities pool reads budget_charges like every pool: a plan's money follows its
+    # status (bot/services/budgets.py plan_charge), a completed plan's at its actual cost.
+    bind.execute(
+        sa.text(
+            "INSERT INTO budget_charges (pool, period_key, amount_fen, about, staff_id, state, at) "
+            f"SELECT 'activities', budget_period, {COST}, 'req:' || CAST(id AS VARCHAR(20)), "
+            "proposer_id, CASE status WHEN 'pending' THEN 'held' ELSE 'charged' END, updated_at "
+            "FROM activity_plans WHERE status IN ('pending', 'approved', 'running', 'completed') "
+            f"AND {COST} > 0"
         )
     )
     if postgres:  # the plan's id is its request's now: no sequence of its own

@@ -455,7 +455,8 @@ async def budget_left(session: AsyncSession, period_key: str) -> tuple[int | Non
     A month's own budget wins; without one, the month's quarter budget applies, with what is
     committed across the quarter. Pending plans reserve nothing: only approval commits money, so
     two pending plans can each fit the budget and the second approval's card shows the overrun.
-    A completed plan counts its actual cost when known.
+    A completed plan counts its actual cost when known. The figures are the pool's charges
+    (a plan's follows its row: budgets.plan_charge).
     """
     view = await budgets.remainder(session, budgets.ACTIVITIES, period_key)
     return view.budget, view.charged
