@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -25,10 +25,10 @@ from bot.forms.spec import (
 )
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
-from bot.models import ActivityPlan, ApprovalRequest, Budget, Prompt, Staff
+from bot.models import ACTIVITY_FORM, ActivityPlan, ApprovalRequest, Budget, Prompt, Staff
 from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services import approvals, audit, budgets, leave, prompts
+from bot.services import approvals, budgets, leave, prompts
 from bot.services import staff as staff_service
 from bot.services.budgets import COMMITTED, yuan
 from bot.services.errors import ServiceError
@@ -528,26 +528,9 @@ async def set_deadlines(
 
 
 async def start_due(session: AsyncSession, today: date) -> int:
-    """Approved plans whose start date has come become running; returns how many."""
-    due = list(
-        await session.scalars(
-            select(ActivityPlan.id).where(
-                ActivityPlan.status == PlanStatus.APPROVED, ActivityPlan.start_date <= today
-            )
-        )
-    )
-    started = 0
-    for plan_id in due:
-        # The status is the request's: an UPDATE of ActivityPlan cannot set it (decision 65).
-        changed = await session.execute(
-            update(ApprovalRequest)
-            .where(ApprovalRequest.id == plan_id, ApprovalRequest.status == PlanStatus.APPROVED)
-            .values(status=PlanStatus.RUNNING, updated_at=clock.now())
-        )
-        if changed.rowcount == 1:
-            started += 1
-            await audit.record(session, None, "activity.running", f"activity:{plan_id}")
-    return started
+    """Approved plans whose start date has come become running; returns how many (the engine
+    moves them: approvals.start_due, its audit worded activity.running by the presenter)."""
+    return await approvals.start_due(session, today, form_key=ACTIVITY_FORM)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Activity plans as the approval engine words them: the activity_* cards with act:v1 buttons,
 the decided notice, the group's announcement and the activity.* audit entries (decision 65)."""
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +40,9 @@ class PlanPresenter(approvals.Presenter):
     async def card(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
         before = await approvals.previous_answers(session, request)
         return await activities.card_text(session, request, locale, before=before)
+
+    def start_day(self, request: ApprovalRequest) -> date | None:
+        return request.start_date  # its own column (a plan built by hand has no answers)
 
     def buttons(self, request: ApprovalRequest, locale: str) -> Buttons:
         return activities.card_buttons(request, locale)

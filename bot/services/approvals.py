@@ -131,6 +131,15 @@ class Presenter:
         """The sender's check of a card: still wanted while this version waits (bot/sender.py)."""
         return f"req:{request.id}:{request.version}"
 
+    def start_day(self, request: ApprovalRequest) -> date | None:
+        """The day an approved request runs from: its [forms.approval.after] start_on field."""
+        field = (request.steps.get("after") or {}).get("start_on")
+        value = request.answers.get(field) if field else None
+        try:
+            return date.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return None
+
     async def card(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
         """The open card of the current step."""
         return await card_text(session, request, locale)
@@ -1139,20 +1148,17 @@ async def _starts_later(
 
 
 def start_day(request: ApprovalRequest) -> date | None:
-    """The day an approved request runs from (its `start_on` field), or None."""
-    field = (request.steps.get("after") or {}).get("start_on")
-    value = request.answers.get(field) if field else None
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
+    """The day an approved request runs from, or None (see Presenter.start_day)."""
+    return presenter(request).start_day(request)
 
 
-async def start_due(session: AsyncSession, today: date) -> int:
-    """Approved requests whose start day has come become running; returns how many."""
-    approved = await session.scalars(
-        select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
-    )
+async def start_due(session: AsyncSession, today: date, form_key: str | None = None) -> int:
+    """Approved requests (of `form_key`, or every form) whose start day has come become
+    running; returns how many."""
+    query = select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
+    if form_key is not None:
+        query = query.where(ApprovalRequest.form_key == form_key)
+    approved = await session.scalars(query.order_by(ApprovalRequest.id))
     started = 0
     for request in list(approved):
         day = start_day(request)
