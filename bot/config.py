@@ -168,6 +168,32 @@ class TelegramSettings(Section):
         return self
 
 
+class WebSettings(Section):
+    """[web]: the director's dashboard (a Telegram Mini App) and its API (decision 66)."""
+
+    # Polling mode serves /healthz, /metrics and the dashboard here when `port` is set; webhook
+    # mode serves them beside the webhook, on telegram.listen:telegram.port.
+    listen: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # The HTTPS address Telegram clients open (a TLS proxy in front of the port), ending in /app.
+    public_url: str | None = None
+    # Init data signed longer ago than this is refused (Telegram signs it when the app opens).
+    init_data_max_age_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        # Telegram opens Mini Apps over HTTPS only; a button with http:// is refused.
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(
+                "expected the dashboard's HTTPS address, e.g. https://bot.example.com/app"
+            )
+        return url.rstrip("/")
+
+
 class DatabaseSettings(Section):
     url: str = "sqlite+aiosqlite:///opsbot.db"
 
@@ -291,6 +317,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = ApprovalSettings()
     reminders: ReminderSettings = ReminderSettings()
     files: FilesSettings = FilesSettings()
+    web: WebSettings = WebSettings()
     # Budget pools by month or quarter: /budget, and the forms whose approval charges one.
     budgets: BudgetsConfig = BudgetsConfig()
     # Before reports and kpi: their validators check the roles they name against it.

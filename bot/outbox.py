@@ -4,6 +4,9 @@ Services import this module to enqueue; `bot/sender.py` sends the rows (docs/del
 """
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import select
@@ -19,6 +22,26 @@ Buttons = list[list[tuple[str, str]]]
 MEDIA_KINDS = {"photo": "sendPhoto", "document": "sendDocument"}
 CAPTION_MAX = 1024  # Telegram's limit on a photo's or document's caption
 ALBUM_MAX = 10  # items in one sendMediaGroup
+
+# Rows queued by this task since `watching()` began. A handler flushes the outbox after its
+# commit only when it queued something: a reply that queued nothing then reads nothing more (the
+# sender job sends any other backlog).
+_queued: ContextVar[list[str] | None] = ContextVar("queued", default=None)
+
+
+@contextmanager
+def watching() -> Iterator[list[str]]:
+    """Collect the keys of the rows queued in this task (nested: the outer block sees all)."""
+    outer = _queued.get()
+    if outer is not None:
+        yield outer
+        return
+    keys: list[str] = []
+    token = _queued.set(keys)
+    try:
+        yield keys
+    finally:
+        _queued.reset(token)
 
 
 async def enqueue(
@@ -51,6 +74,9 @@ async def enqueue(
     insert = insert_for(session)
     stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
     result = await session.execute(stmt)
+    watched = _queued.get()
+    if watched is not None and result.rowcount == 1:
+        watched.append(key)
     return result.rowcount == 1
 
 

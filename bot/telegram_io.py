@@ -11,6 +11,9 @@ from telegram import (
     InputFile,
     InputMediaDocument,
     InputMediaPhoto,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
 )
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -18,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot.models import Outbox
 from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, retry_seconds
 from bot.sender import SendResult
+from bot.web.links import WEB_APP
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -28,6 +32,8 @@ def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
 
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
+    if data.startswith(WEB_APP):  # the dashboard, opened inside Telegram (private chats only)
+        return InlineKeyboardButton(label, web_app=WebAppInfo(data.removeprefix(WEB_APP)))
     if data.startswith(("https://", "http://", "tg://")):
         return InlineKeyboardButton(label, url=data)
     return InlineKeyboardButton(label, callback_data=data)
@@ -116,6 +122,14 @@ class TelegramTransport:
                 **paced,
             )
             return SendResult(message_id=target)
+        if row.method == "setChatMenuButton":  # the dashboard's menu button (decision 66)
+            button = (
+                MenuButtonWebApp(p["text"], WebAppInfo(p["url"]))
+                if p.get("url")
+                else MenuButtonDefault()
+            )
+            await self.bot.set_chat_menu_button(chat_id=row.chat_id, menu_button=button)
+            return SendResult()
         if row.method == "setMyCommands":
             commands = [BotCommand(c, d) for c, d in p["commands"]]
             await self.bot.set_my_commands(commands, scope=BotCommandScopeChat(row.chat_id))

@@ -24,8 +24,10 @@ from bot import clock, connect, metrics
 from bot.app import ALLOWED_UPDATES, shutdown, startup
 from bot.config import Settings
 from bot.models import Outbox
+from bot.sender import deliver
 from bot.state import AppState
 from bot.states import UNSENT
+from bot.telegram_io import TelegramTransport
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 STALE_TICK = timedelta(minutes=3)
 # A health check that hangs is worse than one that says no.
 DB_TIMEOUT = 3.0
+FLUSH_ROWS = 20  # a decision edits a few cards; the sender job takes any rest
 
 
 class WebhookError(Exception):
@@ -87,13 +90,20 @@ def create_app(application: Application, settings: Settings) -> Starlette:
             log.warning("metrics: cannot read the outbox backlog: %r", exc)
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
-    return Starlette(
-        routes=[
-            Route(settings.telegram.webhook_path, telegram_update, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics_page, methods=["GET"]),
-        ]
-    )
+    from bot.web import dashboard  # the dashboard's modules only when a server is built
+
+    async def flush() -> None:  # what a decision on the dashboard queued goes out now
+        await deliver(application.bot_data.sessions, TelegramTransport(application.bot),
+                      limit=FLUSH_ROWS, rounds=1)  # fmt: skip
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+        *dashboard.routes(application.bot_data, flush),
+    ]
+    if settings.telegram.mode == "webhook":  # polling mode serves the rest (decision 66)
+        routes.insert(0, Route(settings.telegram.webhook_path, telegram_update, methods=["POST"]))
+    return Starlette(routes=routes)
 
 
 async def health(state: AppState, started: datetime) -> tuple[dict, bool]:
@@ -182,7 +192,7 @@ async def serve(application: Application, settings: Settings) -> None:
         await application.shutdown()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, keys: str = "telegram.listen, telegram.port") -> socket.socket:
     # Bound and listening before setWebhook, so Telegram's first post waits in the backlog
     # instead of being refused; and a port in use is reported before anything else starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -193,8 +203,7 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise WebhookError(
-            f"cannot listen on {host}:{port} (telegram.listen, telegram.port): "
-            f"{exc.strerror or exc}"
+            f"cannot listen on {host}:{port} ({keys}): {exc.strerror or exc}"
         ) from None
     sock.listen(128)
     sock.setblocking(False)

@@ -23,6 +23,7 @@ from handlers import (
     reports,
     staff,
     start,
+    synonyms,
     tasks,
     team,
     text,
@@ -68,6 +69,8 @@ def register(app: Application) -> None:
     tasks.register(app)
     # Reports: one command per configured form, their buttons, /my.
     reports.register(app)
+    # /synonyms: a person's own words for the sentence reader, and forgetting them.
+    synonyms.register(app)
     # Photos and documents in private chats: a form's file question, else what files are for.
     files.register(app)
     # Every typed private message, once: the sender's open prompt or form decides whether it is

@@ -47,7 +47,7 @@ async def _decide(update, context, session, director, request_id: int, approve: 
         await answer_alert(update, director.locale, "join_error.html.j2", **why)
         return
     if decision.staff is not None:
-        await owe_from_now(session, context)
+        await owe_from_now(session, context, decision.staff)
     await answer_note(
         update,
         director.locale,

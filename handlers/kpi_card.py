@@ -8,7 +8,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot import clock
 from bot.buttons import ID, Action
-from bot.calendar import ONE_DAY, Period
+from bot.calendar import Period
 from bot.i18n import t
 from bot.models import Staff
 from bot.services import kpi, kpi_view, periods
@@ -193,10 +193,7 @@ async def _assess(session: AsyncSession, context: BotContext, period: Period, pe
 
 def _days_left(context: BotContext, period: Period) -> int | None:
     """Working days after today, when the period is the current month (for the pace)."""
-    today = shared.today(context)
-    if period != Period.containing("month", today):
-        return None
-    return context.state.calendar.count_workdays(today + ONE_DAY, period.end) or None
+    return kpi_view.days_left(context.state.calendar, period, shared.today(context))
 
 
 def register(app) -> None:

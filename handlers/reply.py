@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 
+from bot import outbox
 from bot.outbox import CAPTION_MAX, Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
@@ -53,17 +54,19 @@ async def after_commit(context: BotContext) -> AsyncIterator[None]:
         return
     calls: list[Callable[[], Awaitable[object]]] = []
     token = _held.set(calls)
-    try:
-        yield
-    finally:
-        _held.reset(token)
+    with outbox.watching() as queued:
+        try:
+            yield
+        finally:
+            _held.reset(token)
     try:
         for call in calls:
             await call()
     except Exception as exc:
         raise NotSent(str(exc)) from exc
     finally:  # what the handler queued is committed and goes out even if a reply did not
-        await flush_outbox(context)
+        if queued:  # nothing queued: no outbox read (the sender job sends any backlog)
+            await flush_outbox(context)
 
 
 async def _call(call: Callable[[], Awaitable[object]]) -> None:

@@ -23,6 +23,7 @@ from bot.i18n import t
 from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services.filing import DraftFor, subject
+from handlers import sentence_view
 from handlers.reply import rows_of
 
 # A press on the current card of one's own draft: bot/forms/flow.py's action (c a choice, t a
@@ -52,6 +53,7 @@ def render_step(step: Step, ctx: FlowContext) -> str:
             if n.startswith("unknown_line:")
         ],
         "error": _error_text(step, ctx),
+        "period_closed": sentence_view.period_closed(step, ctx),
     }
     if step.draft is not None:
         common["period"] = _period_or_plan(step.draft.period_key, loc)
@@ -64,15 +66,17 @@ def render_step(step: Step, ctx: FlowContext) -> str:
 
         return _fitted(lambda clip: render("form_question.html.j2", loc, **common, **clipped(clip)))
     if step.kind in (StepKind.REVIEW, StepKind.PICK):
-        rows = summary_rows(step, ctx)
+        items = answer_items(step.form, step.draft.answers, ctx.fields)
+        sources = sentence_view.sources(step, ctx)  # a sentence's words beside each value
         return _fitted(
             lambda clip: render(
                 "form_review.html.j2",
                 loc,
                 **common,
-                rows=[(label, _clip(value, clip)) for label, value in rows],
+                rows=[(label, _clip(value, clip), sources.get(key)) for key, label, value in items],
                 picking=step.kind == StepKind.PICK,
                 editing=step.draft.report_id is not None,
+                reading=sentence_view.reading(step, ctx),
             )
         )
     if step.kind == StepKind.RESULTS_FILED:

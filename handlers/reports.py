@@ -11,7 +11,7 @@ from bot.forms.flow import FlowContext
 from bot.forms.spec import FormSpec
 from bot.forms.summary import period_label
 from bot.models import Staff
-from bot.services import obligations, reports
+from bot.services import mine
 from bot.state import BotContext
 from handlers import activities as plans
 from handlers import approvals as requests
@@ -134,10 +134,8 @@ async def _send(update: Update, me: Staff, step, ctx: FlowContext, edit_in_place
 @staff_only()
 async def show_mine(update: Update, context: BotContext, session: AsyncSession, me: Staff) -> None:
     """/my: what I owe now and my latest reports."""
-    owed = await obligations.open_for(
-        session, me.id, local_date(clock.now(), context.settings.team.tz)
-    )
-    latest = await reports.recent(session, me.id)
+    today = local_date(clock.now(), context.settings.team.tz)
+    owed, latest = await mine.owed_and_latest(session, me.id, today)
     forms = {f.key: f.name.get(me.locale) for f in context.settings.reports.forms}
     periods = {x.period_key: period_label(x.period_key, me.locale) for x in (*owed, *latest)}
     await reply(update, me.locale, "my_reports.html.j2", owed=owed, latest=latest, forms=forms,

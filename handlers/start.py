@@ -5,6 +5,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.buttons import Action
+from bot.models import Staff
 from bot.services import joining, menu, obligations, reachability
 from bot.services import staff as staff_service
 from bot.services.joining import JoinError
@@ -38,10 +39,10 @@ async def start(update: Update, context: BotContext) -> None:
             return
         try:
             if token:
-                await joining.redeem_invite(
+                joined = await joining.redeem_invite(
                     session, token, person, context.settings.roles, context.settings.reports.forms
                 )
-                await owe_from_now(session, context)
+                await owe_from_now(session, context, joined)
             else:
                 await joining.check_can_request(
                     session, person, context.settings.join.max_requests_per_day
@@ -99,10 +100,11 @@ def register(app) -> None:
     app.add_handler(CallbackQueryHandler(choose_role, pattern=PICK_ROLE.pattern))
 
 
-async def owe_from_now(session: AsyncSession, context: BotContext) -> None:
+async def owe_from_now(session: AsyncSession, context: BotContext, staff: Staff) -> None:
     """A person who just joined owes today's reports now, not from the next minute's tick (a
-    /daily in between would be told nothing is due on a working day)."""
+    /daily in between would be told nothing is due on a working day); only theirs: the rest of
+    the team is the tick's."""
     tz = context.settings.team.tz
     await obligations.create_ahead(
-        session, context.settings.reports.forms, context.state.calendar, tz
+        session, context.settings.reports.forms, context.state.calendar, tz, only=staff
     )

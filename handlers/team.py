@@ -11,6 +11,7 @@ from bot.forms.summary import period_label
 from bot.models import Staff
 from bot.services import roster
 from bot.state import BotContext
+from bot.web import links
 from handlers.access import staff_only
 from handlers.reply import reply
 
@@ -27,7 +28,9 @@ async def show_team(update: Update, context: BotContext, session: AsyncSession, 
         )
     ]
     tasks = await roster.open_tasks(session, clock.now())
-    await reply(update, me.locale, "team_today.html.j2", sections=sections, tasks=tasks, tz=tz)
+    buttons = links.private(context.settings, me.locale)  # 📊 the same, at a glance
+    await reply(update, me.locale, "team_today.html.j2", buttons, sections=sections, tasks=tasks,
+                tz=tz)  # fmt: skip
 
 
 def register(app) -> None:

@@ -19,6 +19,7 @@ from bot.services import digest_schedule, digests, kpi, periods, roster, team
 from bot.services import staff as staff_service
 from bot.services.digest_schedule import Due
 from bot.state import AppState
+from bot.web import links
 
 
 async def run_due(
@@ -38,8 +39,9 @@ async def run_due(
             group = (await team.get(session)).group_chat_id
             if group is not None:
                 queued += await queue_digest(
-                    session, state.settings, state.calendar, due, group, now
-                )
+                    session, state.settings, state.calendar, due, group, now,
+                    bot_username=state.bot_username,
+                )  # fmt: skip
             if due.kind == "daily":  # the directors' own, with or without a group
                 queued += await problems_to_directors(session, state.settings, state.calendar, due)
                 queued += await overdue_tasks_to_directors(session, state.settings, due)
@@ -53,30 +55,34 @@ async def queue_digest(
     due: Due,
     group: int,
     now: datetime,
+    *,
+    bot_username: str = "",
 ) -> int:
-    """Queue one digest: its text, at most one chart, and the directors' private scores."""
+    """Queue one digest: its text, at most one chart, and the directors' private scores; a
+    📊 button under the text opens the dashboard (web.public_url)."""
     locale = (await team.get(session)).locale
     label = periods.label(due.period, locale)
+    button = links.group(settings, bot_username, locale)
     if due.kind == "daily":
         digest = await digests.daily(session, settings, cal, due.period.start, now)
         text = render("digest_daily.html.j2", locale, digest=digest, day_label=label)
-        return int(await enqueue(session, due.key, group, text))
+        return int(await enqueue(session, due.key, group, text, button))
     digest = await digests.period_digest(session, settings, cal, due.kind, due.period, now)
     show = settings.kpi.show_scores_in_group
     text = render("digest_period.html.j2", locale, digest=digest, period_label=label,
                   show_scores=show)  # fmt: skip
-    queued = int(await enqueue(session, due.key, group, text))
+    queued = int(await enqueue(session, due.key, group, text, button))
     chart = digests.team_chart(digest, locale)
     if chart is not None:
         png = await charts.render(chart)
         caption = digests.chart_caption(digest, locale)
         queued += await enqueue_photo(session, f"{due.key}:chart", group, png, caption)
     if not show and digest.now.cards:
-        queued += await _scores_to_directors(session, due, digest)
+        queued += await _scores_to_directors(session, settings, due, digest)
     return queued
 
 
-async def _scores_to_directors(session: AsyncSession, due: Due, digest) -> int:
+async def _scores_to_directors(session: AsyncSession, settings: Settings, due: Due, digest) -> int:
     queued = 0
     team_score = kpi.weighted_score(digest.now.team)
     for director in await staff_service.directors(session):
@@ -84,7 +90,7 @@ async def _scores_to_directors(session: AsyncSession, due: Due, digest) -> int:
                       team_score=team_score,
                       period_label=periods.label(due.period, director.locale))  # fmt: skip
         queued += await enqueue(session, f"{due.key}:scores:{director.id}", director.telegram_id,
-                                text)  # fmt: skip
+                                text, links.private(settings, director.locale))  # fmt: skip
     return queued
 
 

@@ -20,6 +20,7 @@ from bot.services import (
     approval_followups,
     approvals,
     calendar_notice,
+    dashboard_menu,
     obligations,
     reminders,
     task_reminders,
@@ -100,6 +101,8 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     enqueued += await activity_results.ask_for_results(session, today)
     # What approved requests still owe: a published link, figures, results (decision 63).
     enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
+    # Everyone's menu button opens the dashboard (nothing to do without web.public_url).
+    enqueued += await dashboard_menu.enqueue_missing(session, state.settings.web.public_url)
     await team.forget_updates_before(session, at - UPDATE_MEMORY)
     return enqueued
 

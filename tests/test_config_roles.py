@@ -198,6 +198,7 @@ OLD_MENU = [
     ("target", "Set a KPI target for a person or the team", {"director"}),
     ("export", "Everything recorded, as a spreadsheet", {"director"}),
     ("my", "My reports and what is due", None),
+    ("synonyms", "My own words for report fields", None),  # issue 21 added it
     ("tasks", "My tasks, and the ones I assigned", None),  # issue 17 added these two
     ("assign", "Assign a task with a deadline", None),
     ("leave", "Record days away", None),

@@ -42,6 +42,8 @@ async def test_demo_finishes_under_cpu_load_and_writes_no_files(tmp_path):
     # Scene 13d: reviewed in two steps, approved with a comment, then published.
     assert "附言：标题再短一点，周五上午发" in text
     assert "王伟 已发布：《冬季安全用电指南》 https://mp.weixin.qq.com/s/winter-power-guide" in text
+    assert "今日签约数：1 ← “万达签了”" in text  # scene 15: a daily report typed as a sentence
+    assert "渠道带来的下载量：750 ← “带来下载750”" in text
     assert "demo finished" in text
     assert "opsbot demo --chart" in text  # tells how to get the chart instead of writing it
     assert list(tmp_path.iterdir()) == []  # no chart (or anything else) in the current directory

@@ -114,7 +114,25 @@ CONTEXTS |= {
         limits={"min": "0", "max": "9", "max_length": 9},
     ),
     "form_notes.html.j2": dict(notes=["resumed"], unknown_lines=[HOSTILE]),
-    "form_review.html.j2": dict(FORM_COMMON, rows=_ROWS, picking=False, editing=True),
+    "form_review.html.j2": dict(
+        FORM_COMMON, rows=[(HOSTILE, HOSTILE, HOSTILE)], picking=False, editing=True, reading=None
+    ),
+    "synonyms.html.j2": dict(
+        items=[dict(phrase=HOSTILE, form=HOSTILE, field=HOSTILE)], removed=HOSTILE
+    ),
+    "form_reading.html.j2": dict(
+        reading=dict(
+            empty=[HOSTILE],
+            conflicts=[dict(label=HOSTILE, words=HOSTILE)],
+            twice=[HOSTILE],
+            bad=[dict(label=HOSTILE, words=HOSTILE)],
+            none=[dict(label=HOSTILE, words=HOSTILE)],
+            unplaced=[HOSTILE],
+            vague=[HOSTILE],
+            leftover=[HOSTILE],
+            learned=[dict(word=HOSTILE, label=HOSTILE)],
+        )
+    ),
     "form_filed.html.j2": dict(
         FORM_COMMON, rows=_ROWS, report=SimpleNamespace(version=1, late=True), adhoc=False
     ),

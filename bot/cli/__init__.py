@@ -187,7 +187,16 @@ def _run(settings: Settings, args) -> int:
             raise CliError(str(exc)) from None
         return 0
     try:
-        asyncio.run(poll(app))
+        if settings.web.port is not None:  # /healthz, /metrics and the dashboard beside polling
+            from bot.web.serve import poll_and_serve
+            from bot.webhook import WebhookError
+
+            try:
+                asyncio.run(poll_and_serve(app, settings))
+            except WebhookError as exc:  # the port is taken
+                raise CliError(str(exc)) from None
+        else:
+            asyncio.run(poll(app))
     except PollingStopped as exc:
         if not exc.logged:  # refused to start: said the way configuration errors are
             print(f"opsbot: {exc}", file=sys.stderr)

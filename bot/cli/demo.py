@@ -17,6 +17,7 @@ from bot.simulator import Group, Persona, SimMessage, TelegramSimulator
 from bot.simulator.samples import png
 from bot.state import AppState
 from bot.states import UNSENT
+from bot.web import demo as dashboard
 from jobs.tick import tick
 
 TOKEN = "100000:DEMO"
@@ -74,6 +75,13 @@ DAILY_IN_ONE_MESSAGE = """/daily
 渠道带来的下载量：{downloads}
 渠道带来的注册量：{registrations}
 下一个工作日计划：继续跟进物业渠道"""
+# 王伟's Tuesday report typed as one sentence, the way people talk (issue 21): the card shows
+# each figure with the words it was read from, and nothing is filed until he submits.
+DAILY_AS_A_SENTENCE = (
+    "/daily 今天跑了华润和万达两家物业，万达签了，新增1家，在谈3家，没有上线，"
+    "带来下载{downloads}、注册{registrations}，明天继续跟进物业渠道"
+)
+SENTENCE_DAY = "2026-12-08"
 # 王伟's week of 7–11 December: (day, new channels, signed, downloads, registrations).
 # The director's monthly promotion plan, due on December's first working day.
 PLAN_IN_ONE_MESSAGE = """/monthplan
@@ -176,8 +184,17 @@ class Transcript:
             print("   │ " + " ".join(f"[{b.text}]" for b in row))
 
 
-async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
-    """Run the scene; returns an exit code. The digest chart is written only to `chart_path`."""
+async def run_demo(
+    speed: float = 0.0,
+    chart_path: Path | None = None,
+    *,
+    serve: bool = False,
+    port: int = 0,
+    then=None,
+) -> int:
+    """Run the scene; returns an exit code. The digest chart is written only to `chart_path`.
+    Then the dashboard answers on localhost; `serve` keeps it serving until Ctrl-C, `then`
+    (bench/dashboard.py) is called with its address first."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="opsbot-demo-") as tmp:
         async with TelegramSimulator(token=TOKEN, bot_username="opsbot_demo_bot") as sim:
@@ -209,6 +226,8 @@ async def run_demo(speed: float = 0.0, chart_path: Path | None = None) -> int:
                 log = Transcript(sim, app.bot_data, speed, app.update_queue)
                 await _scene(sim, log, app.bot_data)
                 await _digest_scene(sim, log, app.bot_data, chart_path)
+                director = {"id": DIRECTOR_ID, "first_name": "张总", "language_code": "zh"}
+                await dashboard.show(app, director, serve=serve, port=port, then=then)
             finally:
                 await app.updater.stop()
                 await app.stop()
@@ -441,7 +460,8 @@ async def _digest_scene(
     sim: TelegramSimulator, log: Transcript, state: AppState, chart_path: Path | None
 ) -> None:
     wang, director = sim.users[2002], sim.users[DIRECTOR_ID]
-    log.scene("15. A week of daily reports, each in one message; the day's digest at 18:30")
+    log.scene("15. A week of daily reports, each in one message (Tuesday's as a sentence); the "
+              "day's digest at 18:30")  # fmt: skip
     for day, new, signed, downloads, registrations in WEEK_OF_REPORTS:
         clock.start_at(clock.parse_local(f"{day} 17:00", TEAM_TZ))
         await tick(state, sim_bot(state))
@@ -449,7 +469,8 @@ async def _digest_scene(
             await _say(log, wang, "/channel new 万达物业")
             for label in ("沈阳", "物业", "已签约"):
                 await _press(log, wang, wang.inbox[-1], label)
-        await _say(log, wang, DAILY_IN_ONE_MESSAGE.format(
+        typed = DAILY_AS_A_SENTENCE if day == SENTENCE_DAY else DAILY_IN_ONE_MESSAGE
+        await _say(log, wang, typed.format(
             new=new, signed=signed, downloads=downloads, registrations=registrations))  # fmt: skip
         await _press(log, wang, wang.inbox[-1], "✅ 提交")
         clock.start_at(clock.parse_local(f"{day} 18:31", TEAM_TZ))

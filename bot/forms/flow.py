@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
+from bot.forms import sentence
 from bot.forms.fields import (
     FieldContext,
     FieldError,
@@ -288,6 +289,12 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
         return await show(session, draft, ctx)
     if draft.scratch.get("new") is not None:
         return await _typed_new_channel_detail(session, draft, ctx, text)
+    # A whole report typed as the first answer (a text question's answer is its own, though:
+    # an activity's title may name a region and a date).
+    if _fresh(draft) and spec.type not in ("text", "longtext", *FILE_TYPES):
+        understood = await sentence.understand(session, ctx, text)
+        if understood.count >= 2:
+            return await sentence.put(session, draft, ctx, understood)
     try:
         value = parse_answer(spec, text, ctx.fields)
     except FieldError as exc:
@@ -299,12 +306,25 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
     return await _set_and_advance(session, draft, ctx, spec, value)
 
 
+def _fresh(draft: Draft) -> bool:
+    """Nothing happened since /daily asked its first question."""
+    return draft.version == 1 and draft.mode == Mode.ASK and draft.cursor == "0" and (
+        not draft.scratch and draft.report_id is None
+    )
+
+
+def _kept(draft: Draft) -> dict[str, Any]:
+    """What outlives a question's scratch: a sentence's reading, for the summary card."""
+    return {"read": draft.scratch["read"]} if "read" in (draft.scratch or {}) else {}
+
+
 async def _set_and_advance(
     session: AsyncSession, draft: Draft, ctx: FlowContext, spec: FieldSpec, value: Any
 ) -> Step:
+    await sentence.answered(session, draft, ctx, spec.key, value)
     draft.answers = {**draft.answers, spec.key: value}
     back_to = draft.scratch.get("return")
-    draft.scratch = {}
+    draft.scratch = _kept(draft)
     _touch(draft)
     if back_to == "missing":
         return await _next_missing(session, draft, ctx)
@@ -489,12 +509,14 @@ async def _keep(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 
 async def _back(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
     if draft.mode == Mode.REVIEW:
-        draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(len(ctx.form.fields) - 1), {}
+        draft.mode, draft.cursor = Mode.ASK, str(len(ctx.form.fields) - 1)
+        draft.scratch = _kept(draft)
     elif draft.scratch.get("new") is not None:
         # Leave the new-channel questions, back to the channel list with the picks so far.
         draft.scratch = {k: v for k, v in draft.scratch.items() if k != "new"}
     else:
-        draft.cursor, draft.mode, draft.scratch = str(max(0, int(draft.cursor) - 1)), Mode.ASK, {}
+        draft.cursor, draft.mode = str(max(0, int(draft.cursor) - 1)), Mode.ASK
+        draft.scratch = _kept(draft)
     _touch(draft)
     return await show(session, draft, ctx)
 
@@ -515,13 +537,14 @@ async def _edit_field(session, draft: Draft, ctx: FlowContext, arg: str) -> Step
     index = int(arg) if arg.isdigit() else -1
     if not 0 <= index < len(ctx.form.fields):
         return await show(session, draft, ctx)
-    draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(index), {"return": "review"}
+    draft.mode, draft.cursor = Mode.ASK, str(index)
+    draft.scratch = {**_kept(draft), "return": "review"}
     _touch(draft)
     return await show(session, draft, ctx)
 
 
 async def _review(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
-    draft.mode, draft.scratch = Mode.REVIEW, {}
+    draft.mode, draft.scratch = Mode.REVIEW, _kept(draft)
     _touch(draft)
     return await show(session, draft, ctx)
 
@@ -544,7 +567,7 @@ async def _submit(session, draft: Draft, ctx: FlowContext, arg: str) -> Step:
 async def _back_to(session, draft: Draft, ctx: FlowContext, refused: filing.Refused) -> Step:
     """A draft filing refused: to the field to fix, then on (or back to the review card)."""
     index = next(i for i, f in enumerate(ctx.form.fields) if f.key == refused.field_key)
-    scratch = {"return": "review"} if refused.to_review else {}
+    scratch = {**_kept(draft), **({"return": "review"} if refused.to_review else {})}
     draft.mode, draft.cursor, draft.scratch = Mode.ASK, str(index), scratch
     _touch(draft)
     spec = ctx.form.fields[index]
@@ -655,7 +678,8 @@ async def _picked_new(
     if _channel_ref(channel) not in selected:
         selected.append(_channel_ref(channel))
     queue = list(new.get("queue", []))
-    scratch: dict[str, Any] = {"sel": selected, "added": channel.name}
+    back_to = {"return": draft.scratch["return"]} if "return" in draft.scratch else {}
+    scratch: dict[str, Any] = {**_kept(draft), **back_to, "sel": selected, "added": channel.name}
     if queue:
         scratch["new"] = {"name": queue[0], "queue": queue[1:]}
     draft.scratch = scratch
@@ -667,14 +691,18 @@ async def _picked_new(
 
 
 async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
-    """`/daily` followed by "label: value" lines: parse, keep what is valid, show what is not."""
+    """`/daily` followed by "label: value" lines, or by a sentence (bot/forms/sentence.py):
+    parse, keep what is valid, show what is not."""
+    parsed = parse_message(ctx.form, text, ctx.fields)
+    understood = await sentence.understand(session, ctx, text)
+    if sentence.better_than_labels(understood, parsed):
+        return await sentence.file(session, ctx, understood)
     step = await begin(session, ctx)
     if step.kind == StepKind.NOTHING_DUE:
         step = await begin_anyway(session, ctx)
     if step.kind in (StepKind.OTHER_FORM, StepKind.NO_RESULTS):  # no draft to put the answers in
         return step
     draft = step.draft
-    parsed = parse_message(ctx.form, text, ctx.fields)
     answers = {**draft.answers, **{k: v for k, v in parsed.answers.items()}}
     unknown_channels: list[str] = []
     for spec in ctx.form.fields:

@@ -54,6 +54,27 @@ class Labels(Strict):
         return self.en if locale == "en" else self.zh
 
 
+class Synonyms(Strict):
+    """Words people use for a field in a sentence ("下载", "downloads"): the sentence reader
+    (bot/forms/reader) attaches a number to the field whose word is nearest; for a text field
+    they are the cue words its text starts after ("明天", "问题")."""
+
+    zh: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+
+    @field_validator("zh", "en")
+    @classmethod
+    def _words(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(w.strip() for w in words)
+        if any(not w or len(w) > 40 for w in cleaned):
+            raise ValueError("synonyms: each is 1–40 characters")
+        return cleaned
+
+    def all(self) -> tuple[str, ...]:
+        """Every synonym, both languages."""
+        return (*self.zh, *self.en)
+
+
 class Choice(Strict):
     """One option of a choice field, a region or an industry."""
 
@@ -75,6 +96,8 @@ class FieldSpec(Strict):
     help: Labels | None = None  # the question and its input hint, shown when it is asked
     # Earlier or longer names a one-message filing still accepts (people paste old templates).
     aliases: tuple[str, ...] = ()
+    # What a sentence may call it ("带来下载" for downloads); bot/forms/reader reads them.
+    synonyms: Synonyms = Synonyms()
     required: bool = True
     metric: bool = False
     min: float | None = None

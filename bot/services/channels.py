@@ -15,6 +15,7 @@ from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
 from bot.models import Channel, ChannelStageChange, Staff
 from bot.services import audit, prompts
+from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
 
 # 线索 / 已接触 / 洽谈中 / 已签约 / 已交付上线 / 已流失
@@ -326,9 +327,7 @@ async def card(session: AsyncSession, channel_id: int, *, changes: int = 5) -> C
 
 
 async def _staff_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Staff]:
-    if not ids:
-        return {}
-    return {s.id: s for s in await session.scalars(select(Staff).where(Staff.id.in_(ids)))}
+    return await staff_service.by_ids(session, ids)
 
 
 async def history(session: AsyncSession, channel_id: int) -> list[ChannelStageChange]:

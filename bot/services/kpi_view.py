@@ -1,7 +1,9 @@
 """A KPI card's lines as people read them: value, target, bar, completion, pace and score."""
 
 from dataclasses import dataclass
+from datetime import date
 
+from bot.calendar import ONE_DAY, Period, WorkCalendar
 from bot.kpis.display import amount, bar, pct, show
 from bot.services import kpi
 from bot.services.kpi import Card, Result
@@ -55,3 +57,11 @@ def team_best(cards: list[Card]) -> str | None:
     """The highest possible score over everyone's cards, for the team card's heading."""
     found = max((c.max_score for c in cards if c.max_score is not None), default=None)
     return None if found is None else amount(found)
+
+
+def days_left(cal: WorkCalendar, period: Period, today: date) -> int | None:
+    """Working days after today when `period` is the current month (what the pace spreads the
+    rest of the target over); None for any other period."""
+    if period != Period.containing("month", today):
+        return None
+    return cal.count_workdays(today + ONE_DAY, period.end) or None

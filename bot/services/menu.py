@@ -30,6 +30,7 @@ COMMANDS: list[tuple[str, str, set[str] | None]] = [
     ("target", N_("Set a KPI target for a person or the team"), {"director"}),
     ("export", N_("Everything recorded, as a spreadsheet"), {"director"}),
     ("my", N_("My reports and what is due"), None),
+    ("synonyms", N_("My own words for report fields"), None),
     ("tasks", N_("My tasks, and the ones I assigned"), None),
     ("assign", N_("Assign a task with a deadline"), None),
     ("leave", N_("Record days away"), None),

@@ -76,27 +76,40 @@ async def due_nags(
     now = clock.now()
     if quiet(now, tz, cfg):
         return []
+    # The ladder's first step falls `before_due_minutes` before the due time and its last is
+    # NEXT_DAY: only rows past that first moment and not at the last step can have one due, so
+    # the index on (status, due_at) finds them and a minute with nothing due reads nothing, at
+    # any team size (loading every open obligation cost 2 s a tick at 10,000 staff).
+    earliest = now + timedelta(minutes=cfg.before_due_minutes)
     rows = await session.scalars(
         select(Obligation).where(
-            Obligation.status == ObligationStatus.OPEN, Obligation.closes_at > now
+            Obligation.status == ObligationStatus.OPEN,
+            Obligation.due_at <= earliest,
+            Obligation.closes_at > now,
+            Obligation.reminder_step < NEXT_DAY,
         )
     )
-    nags = []
+    reached_by = []
     for obligation in rows:
         times = step_times(obligation, cal, tz, cfg)
         reached = [
             step for step, at in times.items() if at <= now and step > obligation.reminder_step
         ]
-        if not reached:
-            continue
-        staff = await session.get(Staff, obligation.staff_id)
-        if staff is None or not staff.active:
-            continue
-        if await leave.on_leave(session, staff.id, local_date(now, tz)):
-            continue
-        step = max(reached)  # after downtime: only the latest step that applies
-        nags.append(Nag(obligation, staff, step, times[step], tz))
-    return nags
+        if reached:
+            step = max(reached)  # after downtime: only the latest step that applies
+            reached_by.append((obligation, step, times[step]))
+    if not reached_by:
+        return []
+    # Everyone concerned, and who is away today, in two statements (not two per reminder).
+    people = await staff_service.by_ids(session, {o.staff_id for o, _, _ in reached_by})
+    away = await leave.away_ids(session, local_date(now, tz))
+    return [
+        Nag(obligation, people[obligation.staff_id], step, at, tz)
+        for obligation, step, at in reached_by
+        if obligation.staff_id in people
+        and people[obligation.staff_id].active
+        and obligation.staff_id not in away
+    ]
 
 
 async def send_nags(session: AsyncSession, nags: list[Nag], reports: ReportsConfig) -> int:

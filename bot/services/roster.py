@@ -25,6 +25,7 @@ class Line:
     name: str
     state: str  # filed | late | waiting | overdue | away
     at: datetime | None  # when filed, or when due
+    staff_id: int | None = None  # whose line (the dashboard shows a person their own only)
 
 
 async def current(
@@ -59,7 +60,7 @@ async def current(
         lines = [_line(o, s, now) for o, s in pairs]
         # People on leave have no obligation for the period: list them as away.
         lines += [
-            Line(s.display_name, "away", None)
+            Line(s.display_name, "away", None, s.id)
             for s in await obligations.owers(session, form)
             if s.id in away and s.id not in owing
         ]
@@ -85,11 +86,11 @@ def shown_period(
 
 def _line(obligation: Obligation, staff: Staff, now: datetime) -> Line:
     if obligation.status in FILED:
-        return Line(staff.display_name, obligation.status, obligation.filed_at)
+        return Line(staff.display_name, obligation.status, obligation.filed_at, staff.id)
     if obligation.status == ObligationStatus.EXCUSED:
-        return Line(staff.display_name, "away", None)
+        return Line(staff.display_name, "away", None, staff.id)
     state = "overdue" if obligation.due_at <= now else "waiting"
-    return Line(staff.display_name, state, obligation.due_at)
+    return Line(staff.display_name, state, obligation.due_at, staff.id)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from bot import clock
 from bot.models import Staff, StaffRole
@@ -29,8 +31,10 @@ class Person:
 
 
 async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Staff | None:
-    """The staff row of a Telegram user, active or not."""
-    return await session.scalar(select(Staff).where(Staff.telegram_id == telegram_id))
+    """The staff row of a Telegram user, active or not, with its roles (one statement: every
+    update starts here)."""
+    query = select(Staff).where(Staff.telegram_id == telegram_id).options(joinedload(Staff.roles))
+    return (await session.execute(query)).unique().scalar_one_or_none()
 
 
 async def by_handle(session: AsyncSession, handle: str) -> Staff | None:
@@ -53,13 +57,24 @@ async def get(session: AsyncSession, staff_id: int) -> Staff:
     return staff
 
 
+async def by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Staff]:
+    """Staff rows by id (the ids that exist): those this session holds already (the sender, say)
+    without a statement, the rest with their roles in one."""
+    ids, found = set(ids) - {None}, {}
+    for staff_id in ids:
+        held = session.identity_map.get(identity_key(Staff, staff_id))
+        if held is not None:
+            found[staff_id] = held
+    missing = ids - found.keys()
+    if missing:
+        query = select(Staff).where(Staff.id.in_(missing)).options(joinedload(Staff.roles))
+        found |= {s.id: s for s in (await session.execute(query)).unique().scalars()}
+    return found
+
+
 async def names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
     """Display names by staff id (the ids that exist)."""
-    ids = set(ids)
-    if not ids:
-        return {}
-    people = await session.scalars(select(Staff).where(Staff.id.in_(ids)))
-    return {person.id: person.display_name for person in people}
+    return {i: person.display_name for i, person in (await by_ids(session, ids)).items()}
 
 
 async def list_all(session: AsyncSession, *, active_only: bool = False) -> list[Staff]:

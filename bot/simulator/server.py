@@ -336,6 +336,8 @@ class TelegramSimulator:
         self.errors: list[Exception] = []  # the simulator's own crashes, answered with 500
         self.webhook_url = ""
         self.users: dict[int, Persona] = {}
+        # setChatMenuButton's buttons by private chat (None: the bot's default one)
+        self.menu_buttons: dict[int | None, dict] = {}
         self.groups: dict[int, Group] = {}
         self._chats: dict[int, list[SimMessage]] = {}
         self._by_id: dict[tuple[int, int], SimMessage] = {}
@@ -930,6 +932,7 @@ class TelegramSimulator:
             raise bad_request("message text is empty")
         markup = _reply_markup(p.get("reply_markup"))
         target = self._target(p)
+        _web_apps_only_in_private(markup, target.id in self.users)
         plain, entities = _render(p["text"], p.get("parse_mode"), p.get("entities"), "text")
         reply = self._reply_extra(target.id, p)
         self._admit(target)
@@ -948,6 +951,7 @@ class TelegramSimulator:
     async def _send_media(self, p: dict, files: dict, kind: str) -> dict:
         markup = _reply_markup(p.get("reply_markup"))
         target = self._target(p)
+        _web_apps_only_in_private(markup, target.id in self.users)
         caption = p.get("caption") or ""
         plain, entities = "", []
         if caption:
@@ -1033,6 +1037,7 @@ class TelegramSimulator:
             raise bad_request("message text is empty")
         markup = _reply_markup(p.get("reply_markup"), inline_only=True)
         msg = self._own_message(p, "edit")
+        _web_apps_only_in_private(markup, msg.chat_id in self.users)
         if msg.text is None:
             raise bad_request("there is no text in the message to edit")
         plain, entities = _render(p["text"], p.get("parse_mode"), p.get("entities"), "text")
@@ -1047,6 +1052,7 @@ class TelegramSimulator:
     async def _api_edit_message_caption(self, p: dict, files: dict) -> dict:
         markup = _reply_markup(p.get("reply_markup"), inline_only=True)
         msg = self._own_message(p, "edit")
+        _web_apps_only_in_private(markup, msg.chat_id in self.users)
         if msg.text is not None:
             raise bad_request("there is no caption in the message to edit")
         caption = p.get("caption") or ""
@@ -1065,6 +1071,7 @@ class TelegramSimulator:
     async def _api_edit_message_reply_markup(self, p: dict, files: dict) -> dict:
         markup = _reply_markup(p.get("reply_markup"), inline_only=True)
         msg = self._own_message(p, "edit")
+        _web_apps_only_in_private(markup, msg.chat_id in self.users)
         if markup == msg.reply_markup:
             raise _not_modified()
         msg.reply_markup = markup
@@ -1219,12 +1226,18 @@ class TelegramSimulator:
         return True
 
     async def _api_set_chat_menu_button(self, p: dict, files: dict) -> bool:
+        chat_id = None
         if p.get("chat_id") is not None:
-            self._known_chat(p)
+            chat = self._known_chat(p)
+            if not isinstance(chat, Persona):  # menu buttons belong to private chats
+                raise bad_request("invalid chat_id specified")
+            chat_id = chat.id
+        self.menu_buttons[chat_id] = _menu_button(p.get("menu_button"))
         return True
 
     async def _api_get_chat_menu_button(self, p: dict, files: dict) -> dict:
-        return {"type": "commands"}
+        chat_id = self._known_chat(p).id if p.get("chat_id") is not None else None
+        return self.menu_buttons.get(chat_id) or self.menu_buttons.get(None) or {"type": "commands"}
 
     async def _api_close(self, p: dict, files: dict) -> bool:
         return True
@@ -1472,6 +1485,39 @@ def _inline_button(button: Any) -> dict:
     ):
         raise bad_request(f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
     return {k: v for k, v in button.items() if v not in (None, "")}
+
+
+def _web_apps_only_in_private(markup: dict | None, private: bool) -> None:
+    """Telegram refuses a web_app button anywhere but a private chat, and over plain HTTP."""
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if "web_app" not in button:
+                continue
+            if not private:
+                raise bad_request("BUTTON_TYPE_INVALID")
+            _https_web_app(button["web_app"], "inline keyboard button ")
+
+
+def _https_web_app(web_app: Any, where: str) -> None:
+    url = web_app.get("url") if isinstance(web_app, dict) else None
+    if not isinstance(url, str) or not url.startswith("https://"):
+        raise bad_request(f"{where}Web App URL '{url}' is invalid: Only HTTPS links are allowed")
+
+
+def _menu_button(value: Any) -> dict:
+    """Validate a MenuButton like the Bot API; returns the button to store."""
+    if value is None or value == "":
+        return {"type": "default"}
+    if not isinstance(value, dict):
+        raise bad_request("can't parse menu button: MenuButton must be an Object")
+    kind = value.get("type")
+    if kind not in ("commands", "web_app", "default"):
+        raise bad_request("can't parse menu button: unsupported menu button type")
+    if kind == "web_app":
+        if not isinstance(value.get("text"), str) or not value["text"]:
+            raise bad_request('can\'t parse menu button: Field "text" must be of type String')
+        _https_web_app(value.get("web_app"), "menu button ")
+    return value
 
 
 def _not_modified() -> ApiError:

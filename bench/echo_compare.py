@@ -1,0 +1,600 @@
+"""CPU per update on opsbot's hot paths against a bare PTB echo bot, side by side (issue 20).
+
+Each bot runs in a process of its own pinned to one core (os.sched_setaffinity), long-polling
+(the real Updater) with the same rate limiter (`bot.app.rate_limiter()`, as shipped); this
+process holds the simulators (one per bot) on the other core and plays the people, one update
+at a time, each waiting for its answer. Rounds alternate which bot goes first, and every path
+is measured in every round. The CPU is the bot process's own (user + system, every thread:
+aiosqlite's worker and asyncpg included), read from the process before and after a path's N
+updates; the latency is from the update's dispatch to its answer reaching the simulator.
+
+`--burst` instead: the one-message daily report filed by 200 staff within the same 10 seconds
+at 18:00 (a report and a ✅ submit each), every answer checked, p95 latency reported.
+
+Prints figures; stops with an error only when an answer is missing or a report was lost.
+"""
+
+import argparse
+import asyncio
+import html
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SCRIPT = Path(__file__).resolve()
+AT = "2026-11-26 10:00"  # a Thursday: the daily report is owed today, due at 18:00
+BURST_AT = "2026-11-26 17:59:55"
+STAFF_ID = 3_000_000  # the 20 staff who ask /help, /my, answer forms, move channels
+FILER_ID = 3_100_000  # one-message daily reports, each person once
+JOINER_ID = 3_200_000  # people asking to join (the director approves them)
+DIRECTOR_ID = 1001
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: one bot, alone on its core.
+
+
+async def child(args: argparse.Namespace) -> None:
+    """Run one bot; answer "cpu" with this process's CPU seconds, "tick" by ticking once."""
+    if args.core is not None:
+        os.sched_setaffinity(0, {args.core})
+    from support import rss_mb, settings_for
+
+    from bot import clock
+
+    settings = settings_for(args.base_url, args.base_file_url, args.url)
+    if args.child == "echo":
+        app = build_echo(settings)
+        await app.initialize()
+    else:
+        from bot.app import build_application, startup
+
+        clock.start_at(clock.parse_local(args.at, settings.team.tz))
+        app = build_application(settings)
+        await app.initialize()
+        await startup(app)
+        for job in app.job_queue.get_jobs_by_name("tick"):  # ticks come on command here
+            job.schedule_removal()
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    await app.start()
+    say(phase="ready", rss=rss_mb())
+    loop = asyncio.get_running_loop()
+    while True:
+        line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+        if line == "cpu":
+            say(phase="cpu", cpu=time.process_time(), rss=rss_mb(), peak=peak_mb())
+        elif line == "tick":
+            from jobs.tick import tick
+
+            await tick(app.bot_data, app.bot)
+            say(phase="ticked")
+        else:
+            break
+    await app.updater.stop()
+    await app.stop()
+    if args.child != "echo":
+        from bot.app import shutdown
+
+        await shutdown(app)
+    await app.shutdown()
+    say(phase="done", peak=peak_mb())
+
+
+def build_echo(settings):
+    """A bare PTB bot: bot/app.py's builder settings and limiter; a message is sent back with
+    one button, a press answered and the message edited (what opsbot's presses do)."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+    from telegram.constants import ParseMode
+    from telegram.ext import (
+        ApplicationBuilder,
+        CallbackQueryHandler,
+        Defaults,
+        MessageHandler,
+        filters,
+    )
+
+    from bot.app import rate_limiter
+
+    again = InlineKeyboardMarkup([[InlineKeyboardButton("again", callback_data="again")]])
+    presses = [0]
+
+    async def echo(update, context) -> None:
+        text = html.escape(update.effective_message.text)
+        await update.effective_chat.send_message(text, reply_markup=again)
+
+    async def pressed(update, context) -> None:
+        presses[0] += 1
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(f"again {presses[0]}", reply_markup=again)
+
+    app = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
+        .rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.TEXT, echo))
+    app.add_handler(CallbackQueryHandler(pressed))
+    return app
+
+
+def say(**fields: object) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# The parent: simulators, people, rounds.
+
+
+class Bot:
+    """A bot process and the simulator it polls."""
+
+    def __init__(self, name: str, sim, proc: asyncio.subprocess.Process) -> None:
+        self.name, self.sim, self.proc = name, sim, proc
+
+    async def ask(self, command: str, phase: str) -> dict:
+        self.proc.stdin.write(f"{command}\n".encode())
+        await self.proc.stdin.drain()
+        return await heard(self.proc, phase)
+
+    async def cpu(self) -> float:
+        return (await self.ask("cpu", "cpu"))["cpu"]
+
+    async def stop(self) -> dict:
+        self.proc.stdin.write(b"stop\n")
+        await self.proc.stdin.drain()
+        done = await heard(self.proc, "done")
+        await self.proc.wait()
+        return done
+
+
+async def spawn(kind: str, sim, url: str, core: int | None, at: str = AT) -> Bot:
+    """A bot in a fresh interpreter, pinned to `core`, polling `sim`."""
+    core_args = [] if core is None else ["--core", str(core)]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(SCRIPT), "--child", kind, "--url", url, "--at", at,
+        "--base-url", sim.base_url, "--base-file-url", sim.base_file_url, *core_args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await heard(proc, "ready")
+    return Bot(kind, sim, proc)
+
+
+async def heard(proc: asyncio.subprocess.Process, phase: str) -> dict:
+    """Read the child's reports until `phase`; fail if it died first."""
+    while True:
+        line = await proc.stdout.readline()
+        if not line:
+            code = await proc.wait()
+            raise RuntimeError(f"the bot process exited ({code}) before {phase!r}")
+        try:
+            said = json.loads(line)
+        except ValueError:
+            sys.stdout.write(line.decode(errors="replace"))
+            continue
+        if said.get("phase") == phase:
+            return said
+
+
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:  # noqa: ASYNC109
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the bot did not answer in time")
+        await asyncio.sleep(0.001)
+
+
+async def send(sim, person, text: str) -> float:
+    """Send `text`; seconds until the bot's answer reached the simulator."""
+    before = sim.delivered(person.id)
+    began = time.perf_counter()
+    await person.send(text)
+    await until(lambda: sim.delivered(person.id) > before)
+    return time.perf_counter() - began
+
+
+async def press(sim, person, message, label: str) -> float:
+    """Press the button labelled (or carrying data) `label` without waiting for the bot to go
+    idle (as `Persona.press` does); seconds until the message was edited or a new one came."""
+    current = sim.message(message.chat_id, message.message_id)
+    data = next(
+        b.callback_data
+        for row in current.buttons
+        for b in row
+        if label in (b.text, b.callback_data) or (b.callback_data or "").startswith(label)
+    )
+    before = (sim.delivered(person.id), current.edited_count)
+    sim._update_id += 1  # as TelegramSimulator.callback_query, less its wait for idleness
+    query_id = str(7_000_000_000_000_000 + sim._update_id)
+    sim._queries[query_id] = None
+    query = {
+        "id": query_id,
+        "from": person.user_dict,
+        "message": sim.message_dict(current),
+        "chat_instance": str(abs(current.chat_id) * 31 + sim.bot_id),
+        "data": data,
+    }
+    began = time.perf_counter()
+    await sim.dispatch({"callback_query": query})
+    await until(lambda: (sim.delivered(person.id), current.edited_count) != before)
+    return time.perf_counter() - began
+
+
+@dataclass
+class Path:
+    """One hot path's measurements: CPU seconds and updates per round, every latency."""
+
+    name: str
+    echo: str  # the echo case it is compared with
+    cpu: list[float] = field(default_factory=list)
+    updates: list[int] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+
+    def per_update_ms(self) -> list[float]:
+        return [1000 * c / n for c, n in zip(self.cpu, self.updates, strict=True)]
+
+
+async def measured(bot: Bot, path: Path, actions) -> None:
+    """Run `actions` (coroutine factories returning latencies) between two CPU readings."""
+    before = await bot.cpu()
+    latencies = [await act() for act in actions]
+    path.cpu.append(await bot.cpu() - before)
+    path.updates.append(len(latencies))
+    path.latency += latencies
+
+
+class Scene:
+    """The people of the opsbot run and where each of them is."""
+
+    def __init__(self, sim, n: int) -> None:
+        self.sim, self.n = sim, n
+        self.director = sim.user(DIRECTOR_ID, "张总", username="zhang", language_code="zh")
+        self.staff = [
+            sim.user(STAFF_ID + i, f"员工{i:02d}", username=f"s{i}", language_code="zh")
+            for i in range(20)
+        ]
+        self.cards: dict[int, object] = {}  # staff id -> their channel card
+        self.stage: dict[int, str] = {}
+        self.filers = 0
+        self.joiners = 0
+
+    def person(self, k: int):
+        return self.staff[k % len(self.staff)]
+
+
+async def prepare(scene: Scene) -> None:
+    """Untimed: everyone has said /start, each of the 20 has a channel and a weekly form open."""
+    sim = scene.sim
+    await send(sim, scene.director, "/start")
+    for p in scene.staff:
+        await send(sim, p, "/start")
+        await send(sim, p, f"/channel new 测试渠道{p.id}")
+        picker = p.inbox[-1]
+        await press(sim, p, picker, "沈阳")
+        await press(sim, p, picker, "物业")
+        scene.cards[p.id], scene.stage[p.id] = (
+            sim.message(picker.chat_id, picker.message_id),
+            "线索",
+        )
+        await send(sim, p, "/weekly")
+
+
+async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+    """Every opsbot path once, N updates each."""
+    sim, n = scene.sim, scene.n
+    for name, text in (("/help", "/help"), ("/my", "/my")):
+        acts = [lambda k=k, t=text: send(sim, scene.person(k), t) for k in range(n)]
+        await measured(bot, paths[name], acts)
+
+    answers = [lambda k=k: send(sim, scene.person(k), "12") for k in range(n)]
+    backs = [
+        lambda k=k: press(sim, scene.person(k), scene.person(k).inbox[-1], "« 返回")
+        for k in range(n)
+    ]
+    # A form answer, then « back to that question: alternate, each measured on its own.
+    answer_cpu = back_cpu = 0.0
+    for answer, back in zip(answers, backs, strict=True):
+        before = await bot.cpu()
+        paths["form answer"].latency.append(await answer())
+        middle = await bot.cpu()
+        paths["form button (back)"].latency.append(await back())
+        answer_cpu, back_cpu = answer_cpu + middle - before, back_cpu + await bot.cpu() - middle
+    paths["form answer"].cpu.append(answer_cpu)
+    paths["form answer"].updates.append(n)
+    paths["form button (back)"].cpu.append(back_cpu)
+    paths["form button (back)"].updates.append(n)
+
+    async def move(k: int) -> float:
+        p = scene.person(k)
+        target = "已接触" if scene.stage[p.id] != "已接触" else "洽谈中"
+        scene.stage[p.id] = target
+        return await press(sim, p, scene.cards[p.id], target)
+
+    await measured(bot, paths["stage change"], [lambda k=k: move(k) for k in range(n)])
+
+    joiners = [
+        sim.user(JOINER_ID + scene.joiners + i, f"新人{i}", language_code="zh") for i in range(n)
+    ]
+    scene.joiners += n
+    cards = []
+    for j in joiners:  # untimed: each asks to join; the director gets a card
+        await send(sim, j, "/start")
+        before = sim.delivered(scene.director.id)
+        await press(sim, j, j.inbox[-1], "join:v1:role:channel")
+        await until(lambda b=before: sim.delivered(scene.director.id) > b)
+        cards.append(scene.director.inbox[-1])
+    approve = [lambda c=c: press(sim, scene.director, c, "join:v1:ok:") for c in cards]
+    await measured(bot, paths["approve (join card)"], approve)
+
+    from bot.cli.demo import DAILY_IN_ONE_MESSAGE
+
+    filers = [
+        sim.user(FILER_ID + scene.filers + i, f"经理{i}", language_code="zh") for i in range(n)
+    ]
+    scene.filers += n
+
+    async def file(p, i: int) -> float:
+        text = DAILY_IN_ONE_MESSAGE.format(new=i % 4, signed=i % 2, downloads=400 + i,
+                                           registrations=60 + i % 90)  # fmt: skip
+        first = await send(sim, p, text)
+        return first + await press(sim, p, p.inbox[-1], "✅ 提交")
+
+    before = await bot.cpu()
+    for i, p in enumerate(filers):
+        paths["daily report + submit"].latency.append(await file(p, i) / 2)
+    paths["daily report + submit"].cpu.append(await bot.cpu() - before)
+    paths["daily report + submit"].updates.append(2 * n)
+
+
+async def echo_round(bot: Bot, people: list, paths: dict[str, Path], n: int) -> None:
+    """The echo bot: N messages, then N presses on its answers."""
+    sim = bot.sim
+    messages = [lambda k=k: send(sim, people[k % len(people)], "/help") for k in range(n)]
+    await measured(bot, paths["echo message"], messages)
+    await measured(bot, paths["echo press"], [
+        lambda k=k: press(sim, people[k % len(people)], people[k % len(people)].inbox[-1], "again")
+        for k in range(n)
+    ])  # fmt: skip
+
+
+OPS_PATHS = (
+    ("/help", "echo message"),
+    ("/my", "echo message"),
+    ("form answer", "echo message"),
+    ("form button (back)", "echo press"),
+    ("stage change", "echo press"),
+    ("approve (join card)", "echo press"),
+    ("daily report + submit", "echo message + press"),
+)
+
+
+async def populate(url: str, filers: int) -> None:
+    """Migrate; the 20 staff (channel managers) and `filers` more; today's obligations."""
+    from sqlalchemy import insert, select
+
+    from bot import clock
+    from bot.config import load_settings
+    from bot.db import make_engine, make_sessionmaker
+    from bot.migrate import upgrade
+    from bot.models import Staff, StaffRole
+
+    settings = load_settings(database={"url": url})
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        sessions = make_sessionmaker(engine)
+        joined = clock.parse_local("2026-01-05 09:00", settings.team.tz)
+        people = [(STAFF_ID + i, f"员工{i:02d}") for i in range(20)]
+        people += [(FILER_ID + i, f"经理{i}") for i in range(filers)]
+        async with sessions() as s, s.begin():
+            await s.execute(insert(Staff), [
+                dict(telegram_id=tid, display_name=name, username=None, locale="zh",
+                     active=True, joined_at=joined) for tid, name in people
+            ])  # fmt: skip
+            ids = (await s.execute(select(Staff.id))).scalars().all()
+            await s.execute(insert(StaffRole), [dict(staff_id=i, role="channel") for i in ids])
+    finally:
+        await engine.dispose()
+
+
+def summary(paths: dict[str, Path]) -> None:
+    """The table: CPU ms per update (median over rounds, min–max), ratio to echo, latency."""
+    echo_msg = statistics.median(paths["echo message"].per_update_ms())
+    echo_press = statistics.median(paths["echo press"].per_update_ms())
+    echo = {"echo message": echo_msg, "echo press": echo_press,
+            "echo message + press": (echo_msg + echo_press) / 2}  # fmt: skip
+    print(f"{'path':<24} {'CPU ms/update':>14} {'(min–max)':>14} {'vs echo':>8} "
+          f"{'latency ms p50':>15} {'p95':>6}")  # fmt: skip
+    rows = [("echo message", "echo message"), ("echo press", "echo press"), *OPS_PATHS]
+    for name, against in rows:
+        p = paths[name]
+        per = p.per_update_ms()
+        lat = sorted(p.latency)
+        p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000
+        ratio = "" if name.startswith("echo") else f"{statistics.median(per) / echo[against]:.2f}×"
+        spread = f"{min(per):.2f}–{max(per):.2f}"
+        print(f"{name:<24} {statistics.median(per):>14.2f} {spread:>14} {ratio:>8} "
+              f"{statistics.median(lat) * 1000:>15.1f} {p95:>6.1f}")  # fmt: skip
+
+
+async def compare(args: argparse.Namespace) -> None:
+    """Rounds of every path on both bots, alternating which goes first."""
+    from support import BOT_USERNAME, TOKEN, fresh_database, header
+
+    from bot.simulator import TelegramSimulator
+
+    title = f"opsbot vs a bare PTB echo bot: CPU per update, {args.rounds} rounds × n={args.n}"
+    print(await header(title, args.db), flush=True)
+    cores = sorted(os.sched_getaffinity(0))
+    bot_core = cores[0] if len(cores) > 1 else None
+    if bot_core is not None:
+        os.sched_setaffinity(0, set(cores[1:]))  # the simulators and people: the other core(s)
+    print(f"bots pinned to core {bot_core}; simulators and people on {cores[1:] or cores}")
+    paths = {name: Path(name, against) for name, against in OPS_PATHS}
+    paths |= {"echo message": Path("echo message", ""), "echo press": Path("echo press", "")}
+    async with (
+        TelegramSimulator(token=TOKEN, bot_username="echo_bench_bot") as echo_sim,
+        TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
+        fresh_database(args.db) as url,
+    ):
+        await populate(url, args.n * args.rounds)
+        scene = Scene(sim, args.n)
+        scene.director.started = True  # the tick may write to the director before /start
+        echo = await spawn("echo", echo_sim, url, bot_core)
+        ops = await spawn("opsbot", sim, url, bot_core)
+        try:
+            await ops.ask("tick", "ticked")  # today's obligations, as the minute tick makes
+            await prepare(scene)
+            echo_people = [
+                echo_sim.user(STAFF_ID + i, f"员工{i:02d}", language_code="zh") for i in range(20)
+            ]
+            for p in echo_people:
+                await send(echo_sim, p, "hello")
+            for r in range(args.rounds):
+                order = ("echo", "opsbot") if r % 2 == 0 else ("opsbot", "echo")
+                for which in order:
+                    if which == "echo":
+                        await echo_round(echo, echo_people, paths, args.n)
+                    else:
+                        await opsbot_round(ops, scene, paths)
+                print(f"round {r + 1}/{args.rounds} done ({' then '.join(order)})", flush=True)
+        finally:
+            ops_done, echo_done = await ops.stop(), await echo.stop()
+        problems = [c for s in (sim, echo_sim) for c in s.calls
+                    if not c.ok and c.method != "getUpdates"]  # fmt: skip
+        if problems or sim.errors or echo_sim.errors:
+            raise RuntimeError(f"failed calls: {failures(problems)}")
+        await check_reports(url, args.n * args.rounds)
+    print()
+    summary(paths)
+    print(f"\npeak RSS: opsbot {ops_done['peak']:.0f} MB, echo bot {echo_done['peak']:.0f} MB")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def failures(calls) -> list[tuple]:
+    """What failed: method, chat, Telegram's description."""
+    return [(c.method, c.params.get("chat_id"), c.error_description) for c in calls]
+
+
+async def check_reports(url: str, expected: int) -> None:
+    """Every daily report filed is in the database, once."""
+    from sqlalchemy import func, select
+
+    from bot.db import make_engine
+    from bot.models import Report
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(select(func.count()).select_from(Report))
+    finally:
+        await engine.dispose()
+    if found != expected:
+        raise RuntimeError(f"{expected} daily reports filed, {found} in the database")
+
+
+async def burst(args: argparse.Namespace) -> None:
+    """`--people` staff each file the daily report in one message and press ✅ submit, all
+    starting within `--window` seconds of 18:00 (the bot's clock), as shipped (limiter on)."""
+    from support import BOT_USERNAME, TOKEN, fresh_database, header
+
+    from bot.cli.demo import DAILY_IN_ONE_MESSAGE
+    from bot.simulator import TelegramSimulator
+
+    title = f"burst: {args.people} daily reports + submit within {args.window:.0f} s at 18:00"
+    print(await header(title, args.db), flush=True)
+    rng = random.Random(args.seed)
+    async with (
+        TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
+        fresh_database(args.db) as url,
+    ):
+        await populate(url, args.people)
+        sim.user(DIRECTOR_ID, "张总", language_code="zh").started = True
+        ops = await spawn("opsbot", sim, url, None, at=BURST_AT)
+        try:
+            await ops.ask("tick", "ticked")
+            people = [sim.user(FILER_ID + i, f"经理{i}", language_code="zh")
+                      for i in range(args.people)]  # fmt: skip
+            offsets = sorted(rng.uniform(0, args.window) for _ in people)
+            latencies: list[float] = []
+
+            async def one(i: int, p, offset: float, began: float) -> None:
+                await asyncio.sleep(max(0.0, began + offset - time.perf_counter()))
+                text = DAILY_IN_ONE_MESSAGE.format(new=i % 4, signed=i % 2, downloads=400 + i,
+                                                   registrations=60 + i % 90)  # fmt: skip
+                latencies.append(await send(sim, p, text))
+                latencies.append(await press(sim, p, p.inbox[-1], "✅ 提交"))
+
+            before = await ops.cpu()
+            began = time.perf_counter()
+            await asyncio.gather(*(one(i, p, o, began) for i, (p, o) in
+                                   enumerate(zip(people, offsets, strict=True))))  # fmt: skip
+            wall = time.perf_counter() - began
+            cpu = await ops.cpu() - before
+        finally:
+            done = await ops.stop()
+        problems = [c for c in sim.calls if not c.ok and c.method != "getUpdates"]
+        if problems or sim.errors:
+            raise RuntimeError(f"failed calls: {failures(problems)}")
+        await check_reports(url, args.people)
+    lat = sorted(latencies)
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+    print(f"{2 * args.people} updates answered, {args.people} reports in the database (none lost)")
+    median, worst = statistics.median(lat) * 1000, lat[-1] * 1000
+    print(f"all done {wall:.1f} s after the first; reply latency median {median:.0f} ms, "
+          f"p95 {p95 * 1000:.0f} ms, max {worst:.0f} ms")  # fmt: skip
+    print(f"bot CPU {cpu:.1f} s ({1000 * cpu / (2 * args.people):.1f} ms per update); "
+          f"peak RSS {done['peak']:.0f} MB")  # fmt: skip
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per bot (default 6)")
+    parser.add_argument("--n", type=int, default=40, help="updates per path per round (40)")
+    parser.add_argument("--db", help="a postgresql+asyncpg:// server URL instead of SQLite")
+    parser.add_argument("--burst", action="store_true", help="the 18:00 burst instead")
+    parser.add_argument("--people", type=int, default=200, help="--burst: staff filing (200)")
+    parser.add_argument("--window", type=float, default=10.0, help="--burst: seconds (10)")
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--child", choices=("echo", "opsbot"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--at", default=AT, help=argparse.SUPPRESS)
+    parser.add_argument("--core", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--base-file-url", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the comparison (or the burst) and print the figures."""
+    args = parse_args(argv)
+    if args.child:
+        asyncio.run(child(args))
+        return
+    from support import check_db_option
+
+    check_db_option(args.db)
+    asyncio.run(burst(args) if args.burst else compare(args))
+
+
+if __name__ == "__main__":
+    main()
