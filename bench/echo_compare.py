@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,7 +58,7 @@ async def child(args: argparse.Namespace) -> None:
     else:
         from bot.app import build_application, startup
 
-        clock.start_at(clock.parse_local(args.at, settings.team.tz))
+        clock.start_at(datetime.fromisoformat(args.at).replace(tzinfo=settings.team.tz))
         app = build_application(settings)
         await app.initialize()
         await startup(app)
@@ -526,12 +527,15 @@ async def burst(args: argparse.Namespace) -> None:
         fresh_database(args.db) as url,
     ):
         await populate(url, args.people)
-        sim.user(DIRECTOR_ID, "张总", language_code="zh").started = True
+        people = [sim.user(FILER_ID + i, f"经理{i}", language_code="zh")
+                  for i in range(args.people)]  # fmt: skip
+        others = [sim.user(STAFF_ID + i, f"员工{i:02d}", language_code="zh") for i in range(20)]
+        for p in (sim.user(DIRECTOR_ID, "张总", language_code="zh"), *others, *people):
+            p.started = True  # they use the bot: the tick's reminders reach them
         ops = await spawn("opsbot", sim, url, None, at=BURST_AT)
         try:
-            await ops.ask("tick", "ticked")
-            people = [sim.user(FILER_ID + i, f"经理{i}", language_code="zh")
-                      for i in range(args.people)]  # fmt: skip
+            await ops.ask("tick", "ticked")  # the 17:00 reminder to each, sent before the burst
+            await sim.wait_idle(quiet=0.5, timeout=120)
             offsets = sorted(rng.uniform(0, args.window) for _ in people)
             latencies: list[float] = []
 

@@ -7,6 +7,7 @@ import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ Buttons = list[list[tuple[str, str]]]
 MEDIA_KINDS = {"photo": "sendPhoto", "document": "sendDocument"}
 CAPTION_MAX = 1024  # Telegram's limit on a photo's or document's caption
 ALBUM_MAX = 10  # items in one sendMediaGroup
+MANY_CHUNK = 500  # rows per INSERT in enqueue_many (10 parameters each, under both caps)
 
 # Rows queued by this task since `watching()` began. A handler flushes the outbox after its
 # commit only when it queued something: a reply that queued nothing then reads nothing more (the
@@ -78,6 +80,37 @@ async def enqueue(
     if watched is not None and result.rowcount == 1:
         watched.append(key)
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class Row:
+    """A text message to queue with `enqueue_many`."""
+
+    key: str
+    chat_id: int
+    text: str
+    about: str | None = None
+
+
+async def enqueue_many(session: AsyncSession, rows: list[Row]) -> int:
+    """Queue many text messages (no buttons), each once per key, a few statements in all;
+    returns how many were new."""
+    now, queued = clock.now(), 0
+    values = [
+        dict(dedup_key=r.key, chat_id=r.chat_id, method="sendMessage",
+             payload={"text": r.text, "buttons": []}, ref_key=None, about=r.about,
+             status=OutboxStatus.PENDING, attempts=0, created_at=now, next_attempt_at=now)
+        for r in rows
+    ]  # fmt: skip
+    insert = insert_for(session)
+    for start in range(0, len(values), MANY_CHUNK):
+        stmt = insert(Outbox).values(values[start : start + MANY_CHUNK])
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
+        queued += (await session.execute(stmt)).rowcount
+    watched = _queued.get()
+    if watched is not None and queued:
+        watched.extend(r.key for r in rows)
+    return queued
 
 
 async def enqueue_photo(

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 import uvicorn
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -103,7 +105,8 @@ def create_app(application: Application, settings: Settings) -> Starlette:
     ]
     if settings.telegram.mode == "webhook":  # polling mode serves the rest (decision 66)
         routes.insert(0, Route(settings.telegram.webhook_path, telegram_update, methods=["POST"]))
-    return Starlette(routes=routes)
+    # The dashboard's script and data cross slow mobile links: compressed when worth it.
+    return Starlette(routes=routes, middleware=[Middleware(GZipMiddleware, minimum_size=1024)])
 
 
 async def health(state: AppState, started: datetime) -> tuple[dict, bool]:

@@ -66,11 +66,13 @@ async def open_as(browser, base: str, data: str, tab: str | None = None):
     page.on("request", lambda r: r.url.startswith(base) or outside.append(r.url))
     statuses: list[int] = []
     page.on("response", lambda r: "/api/" in r.url and statuses.append(r.status))
+
     fragment = f"tgWebAppData={quote(data)}&tgWebAppVersion=8.0&tgWebAppPlatform=android"
     fragment += f"&tgWebAppThemeParams={quote(json.dumps(THEME))}"
     if tab:
         fragment += f"&tab={tab}"
-    await page.goto(f"{base}/app#{fragment}")
+    # Until the network is quiet: the page's first requests have all been answered.
+    await page.goto(f"{base}/app#{fragment}", wait_until="networkidle")
     page.outside, page.api_statuses = outside, statuses
     return page
 
@@ -90,6 +92,8 @@ async def test_a_director_sees_every_page_and_switches_period(served, browser, s
     await page.click("#tabs [data-tab=kpi]")
     await page.locator("svg.chart.plan").wait_for()
     assert await page.inner_text(".nav .period") == "2026年11月"
+    await page.locator("#trend svg.chart.trend").wait_for()
+    assert await page.locator("#trend ul.legend li").count() >= 1
     await page.select_option("#person", label="王 伟")
     await page.locator("#score").wait_for()
     assert "加权得分" in await view.inner_text()
@@ -199,7 +203,8 @@ async def test_bad_init_data_shows_nothing(served, browser, settings, director, 
     }[how]
     page = await open_as(browser, served, data)
     await page.locator("#denied").wait_for()
-    assert page.api_statuses == [401]
+    # The page asks for /me and its first page at once: both refused.
+    assert sorted(page.api_statuses) == [401, 401]
     assert await page.locator("#tabs").is_hidden()
     assert (await page.inner_text("#view")).strip() == ""
     assert "王 伟" not in await page.content()

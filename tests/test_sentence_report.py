@@ -174,3 +174,16 @@ async def test_an_english_sentence_fills_the_weekly_summary(app, sessions, user_
         report.answers["active_users"] == 2000
         and report.answers["actions"] == "added it to the roadmap"
     )
+
+
+async def test_a_value_moved_to_another_field_teaches_what_the_word_means(app, sessions, wang):
+    await wang.send("/daily 新增20，下载100，在谈1，签约0，上线0，明天去万科")
+    assert "渠道带来的注册量" in q(wang)  # not in the sentence: asked
+    await wang.send("20")  # registrations: the 20 was his sign-ups, not new channels
+    await wang.press(wang.inbox[-1], "✏️ 修改某项")
+    await wang.press(wang.inbox[-1], "新增入库渠道数")
+    await wang.send("0")
+    assert "记住了：你说的“新增”指渠道带来的注册量" in q(wang)
+    async with sessions() as s:
+        learnt = await s.scalar(select(PersonalSynonym))
+    assert (learnt.phrase, learnt.field) == ("新增", "registrations")

@@ -125,8 +125,11 @@ async def test_kpi_switches_period_and_a_director_sees_a_person(
     headers = as_(director, settings)
     month = (await web.get("/app/api/kpi?period=month", headers=headers)).json()
     assert month["period"] == "2026年11月"
-    assert month["lines"] and len(month["trend_labels"]) == 6
-    assert month["trend_labels"][-1] == "2026年11月"
+    assert month["lines"]
+    trend = (await web.get("/app/api/kpi/trend?period=month", headers=headers)).json()
+    assert len(trend["labels"]) == 6 and trend["labels"][-1] == "2026年11月"
+    assert {s["name"] for s in trend["series"]} == {line["name"] for line in month["lines"]}
+    assert all(len(s["values"]) == 6 for s in trend["series"])
     week = (await web.get("/app/api/kpi?period=week", headers=headers)).json()
     assert week["period"] != month["period"]
     quarter = (await web.get("/app/api/kpi?period=quarter&offset=-1", headers=headers)).json()
@@ -147,8 +150,9 @@ async def test_staff_cannot_reach_another_persons_numbers(
     wang = as_(channel_manager, settings)
     mine = (await web.get("/app/api/kpi", headers=wang)).json()
     assert mine["person"] == "王 伟" and mine["people"] == [] and mine["scores"] == []
-    refused = await web.get(f"/app/api/kpi?person={lina_id}", headers=wang)
-    assert refused.status_code == 403
+    for path in ("kpi", "kpi/trend"):
+        refused = await web.get(f"/app/api/{path}?person={lina_id}", headers=wang)
+        assert refused.status_code == 403
     assert (await web.get("/app/api/feedback", headers=wang)).status_code == 403
     # The channel list is his own; another's channel's history is refused.
     pipeline = (await web.get("/app/api/channels", headers=wang)).json()

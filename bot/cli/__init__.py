@@ -89,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=0.0, help="seconds between lines")
     demo.add_argument("--chart", type=Path, default=None,
                       help="also save the week's digest chart to this PNG file")  # fmt: skip
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep serving the dashboard on localhost (prints its URL)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the dashboard's local port with --serve (default: any free one)",
+    )
 
     i18n = sub.add_parser("i18n", help="translation catalogs").add_subparsers(
         dest="i18n", required=True
@@ -333,7 +344,9 @@ def _jobs_due(settings: Settings, args) -> int:
 def _demo(args) -> int:
     from bot.cli.demo import run_demo
 
-    return asyncio.run(run_demo(speed=args.speed, chart_path=args.chart))
+    return asyncio.run(
+        run_demo(speed=args.speed, chart_path=args.chart, serve=args.serve, port=args.port)
+    )
 
 
 def _i18n_update(settings: Settings, args) -> int:

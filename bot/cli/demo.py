@@ -227,7 +227,8 @@ async def run_demo(
                 await _scene(sim, log, app.bot_data)
                 await _digest_scene(sim, log, app.bot_data, chart_path)
                 director = {"id": DIRECTOR_ID, "first_name": "张总", "language_code": "zh"}
-                await dashboard.show(app, director, serve=serve, port=port, then=then)
+                with_sim = None if then is None else (lambda base, url: then(base, url, sim))
+                await dashboard.show(app, director, serve=serve, port=port, then=with_sim)
             finally:
                 await app.updater.stop()
                 await app.stop()

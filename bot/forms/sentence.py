@@ -16,13 +16,14 @@ from bot.forms import flow
 from bot.forms.fields import FieldError, parse_answer, parse_choice_key
 from bot.forms.oneshot import OneShot
 from bot.forms.reader import Known, Reading, read
-from bot.forms.reader.cues import NUMBER, kind_of
 from bot.forms.spec import FormSpec
 from bot.models import Channel, Draft
 from bot.services import filing, obligations, synonyms
 from bot.services.filing import Opening
 from bot.states import ObligationStatus
 
+# Number fields whose answer is the number read (money is stored in fen): corrections teach.
+COUNTED = ("int", "decimal")
 SNIPPET_MAX = 40  # characters of the sentence quoted beside a value on the card
 LIBRARY_MAX = 20_000  # channels the reader compares names with (a team's library is smaller)
 
@@ -149,6 +150,12 @@ def _record(form: FormSpec, understood: Understood) -> dict[str, Any]:
         "how": {k: f.how for k, f in reading.found.items() if k in understood.answers},
         "bad": {k: [quote(reading.found[k].spans), e.reason] for k, e in understood.errors.items()},
         "twice": [k for k in reading.repeated if k in understood.answers],
+        # number fields read by a word: (value, word), for a correction that moves the value
+        "placed": {
+            k: [format(f.value, "f"), f.word]
+            for k, f in reading.found.items()
+            if f.word and form.field(k).type in COUNTED and k in understood.answers
+        },
         "conflicts": {k: [quote(f.spans) for f in fs] for k, fs in reading.conflicts.items()},
         "none": {k: quote(f.spans) for k, f in reading.said_none.items()},
         "unplaced": [
@@ -199,20 +206,54 @@ async def answered(
 ) -> None:
     """A field answered after a sentence: its value is now the person's (the card stops quoting
     the sentence for it); when the answer is a number the sentence held beside a word the reader
-    did not know ("拉新20人"), that word becomes the person's own word for the field."""
+    did not know ("拉新20人"), or one it read into another field the person then changed, that
+    word becomes the person's own word for the field."""
     record = (draft.scratch or {}).get("read")
     if not record or draft.answers.get(key) == value:
         return
     record = {**record, "from": {k: v for k, v in record.get("from", {}).items() if k != key}}
     spec = ctx.form.field(key)
-    if spec is not None and kind_of(spec.type) == NUMBER and value is not None:
+    taught = False
+    if spec is not None and spec.type in COUNTED and value is not None:
         for number, words, snippet in record.get("unplaced", []):
-            if not words or Decimal(number) != Decimal(str(value)):
+            if not words or not _same(value, number):
                 continue
             await synonyms.learn(session, ctx.staff.id, ctx.form.key, key, words)
             record["learned"] = [*record.get("learned", []), [words, key]]
             record["unplaced"] = [u for u in record["unplaced"] if u[1] != words]
             record["from"][key] = snippet
             record["how"] = {**record.get("how", {}), key: "mine"}
+            taught = True
             break
+    if spec is not None and spec.type in COUNTED and not taught:
+        record = await _moved(session, ctx, record, {**draft.answers, key: value})
     draft.scratch = {**draft.scratch, "read": record}
+
+
+async def _moved(session: AsyncSession, ctx: "flow.FlowContext", record: dict, answers: dict):
+    """A value read by one field's word that the person moved to another field (新增20 read as
+    new channels; they enter 20 as registrations and change new channels): for this person that
+    word means the other field."""
+    for source, (number, word) in record.get("placed", {}).items():
+        if _same(answers.get(source), number):
+            continue  # still where it was read: nothing moved
+        target = next((k for k, v in answers.items() if k != source and _same(v, number)
+                       and ctx.form.field(k) is not None
+                       and ctx.form.field(k).type in COUNTED), None)  # fmt: skip
+        if target is None:
+            continue
+        await synonyms.learn(session, ctx.staff.id, ctx.form.key, target, word)
+        record = {**record, "learned": [*record.get("learned", []), [word, target]]}
+        record["placed"] = {k: v for k, v in record["placed"].items() if k != source}
+        return record
+    return record
+
+
+def _same(value: Any, number: str) -> bool:
+    """True when a stored answer is this number (answers of int and decimal fields)."""
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        return Decimal(str(value)) == Decimal(number)
+    except ArithmeticError:
+        return False

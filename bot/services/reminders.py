@@ -20,7 +20,7 @@ from bot.forms.spec import ReportsConfig
 from bot.forms.summary import period_label
 from bot.i18n import t
 from bot.models import ActivityPlan, Obligation, Staff
-from bot.outbox import enqueue
+from bot.outbox import Row, enqueue, enqueue_many
 from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
 GENTLE, OVERDUE, NEXT_DAY = 1, 2, 3
 STEP_NAMES = {GENTLE: "gentle", OVERDUE: "overdue", NEXT_DAY: "next_day"}
+CLAIM_CHUNK = 500  # ids per UPDATE (SQLite and asyncpg cap a statement's parameters)
 
 
 @dataclass(frozen=True)
@@ -113,34 +114,56 @@ async def due_nags(
 
 
 async def send_nags(session: AsyncSession, nags: list[Nag], reports: ReportsConfig) -> int:
-    """Queue each nag once and record the step reached; returns how many were queued."""
-    queued = 0
+    """Queue each nag once and record the step reached; returns how many were queued.
+
+    In bulk (one statement per step, then one per chunk of rows: a statement, a savepoint and
+    an INSERT per reminder took 5 s for 1,000): the steps are claimed first, so another process
+    that got there keeps its own; a nag whose text fails is logged and stays pushed past that
+    step, and the others go out."""
+    claimed = await _claim_steps(session, nags)
+    rows = []
     for nag in nags:
+        if nag.obligation.id not in claimed:
+            continue  # another process got there
         try:
-            async with session.begin_nested():  # one bad row must not stop the others
-                queued += await _send_nag(session, nag, reports)
+            row = await _send_nag(session, nag, reports)
         except Exception:
             log.exception("reminder %s failed; pushed past that step", nag.key)
-            await session.execute(
+            continue
+        if row is not None:
+            rows.append(row)
+    return await enqueue_many(session, rows)
+
+
+async def _claim_steps(session: AsyncSession, nags: list[Nag]) -> set[int]:
+    """Move each obligation to its nag's step where it is still below it; the ids moved."""
+    by_step: dict[int, list[int]] = {}
+    for nag in nags:
+        by_step.setdefault(nag.step, []).append(nag.obligation.id)
+    claimed: set[int] = set()
+    for step, ids in by_step.items():
+        for start in range(0, len(ids), CLAIM_CHUNK):
+            moved = await session.execute(
                 update(Obligation)
-                .where(Obligation.id == nag.obligation.id)
-                .values(reminder_step=nag.step)
+                .where(
+                    Obligation.id.in_(ids[start : start + CLAIM_CHUNK]),
+                    Obligation.reminder_step < step,
+                )
+                .values(reminder_step=step)
+                .returning(Obligation.id)
+                # Without this, each UPDATE is matched against every obligation in the session:
+                # queuing N reminders cost N² (4,000 took 128 s instead of 18 s).
+                .execution_options(synchronize_session=False)
             )
-    return queued
+            claimed.update(moved.scalars())
+    return claimed
 
 
-async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> int:
+async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> Row | None:
+    """The outbox row of one claimed nag (None when its form left the config)."""
     form = reports.form(nag.obligation.form_key)
-    moved = await session.execute(
-        update(Obligation)
-        .where(Obligation.id == nag.obligation.id, Obligation.reminder_step < nag.step)
-        .values(reminder_step=nag.step)
-        # Without this, each UPDATE is matched against every obligation in the session:
-        # queuing N reminders cost N² (4,000 took 128 s instead of 18 s).
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1 or form is None:
-        return 0  # another process got there, or the form left the config
+    if form is None:
+        return None
     locale, now = nag.staff.locale, clock.now()
     text = render(
         "reminder.html.j2", locale, step=STEP_NAMES[nag.step],
@@ -149,9 +172,7 @@ async def _send_nag(session: AsyncSession, nag: Nag, reports: ReportsConfig) -> 
         due=when(nag.obligation.due_at, now, nag.tz, locale),
         closes=when(nag.obligation.closes_at, now, nag.tz, locale),
     )  # fmt: skip
-    return await enqueue(
-        session, nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}"
-    )
+    return Row(nag.key, nag.staff.telegram_id, text, about=f"obl:{nag.obligation.id}")
 
 
 def when(moment: datetime, now: datetime, tz: ZoneInfo, locale: str) -> str:

@@ -56,6 +56,7 @@ def routes(state: AppState, flush: Flush | None = None) -> list[BaseRoute]:
         ("me", _me, "GET"),
         ("today", _today, "GET"),
         ("kpi", _kpi, "GET"),
+        ("kpi/trend", _trend, "GET"),
         ("channels", _channels, "GET"),
         ("channels/{channel_id:int}", _channel, "GET"),
         ("approvals", _waiting, "GET"),
@@ -173,6 +174,12 @@ async def _kpi(session, settings, state, viewer: Viewer, request) -> dict:
     kind = request.query_params.get("period", "month")
     return await views.kpis(session, settings, state.calendar, viewer, kind,
                             _int(request, "offset", 0), _int(request, "person"))  # fmt: skip
+
+
+async def _trend(session, settings, state, viewer: Viewer, request) -> dict:
+    kind = request.query_params.get("period", "month")
+    return await views.kpi_trend(session, settings, state.calendar, viewer, kind,
+                                 _int(request, "offset", 0), _int(request, "person"))  # fmt: skip
 
 
 async def _channels(session, settings, state, viewer: Viewer, request) -> dict:

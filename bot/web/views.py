@@ -163,33 +163,18 @@ async def kpis(
     offset: int,
     person_id: int | None,
 ) -> dict[str, Any]:
-    """The team's KPIs (a director) or one person's: plan vs actual, the weighted score, and the
-    trend over the last periods. Staff see their own card only, whatever they ask for."""
-    if not viewer.director and person_id not in (None, viewer.staff.id):
-        raise Forbidden("person")
-    if not viewer.director:
-        person_id = viewer.staff.id
-    day, locale = today_of(settings), viewer.locale
-    period = period_for(kind, offset, day)
-    people = await kpi.assessed_staff(session, settings.kpi)
-    person = None
-    if person_id is not None:
-        person = next((p for p in people if p.id == person_id), None)
-        if person is None:
-            raise NotFound("person")
-    shown = [period]
-    for _ in range(TREND - 1):
-        shown.insert(0, shown[0].previous())
-    found = [await _assess(session, settings, cal, p, people) for p in shown]
+    """The team's KPIs (a director) or one person's: plan vs actual and the weighted score.
+    Staff see their own card only, whatever they ask for."""
+    period, people, person = await _kpi_subject(session, settings, viewer, kind, offset, person_id)
+    locale, day = viewer.locale, today_of(settings)
+    current = await _assess(session, settings, cal, period, people)
     days = kpi_view.days_left(cal, period, day)
-    current = found[-1]
     body: dict[str, Any] = {
         "kind": kind,
         "offset": offset,
         "period": periods.label(period, locale),
         "people": [{"id": p.id, "name": p.display_name} for p in people] if viewer.director else [],
         "person": person.display_name if person else None,
-        "trend_labels": [periods.label(p, locale) for p in shown],
     }
     if person is None:
         results = current.team
@@ -198,24 +183,58 @@ async def kpis(
                           for c in current.cards]  # fmt: skip
         body["best"] = kpi_view.team_best(current.cards)
         body["score"] = None
-        series_of = [a.team for a in found]
     else:
         card = current.card(person.id)
         results = card.results if card else []
         body["scores"] = []
         body["best"] = kpi_view.best(card) if card else None
         body["score"] = kpi_view.score(card) if card else None
-        body["score_trend"] = [_number(c.score) if (c := a.card(person.id)) else None
-                               for a in found]  # fmt: skip
-        series_of = [(c.results if (c := a.card(person.id)) else []) for a in found]
-    weighted = person is not None
-    body["lines"] = [_kpi_line(r, locale, days, weighted) for r in results]
-    body["trend"] = [
-        {"name": r.kpi.name.get(locale),
-         "values": [_ratio_of(rs, r.kpi.key) for rs in series_of]}
-        for r in results
-    ]  # fmt: skip
+    body["lines"] = [_kpi_line(r, locale, days, person is not None) for r in results]
     return body
+
+
+async def kpi_trend(
+    session: AsyncSession,
+    settings: Settings,
+    cal: WorkCalendar,
+    viewer: Viewer,
+    kind: str,
+    offset: int,
+    person_id: int | None,
+) -> dict[str, Any]:
+    """Each KPI's completion over the last TREND periods up to the shown one (the page draws it
+    after the first view: it is TREND assessments)."""
+    period, people, person = await _kpi_subject(session, settings, viewer, kind, offset, person_id)
+    shown = [period]
+    for _ in range(TREND - 1):
+        shown.insert(0, shown[0].previous())
+    found = [await _assess(session, settings, cal, p, people) for p in shown]
+    if person is None:
+        series_of = [a.team for a in found]
+    else:
+        series_of = [(c.results if (c := a.card(person.id)) else []) for a in found]
+    names = {r.kpi.key: r.kpi.name.get(viewer.locale) for rs in series_of for r in rs}
+    return {
+        "labels": [periods.label(p, viewer.locale) for p in shown],
+        "series": [{"name": name, "values": [_ratio_of(rs, key) for rs in series_of]}
+                   for key, name in names.items()],
+    }  # fmt: skip
+
+
+async def _kpi_subject(session, settings: Settings, viewer: Viewer, kind, offset, person_id):
+    """The period, the people assessed and the person asked about (None: the team)."""
+    if not viewer.director and person_id not in (None, viewer.staff.id):
+        raise Forbidden("person")
+    if not viewer.director:
+        person_id = viewer.staff.id
+    period = period_for(kind, offset, today_of(settings))
+    people = await kpi.assessed_staff(session, settings.kpi)
+    person = None
+    if person_id is not None:
+        person = next((p for p in people if p.id == person_id), None)
+        if person is None:
+            raise NotFound("person")
+    return period, people, person
 
 
 async def _assess(session, settings: Settings, cal: WorkCalendar, period: Period, people):

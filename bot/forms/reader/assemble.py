@@ -43,6 +43,7 @@ class Found:
     value: Any  # Decimal (numbers), str (text), date, a choice key or keys, channel names
     spans: tuple[tuple[int, int], ...]
     how: str  # label, synonym, mine, negation, count, library, short, pinyin, near, new, order
+    word: str = ""  # the field's word a number was read by ("新增" in 新增20)
 
 
 @dataclass
@@ -255,7 +256,8 @@ def _pair_numbers(reading, norm, parts, clause: Clause, cues, numbers) -> None:
         if cue.kind == CHANNELS:
             reading.counted.append(number)
         else:
-            _put(reading, Found(cue.field, number.value, spans, cue.how))
+            word = reading.text[cue.start : cue.end]
+            _put(reading, Found(cue.field, number.value, spans, cue.how, word))
     clause_channels = _channels_for(reading, norm, parts, clause, here_cues)
     for cue in here_cues:
         if id(cue) in used_cues or cue.kind != NUMBER:

@@ -12,6 +12,8 @@ _COUNTER = rf"(?:\s*(?:[{COUNTERS}]|块钱|块|元|户人家))?"
 _ARABIC = re.compile(
     r"(?<!\d)(?<!\d[.,])(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
     r"(?:\s*(?P<unit>万|千|百|w(?![a-z])|k(?![a-z])))?"
+    # 1万2, 3千5: the digit after 万/千 is the next place (12,000; 3,500), as people say it.
+    r"(?:(?<=[万千])(?P<tail>[1-9])(?![\d.]))?"
     rf"(?P<pct>\s*%)?(?P<counter>{_COUNTER})"
 )
 _CN = "零〇一二两三四五六七八九十百千万亿"
@@ -82,8 +84,11 @@ def _arabic(match: re.Match, text: str) -> Number | None:
     value = _value(match["num"] + (match["unit"] or ""))
     if value is None:
         return None
+    if match["tail"]:
+        value += _value(match["tail"] + match["unit"]) / 10
     counter = match["counter"].strip()
-    vague = bool(_VAGUE_AFTER.match(text, match.end("unit") if match["unit"] else match.end("num")))
+    last = next(match.end(g) for g in ("tail", "unit", "num") if match[g])
+    vague = bool(_VAGUE_AFTER.match(text, last))
     return Number(value, *match.span(), counter, bool(match["pct"]), vague=vague)
 
 

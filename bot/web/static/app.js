@@ -53,14 +53,19 @@
     return node;
   }
 
+  var early = {}; // the first page's data, asked for together with /app/api/me
+
   function api(path, options) {
+    if (!options && early[path]) { var found = early[path]; delete early[path]; return found; }
     options = options || {};
     var headers = { Authorization: "tma " + initData };
     if (options.body) headers["Content-Type"] = "application/json";
     return fetch("app/api/" + path, { method: options.method || "GET", headers: headers,
                                       body: options.body, cache: "no-store" })
       .then(function (r) {
-        if (r.status === 401 || (r.status === 403 && path === "me")) { deny(); throw "denied"; }
+        if (r.status === 401 || (r.status === 403 && path === "me")) {
+          return r.text().then(function () { deny(); throw "denied"; });
+        }
         return r.json().then(function (body) { body.__status = r.status; return body; });
       });
   }
@@ -175,10 +180,9 @@
       if (!d.lines.length) nodes.push(el("p", { class: "muted", text: say("no_kpis") }));
       else nodes.push(el("section", { class: "card" }, [el("h2", { text: say("plan_vs_actual") }),
                                                           planChart(d.lines), kpiTable(d.lines)]));
-      if (d.trend.length) {
-        nodes.push(el("section", { class: "card" }, [el("h2", { text: say("trend") }),
-          trendChart(d.trend_labels, d.trend)]));
-      }
+      var trend = d.lines.length ? el("section", { class: "card", id: "trend" }, [
+        el("h2", { text: say("trend") }), el("p", { class: "muted", text: say("loading") })]) : null;
+      nodes.push(trend);
       if (d.scores.length) {
         var list = el("ul", { class: "lines" });
         d.scores.forEach(function (s) {
@@ -190,6 +194,13 @@
           el("p", { class: "muted", text: say("score_note", { best: d.best || "100" }) })]));
       }
       show(nodes);
+      // The trend is six assessments: drawn after the first view, not before it.
+      if (trend) {
+        api(q.replace("kpi?", "kpi/trend?")).then(function (t) {
+          if (t.__status !== 200 || !trend.isConnected) return;
+          trend.replaceChild(trendChart(t.labels, t.series), trend.lastChild);
+        }).catch(stop);
+      }
     }).catch(stop);
   }
 
@@ -217,7 +228,7 @@
       var y = top + i * rowH;
       var ratio = l.ratio || 0, width = Math.max(1, span * ratio / maxRatio);
       g.appendChild(svg("text", { x: left - 6, y: y + 15, "text-anchor": "end", class: "label",
-                                  text: l.name.length > 8 ? l.name.slice(0, 8) + "…" : l.name }));
+                                  text: l.name.length > 7 ? l.name.slice(0, 7) + "…" : l.name }));
       g.appendChild(svg("rect", { x: left, y: y + 4, width: span, height: 14, class: "track", rx: 3 }));
       g.appendChild(svg("rect", { x: left, y: y + 4, width: width, height: 14, rx: 3,
                                   class: ratio >= 1 ? "bar done" : "bar" }));
@@ -445,13 +456,16 @@
     tabs = document.getElementById("tabs");
     theme();
     if (!initData) { deny(); return; }
+    var wanted = hash.get("tab") || "today";
+    var first = { today: "today", kpi: "kpi?period=month&offset=0", channels: "channels?region=&industry=",
+                  approvals: "approvals", feedback: "feedback?offset=0" }[wanted];
+    if (first) early[first] = api(first);
     api("me").then(function (d) {
       me = d;
       S = d.strings;
       document.title = say("title");
       document.documentElement.lang = d.locale;
-      var wanted = hash.get("tab");
-      if (wanted && me.tabs.indexOf(wanted) >= 0) state.tab = wanted;
+      if (me.tabs.indexOf(wanted) >= 0) state.tab = wanted;
       go();
     }).catch(stop);
   });
