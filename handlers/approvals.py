@@ -59,11 +59,11 @@ async def approve_request(
     update: Update, context: BotContext, session: AsyncSession, me: Staff
 ) -> None:
     """✅ Approve: at once; the service checks that this step is the presser's to decide."""
-    request_id, version = await _ids(session, APPROVE, update)
+    request_id, version = (int(v) for v in APPROVE.unpack(update.callback_query.data))
     try:
         request = await approvals.decide(
             session, request_id, version, me, Decision.APPROVE,
-            reports=context.settings.reports, today=_today(context),
+            reports=context.settings.reports, today=_today(context), pressed=True,
         )  # fmt: skip
     except ApprovalError as exc:
         await _refuse(update, session, me, exc)
@@ -103,23 +103,17 @@ async def note_request(
     await _ask(update, context, session, me, NOTE, Decision.NOTE)
 
 
-async def _ids(session: AsyncSession, action: Action, update: Update) -> tuple[int, int]:
-    """(request, version) a card's button carries; a card sent before migration 0018 carries
-    the request's old id."""
-    request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
-    return await approvals.renumbered(session, request_id), version
-
-
 def _done(request) -> dict:
     """What approval_done.html.j2 says after a decision (a suggestion's answers differ)."""
     return {"request": request, "suggestion": approvals.style(request) == "suggestion"}
 
 
 async def _ask(update, context, session, me: Staff, action: Action, decision: Decision) -> None:
-    request_id, version = await _ids(session, action, update)
+    request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
     reports, today = context.settings.reports, _today(context)
     try:
-        request = await approvals.get(session, request_id)
+        request = await approvals.on_card(session, request_id)  # a card from before 0018 too
+        request_id = request.id if request is not None else request_id
         form = reports.form(request.form_key) if request else None
         if decision != Decision.APPROVE and not approvals.needs_reason(form, decision):
             request = await approvals.decide(
@@ -193,7 +187,7 @@ async def resend_card(
 ) -> None:
     """The request's current card again, here, for whoever may decide its step."""
     (request_id,) = SHOW_CARD.unpack(update.callback_query.data)
-    request = await approvals.get(session, await approvals.renumbered(session, int(request_id)))
+    request = await approvals.on_card(session, int(request_id))
     waiting = await approvals.waiting_for(session, me, _today(context))
     if request is None or request not in waiting:
         exc = ApprovalError("not_pending" if request is not None else "not_found")
@@ -249,7 +243,8 @@ async def withdraw_request(
     """The proposer takes back a request still waiting for a decision."""
     (request_id,) = WITHDRAW.unpack(update.callback_query.data)
     try:
-        request_id = await approvals.renumbered(session, int(request_id))
+        found = await approvals.on_card(session, int(request_id))
+        request_id = found.id if found is not None else int(request_id)
         request = await approvals.withdraw(session, me, request_id)
     except ApprovalError as exc:
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))

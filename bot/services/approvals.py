@@ -622,18 +622,23 @@ async def decide(
     *,
     reports: ReportsConfig | None = None,
     today: date,
+    pressed: bool = False,
 ) -> ApprovalRequest:
     """Record the one decision on this version of the request; any other press raises
     ApprovalError (outdated, withdrawn, not_decider, …). `today` is team-local: a deputy decides
-    only on a day they stand in."""
+    only on a day they stand in. `pressed`: the id is an `apr` card's (see on_card)."""
     if decision not in tuple(Decision):
         raise ApprovalError("bad_decision")
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > REASON_MAX:
         raise ApprovalError("reason_too_long", max=REASON_MAX, length=len(comment))
-    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if pressed:
+        request = await on_card(session, request_id)
+    else:
+        request = await session.get(ApprovalRequest, request_id, populate_existing=True)
     if request is None:
         raise ApprovalError("not_found")
+    request_id = request.id
     await _may_press(session, request, version, person, today)
     form = reports.form(request.form_key) if reports is not None else None
     if comment is None and needs_reason(form, decision):
@@ -941,11 +946,17 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     return request
 
 
-async def renumbered(session: AsyncSession, request_id: int) -> int:
-    """The id a request has now, given the one a card sent before migration 0018 carries (ids
-    given since are above every old one, so a new id is never an old one)."""
-    moved = await session.get(ApprovalRequestId, request_id)
-    return moved.new_id if moved is not None else request_id
+async def on_card(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
+    """The request an `apr` card's id names. A card sent before migration 0018 carries the old
+    id: now no request's (ids given since are above every old one) or an activity plan's,
+    whose cards are never `apr` ones; then approval_request_ids has the new one. A current id
+    costs no look-up."""
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None or request.form_key in PRESENTERS:
+        moved = await session.get(ApprovalRequestId, request_id)
+        if moved is not None:
+            request = await session.get(ApprovalRequest, moved.new_id, populate_existing=True)
+    return request
 
 
 async def get(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
