@@ -13,6 +13,7 @@ import uvicorn
 from support import local
 from web_support import seed, signed, the_plan
 
+from bot.services import staff as staff_service
 from bot.web.serve import _Beside
 from bot.webhook import _listen, create_app
 
@@ -126,7 +127,7 @@ async def test_a_director_sees_every_page_and_switches_period(served, browser, s
 
 
 async def test_a_staff_member_sees_only_their_own_numbers(
-    served, browser, settings, channel_manager, user_ops_manager
+    served, browser, sessions, settings, channel_manager, user_ops_manager
 ):
     page = await open_as(browser, served, signed(channel_manager, settings.require_token()))
     await page.get_by_text("王 伟").first.wait_for()
@@ -140,15 +141,18 @@ async def test_a_staff_member_sees_only_their_own_numbers(
     assert await page.locator("#person").count() == 0
     await page.click("[data-period=quarter]")
     await page.locator(".nav .period", has_text="2026年第四季度").wait_for()
-    # Changing the request by hand (the page's own init data, another person's id) is refused.
+    # Changing the request by hand (the page's own init data, Li Na's id) is refused.
+    async with sessions() as s:
+        lina = await staff_service.by_telegram_id(s, user_ops_manager.id)
     status = await page.evaluate(
-        """async () => {
+        """async (other) => {
             const data = new URLSearchParams(location.hash.slice(1)).get("tgWebAppData");
             const headers = {Authorization: "tma " + data};
-            const r = await fetch("app/api/kpi?person=1", {headers});
+            const r = await fetch("app/api/kpi?person=" + other, {headers});
             const s = await fetch("app/api/feedback", {headers});
             return [r.status, s.status];
-        }"""
+        }""",
+        lina.id,
     )
     assert status == [403, 403]
     await page.click("#tabs [data-tab=channels]")

@@ -241,3 +241,53 @@ async def test_staff_cannot_decide_and_the_attempt_is_audited(
     assert audit is not None and audit.actor_telegram_id == user_ops_manager.id
     bad = await web.post("/app/api/approvals/decide", headers=lina, content=json.dumps([1]))
     assert bad.status_code == 400
+
+
+def test_the_demo_url_carries_init_data_signed_now_and_the_theme():
+    from urllib.parse import parse_qs, urlsplit
+
+    from bot import clock
+    from bot.web import demo
+
+    url = demo.open_url("http://127.0.0.1:1", {"id": 1001, "first_name": "张总"}, "1:TOKEN")
+    fragment = parse_qs(urlsplit(url).fragment)
+    user = initdata.verify(fragment["tgWebAppData"][0], "1:TOKEN", 60, clock.now())
+    assert user.id == 1001
+    assert json.loads(fragment["tgWebAppThemeParams"][0])["bg_color"] == "#ffffff"
+    with pytest.raises(initdata.InitDataError, match="bad_signature"):
+        initdata.verify(fragment["tgWebAppData"][0], "2:OTHER", 60, clock.now())
+
+
+SUGGESTION = """/suggest
+建议标题：缴费页加电子发票入口
+方面：产品体验
+现状与问题：用户找不到发票
+建议内容：在缴费成功页加“开电子发票”按钮"""
+
+
+async def test_a_request_of_the_engine_decided_on_the_page_as_in_chat(
+    web, sim, sessions, settings, director, channel_manager
+):
+    await channel_manager.send(SUGGESTION)
+    await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
+    card = director.inbox[-1]
+    pressed = next(b.callback_data for row in card.buttons for b in row if b.text == "✖ 不采纳")
+    headers = as_(director, settings)
+    items = (await web.get("/app/api/approvals", headers=headers)).json()["items"]
+    item = next(i for i in items if i["kind"] == "request")
+    assert item["title"] == "缴费页加电子发票入口"
+    # The card's own answers, each with a reply to the proposer, as the chat asks for one.
+    assert item["decisions"] == ["approve", "note", "reject"]
+    assert item["reasons"] == {"approve": True, "note": True, "reject": True}
+    body = {"kind": "request", "id": item["id"], "version": item["version"],
+            "decision": "approve"}  # fmt: skip
+    empty = await web.post("/app/api/approvals/decide", headers=headers, json=body)
+    assert empty.status_code == 409 and empty.json()["error"] == "empty_reason"
+    body["reason"] = "采纳，下个版本上线"
+    decided = await web.post("/app/api/approvals/decide", headers=headers, json=body)
+    assert decided.json() == {"decided": True}
+    edited = sim.message(director.id, card.message_id)
+    assert edited.buttons == [] and "张 总" in edited.plain
+    assert "采纳，下个版本上线" in channel_manager.inbox[-1].plain
+    answer = await sim.callback_query(director, edited, pressed)
+    assert answer.show_alert and "张 总" in answer.text and "过期" in answer.text

@@ -11,7 +11,8 @@ import pytest
 from support import opsbot_env, wait_for_answer
 from web_support import signed
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, TelegramSettings, load_settings
+from bot.webhook import create_app
 
 
 def free_port() -> int:
@@ -73,3 +74,17 @@ def test_the_public_url_must_be_https(monkeypatch, tmp_path):
     assert load_settings(web={"public_url": "https://ops.example.cn/app/"}).web.public_url == (
         "https://ops.example.cn/app"
     )
+
+
+async def test_webhook_mode_serves_the_dashboard_beside_the_webhook(app, settings):
+    telegram = settings.telegram.model_dump() | {
+        "mode": "webhook",
+        "webhook_url": "https://ops.example.cn/telegram",
+        "webhook_secret": "s3cret",
+    }
+    hooked = settings.model_copy(update={"telegram": TelegramSettings(**telegram)})
+    transport = httpx.ASGITransport(app=create_app(app, hooked))
+    async with httpx.AsyncClient(transport=transport, base_url="http://opsbot.test") as http:
+        assert (await http.get("/app")).status_code == 200
+        assert (await http.get("/app/api/me")).status_code == 401
+        assert (await http.post("/telegram", json={"update_id": 1})).status_code == 403

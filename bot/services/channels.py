@@ -10,7 +10,7 @@ from functools import lru_cache
 from sqlalchemy import Select, and_, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import clock
+from bot import clock, pinyin
 from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
 from bot.models import Channel, ChannelStageChange, Staff
@@ -443,13 +443,9 @@ async def _pinyin_index(session: AsyncSession) -> dict[int, tuple[str, str]]:
 @lru_cache(maxsize=20_000)
 def _pinyin_keys(norm_name: str) -> tuple[str, str]:
     """(initials, full pinyin) of a normalised name: 万科物业 -> ("wkwy", "wankewuye")."""
-    # Imported on first use: its dictionary costs ~0.15 s of CPU at import, paid by every opsbot
-    # process (each CLI command too) though only a pinyin search needs it.
-    from pypinyin import Style, lazy_pinyin
-
-    syllables = lazy_pinyin(norm_name, errors="default")
-    initials = "".join(s[0] for s in lazy_pinyin(norm_name, style=Style.FIRST_LETTER) if s)
-    return initials.casefold(), "".join(syllables).casefold()
+    # bot.pinyin imports pypinyin on first use: only a pinyin search needs it.
+    initials = pinyin.initials(norm_name)
+    return initials.casefold(), "".join(pinyin.syllables(norm_name)).casefold()
 
 
 async def stats_for_day(session: AsyncSession, staff_id: int, day: date) -> DayStats:

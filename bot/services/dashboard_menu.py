@@ -27,14 +27,16 @@ async def enqueue_missing(session: AsyncSession, public_url: str | None) -> int:
         )
     )
     queued = 0
-    for person in await session.scalars(select(Staff)):
-        key = f"{PREFIX}{person.id}:{digest}:{person.locale}:{int(person.active)}"
+    # Four columns, not Staff rows with their roles: this runs every minute.
+    people = await session.execute(select(Staff.id, Staff.telegram_id, Staff.locale, Staff.active))
+    for staff_id, telegram_id, locale, active in people:
+        key = f"{PREFIX}{staff_id}:{digest}:{locale}:{int(active)}"
         if key in sent:
             continue
-        extra = {"url": public_url, "text": t(person.locale, "📊 Dashboard")}
-        button = extra if person.active else {}  # the default menu button again
+        extra = {"url": public_url, "text": t(locale, "📊 Dashboard")}
+        button = extra if active else {}  # the default menu button again
         queued += int(
-            await enqueue(session, key, person.telegram_id, "", method="setChatMenuButton",
+            await enqueue(session, key, telegram_id, "", method="setChatMenuButton",
                           extra=button)
         )  # fmt: skip
     return queued

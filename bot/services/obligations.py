@@ -402,17 +402,3 @@ def mark_filed(obligation: Obligation, at: datetime) -> None:
     """A report arrived: on time or late, and the reminders stop."""
     obligation.status = ObligationStatus.LATE if at > obligation.due_at else ObligationStatus.FILED
     obligation.filed_at = at
-
-
-async def open_for(session: AsyncSession, staff_id: int, today: date) -> list[Obligation]:
-    """What a person owes now (periods already begun, still open), oldest first."""
-    rows = await session.scalars(
-        select(Obligation)
-        .where(
-            Obligation.staff_id == staff_id,
-            Obligation.status == ObligationStatus.OPEN,
-            Obligation.closes_at > clock.now(),
-        )
-        .order_by(Obligation.due_at)
-    )
-    return [o for o in rows if Period.parse(o.period_key).start <= today]

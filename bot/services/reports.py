@@ -133,18 +133,6 @@ async def existing(
     )
 
 
-async def recent(session: AsyncSession, staff_id: int, limit: int = 5) -> list[Report]:
-    """A person's latest reports, newest period first."""
-    return list(
-        await session.scalars(
-            select(Report)
-            .where(Report.staff_id == staff_id)
-            .order_by(Report.period_key.desc(), Report.id.desc())
-            .limit(limit)
-        )
-    )
-
-
 async def versions(session: AsyncSession, report_id: int) -> list[ReportVersion]:
     """Every version of a report, oldest first."""
     return list(

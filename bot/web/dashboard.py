@@ -35,7 +35,7 @@ CSP = (
 )
 NO_STORE = {"Cache-Control": "no-store"}
 AUTH_SCHEME = "tma "  # Authorization: tma <init data>, as Telegram's docs show it
-DECISIONS = ("approve", "reject", "changes")
+DECISIONS = ("approve", "reject", "changes", "note")
 # Refusals written to the audit log, as handlers/approvals.py and activities.py do.
 AUDITED = ("not_decider", "own_request", "not_director")
 

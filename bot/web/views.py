@@ -25,6 +25,10 @@ from bot.web import plans
 
 PERIOD_KINDS = ("week", "month", "quarter")
 TREND = 6  # periods on the trend chart, the shown one last
+# The answers a card offers, as the chat's buttons do: a suggestion is adopted, kept on file
+# (noted) or declined; anything else approved, rejected or sent back for changes.
+DECISIONS = (Decision.APPROVE, Decision.REJECT, Decision.CHANGES)
+SUGGESTION = (Decision.APPROVE, Decision.NOTE, Decision.REJECT)
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -342,21 +346,25 @@ async def waiting(session: AsyncSession, settings: Settings, viewer: Viewer) -> 
              "form": t(locale, "Activity plan"), "proposer": proposer.display_name,
              "submitted": _at(plan.submitted_at, settings, locale),
              "text": plain(await plans.card_text(session, plan, locale)),
-             "reasons": {"reject": True, "changes": True}}
+             "decisions": list(DECISIONS), "suggestion": False,
+             "reasons": {"approve": False, "reject": True, "changes": True}}
         )  # fmt: skip
     for request in await approvals.waiting_for(session, me_, day):
         if plans.is_plan(request):  # listed above, as a plan
             continue
         proposer = await staff_service.get(session, request.proposer_id)
         form = settings.reports.form(request.form_key)
+        suggestion = approvals.style(request) == "suggestion"  # the card's own three answers
         items.append(
             {"kind": "request", "id": request.id, "version": request.version,
              "title": request.title, "form": approvals.form_name(request, locale),
              "proposer": proposer.display_name,
              "submitted": _at(request.submitted_at, settings, locale),
              "text": plain(await approvals.card_text(session, request, locale)),
-             "reasons": {"reject": approvals.needs_reason(form, Decision.REJECT),
-                         "changes": approvals.needs_reason(form, Decision.CHANGES)}}
+             "decisions": list(SUGGESTION if suggestion else DECISIONS),
+             "suggestion": suggestion,
+             "reasons": {d: approvals.needs_reason(form, d)
+                         for d in (SUGGESTION if suggestion else DECISIONS)}}
         )  # fmt: skip
     return {"items": items}
 

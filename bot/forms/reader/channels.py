@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot import pinyin
 from bot.forms.reader.text import is_cjk, normalise
 
 # Words that say what kind of enterprise a name is; a name without them is its short form.
@@ -140,13 +141,11 @@ def _pinyin(text: str, known: tuple[Known, ...]) -> list[ChannelHit]:
 
 @lru_cache(maxsize=64)
 def _initials(known: tuple[Known, ...]) -> dict[str, list[Known]]:
-    from pypinyin import Style, lazy_pinyin  # its dictionary is big: loaded when first needed
-
     table: dict[str, list[Known]] = {}
     for channel in known:
         for form in set(forms_of(channel.name)):
             if len(form) >= 2 and all(is_cjk(ch) for ch in form):
-                key = "".join(s[0] for s in lazy_pinyin(form, style=Style.FIRST_LETTER) if s)
+                key = pinyin.initials(form)
                 if channel not in table.setdefault(key, []):
                     table[key].append(channel)
     return table
@@ -184,21 +183,17 @@ def _near(text: str, known: tuple[Known, ...]) -> list[ChannelHit]:
 
 @lru_cache(maxsize=8192)
 def _syllable(ch: str) -> str:
-    from pypinyin import lazy_pinyin
-
-    return lazy_pinyin(ch)[0]
+    return pinyin.syllables(ch)[0]
 
 
 @lru_cache(maxsize=64)
 def _sounds(known: tuple[Known, ...]) -> dict[str, tuple[Known, int]]:
     """Pinyin of each short and whole name -> (the channel, the name's length), when unique."""
-    from pypinyin import lazy_pinyin
-
     table: dict[str, list[tuple[Known, int]]] = {}
     for channel in known:
         for form in set(forms_of(channel.name)):
             if len(form) >= 2 and all(is_cjk(ch) for ch in form):
-                entry = table.setdefault("".join(lazy_pinyin(form)), [])
+                entry = table.setdefault("".join(pinyin.syllables(form)), [])
                 if channel not in [c for c, _ in entry]:
                     entry.append((channel, len(form)))
     return {k: v[0] for k, v in table.items() if len(v) == 1}

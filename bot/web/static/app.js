@@ -209,7 +209,7 @@
     lines.forEach(function (l) {
       var note = l.problem ? say("problem_" + l.problem) : (l.pace ? say("pace", { pace: l.pace }) : "");
       list.appendChild(el("li", {}, [
-        el("span", { class: "who", text: l.name + (l.weight ? " (" + say("weight", { weight: l.weight }) + ")" : "") }),
+        el("span", { class: "who", text: l.name + (l.weight ? say("weight", { weight: l.weight }) : "") }),
         el("span", { class: "what", text: l.actual + " / " + l.target + " · " + l.completion }),
         note ? el("span", { class: "note", text: note }) : null
       ]));
@@ -353,9 +353,10 @@
           el("h2", { text: item.form + " #" + item.id + " · " + item.title }),
           el("p", { class: "muted", text: say("by", { name: item.proposer, at: item.submitted }) }),
           el("pre", { class: "cardtext", text: item.text }), buttons]);
-        ["approve", "reject", "changes"].forEach(function (decision) {
+        item.decisions.forEach(function (decision) {
+          var label = item.suggestion ? say("suggestion_" + decision) : say(decision);
           buttons.appendChild(el("button", { "data-decision": decision, class: decision,
-            text: say(decision), on: function () { decide(card, item, decision); } }));
+            text: label, on: function () { decide(card, item, decision); } }));
         });
         nodes.push(card);
       });
@@ -364,14 +365,15 @@
   }
 
   function decide(card, item, decision) {
-    var asks = decision !== "approve" && item.reasons[decision];
+    var asks = item.reasons[decision]; // as the chat asks: the form says (a plan: not to approve)
     if (!asks) { send(item, decision, null); return; }
     var old = card.querySelector("form");
     if (old) old.remove();
+    var ask = say(item.suggestion ? "ask_reply" : "ask_" + decision);
     var text = el("textarea", { name: "reason", rows: "3", maxlength: "1000", required: "required",
-                                placeholder: say("ask_" + decision) });
+                                placeholder: ask });
     var form = el("form", { class: "reason" }, [
-      el("label", { text: say("ask_" + decision) }), text,
+      el("label", { text: ask }), text,
       el("div", { class: "actions" }, [
         el("button", { type: "submit", class: "primary", text: say("send") }),
         el("button", { type: "button", text: say("cancel"), on: function () { form.remove(); } })])]);
