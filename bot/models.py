@@ -15,15 +15,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from bot.db import UTCDateTime
 from bot.states import (
     JoinStatus,
     ObligationStatus,
     OutboxStatus,
-    PlanStatus,
     RequestStatus,
     TaskStatus,
 )
@@ -358,54 +359,6 @@ class Feedback(Base):
     updated_at: Mapped[datetime]
 
 
-class ActivityPlan(Base):
-    """An activity (campaign) plan: proposed, decided by a director, run, and reviewed."""
-
-    __tablename__ = "activity_plans"
-    __table_args__ = (Index("ix_activity_plans_status", "status"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    proposer_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    # pending -> approved | rejected | changes_requested (-> pending …) -> running -> completed;
-    # or withdrawn by the proposer while pending. docs/activities.md has the state machine.
-    status: Mapped[str] = mapped_column(String(24), default=PlanStatus.PENDING)
-    # Bumped on every resubmission; decisions and buttons name the version they are about.
-    version: Mapped[int] = mapped_column(default=1)
-    title: Mapped[str] = mapped_column(String(200))
-    answers: Mapped[dict[str, Any]]
-    fields: Mapped[dict[str, Any]]
-    budget_fen: Mapped[int] = mapped_column(default=0)
-    start_date: Mapped[date]
-    end_date: Mapped[date]
-    # The budget period it is charged to: the month of its start date ("2026-12").
-    budget_period: Mapped[str] = mapped_column(String(16))
-    submitted_at: Mapped[datetime]
-    # When a director should have decided (working days after submission); the tick sets it,
-    # the scheduler reminds before and after it.
-    decide_by: Mapped[datetime | None]
-    decided_at: Mapped[datetime | None]
-    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    decision_reason: Mapped[str | None] = mapped_column(Text)
-    results: Mapped[dict[str, Any] | None]
-    actual_cost_fen: Mapped[int | None]
-    completed_at: Mapped[datetime | None]
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-
-class ActivityVersion(Base):
-    """Every submitted version of a plan (the card shows what changed between them)."""
-
-    __tablename__ = "activity_versions"
-    __table_args__ = (UniqueConstraint("plan_id", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    plan_id: Mapped[int] = mapped_column(ForeignKey("activity_plans.id", ondelete="CASCADE"))
-    version: Mapped[int]
-    answers: Mapped[dict[str, Any]]
-    submitted_at: Mapped[datetime]
-
-
 class Prompt(Base):
     """What the bot waits for from one person (at most one): a reason, a value, a pick.
 
@@ -547,6 +500,9 @@ class TaskEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+ACTIVITY_FORM = "activity_plan"
+
+
 class ApprovalRequest(Base):
     """A filing of a form configured with [forms.approval], decided step by step."""
 
@@ -580,6 +536,61 @@ class ApprovalRequest(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    # An activity plan is a request with a row of its own (joined inheritance, decision 65);
+    # every other form is a plain request. Loading every kind's columns with the request keeps a
+    # plan read through ApprovalRequest from lazy-loading them (which asyncio cannot).
+    __mapper_args__ = {
+        "polymorphic_on": case((form_key == ACTIVITY_FORM, ACTIVITY_FORM), else_="request"),
+        "polymorphic_identity": "request",
+        "with_polymorphic": "*",
+    }
+
+
+class ActivityPlan(ApprovalRequest):
+    """An activity (campaign) plan: an approval request of the activity_plan form, decided by a
+    director, run between its dates, and reviewed; this row holds what only a plan has."""
+
+    __tablename__ = "activity_plans"
+    __mapper_args__ = {"polymorphic_identity": ACTIVITY_FORM}
+
+    id: Mapped[int] = mapped_column(
+        ForeignKey("approval_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pending -> approved | rejected | changes_requested (-> pending …) -> running -> completed;
+    # or withdrawn by the proposer while pending (the request's status). docs/activities.md.
+    budget_fen: Mapped[int] = mapped_column(default=0)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    # The budget period it is charged to: the month of its start date ("2026-12").
+    budget_period: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    results: Mapped[dict[str, Any] | None]
+    actual_cost_fen: Mapped[int | None]
+    completed_at: Mapped[datetime | None]
+    # When a director should have decided: the request's step deadline (the tick sets it).
+    decide_by = synonym("step_due_at")
+
+
+# The one step of a plan, as a request keeps its steps (bot/services/activity_presenter.py
+# words it): the directors decide, the group hears of an approval.
+ACTIVITY_STEPS: dict[str, Any] = {
+    "form": {"zh": "活动方案", "en": "Activity plan"},
+    "steps": [{"who": "directors", "name": {"zh": "董事", "en": "Directors"}}],
+    "leads": {},
+    "after": {"announce": "group"},
+    "approval": {"style": "approval"},
+    "budget": None,
+}
+
+
+@event.listens_for(ActivityPlan, "init")
+def _a_plan_is_a_request(target: ActivityPlan, args: tuple, kwargs: dict[str, Any]) -> None:
+    """A plan built by hand (a test, the demo) is a complete request of the activity form."""
+    target.form_key = ACTIVITY_FORM
+    if "steps" not in kwargs:
+        target.steps = dict(ACTIVITY_STEPS)
+
 
 class ApprovalDecision(Base):
     """One decision on one step of one round of a request, with its reason or comment."""
@@ -609,6 +620,24 @@ class ApprovalRound(Base):
     round: Mapped[int]
     answers: Mapped[dict[str, Any]]
     submitted_at: Mapped[datetime]
+
+
+class ActivityVersion(Base):
+    """Every submitted version of a plan: its request's rounds (the card shows what changed)."""
+
+    __table__ = ApprovalRequest.metadata.tables["approval_rounds"]
+    plan_id = __table__.c.request_id
+    version = __table__.c.round
+
+
+class ApprovalRequestId(Base):
+    """A request's id before activity plans joined the requests (migration 0018 renumbered the
+    requests then): a press on a card sent before still finds its request."""
+
+    __tablename__ = "approval_request_ids"
+
+    old_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    new_id: Mapped[int]
 
 
 class BudgetCharge(Base):

@@ -10,8 +10,8 @@ from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import local_date
 from bot.i18n import t
-from bot.models import Prompt, Staff
-from bot.services import activities, approval_followups, approvals, audit
+from bot.models import ACTIVITY_FORM, Prompt, Staff
+from bot.services import approval_followups, approvals, audit
 from bot.services import staff as staff_service
 from bot.services.approvals import APPROVE, CHANGES, COMMENT, NOTE, REJECT, ApprovalError
 from bot.state import BotContext
@@ -63,7 +63,7 @@ async def approve_request(
     try:
         request = await approvals.decide(
             session, request_id, version, me, Decision.APPROVE,
-            reports=context.settings.reports, today=_today(context),
+            reports=context.settings.reports, today=_today(context), pressed=True,
         )  # fmt: skip
     except ApprovalError as exc:
         await _refuse(update, session, me, exc)
@@ -112,7 +112,8 @@ async def _ask(update, context, session, me: Staff, action: Action, decision: De
     request_id, version = (int(v) for v in action.unpack(update.callback_query.data))
     reports, today = context.settings.reports, _today(context)
     try:
-        request = await approvals.get(session, request_id)
+        request = await approvals.on_card(session, request_id)  # a card from before 0018 too
+        request_id = request.id if request is not None else request_id
         form = reports.form(request.form_key) if request else None
         if decision != Decision.APPROVE and not approvals.needs_reason(form, decision):
             request = await approvals.decide(
@@ -156,12 +157,14 @@ async def show_pending(
     """/pending: everything waiting for my decision, oldest first, grouped by kind: activity
     plans (directors and their deputies), then each approvable form's requests."""
     today = _today(context)
-    plans = await approvals.plans_waiting(session, me, today)
+    # Activity plans are requests the engine decides (decision 65); they keep a list of their own.
+    waiting = await approvals.waiting_for(session, me, today)
+    plans = [r for r in waiting if r.form_key == ACTIVITY_FORM]
     plan_items = [
         (p, (await staff_service.get(session, p.proposer_id)).display_name) for p in plans
     ]
     groups: dict[str, list] = {}
-    requests = await approvals.waiting_for(session, me, today)
+    requests = [r for r in waiting if r.form_key != ACTIVITY_FORM]
     for request in requests:
         proposer = await staff_service.get(session, request.proposer_id)
         where = approvals.where_is(request, me.locale)
@@ -184,15 +187,16 @@ async def resend_card(
 ) -> None:
     """The request's current card again, here, for whoever may decide its step."""
     (request_id,) = SHOW_CARD.unpack(update.callback_query.data)
-    request = await approvals.get(session, int(request_id))
+    request = await approvals.on_card(session, int(request_id))
     waiting = await approvals.waiting_for(session, me, _today(context))
     if request is None or request not in waiting:
         exc = ApprovalError("not_pending" if request is not None else "not_found")
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return
     await acknowledge(update)
-    text = await approvals.card_text(session, request, me.locale)
-    await send_rendered(update, text, approvals.card_buttons(request, me.locale))
+    shown = approvals.presenter(request)
+    text = await shown.card(session, request, me.locale)
+    await send_rendered(update, text, shown.buttons(request, me.locale))
 
 
 # ---- /mine ------------------------------------------------------------------------------------
@@ -205,8 +209,10 @@ async def show_mine(update: Update, context: BotContext, session: AsyncSession, 
 
 
 async def _mine(session: AsyncSession, me: Staff) -> tuple:
-    requests = await approvals.mine(session, me.id, LIST_MAX)
-    plans = (await activities.mine(session, me.id))[:LIST_MAX]
+    # Plans are requests too; they keep their own lines (their words, their withdraw button).
+    mine = await approvals.mine(session, me.id, 2 * LIST_MAX)
+    requests = [r for r in mine if r.form_key != ACTIVITY_FORM][:LIST_MAX]
+    plans = [r for r in mine if r.form_key == ACTIVITY_FORM][:LIST_MAX]
     buttons = rows_of(
         [
             (t(me.locale, "↩️ Withdraw #%(id)s", id=r.id), WITHDRAW.pack(r.id))
@@ -237,7 +243,9 @@ async def withdraw_request(
     """The proposer takes back a request still waiting for a decision."""
     (request_id,) = WITHDRAW.unpack(update.callback_query.data)
     try:
-        request = await approvals.withdraw(session, me, int(request_id))
+        found = await approvals.on_card(session, int(request_id))
+        request_id = found.id if found is not None else int(request_id)
+        request = await approvals.withdraw(session, me, request_id)
     except ApprovalError as exc:
         await answer_alert(update, me.locale, "approval_error.html.j2", **_explain(exc))
         return

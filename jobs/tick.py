@@ -88,13 +88,13 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     morning = clock_time(cfg.next_day_time)
     enqueued += await task_series.create_due(session, state.calendar, tz, morning)
     enqueued += await task_reminders.remind(session, state.calendar, tz, cfg)
-    await activities.start_due(session, today)
     days = state.settings.approvals.decision_working_days
     await activities.set_deadlines(session, state.calendar, tz, days)
     enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
     # Requests of forms approved in steps: each step's deadline, reminders, escalation.
     await approvals.set_deadlines(session, state.calendar, tz, forms)
-    await approvals.start_due(session, today)  # approved -> running on its start_on day
+    # approved -> running on its start day (an activity plan's too: decision 65)
+    await approvals.start_due(session, today)
     before = timedelta(minutes=cfg.approval_before_minutes)
     hush = partial(reminders.quiet, tz=tz, cfg=cfg)
     enqueued += await approvals.remind(session, state.calendar, tz, before, hush)

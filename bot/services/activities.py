@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -15,17 +15,24 @@ from bot.forms.fields import (
     FieldContext,
     fields_snapshot,
 )
-from bot.forms.spec import FormSpec, ReportsConfig
+from bot.forms.spec import (
+    ApprovalAfter,
+    ApprovalSpec,
+    ApprovalStep,
+    FormSpec,
+    Labels,
+    ReportsConfig,
+)
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
-from bot.models import ActivityPlan, ActivityVersion, Budget, Outbox, Prompt, Staff
-from bot.outbox import Buttons, enqueue, enqueue_edit
+from bot.models import ACTIVITY_FORM, ActivityPlan, ApprovalRequest, Budget, Prompt, Staff
+from bot.outbox import Buttons
 from bot.render import TELEGRAM_TEXT_LIMIT, render
-from bot.services import audit, budgets, leave, prompts, team
+from bot.services import approvals, budgets, leave, prompts
 from bot.services import staff as staff_service
 from bot.services.budgets import COMMITTED, yuan
 from bot.services.errors import ServiceError
-from bot.states import PlanStatus
+from bot.states import Decision, PlanStatus
 
 STATUSES = tuple(PlanStatus)
 DECISIONS = (PlanStatus.APPROVED, PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED)
@@ -38,6 +45,20 @@ REQUEST_CHANGES = Action("act", "ch:{plan}:{version}", plan=ID, version=ID)
 # until the whole card fits (the plan itself keeps every word).
 CLIPS = (600, 300, 150, 60)
 REASON_MAX = 1000
+# A plan on the approval engine (decision 65): one step, the directors (their deputies standing
+# in), the group told of an approval. bot/services/activity_presenter.py words it as before.
+APPROVAL = ApprovalSpec(
+    steps=(ApprovalStep(who="directors", name=Labels(zh="董事", en="Directors")),),
+    after=ApprovalAfter(announce="group"),
+)
+# A director's decision -> the engine's.
+TO_ENGINE = {
+    PlanStatus.APPROVED: Decision.APPROVE,
+    PlanStatus.REJECTED: Decision.REJECT,
+    PlanStatus.CHANGES_REQUESTED: Decision.CHANGES,
+}
+# The engine's refusals in a plan's words (the rest keep theirs: not_yours, not_pending, …).
+REFUSALS = {"no_deciders": "no_directors", "own_request": "own_plan", "not_decider": "not_director"}
 
 
 class ActivityError(ServiceError):
@@ -95,66 +116,30 @@ async def submit(
     reports: ReportsConfig,
     today: date,
 ) -> ActivityPlan:
-    """File a new plan, or resubmit one the directors sent back, and queue its cards."""
+    """File a new plan, or resubmit one the directors sent back, and queue its cards: a request
+    of the approval engine, with its own row."""
     start, end = _checked(answers, today)
-    now = clock.now()
-    snapshot = _snapshot(form, reports)
-    values = dict(
+    own = dict(
         title=str(answers.get("title") or "")[:200],
-        answers=answers,
-        fields=snapshot,
         budget_fen=int(answers.get("budget") or 0),
         start_date=start,
         end_date=end,
         budget_period=f"{start:%Y-%m}",
-        submitted_at=now,
-        decide_by=None,  # set by the tick from the working calendar (see set_deadlines)
-        updated_at=now,
+        decided_by=None,
+        decision_reason=None,
     )
-    if plan_id is None:
-        plan = ActivityPlan(
-            proposer_id=proposer.id, status=PlanStatus.PENDING, version=1, created_at=now
-        )
-        for key, value in values.items():
-            setattr(plan, key, value)
-        session.add(plan)
-        await session.flush()
-        previous = None
-    else:
-        plan = await for_resubmission(session, proposer, plan_id)
-        previous = plan.version
-        # Conditional, so a double Submit cannot make two versions out of one request.
-        changed = await session.execute(
-            update(ActivityPlan)
-            .where(
-                ActivityPlan.id == plan_id,
-                ActivityPlan.status == PlanStatus.CHANGES_REQUESTED,
-                ActivityPlan.version == previous,
-            )
-            .values(
-                status=PlanStatus.PENDING,
-                version=previous + 1,
-                decided_at=None,
-                decided_by=None,
-                decision_reason=None,
-                **values,
-            )
-        )
-        if changed.rowcount != 1:
-            raise ActivityError("not_pending")
-        await session.refresh(plan)
-    session.add(
-        ActivityVersion(plan_id=plan.id, version=plan.version, answers=answers, submitted_at=now)
-    )
-    await audit.record(
-        session,
-        proposer.telegram_id,
-        "activity.submitted" if previous is None else "activity.resubmitted",
-        f"activity:{plan.id}",
-        version=plan.version,
-    )
-    await _send_cards(session, plan, proposer, previous, today)
+    try:
+        plan = await approvals.submit(
+            session, proposer, form, answers, reports=reports, today=today, request_id=plan_id,
+            approval=APPROVAL, own=own,
+        )  # fmt: skip
+    except approvals.ApprovalError as exc:
+        raise _translated(exc) from None
     return plan
+
+
+def _translated(exc: "approvals.ApprovalError") -> ActivityError:
+    return ActivityError(REFUSALS.get(exc.reason, exc.reason), **exc.details)
 
 
 def _checked(answers: dict[str, Any], today: date) -> tuple[date, date]:
@@ -194,35 +179,10 @@ def _snapshot(form: FormSpec, reports: ReportsConfig) -> dict[str, Any]:
     return snapshot
 
 
-async def _send_cards(
-    session: AsyncSession, plan: ActivityPlan, proposer: Staff, previous: int | None, today: date
-) -> None:
-    directors = await staff_service.directors(session)
-    # Directors on leave are replaced by their deputies (bot/services/leave.py).
-    deciders = [d for d in await leave.deciders(session, today) if d.id != proposer.id]
-    if not directors:
-        raise ActivityError("no_directors")
-    if not deciders:
-        # The only director proposed it: nobody else can decide, so it is approved by them,
-        # and the card and the audit log say so.
-        await _decided(session, plan, proposer, PlanStatus.APPROVED, None, self_approved=True)
-        return
-    before = await _answers_of(session, plan, previous) if previous is not None else None
-    for director in deciders:
-        await enqueue(
-            session,
-            card_key(plan.id, plan.version, director.telegram_id),
-            director.telegram_id,
-            await card_text(session, plan, director.locale, before=before),
-            card_buttons(plan, director.locale),
-            about=f"act:{plan.id}:{plan.version}",
-        )
-
-
 async def card_still_wanted(session: AsyncSession, about: str) -> bool:
     """The sender's check: a card is worth sending only while its version waits for a decision."""
     _, plan_id, version = about.split(":")
-    plan = await session.get(ActivityPlan, int(plan_id))
+    plan = await session.get(ApprovalRequest, int(plan_id), populate_existing=True)
     return plan is not None and plan.status == PlanStatus.PENDING and plan.version == int(version)
 
 
@@ -249,16 +209,6 @@ def plan_rows(plan: ActivityPlan, locale: str, answers: dict[str, Any] | None = 
     ctx = FieldContext(locale=locale, today=clock.now().date())
     answers = plan.answers if answers is None else answers
     return [(label, text) for _, label, text in snapshot_items(plan.fields, answers, ctx)]
-
-
-async def _answers_of(session: AsyncSession, plan: ActivityPlan, version: int) -> dict | None:
-    """The answers of an earlier version of the plan."""
-    old = await session.scalar(
-        select(ActivityVersion).where(
-            ActivityVersion.plan_id == plan.id, ActivityVersion.version == version
-        )
-    )
-    return None if old is None else old.answers
 
 
 def changes(plan: ActivityPlan, old_answers: dict[str, Any], locale: str) -> list:
@@ -338,32 +288,23 @@ async def decide(
     reason = (reason or "").strip() or None
     if decision != PlanStatus.APPROVED and reason is None:
         raise ActivityError("empty_reason")
-    plan = await session.get(ActivityPlan, plan_id)
+    plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
     if plan is None:
         raise ActivityError("not_found")
     await _may_decide(session, plan, director, today)
-    now = clock.now()
-    # The one decision: whichever press's UPDATE runs first wins; every later one (double tap,
-    # the other director, an older card) matches no row.
-    changed = await session.execute(
-        update(ActivityPlan)
-        .where(
-            ActivityPlan.id == plan_id,
-            ActivityPlan.status == PlanStatus.PENDING,
-            ActivityPlan.version == version,
-        )
-        .values(
-            status=decision,
-            decided_by=director.id,
-            decided_at=now,
-            decision_reason=reason,
-            updated_at=now,
-        )
-    )
-    await session.refresh(plan)
-    if changed.rowcount != 1:
+    if plan.status != PlanStatus.PENDING or plan.version != version:
         raise await _refusal(session, plan, version)
-    await _decided(session, plan, director, decision, reason)
+    # The engine's one conditional UPDATE: a double tap, the other director or an older card
+    # matches no row; the presenter tells the proposer, closes the cards, tells the group.
+    try:
+        await approvals.decide(
+            session, plan_id, version, director, TO_ENGINE[decision], reason, today=today
+        )
+    except approvals.ApprovalError as exc:
+        await session.refresh(plan)
+        if exc.reason in ("outdated", "withdrawn"):
+            raise await _refusal(session, plan, version) from None
+        raise _translated(exc) from None
     return plan
 
 
@@ -387,95 +328,6 @@ async def _refusal(session: AsyncSession, plan: ActivityPlan, version: int) -> A
         return ActivityError("outdated", version=plan.version)
     decider = await session.get(Staff, plan.decided_by) if plan.decided_by else None
     return ActivityError("decided", status=plan.status, by=decider.display_name if decider else "")
-
-
-async def _decided(
-    session: AsyncSession,
-    plan: ActivityPlan,
-    director: Staff,
-    decision: str,
-    reason: str | None,
-    *,
-    self_approved: bool = False,
-) -> None:
-    """Everything a decision causes: the proposer told, every card closed, the group told."""
-    if self_approved:
-        now = clock.now()
-        plan.status, plan.decided_by, plan.decided_at, plan.updated_at = (
-            decision,
-            director.id,
-            now,
-            now,
-        )
-        await session.flush()
-    proposer = await session.get(Staff, plan.proposer_id)
-    key = f"act:{plan.id}:v{plan.version}"
-    if self_approved:
-        await enqueue(
-            session,
-            card_key(plan.id, plan.version, director.telegram_id),
-            director.telegram_id,
-            await card_text(session, plan, director.locale, decider=director.display_name),
-        )
-    else:
-        await enqueue(
-            session,
-            f"{key}:decided",
-            proposer.telegram_id,
-            render(
-                "activity_decided.html.j2",
-                proposer.locale,
-                plan=plan,
-                by=director.display_name,
-                reason=reason,
-            ),
-        )
-        await _close_cards(session, plan, director.display_name)
-    if decision == PlanStatus.APPROVED:
-        await _announce(session, plan, proposer)
-    await audit.record(
-        session,
-        director.telegram_id,
-        f"activity.{decision}",
-        f"activity:{plan.id}",
-        version=plan.version,
-        reason=reason,
-        self_approved=self_approved,
-    )
-
-
-async def _close_cards(session: AsyncSession, plan: ActivityPlan, decider: str) -> None:
-    """Edit every copy of this version's card (directors' and deputies') to its outcome."""
-    prefix = card_key(plan.id, plan.version, 0).rsplit(":", 1)[0] + ":"
-    keys = await session.scalars(
-        select(Outbox.dedup_key).where(
-            Outbox.dedup_key.like(f"{prefix}%"), Outbox.method == "sendMessage"
-        )
-    )
-    for key in list(keys):
-        reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
-        locale = reader.locale if reader else "zh"
-        text = await card_text(session, plan, locale, decider=decider)
-        await enqueue_edit(session, f"{key}:{plan.status}", key, text)
-
-
-async def _announce(session: AsyncSession, plan: ActivityPlan, proposer: Staff) -> None:
-    group = await team.get(session)
-    if group.group_chat_id is None:
-        return
-    locale = group.locale
-    await enqueue(
-        session,
-        f"act:{plan.id}:announce",
-        group.group_chat_id,
-        render(
-            "activity_announce.html.j2",
-            locale,
-            plan=plan,
-            proposer=proposer.display_name,
-            budget=yuan(plan.budget_fen),
-        ),
-    )
 
 
 # ---- the reason for Reject / Request changes ----------------------------------------------------
@@ -548,26 +400,14 @@ def _about(plan_id: int) -> str:
 
 async def withdraw(session: AsyncSession, proposer: Staff, plan_id: int) -> ActivityPlan:
     """The proposer takes back a plan no director has decided yet."""
-    plan = await session.get(ActivityPlan, plan_id)
+    plan = await session.get(ActivityPlan, plan_id, populate_existing=True)
     if plan is None or plan.proposer_id != proposer.id:
         raise ActivityError("not_yours")
-    changed = await session.execute(
-        update(ActivityPlan)
-        .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.PENDING)
-        .values(status=PlanStatus.WITHDRAWN, updated_at=clock.now())
-    )
-    await session.refresh(plan)
-    if changed.rowcount != 1:
-        raise ActivityError("not_pending", status=plan.status)
-    await prompts.close_about(session, _about(plan_id))
-    await _close_cards(session, plan, proposer.display_name)
-    await audit.record(
-        session,
-        proposer.telegram_id,
-        "activity.withdrawn",
-        f"activity:{plan.id}",
-        version=plan.version,
-    )
+    try:
+        await approvals.withdraw(session, proposer, plan_id)
+    except approvals.ApprovalError as exc:
+        raise _translated(exc) from None
+    await prompts.close_about(session, _about(plan_id))  # a director's reason no longer wanted
     return plan
 
 
@@ -615,7 +455,8 @@ async def budget_left(session: AsyncSession, period_key: str) -> tuple[int | Non
     A month's own budget wins; without one, the month's quarter budget applies, with what is
     committed across the quarter. Pending plans reserve nothing: only approval commits money, so
     two pending plans can each fit the budget and the second approval's card shows the overrun.
-    A completed plan counts its actual cost when known.
+    A completed plan counts its actual cost when known. The figures are the pool's charges
+    (a plan's follows its row: budgets.plan_charge).
     """
     view = await budgets.remainder(session, budgets.ACTIVITIES, period_key)
     return view.budget, view.charged
@@ -687,25 +528,9 @@ async def set_deadlines(
 
 
 async def start_due(session: AsyncSession, today: date) -> int:
-    """Approved plans whose start date has come become running; returns how many."""
-    due = list(
-        await session.scalars(
-            select(ActivityPlan.id).where(
-                ActivityPlan.status == PlanStatus.APPROVED, ActivityPlan.start_date <= today
-            )
-        )
-    )
-    started = 0
-    for plan_id in due:
-        changed = await session.execute(
-            update(ActivityPlan)
-            .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.APPROVED)
-            .values(status=PlanStatus.RUNNING, updated_at=clock.now())
-        )
-        if changed.rowcount == 1:
-            started += 1
-            await audit.record(session, None, "activity.running", f"activity:{plan_id}")
-    return started
+    """Approved plans whose start date has come become running; returns how many (the engine
+    moves them: approvals.start_due, its audit worded activity.running by the presenter)."""
+    return await approvals.start_due(session, today, form_key=ACTIVITY_FORM)
 
 
 @dataclass(frozen=True)

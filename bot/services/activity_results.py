@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.models import ActivityPlan, Staff
+from bot.models import ActivityPlan, ApprovalRequest, Staff
 from bot.outbox import enqueue
 from bot.render import render
 from bot.services import audit, team
@@ -83,15 +83,19 @@ async def complete(
     if plan.proposer_id != proposer.id:
         raise ActivityError("not_yours")
     now = clock.now()
+    # Conditional on the request's status (an UPDATE of ActivityPlan cannot set it: decision 65);
+    # the plan's own columns follow on the instance.
     closed = await session.execute(
-        update(ActivityPlan)
-        .where(ActivityPlan.id == plan_id, ActivityPlan.status == PlanStatus.RUNNING)
-        .values(status=PlanStatus.COMPLETED, results=dict(answers), completed_at=now,
-                updated_at=now, actual_cost_fen=int(answers.get("actual_cost") or 0))
-    )  # fmt: skip
+        update(ApprovalRequest)
+        .where(ApprovalRequest.id == plan_id, ApprovalRequest.status == PlanStatus.RUNNING)
+        .values(status=PlanStatus.COMPLETED, updated_at=now)
+    )
     if closed.rowcount != 1:
         raise ActivityError("not_running")
     await session.refresh(plan)
+    plan.results, plan.completed_at = dict(answers), now
+    plan.actual_cost_fen = int(answers.get("actual_cost") or 0)
+    await session.flush()
     await audit.record(session, proposer.telegram_id, "activity.completed", f"activity:{plan.id}")
     await _review_cards(session, plan, proposer)
     return plan

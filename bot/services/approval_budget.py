@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms.spec import FormSpec
-from bot.models import ApprovalRequest
+from bot.models import ACTIVITY_FORM, ApprovalRequest
 from bot.services import approvals, budgets
 from bot.states import RequestStatus
 
@@ -57,6 +57,9 @@ def about(request: ApprovalRequest) -> str:
 
 async def follow(session: AsyncSession, request: ApprovalRequest, event: str) -> None:
     """Held when (re)submitted, charged when approved, released otherwise."""
+    if request.form_key == ACTIVITY_FORM:  # a plan's charge follows its row (decision 65)
+        await budgets.follow_plan(session, request)
+        return
     kept = _kept(request)
     if event in RELEASED or (kept is None and event == "submitted"):
         await budgets.release(session, about(request))

@@ -34,9 +34,9 @@ from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import (
-    ActivityPlan,
     ApprovalDecision,
     ApprovalRequest,
+    ApprovalRequestId,
     ApprovalRound,
     Outbox,
     Prompt,
@@ -47,7 +47,7 @@ from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
-from bot.states import Decision, PlanStatus, RequestStatus
+from bot.states import Decision, RequestStatus
 
 # A decider's press on a request's card (handlers/approvals.py); the version it carries makes a
 # press on an older card (an earlier step, an earlier round) outdated.
@@ -109,12 +109,101 @@ def request_key(request_id: int) -> str:
 
 def card_key(request: ApprovalRequest, telegram_id: int) -> str:
     """Outbox key of one decider's card of this version (later edits refer to it)."""
-    return f"req:{request.id}:v{request.version}:card:{telegram_id}"
+    return presenter(request).card_key(request.id, request.version, telegram_id)
+
+
+class Presenter:
+    """What the people of a request read and what the audit log says: cards, their buttons and
+    keys, the proposer's notice, the announcement. The engine's own words by default; a form
+    whose requests read otherwise registers its own in PRESENTERS (activity plans: decision 65).
+    """
+
+    # The engine's reminders and escalation (remind) speak for this form.
+    reminds = True
+    # The engine dates each step from the form's deadline_workdays (set_deadlines).
+    dated = True
+
+    def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
+        """Outbox key of one decider's card of `version`."""
+        return f"req:{request_id}:v{version}:card:{telegram_id}"
+
+    def about(self, request: ApprovalRequest) -> str:
+        """The sender's check of a card: still wanted while this version waits (bot/sender.py)."""
+        return f"req:{request.id}:{request.version}"
+
+    def start_day(self, request: ApprovalRequest) -> date | None:
+        """The day an approved request runs from: its [forms.approval.after] start_on field."""
+        field = (request.steps.get("after") or {}).get("start_on")
+        value = request.answers.get(field) if field else None
+        try:
+            return date.fromisoformat(str(value)) if value else None
+        except ValueError:
+            return None
+
+    async def card(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
+        """The open card of the current step."""
+        return await card_text(session, request, locale)
+
+    def buttons(self, request: ApprovalRequest, locale: str) -> Buttons:
+        """The open card's buttons."""
+        return card_buttons(request, locale)
+
+    def files(self, request: ApprovalRequest) -> list[dict[str, Any]]:
+        """The files the card carries."""
+        return files(request)
+
+    async def closed_card(
+        self, session: AsyncSession, request: ApprovalRequest, locale: str, *, closed_by: str,
+        outcome: str, step: int,
+    ) -> str:  # fmt: skip
+        """A card of a decided (or withdrawn) version: who decided it, no buttons."""
+        return await card_text(
+            session, request, locale, closed_by=closed_by, outcome=outcome, at_step=step
+        )
+
+    def closed_key(self, key: str, request: ApprovalRequest) -> str:
+        """Outbox key of the edit that closes the card `key`."""
+        return f"{key}:closed"
+
+    async def decided(
+        self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
+        comment: str | None,
+    ) -> None:  # fmt: skip
+        """A decision was recorded (before the cards close and the proposer is told)."""
+
+    async def tell_proposer(
+        self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
+        comment: str | None,
+    ) -> None:  # fmt: skip
+        """The proposer is told the outcome (`person` is the proposer when self-approved)."""
+        await _tell_proposer(session, request, person, decision, comment)
+
+    async def announce(
+        self, session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
+    ) -> None:
+        """[forms.approval.after] announce = "group" | "directors" | "none"."""
+        await _announce_generic(session, request, proposer, where)
+
+    async def audit(
+        self, session: AsyncSession, actor: int | None, event: str, request: ApprovalRequest,
+        **details: Any,
+    ) -> None:  # fmt: skip
+        """Record `event` (submitted, resubmitted, a decision, withdrawn, running, completed)."""
+        await audit.record(session, actor, f"approval.{event}", request_key(request.id), **details)
+
+
+# Per form key; every other form reads as the engine's own Presenter.
+PRESENTERS: dict[str, Presenter] = {}
+GENERIC = Presenter()
+
+
+def presenter(request: ApprovalRequest) -> Presenter:
+    """Who words this request's cards and notices."""
+    return PRESENTERS.get(request.form_key, GENERIC)
 
 
 def _about(request: ApprovalRequest) -> str:
-    # The sender's "req" check: still wanted while this version waits (bot/sender.py).
-    return f"req:{request.id}:{request.version}"
+    return presenter(request).about(request)
 
 
 async def still_wanted(session: AsyncSession, about: str) -> bool:
@@ -242,19 +331,24 @@ async def submit(
     today: date,
     request_id: int | None = None,
     pools: tuple = (),
+    approval: ApprovalSpec | None = None,
+    own: dict[str, Any] | None = None,
 ) -> ApprovalRequest:
     """File a new request, or resubmit one sent back for changes (a new round from step 1).
     `pools`: the configured budget pools; the one a [forms.approval.budget] names is kept with
-    the request as `steps["budget"]` (bot/services/approval_budget.py)."""
-    if form.approval is None:
+    the request as `steps["budget"]` (bot/services/approval_budget.py). A form with a target of
+    its own (an activity plan) gives its `approval` here, and `own`: the values of its own
+    row's columns and any it words itself (a plan's title)."""
+    approval = approval or form.approval
+    if approval is None:
         raise ApprovalError("not_approvable")
     now = clock.now()
     steps = {
         "form": form.name.model_dump(),
-        "steps": applicable_steps(form.approval, answers),
-        "leads": dict(form.approval.leads),
-        "after": form.approval.after.model_dump(exclude_none=True),
-        "approval": form.approval.model_dump(mode="json"),
+        "steps": applicable_steps(approval, answers),
+        "leads": dict(approval.leads),
+        "after": approval.after.model_dump(exclude_none=True),
+        "approval": approval.model_dump(mode="json"),
         "budget": approval_budget.snapshot(form, answers, pools, today),
     }
     values = dict(
@@ -270,10 +364,13 @@ async def submit(
         updated_at=now,
     )
     if request_id is None:
-        request = ApprovalRequest(
+        # A form with a row of its own (joined inheritance: an activity plan) files that class.
+        kinds = ApprovalRequest.__mapper__.polymorphic_map
+        kind = kinds.get(form.key, ApprovalRequest.__mapper__).class_
+        request = kind(
             form_key=form.key, proposer_id=proposer.id, round=1, version=1, created_at=now
         )
-        for key, value in values.items():
+        for key, value in (values | (own or {})).items():
             setattr(request, key, value)
         session.add(request)
         await session.flush()
@@ -292,14 +389,18 @@ async def submit(
         if changed.rowcount != 1:
             raise ApprovalError("not_pending")
         await session.refresh(request)
+        if own:  # the form's own columns, and the words it gives (SQL cannot set both tables)
+            for key, value in own.items():
+                setattr(request, key, value)
+            await session.flush()
     session.add(
         ApprovalRound(request_id=request.id, round=request.round, answers=answers, submitted_at=now)
     )
-    await audit.record(
+    await presenter(request).audit(
         session,
         proposer.telegram_id,
-        "approval.submitted" if request.round == 1 else "approval.resubmitted",
-        request_key(request.id),
+        "submitted" if request.round == 1 else "resubmitted",
+        request,
         form=form.key,
         round=request.round,
     )
@@ -368,13 +469,14 @@ async def _open_step(session: AsyncSession, request: ApprovalRequest, today: dat
 
 async def _send_card(session: AsyncSession, request: ApprovalRequest, person: Staff) -> bool:
     # Receipts, a draft, a design: one file carries the card as its caption, several follow it.
+    shown = presenter(request)
     return await enqueue_card(
         session,
         card_key(request, person.telegram_id),
         person.telegram_id,
-        await card_text(session, request, person.locale),
-        card_buttons(request, person.locale),
-        files(request),
+        await shown.card(session, request, person.locale),
+        shown.buttons(request, person.locale),
+        shown.files(request),
         about=_about(request),
     )
 
@@ -431,7 +533,8 @@ async def history(session: AsyncSession, request: ApprovalRequest, locale: str) 
     ]
 
 
-async def _previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
+async def previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
+    """The answers of the round before this one (a resubmission's card shows the changes)."""
     if request.round <= 1:
         return None
     return await session.scalar(
@@ -455,7 +558,7 @@ async def card_text(
     this version (`outcome`: approve, reject, changes, withdrawn), the card says so instead of
     asking."""
     proposer = await session.get(Staff, request.proposer_id)
-    before = await _previous_answers(session, request)
+    before = await previous_answers(session, request)
     # activity plans and requests keep their labels the same way: one diff, one row builder.
     diff = activities.changes(request, before, locale) if before is not None else None
     rows = activities.plan_rows(request, locale)
@@ -517,22 +620,28 @@ async def decide(
     decision: str,
     comment: str | None = None,
     *,
-    reports: ReportsConfig,
+    reports: ReportsConfig | None = None,
     today: date,
+    pressed: bool = False,
 ) -> ApprovalRequest:
     """Record the one decision on this version of the request; any other press raises
     ApprovalError (outdated, withdrawn, not_decider, …). `today` is team-local: a deputy decides
-    only on a day they stand in."""
+    only on a day they stand in. `pressed`: the id is an `apr` card's (see on_card)."""
     if decision not in tuple(Decision):
         raise ApprovalError("bad_decision")
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > REASON_MAX:
         raise ApprovalError("reason_too_long", max=REASON_MAX, length=len(comment))
-    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if pressed:
+        request = await on_card(session, request_id)
+    else:
+        request = await session.get(ApprovalRequest, request_id, populate_existing=True)
     if request is None:
         raise ApprovalError("not_found")
+    request_id = request.id
     await _may_press(session, request, version, person, today)
-    if comment is None and needs_reason(reports.form(request.form_key), decision):
+    form = reports.form(request.form_key) if reports is not None else None
+    if comment is None and needs_reason(form, decision):
         raise ApprovalError("empty_reason")
     step = request.step
     last = step + 1 >= len(_steps(request))
@@ -592,11 +701,13 @@ async def _record(
         )
     )  # fmt: skip
     await session.flush()
-    await audit.record(
+    shown = presenter(request)
+    await shown.decided(session, request, person, decision, comment)
+    await shown.audit(
         session,
         person.telegram_id,
-        f"approval.{decision}",
-        request_key(request.id),
+        decision,
+        request,
         round=request.round,
         step=step + 1,
         comment=comment,
@@ -634,7 +745,7 @@ async def _advance(
         await _finish(session, request, person, today, comment)
         return
     await _tell_listeners(session, request, request.status)
-    await _tell_proposer(session, request, person, decision, comment)
+    await presenter(request).tell_proposer(session, request, person, decision, comment)
 
 
 async def _finish(
@@ -648,7 +759,9 @@ async def _finish(
         await session.flush()
     proposer = await session.get(Staff, request.proposer_id)
     await _tell_listeners(session, request, RequestStatus.APPROVED)
-    await _tell_proposer(session, request, person or proposer, Decision.APPROVE, comment)
+    await presenter(request).tell_proposer(
+        session, request, person or proposer, Decision.APPROVE, comment
+    )
     # [forms.approval.after] as it was when the request was (re)submitted.
     for key, value in (request.steps.get("after") or {}).items():
         action = AFTER_APPROVAL.get(key)
@@ -694,7 +807,8 @@ async def _close_cards(
 ) -> None:
     """Edit every copy of this version's card (each decider's, an escalated director's) to
     say who decided it; the buttons go."""
-    prefix = f"req:{request.id}:v{version}:card:"
+    shown = presenter(request)
+    prefix = shown.card_key(request.id, version, "")
     keys = await session.scalars(
         select(Outbox.dedup_key).where(
             Outbox.dedup_key.like(f"{prefix}%"),
@@ -705,10 +819,10 @@ async def _close_cards(
     for key in [k for k in keys if k.removeprefix(prefix).isdigit()]:
         reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
         locale = reader.locale if reader else "zh"
-        text = await card_text(
-            session, request, locale, closed_by=decider, outcome=outcome, at_step=step
+        text = await shown.closed_card(
+            session, request, locale, closed_by=decider, outcome=outcome, step=step
         )
-        await enqueue_edit(session, f"{key}:closed", key, text)
+        await enqueue_edit(session, shown.closed_key(key, request), key, text)
 
 
 async def _may_press(
@@ -726,7 +840,8 @@ async def _may_press(
         except ApprovalError:
             sent = await session.scalar(
                 select(Outbox.id).where(
-                    Outbox.dedup_key == f"req:{request.id}:v{version}:card:{person.telegram_id}"
+                    Outbox.dedup_key
+                    == presenter(request).card_key(request.id, version, person.telegram_id)
                 )
             )
             if sent is None:
@@ -825,10 +940,22 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     await prompts.close_about(session, request_key(request_id))
     await _tell_listeners(session, request, RequestStatus.WITHDRAWN)
     await _close_cards(session, request, version, request.step, proposer.display_name, "withdrawn")
-    await audit.record(
-        session, proposer.telegram_id, "approval.withdrawn", request_key(request_id),
-        round=request.round,
-    )  # fmt: skip
+    await presenter(request).audit(
+        session, proposer.telegram_id, "withdrawn", request, round=request.round
+    )
+    return request
+
+
+async def on_card(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
+    """The request an `apr` card's id names. A card sent before migration 0018 carries the old
+    id: now no request's (ids given since are above every old one) or an activity plan's,
+    whose cards are never `apr` ones; then approval_request_ids has the new one. A current id
+    costs no look-up."""
+    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    if request is None or request.form_key in PRESENTERS:
+        moved = await session.get(ApprovalRequestId, request_id)
+        if moved is not None:
+            request = await session.get(ApprovalRequest, moved.new_id, populate_existing=True)
     return request
 
 
@@ -878,14 +1005,6 @@ def where_is(request: ApprovalRequest, locale: str) -> dict[str, Any]:
     }
 
 
-async def plans_waiting(session: AsyncSession, person: Staff, day: date) -> list[ActivityPlan]:
-    """Activity plans `person` decides on `day` (directors, and deputies standing in): /pending
-    shows them beside the requests, as it did before."""
-    if not person.has_role("director") and not await leave.acting_for(session, person.id, day):
-        return []
-    return [p for p in await activities.pending(session) if p.status == PlanStatus.PENDING]
-
-
 # ---- deadlines and reminders ------------------------------------------------------------------
 
 
@@ -901,7 +1020,7 @@ async def set_deadlines(
         )
     )
     count = 0
-    for request in list(undated):
+    for request in [r for r in undated if presenter(r).dated]:
         form = reports.form(request.form_key)
         days = form.approval.deadline_workdays if form and form.approval else 2
         request.step_due_at = activities.decision_deadline(request.updated_at, cal, tz, days)
@@ -934,7 +1053,7 @@ async def remind(
         )
     )
     queued = 0
-    for request in due:
+    for request in [r for r in due if presenter(r).reminds]:
         overdue = request.step_due_at <= now
         phase = "overdue" if overdue else "before"
         for person in await deciders(session, request, today):
@@ -995,6 +1114,12 @@ async def _announce(
     session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
 ) -> None:
     """[forms.approval.after] announce = "group" | "directors" | "none"."""
+    await presenter(request).announce(session, request, proposer, where)
+
+
+async def _announce_generic(
+    session: AsyncSession, request: ApprovalRequest, proposer: Staff, where: str
+) -> None:
     if where == "group":
         group = await team.get(session)
         if group.group_chat_id is not None:
@@ -1034,20 +1159,17 @@ async def _starts_later(
 
 
 def start_day(request: ApprovalRequest) -> date | None:
-    """The day an approved request runs from (its `start_on` field), or None."""
-    field = (request.steps.get("after") or {}).get("start_on")
-    value = request.answers.get(field) if field else None
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
+    """The day an approved request runs from, or None (see Presenter.start_day)."""
+    return presenter(request).start_day(request)
 
 
-async def start_due(session: AsyncSession, today: date) -> int:
-    """Approved requests whose start day has come become running; returns how many."""
-    approved = await session.scalars(
-        select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
-    )
+async def start_due(session: AsyncSession, today: date, form_key: str | None = None) -> int:
+    """Approved requests (of `form_key`, or every form) whose start day has come become
+    running; returns how many."""
+    query = select(ApprovalRequest).where(ApprovalRequest.status == RequestStatus.APPROVED)
+    if form_key is not None:
+        query = query.where(ApprovalRequest.form_key == form_key)
+    approved = await session.scalars(query.order_by(ApprovalRequest.id))
     started = 0
     for request in list(approved):
         day = start_day(request)
@@ -1055,7 +1177,7 @@ async def start_due(session: AsyncSession, today: date) -> int:
             continue
         if await _move(session, request, (RequestStatus.APPROVED,), RequestStatus.RUNNING):
             started += 1
-            await audit.record(session, None, "approval.running", request_key(request.id))
+            await presenter(request).audit(session, None, "running", request)
     return started
 
 
@@ -1068,9 +1190,7 @@ async def complete(session: AsyncSession, request: ApprovalRequest, by: Staff | 
         session, request, (RequestStatus.APPROVED, RequestStatus.RUNNING), RequestStatus.COMPLETED
     ):
         return False
-    await audit.record(
-        session, by.telegram_id if by else None, "approval.completed", request_key(request.id)
-    )
+    await presenter(request).audit(session, by.telegram_id if by else None, "completed", request)
     return True
 
 
@@ -1103,5 +1223,6 @@ async def count_pending(session: AsyncSession) -> int:
     )
 
 
-# The link, figures and results asked after approval register their after-actions on import.
-from bot.services import approval_budget, approval_followups  # noqa: E402, F401
+# The link, figures and results asked after approval register their after-actions on import;
+# activity plans their presenter.
+from bot.services import activity_presenter, approval_budget, approval_followups  # noqa: E402, F401

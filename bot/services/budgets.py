@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -17,13 +17,13 @@ from bot.calendar import Period
 from bot.db import insert_for
 from bot.forms.fields import DEFAULT_CAP, halfwidth
 from bot.i18n import normalise
-from bot.models import ActivityPlan, Budget, BudgetCharge, Staff
+from bot.models import ActivityPlan, ApprovalRequest, Budget, BudgetCharge, Staff
 from bot.render import render
 from bot.services import audit, periods
 from bot.services.errors import ServiceError
 from bot.states import PlanStatus
 
-# The pool activity plans draw on: read from the plans themselves, so it shows what it always did.
+# The pool activity plans draw on: a plan's charge follows its row (plan_charge below).
 ACTIVITIES = "activities"
 # A plan holds money once approved: it stays committed while running and after completion.
 COMMITTED = (PlanStatus.APPROVED, PlanStatus.RUNNING, PlanStatus.COMPLETED)
@@ -183,9 +183,6 @@ async def remainder(
     if amount is None and period.kind == spec.period:
         amount = spec.default_fen
     charged, pending, item = await _charges(session, spec.key, _covered(period), about)
-    if spec.key == ACTIVITIES:
-        committed, asked = await _plans(session, period)
-        charged, pending = charged + committed, pending + asked
     return PoolView(spec, period.key, amount, charged, pending, item)
 
 
@@ -385,15 +382,44 @@ async def _charges(
     return sums.get(ChargeState.CHARGED, 0), sums.get(ChargeState.HELD, 0), item
 
 
-async def _plans(session: AsyncSession, period: Period) -> tuple[int, int]:
-    """(committed, pending) fen of the activity plans starting in `period` (a completed plan at
-    its actual cost when known): the activities pool as it always was."""
-    cost = func.coalesce(ActivityPlan.actual_cost_fen, ActivityPlan.budget_fen)
-    rows = await session.execute(
-        select(ActivityPlan.status, func.coalesce(func.sum(cost), 0))
-        .where(ActivityPlan.budget_period.in_([m.key for m in _months(period)]))
-        .group_by(ActivityPlan.status)
-    )
-    sums = {status: int(total) for status, total in rows}
-    committed = sum(sums.get(status, 0) for status in COMMITTED)
-    return committed, sums.get(PlanStatus.PENDING, 0)
+@event.listens_for(ActivityPlan, "after_insert")
+@event.listens_for(ActivityPlan, "after_update")
+def plan_charge(_mapper, connection, plan: ActivityPlan) -> None:
+    """A plan's money in the activities pool follows its row, however the row was written (the
+    engine's decision, the results filed, a plan built by hand): held while pending, charged
+    once approved, running or completed (at its actual cost when known), none otherwise.
+
+    The engine's own moves (a decision, a withdrawal) are single UPDATEs of the request, which
+    no mapper event sees: its budget listener calls follow_plan after each."""
+    # The row as written (an attribute of the instance may be expired: no lazy load in a flush).
+    table = ActivityPlan.__table__
+    parent = ApprovalRequest.__table__
+    row = connection.execute(
+        select(parent.c.status, parent.c.proposer_id, table.c.budget_fen,
+               table.c.actual_cost_fen, table.c.budget_period)
+        .select_from(table.join(parent, parent.c.id == table.c.id))
+        .where(table.c.id == plan.id)
+    ).one()  # fmt: skip
+    about = f"req:{plan.id}"
+    connection.execute(delete(BudgetCharge).where(BudgetCharge.about == about))
+    fen = row.budget_fen
+    if row.status == PlanStatus.COMPLETED and row.actual_cost_fen is not None:
+        fen = row.actual_cost_fen
+    if row.status == PlanStatus.PENDING:
+        state = ChargeState.HELD
+    elif row.status in COMMITTED:
+        state = ChargeState.CHARGED
+    else:
+        return
+    if fen:
+        connection.execute(
+            insert(BudgetCharge).values(
+                pool=ACTIVITIES, period_key=row.budget_period, amount_fen=fen, about=about,
+                staff_id=row.proposer_id, state=state, at=clock.now(),
+            )
+        )  # fmt: skip
+
+
+async def follow_plan(session: AsyncSession, plan: ActivityPlan) -> None:
+    """Bring a plan's charge in line with its row (after the engine moved it)."""
+    await session.run_sync(lambda sync: plan_charge(None, sync.connection(), plan))

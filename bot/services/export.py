@@ -26,6 +26,7 @@ from bot.forms.fields import FieldContext
 from bot.forms.spec import Choice, FieldSpec, FormSpec
 from bot.i18n import N_, normalise, t
 from bot.models import (
+    ACTIVITY_FORM,
     ActivityPlan,
     ApprovalRequest,
     Channel,
@@ -582,11 +583,14 @@ async def _filed_files(session: AsyncSession, scope: _Scope) -> list[FiledFile]:
 
 
 async def _requests_in_range(session: AsyncSession, scope: _Scope) -> list[ApprovalRequest]:
-    """Approval requests (expense claims, content …) submitted in the range."""
+    """Approval requests (expense claims, content …) submitted in the range; activity plans,
+    requests too, have a sheet of their own."""
     found = await session.scalars(
         select(ApprovalRequest)
         .where(
-            ApprovalRequest.submitted_at >= scope.since, ApprovalRequest.submitted_at < scope.until
+            ApprovalRequest.submitted_at >= scope.since,
+            ApprovalRequest.submitted_at < scope.until,
+            ApprovalRequest.form_key != ACTIVITY_FORM,
         )
         .order_by(ApprovalRequest.submitted_at, ApprovalRequest.id)
     )

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import ActivityPlan, Channel, Draft, Obligation, Prompt
+from bot.models import ACTIVITY_FORM, ApprovalRequest, Channel, Draft, Obligation, Prompt
 from bot.services import approval_followups, task_series, tasks
 from bot.states import UNFINISHED, ObligationStatus
 
@@ -24,11 +24,13 @@ async def move_channels(session: AsyncSession, source: int, target: int, **_) ->
 
 async def move_plans(session: AsyncSession, source: int, target: int, **_) -> int:
     """Plans not yet finished (waiting, sent back, approved, running) get the new proposer."""
+    # A plan's proposer is its request's (decision 65); other requests are not handed over.
     moved = await session.execute(
-        update(ActivityPlan)
+        update(ApprovalRequest)
         .where(
-            ActivityPlan.proposer_id == source,
-            ActivityPlan.status.in_(UNFINISHED),
+            ApprovalRequest.form_key == ACTIVITY_FORM,
+            ApprovalRequest.proposer_id == source,
+            ApprovalRequest.status.in_(UNFINISHED),
         )
         .values(proposer_id=target)
     )

@@ -1,14 +1,15 @@
 """The one place the dashboard treats activity plans apart from every other approval.
 
-Plans are moving onto the approval engine (decision 65); when `approvals.waiting_for` and
-`approvals.decide` take them, this module goes and the dashboard's callers lose one branch.
+Plans are approval requests on the engine (decision 65): `approvals.waiting_for` returns them
+too, and the dashboard keeps them apart here only for their own card and words (decided
+through activities.decide, which hands them to the engine).
 """
 
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import ActivityPlan, Staff
+from bot.models import ACTIVITY_FORM, ActivityPlan, ApprovalRequest, Staff
 from bot.services import activities, approvals
 from bot.states import Decision, PlanStatus
 
@@ -22,7 +23,12 @@ _STATUS = {
 
 async def waiting(session: AsyncSession, person: Staff, day: date) -> list[ActivityPlan]:
     """Activity plans `person` decides on `day`, as /pending lists them."""
-    return await approvals.plans_waiting(session, person, day)
+    return [r for r in await approvals.waiting_for(session, person, day) if is_plan(r)]
+
+
+def is_plan(request: ApprovalRequest) -> bool:
+    """Whether this request is an activity plan (listed and decided as one)."""
+    return request.form_key == ACTIVITY_FORM
 
 
 async def card_text(session: AsyncSession, plan: ActivityPlan, locale: str) -> str:

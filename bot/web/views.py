@@ -350,6 +350,8 @@ async def waiting(session: AsyncSession, settings: Settings, viewer: Viewer) -> 
              "reasons": {"approve": False, "reject": True, "changes": True}}
         )  # fmt: skip
     for request in await approvals.waiting_for(session, me_, day):
+        if plans.is_plan(request):  # listed above, as a plan
+            continue
         proposer = await staff_service.get(session, request.proposer_id)
         form = settings.reports.form(request.form_key)
         suggestion = approvals.style(request) == "suggestion"  # the card's own three answers
