@@ -39,6 +39,14 @@ class OpsApplication(Application):
             await super().process_update(update)
 
 
+def _order(settings: Settings) -> ChatOrder:
+    """PostgreSQL: chats at once, each chat in order. SQLite, one writer: one update at a time
+    (decision 67: concurrent writers queued in the process kept an outage from being seen)."""
+    if settings.database.url.startswith("sqlite"):
+        return ChatOrder(max_concurrent_updates=1)
+    return ChatOrder()
+
+
 def build_application(
     settings: Settings, *, engine: AsyncEngine | None = None, paced: bool = True
 ) -> Application:
@@ -52,7 +60,7 @@ def build_application(
         builder = builder.rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
     app = (
         builder.application_class(OpsApplication)
-        .concurrent_updates(ChatOrder())  # chats at once, each chat in order (decision 67)
+        .concurrent_updates(_order(settings))
         .token(settings.require_token())
         .base_url(settings.telegram.base_url)
         .request(connect.request(route))

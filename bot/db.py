@@ -1,8 +1,7 @@
 """Database engine and sessions, and a DateTime type that is always aware UTC."""
 
-import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
 
@@ -11,7 +10,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
-    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -94,72 +92,8 @@ def _is_memory(dbapi_conn) -> bool:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose objects stay usable after commit (no lazy reloads in async code); on
-    SQLite, their transactions (`session.begin()`) are taken one at a time, in order."""
-    if engine.dialect.name != "sqlite":
-        return async_sessionmaker(engine, expire_on_commit=False)
-    return async_sessionmaker(
-        engine, expire_on_commit=False, class_=OneWriterSession, writer=OneWriter()
-    )
-
-
-class OneWriter:
-    """A first-come, first-served lock that the task holding it may take again."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._owner: asyncio.Task | None = None
-
-    @asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        """Wait for our turn (at once if this task has it already)."""
-        task = asyncio.current_task()
-        if self._owner is task:  # a second session read inside the task's own transaction
-            yield
-            return
-        async with self._lock:
-            self._owner = task
-            try:
-                yield
-            finally:
-                self._owner = None
-
-
-class OneWriterSession(AsyncSession):
-    """SQLite has one writer: updates handled concurrently (bot/ordering.py) would otherwise
-    queue on its busy timeout, which is not first come, first served — in a long burst one
-    update could wait past it and fail. Here they queue in the process, in order, and only
-    their transactions do: what a handler sends goes out after its commit, in parallel."""
-
-    def __init__(self, *args, writer: OneWriter, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._writer = writer
-
-    def begin(self) -> "_InTurn":
-        """`async with session.begin()`: the transaction, once no other task of this process
-        has one open. `await session.begin()` (tests holding two open) starts it at once."""
-        return _InTurn(self._writer, super().begin())
-
-
-class _InTurn:
-    """A transaction that waits for its turn when used as `async with`."""
-
-    def __init__(self, writer: OneWriter, transaction: AsyncSessionTransaction) -> None:
-        self._writer, self._transaction = writer, transaction
-        self._stack = AsyncExitStack()
-
-    def __await__(self):
-        return self._transaction.__await__()
-
-    async def __aenter__(self) -> AsyncSessionTransaction:
-        async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self._writer.held())
-            await stack.enter_async_context(self._transaction)
-            self._stack = stack.pop_all()
-        return self._transaction
-
-    async def __aexit__(self, *exc) -> bool | None:
-        return await self._stack.__aexit__(*exc)
+    """Sessions whose objects stay usable after commit (no lazy reloads in async code)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager
