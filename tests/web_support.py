@@ -7,26 +7,16 @@ from sqlalchemy import select
 from support import make_staff
 
 from bot import clock
+from bot.cli.demo import ACTIVITY_IN_ONE_MESSAGE
 from bot.models import ActivityPlan, Staff
 from bot.services import channels, feedback
 from bot.web import initdata
 from bot.webhook import create_app
 from jobs.tick import tick
 
-# 王伟's plan, in one message: it waits for the director (start and end after the tests' week).
-PLAN = """/activity
-活动主题：周末缴费送积分
-活动目的：拉新促活，提高缴费用户留存
-量化指标：下载量 5000 次
-线上还是线下？：线上
-开始日期：2026-12-05
-结束日期：2026-12-06
-主要地区：沈阳
-涉及的渠道：华润物业
-需要的物资：礼品、广告位
-预算（元）：3000
-预期收益 / 效果预估：新增注册 800，缴费用户 +5%
-风险预估与危机处理：积分被刷：每人每日上限 100 分"""
+# 王伟's plan, in one message, as in the demo: it waits for the director (start and end after the
+# tests' week).
+PLAN = ACTIVITY_IN_ONE_MESSAGE
 DAILY = """/daily
 新增入库渠道数：2
 洽谈中的渠道数：3
