@@ -191,7 +191,10 @@ def test_every_after_key_has_its_action():
 
 def test_shipped_forms_still_validate():
     reports = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
-    assert ReportsConfig.model_validate(reports).form("activity_plan").approval is None
+    plan = ReportsConfig.model_validate(reports).form("activity_plan").approval
+    # A plan is decided by the directors in one step, announced to the group (decision 65).
+    assert [(s.who, s.name.zh, s.when) for s in plan.steps] == [("directors", "董事", None)]
+    assert (plan.after.announce, plan.deadline_workdays, plan.budget) == ("group", 1, None)
 
 
 # ---- one step, two steps with a condition --------------------------------------------------------

@@ -352,7 +352,8 @@ class FormSpec(Strict):
     # full), both, or nobody (`announce = []`: the filer, the directors through /export and
     # the digests). bot/services/announce.py.
     announce: tuple[Literal["directors", "group"], ...] = ()
-    # Who decides a filing of target "approval", in steps (bot/services/approvals.py).
+    # Who decides a filing of target "approval" or "activity_plan", in steps
+    # (bot/services/approvals.py).
     approval: ApprovalSpec | None = None
     fields: tuple[FieldSpec, ...]
 
@@ -423,9 +424,15 @@ class FormSpec(Strict):
     @model_validator(mode="after")
     def _approval(self) -> "FormSpec":
         # An approval says nothing to a report, and an approvable form without one decides
-        # nothing: refuse both rather than ignore them.
-        if (self.target == "approval") != (self.approval is not None):
+        # nothing: refuse both rather than ignore them. An activity plan keeps its own target
+        # and may carry one (without it, bot/services/activities.py DEFAULT_APPROVAL).
+        if self.target == "approval" and self.approval is None:
             raise ValueError(f'form {self.key}: target = "approval" goes with [forms.approval]')
+        if self.approval is not None and self.target not in ("approval", "activity_plan"):
+            raise ValueError(
+                f'form {self.key}: [forms.approval] goes with target = "approval" or '
+                '"activity_plan"'
+            )
         if self.approval is not None and self.cadence != "adhoc":
             raise ValueError(f"form {self.key}: only adhoc forms are approved (cadence = adhoc)")
         for step in self.approval.steps if self.approval else ():

@@ -45,9 +45,12 @@ REQUEST_CHANGES = Action("act", "ch:{plan}:{version}", plan=ID, version=ID)
 # until the whole card fits (the plan itself keeps every word).
 CLIPS = (600, 300, 150, 60)
 REASON_MAX = 1000
-# A plan on the approval engine (decision 65): one step, the directors (their deputies standing
-# in), the group told of an approval. bot/services/activity_presenter.py words it as before.
-APPROVAL = ApprovalSpec(
+# A plan on the approval engine (decision 65) is decided as its form's [forms.approval] says
+# (bot/forms/defaults.toml); a deployment's activity_plan form without one is decided as the
+# shipped one: one step, the directors (their deputies standing in), the group told of an
+# approval. bot/services/activity_presenter.py words it as before.
+DEFAULT_APPROVAL = ApprovalSpec(
+    deadline_workdays=1,
     steps=(ApprovalStep(who="directors", name=Labels(zh="董事", en="Directors")),),
     after=ApprovalAfter(announce="group"),
 )
@@ -131,11 +134,16 @@ async def submit(
     try:
         plan = await approvals.submit(
             session, proposer, form, answers, reports=reports, today=today, request_id=plan_id,
-            approval=APPROVAL, own=own,
+            approval=approval(form), own=own,
         )  # fmt: skip
     except approvals.ApprovalError as exc:
         raise _translated(exc) from None
     return plan
+
+
+def approval(form: FormSpec) -> ApprovalSpec:
+    """How a plan of this form is decided: its [forms.approval], else the shipped default."""
+    return form.approval or DEFAULT_APPROVAL
 
 
 def _translated(exc: "approvals.ApprovalError") -> ActivityError:
@@ -311,6 +319,10 @@ async def decide(
 async def _may_decide(
     session: AsyncSession, plan: ActivityPlan, director: Staff, today: date
 ) -> None:
+    # A directors' step words its refusals as a plan always did; any other step a deployment
+    # configured ([forms.approval]) is the engine's to check (approvals._may_decide).
+    if approvals.step_who(plan) not in (None, "directors"):  # None: a plan built by hand
+        return
     if not director.has_role("director"):
         standing_in = await leave.acting_for(session, director.id, today)
         if not standing_in:

@@ -287,6 +287,12 @@ async def _present(session: AsyncSession, people: list[Staff], day: date) -> lis
     return present or people
 
 
+def step_who(request: ApprovalRequest) -> str | None:
+    """Who decides the request's current step (as configured when it was submitted)."""
+    steps = _steps(request)
+    return steps[request.step]["who"] if 0 <= request.step < len(steps) else None
+
+
 async def deciders(session: AsyncSession, request: ApprovalRequest, day: date) -> list[Staff]:
     """Who gets the current step's card on `day` (the proposer never decides their own,
     unless nobody else can: see the module's docstring)."""

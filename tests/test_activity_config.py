@@ -1,0 +1,72 @@
+"""An activity plan is decided as its form's [forms.approval] says (decision 65): a deployment's
+config can add a step, and the engine follows it with the cards still worded as a plan's."""
+# ruff: noqa: F811 — test_approvals' fixtures (its people and day) are used by name here.
+
+import tomllib
+
+import pytest
+from sqlalchemy import select
+from test_activity_engine import _file_plan
+from test_approvals import people, thursday, with_forms  # noqa: F401
+
+from bot.forms.spec import DEFAULTS_FILE
+from bot.models import ActivityPlan, ApprovalDecision
+
+pytestmark = pytest.mark.databases
+
+# The shipped plan, decided by the directors and then, over ¥5,000, by 赵敏 (@zhaomin).
+TWO_STEPS = {
+    "steps": [
+        {"who": "directors", "name": {"zh": "董事", "en": "Directors"}},
+        {
+            "who": "person:@zhaomin",
+            "name": {"zh": "财务复核", "en": "Finance review"},
+            "when": {"field": "budget", "over": 500_000},
+        },
+    ],
+    "after": {"announce": "group"},
+}
+
+
+@pytest.fixture
+def settings(settings):
+    shipped = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))["forms"]
+    plan = next(f for f in shipped if f["key"] == "activity_plan")
+    return with_forms(settings, {**plan, "approval": TWO_STEPS})
+
+
+def _buttons(message) -> list[str]:
+    return [b.callback_data for row in message.buttons for b in row if b.callback_data]
+
+
+async def test_a_configured_second_step_decides_a_costly_plan(app, sessions, people):
+    plan_id = await _file_plan(app, sessions, people.wang.id, budget=800_000)
+    card = people.zhang.inbox[-1]
+    assert f"活动方案 #{plan_id}" in card.plain and "社区地推" in card.plain
+    assert not any("社区地推" in m.plain for m in people.zhao.inbox)  # not yet her step
+
+    await people.zhang.press(card, "✅ 批准")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id)
+        assert (plan.status, plan.step) == ("pending", 1)
+        version = plan.version  # each step's cards carry a version of their own
+    second = people.zhao.inbox[-1]
+    assert f"活动方案 #{plan_id}" in second.plain and "社区地推" in second.plain
+    assert f"act:v1:ap:{plan_id}:{version}" in _buttons(second)  # a plan's button, not the engine's
+
+    await people.zhao.press(second, "✅ 批准")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id, populate_existing=True)
+        decisions = list(await s.scalars(select(ApprovalDecision).order_by(ApprovalDecision.id)))
+    assert plan.status == "approved", [m.plain for m in people.zhao.inbox[-3:]]
+    assert [(d.step, d.decision) for d in decisions] == [(0, "approve"), (1, "approve")]
+    assert "社区地推" in people.group.messages[-1].plain  # the group is told, as configured
+
+
+async def test_a_cheap_plan_skips_the_step_the_config_conditions(app, sessions, people):
+    plan_id = await _file_plan(app, sessions, people.wang.id, budget=100_000)
+    await people.zhang.press(people.zhang.inbox[-1], "✅ 批准")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id)
+        assert plan.status == "approved" and plan.steps["steps"] == [TWO_STEPS["steps"][0]]
+    assert not any("社区地推" in m.plain for m in people.zhao.inbox)
