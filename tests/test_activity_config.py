@@ -70,3 +70,19 @@ async def test_a_cheap_plan_skips_the_step_the_config_conditions(app, sessions, 
         plan = await s.get(ActivityPlan, plan_id)
         assert plan.status == "approved" and plan.steps["steps"] == [TWO_STEPS["steps"][0]]
     assert not any("社区地推" in m.plain for m in people.zhao.inbox)
+
+
+def test_a_plans_approval_may_not_charge_or_ask_for_results_a_second_time():
+    from pydantic import ValidationError
+
+    from bot.forms.spec import FormSpec
+
+    shipped = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))["forms"]
+    plan = next(f for f in shipped if f["key"] == "activity_plan")
+    assert FormSpec.model_validate({**plan, "approval": TWO_STEPS}).approval.steps[1].who == (
+        "person:@zhaomin"
+    )
+    budget = {"amount": "budget", "pool": "activities"}
+    for extra in ({"budget": budget}, {"after": {"announce": "group", "ask_link": True}}):
+        with pytest.raises(ValidationError, match="budget and results are the plan's own"):
+            FormSpec.model_validate({**plan, "approval": TWO_STEPS | extra})

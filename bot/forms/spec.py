@@ -421,6 +421,21 @@ class FormSpec(Strict):
             raise ValueError(f"form {self.key}: two metrics share a key")
         return self
 
+    def _plan_approval(self, approval: "ApprovalSpec") -> None:
+        # A plan charges its budget and asks for its results itself (bot/services/budgets.py
+        # plan_charge, activity_results): the engine's would charge and ask a second time.
+        after = approval.after
+        if (
+            approval.budget is not None
+            or after.ask_link
+            or after.figures_form
+            or after.results_form
+        ):
+            raise ValueError(
+                f"form {self.key}: an activity plan's [forms.approval] takes steps, deadline and "
+                "announce only (its budget and results are the plan's own)"
+            )
+
     @model_validator(mode="after")
     def _approval(self) -> "FormSpec":
         # An approval says nothing to a report, and an approvable form without one decides
@@ -433,6 +448,8 @@ class FormSpec(Strict):
                 f'form {self.key}: [forms.approval] goes with target = "approval" or '
                 '"activity_plan"'
             )
+        if self.approval is not None and self.target == "activity_plan":
+            self._plan_approval(self.approval)
         if self.approval is not None and self.cadence != "adhoc":
             raise ValueError(f"form {self.key}: only adhoc forms are approved (cadence = adhoc)")
         for step in self.approval.steps if self.approval else ():
