@@ -42,7 +42,8 @@ def _buttons(message) -> list[str]:
 async def test_a_configured_second_step_decides_a_costly_plan(app, sessions, people):
     plan_id = await _file_plan(app, sessions, people.wang.id, budget=800_000)
     card = people.zhang.inbox[-1]
-    assert f"活动方案 #{plan_id}" in card.plain and "社区地推" in card.plain
+    assert f"活动方案 #{plan_id}（第 1 版）" in card.plain and "社区地推" in card.plain
+    assert "第 1/2 步：董事" in card.plain  # where it is, as every multi-step card says
     assert not any("社区地推" in m.plain for m in people.zhao.inbox)  # not yet her step
 
     await people.zhang.press(card, "✅ 批准")
@@ -51,7 +52,11 @@ async def test_a_configured_second_step_decides_a_costly_plan(app, sessions, peo
         assert (plan.status, plan.step) == ("pending", 1)
         version = plan.version  # each step's cards carry a version of their own
     second = people.zhao.inbox[-1]
-    assert f"活动方案 #{plan_id}" in second.plain and "社区地推" in second.plain
+    # Still the plan's first version (the proposer changed nothing), at its second step, with
+    # who decided the first.
+    assert f"活动方案 #{plan_id}（第 1 版）" in second.plain and "社区地推" in second.plain
+    assert "第 2/2 步：财务复核" in second.plain
+    assert "第 1/2 步：董事 — 张 总 已批准" in second.plain
     assert f"act:v1:ap:{plan_id}:{version}" in _buttons(second)  # a plan's button, not the engine's
 
     await people.zhao.press(second, "✅ 批准")

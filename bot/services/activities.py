@@ -247,6 +247,10 @@ async def card_text(
     diff = changes(plan, before, locale) if before is not None and decider is None else None
     rows = plan_rows(plan, locale)
     rows = rows[:1] if decider is not None else rows
+    # A plan whose config adds steps shows where it is, as every approval card does; its
+    # version is the round (the engine's version also moves when a step opens).
+    several = len((getattr(plan, "steps", None) or {}).get("steps", [])) > 1
+    steps = await approvals.history(session, plan, locale) if several and not decider else []
     text = ""
     for clip in CLIPS:
         text = render(
@@ -261,6 +265,9 @@ async def card_text(
             budget=budget,
             money=yuan,
             decider=decider,
+            steps=steps,
+            current=getattr(plan, "step", 0) + 1,
+            shown_version=getattr(plan, "round", plan.version),
             self_approved=plan.decided_by is not None and plan.decided_by == plan.proposer_id,
         )
         # Telegram counts UTF-16 units (an emoji is two or more); the HTML's own length is an
