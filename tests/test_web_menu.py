@@ -13,6 +13,9 @@ from jobs.tick import tick
 
 URL = "https://ops.example.cn/app"
 
+# Which menu buttons are missing is asked in SQL (a key built by concatenation): both databases.
+pytestmark = pytest.mark.databases
+
 
 @pytest.fixture
 def settings(settings):
@@ -39,6 +42,10 @@ async def test_everyone_gets_the_menu_button_once_in_their_language(
     calls = len(sim.calls_to("setChatMenuButton"))
     await tick(app.bot_data, app.bot)
     assert len(sim.calls_to("setChatMenuButton")) == calls  # sent once
+    await director.send("/lang")
+    await director.press(director.inbox[-1], "English")
+    await tick(app.bot_data, app.bot)
+    assert sim.menu_buttons[director.id]["text"] == "📊 Dashboard"  # again, in their language
     async with sessions() as s, s.begin():
         lina = await staff_service.by_telegram_id(s, user_ops_manager.id)
         lina.active = False

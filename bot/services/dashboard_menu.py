@@ -2,7 +2,7 @@
 
 from hashlib import sha256
 
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
@@ -21,18 +21,9 @@ async def enqueue_missing(session: AsyncSession, public_url: str | None) -> int:
     if not public_url:
         return 0
     digest = sha256(public_url.encode()).hexdigest()[:8]
-    sent = set(
-        await session.scalars(
-            select(Outbox.dedup_key).where(Outbox.dedup_key.like(f"{PREFIX}%:{digest}:%"))
-        )
-    )
     queued = 0
-    # Four columns, not Staff rows with their roles: this runs every minute.
-    people = await session.execute(select(Staff.id, Staff.telegram_id, Staff.locale, Staff.active))
-    for staff_id, telegram_id, locale, active in people:
+    for staff_id, telegram_id, locale, active in await session.execute(_unsent(digest)):
         key = f"{PREFIX}{staff_id}:{digest}:{locale}:{int(active)}"
-        if key in sent:
-            continue
         extra = {"url": public_url, "text": t(locale, "📊 Dashboard")}
         button = extra if active else {}  # the default menu button again
         queued += int(
@@ -40,3 +31,18 @@ async def enqueue_missing(session: AsyncSession, public_url: str | None) -> int:
                           extra=button)
         )  # fmt: skip
     return queued
+
+
+def _unsent(digest: str):
+    """The people whose key has no outbox row: an anti-join on the unique dedup_key, so the
+    minute tick reads no rows when nothing changed (it used to read every person and every
+    menu key, decision 67)."""
+    key = (
+        PREFIX
+        + cast(Staff.id, String)
+        + f":{digest}:"
+        + Staff.locale
+        + case((Staff.active, ":1"), else_=":0")
+    )
+    sent = exists().where(Outbox.dedup_key == key)
+    return select(Staff.id, Staff.telegram_id, Staff.locale, Staff.active).where(~sent)
