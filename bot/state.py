@@ -1,9 +1,11 @@
 """What every handler and job needs, reached through the typed context."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot.calendar import WorkCalendar
 from bot.config import Settings
@@ -27,6 +29,9 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
 
     def __init__(self, application: Application, chat_id=None, user_id=None) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        # The update being handled, until a transaction has recorded it (handlers/updates.py).
+        self.unrecorded_update: int | None = None
+        self._open: AsyncSession | None = None  # the transaction `begin` has open
 
     @property
     def state(self) -> AppState:
@@ -39,3 +44,30 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
     @property
     def db(self) -> async_sessionmaker[AsyncSession]:
         return self.bot_data.sessions
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction. The update's first one records the update id in it: a
+        redelivered update stops before it reads anything, and the record commits (or rolls
+        back) with what the handler did — one transaction per update, not two (decision 67).
+        Inside an open one, the same session: a nested block is part of the outer transaction
+        (on SQLite a second writer would wait for the first's lock, which it holds from the
+        record on)."""
+        if self._open is not None:
+            yield self._open
+            return
+        async with self.db() as session, session.begin():
+            self._open = session
+            try:
+                if self.unrecorded_update is not None:
+                    await self._record_update(session)
+                yield session
+            finally:
+                self._open = None
+
+    async def _record_update(self, session: AsyncSession) -> None:
+        from bot.services.team import mark_update  # bot.services imports bot.state's users
+
+        update_id, self.unrecorded_update = self.unrecorded_update, None
+        if not await mark_update(session, update_id):
+            raise ApplicationHandlerStop  # handled before: no handler runs, nothing is sent

@@ -64,7 +64,7 @@ def register(app) -> None:
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button nobody handles (an old keyboard or forged data): say so, record it."""
-    async with context.db() as session, session.begin():
+    async with context.begin() as session:
         await audit.record(
             session,
             update.effective_user.id,

@@ -29,7 +29,7 @@ async def on_removed(update: Update, context: BotContext) -> None:
     """Out of the team group (removed, or left): the directors hear it and how to fix it."""
     change: ChatMemberUpdated = update.my_chat_member
     by = change.from_user.id if change.from_user else None
-    async with context.db() as session, session.begin():
+    async with context.begin() as session:
         lost = await team.group_lost(session, change.chat.id, by, change.new_chat_member.status)
     if lost:
         log.warning("removed from the team group %s (%s)", change.chat.id, change.chat.title)
@@ -39,7 +39,7 @@ async def on_removed(update: Update, context: BotContext) -> None:
 async def on_added(update: Update, context: BotContext) -> None:
     """Added to a group: stay if a director did it (and explain /bind), otherwise leave."""
     change: ChatMemberUpdated = update.my_chat_member
-    async with context.db() as session, session.begin():
+    async with context.begin() as session:
         adder = await staff_service.by_telegram_id(session, change.from_user.id)
         allowed = adder is not None and adder.active and adder.has_role("director")
         action = "group.added" if allowed else "group.left_unauthorised"
@@ -67,7 +67,7 @@ def _gone(change: ChatMemberUpdated) -> bool:
 async def bind(update: Update, context: BotContext) -> None:
     """/bind in a group by a director: this becomes the team group. Others get nothing."""
     chat = update.effective_chat
-    async with context.db() as session, session.begin():
+    async with context.begin() as session:
         actor = await staff_service.by_telegram_id(session, update.effective_user.id)
         if actor is None or not actor.active or not actor.has_role("director"):
             await audit.record(
@@ -87,7 +87,7 @@ async def on_migrated(update: Update, context: BotContext) -> None:
         old, new = message.chat.id, message.migrate_to_chat_id
     else:
         old, new = message.migrate_from_chat_id, message.chat.id
-    async with context.db() as session, session.begin():
+    async with context.begin() as session:
         await team.follow_migration(session, old, new)
 
 

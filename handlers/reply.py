@@ -41,7 +41,7 @@ class NotSent(Exception):
 async def transaction(context: BotContext) -> AsyncIterator[AsyncSession]:
     """One session and transaction for the update; replies made inside it are sent after it
     commits, in order, then the outbox is flushed. Nothing is sent when the block raises."""
-    async with after_commit(context), context.db() as session, session.begin():
+    async with after_commit(context), context.begin() as session:
         yield session
 
 

@@ -81,7 +81,7 @@ async def choose_role(update: Update, context: BotContext) -> None:
     (role,) = PICK_ROLE.unpack(query.data)
     roles, limit = context.settings.roles, context.settings.join.max_requests_per_day
     try:
-        async with context.db() as session, session.begin():
+        async with context.begin() as session:
             await joining.request(session, person, role, limit, roles)
     except JoinError as exc:
         why = explain(exc, person.locale, roles)

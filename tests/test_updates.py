@@ -44,6 +44,28 @@ async def test_a_failing_handler_apologises_and_the_bot_keeps_going(
     assert "我能为你做什么" in director.inbox[-1].plain
 
 
+async def test_an_update_whose_handler_failed_is_handled_when_redelivered(
+    app, sim, director, monkeypatch
+):
+    """The update id is recorded in the handler's own transaction (decision 67): a handler that
+    fails rolls the record back with its effect, so Telegram's redelivery gets a real answer."""
+    await director.send("/start")
+
+    def broken(*_):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("bot.services.menu.commands_for", broken)
+    await director.send("/help")
+    assert "出了点问题" in director.inbox[-1].plain
+    monkeypatch.undo()
+
+    await sim.inject(sim.updates[-1])
+
+    assert "我能为你做什么" in director.inbox[-1].plain
+    await sim.inject(sim.updates[-1])  # now recorded: a third delivery is not answered
+    assert "我能为你做什么" in director.inbox[-1].plain and len(director.inbox) == 3
+
+
 async def test_unknown_commands_and_stray_text_get_a_hint(app, director):
     await director.send("/start")
     await director.send("/frobnicate")
