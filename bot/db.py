@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from bot import sqlite_onehop
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
@@ -43,6 +45,8 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
     """Create the async engine (SQLite: WAL, busy timeout, foreign keys; PostgreSQL: pre-ping)."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        if url.startswith("sqlite+aiosqlite"):
+            kwargs.setdefault("module", sqlite_onehop.dbapi())  # one thread hop per statement
     else:
         # After a PostgreSQL restart every pooled connection is dead; test each before use
         # rather than failing one job or update per stale connection (a round trip each).
