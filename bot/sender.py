@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import clock, metrics
@@ -110,13 +110,15 @@ async def deliver(
     limit: int = 1000,
     holder: str = HOLDER,
     rounds: int = 10,
+    queued: bool = False,
 ) -> int:
     """Send what is due, oldest first, while holding the sender lease; returns rows sent.
 
     Sending can queue more (a refusal queues a notice to the directors), so it goes round
-    again, up to `rounds` times, while a round finds rows it has not seen.
+    again, up to `rounds` times, while a round finds rows it has not seen. `queued`: the caller
+    has just committed rows, so there is no need to ask whether any are due.
     """
-    if not await _anything_due(sessions):
+    if not queued and not await _anything_due(sessions):
         return 0  # the common case: no lease write, no transaction
     if not await take_sender_lease(sessions, holder):
         return 0
@@ -246,7 +248,7 @@ async def _due_rows(sessions: Sessions, limit: int) -> list[tuple[int, int]]:
 async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
     now = clock.now()
     async with sessions() as s, s.begin():
-        claimed = await s.execute(
+        claimed = await s.scalars(
             update(Outbox)
             .where(Outbox.id == row_id, _due(now))
             .values(
@@ -254,18 +256,16 @@ async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
                 lease_until=now + CLAIM_LEASE,
                 attempts=Outbox.attempts + 1,
             )
+            .returning(Outbox)
         )
-        if claimed.rowcount != 1:
-            return None
-        return await s.get(Outbox, row_id)
+        return claimed.one_or_none()  # None: another sender took it
 
 
 async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> SendResult | None:
-    skip = await _reason_to_skip(sessions, row)
+    skip, target = await _before_sending(sessions, row)
     if skip is not None:
         await _finish(sessions, row, status=OutboxStatus.CANCELLED, last_error=skip)
         return None
-    target = await _target_message_id(sessions, row)
     try:
         result = await transport.send(row, target)
     except Exception as exc:  # a bug in one payload must not stop the queue
@@ -275,22 +275,25 @@ async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> Se
     return result
 
 
-async def _reason_to_skip(sessions: Sessions, row: Outbox) -> str | None:
+async def _before_sending(sessions: Sessions, row: Outbox) -> tuple[str | None, int | None]:
+    """Why the row must not go (no longer wanted, recipient unreachable), and the message an
+    edit is for: whether the recipient is reachable and the target are read in one statement."""
     async with sessions() as s:
         if row.about:
             check = WANTED_CHECKS.get(row.about.split(":", 1)[0])
             if check is not None and not await check(s, row.about):
-                return f"no longer wanted: {row.about}"
-        if await reachability.is_unreachable(s, row.chat_id):
-            return "recipient unreachable"
-    return None
-
-
-async def _target_message_id(sessions: Sessions, row: Outbox) -> int | None:
-    if row.ref_key is None:
-        return None
-    async with sessions() as s:
-        return await s.scalar(select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key))
+                return f"no longer wanted: {row.about}", None
+        target = (
+            select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key).scalar_subquery()
+            if row.ref_key is not None
+            else null()
+        )
+        since, message_id = (
+            await s.execute(select(reachability.unreachable_since(row.chat_id), target))
+        ).one()
+    if since is not None:
+        return "recipient unreachable", None
+    return None, message_id
 
 
 async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:

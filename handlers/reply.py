@@ -168,4 +168,6 @@ async def acknowledge(update: Update) -> None:
 
 async def flush_outbox(context: BotContext) -> None:
     """Send what the handler queued, now that its transaction has committed."""
-    await deliver(context.db, TelegramTransport(context.bot), limit=FLUSH_ROWS, rounds=1)
+    await deliver(
+        context.db, TelegramTransport(context.bot), limit=FLUSH_ROWS, rounds=1, queued=True
+    )

@@ -13,7 +13,7 @@ from datetime import UTC, date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,6 +189,9 @@ async def _start(
 
 async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
     """The person's draft in progress, if any."""
+    known = session.info.get(("draft", staff_id))  # read by the router in this transaction
+    if known is not None and inspect(known).persistent:
+        return known
     return await session.scalar(
         select(Draft).where(Draft.staff_id == staff_id).execution_options(populate_existing=True)
     )

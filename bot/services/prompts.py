@@ -155,5 +155,9 @@ def _unexpired():
 
 
 async def _filling(session: AsyncSession, staff_id: int) -> bool:
-    found = await session.scalar(select(Draft.id).where(Draft.staff_id == staff_id))
-    return found is not None
+    # The whole row, kept for the form flow in this transaction (flow.draft_of): the answer
+    # that follows reads it from here instead of a second time (decision 67).
+    draft = await session.scalar(select(Draft).where(Draft.staff_id == staff_id))
+    if draft is not None:
+        session.info[("draft", staff_id)] = draft
+    return draft is not None

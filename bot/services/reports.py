@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -100,24 +100,20 @@ async def _settle(session: AsyncSession, report: Report) -> None:
 async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:
     await session.execute(delete(Metric).where(Metric.report_id == report.id))
     start: date = Period.parse(report.period_key).start
+    rows = []
     for field, group in form.metrics():
         if group is None:
             value = field_types.to_metric(field, report.answers.get(field.key))
         else:  # a figure per item (per platform): the report's figure is their sum
             value = field_types.group_sum(group, field, report.answers.get(group.key))
-        if value is None:
-            continue
-        session.add(
-            Metric(
-                report_id=report.id,
-                staff_id=report.staff_id,
-                form_key=form.key,
-                field_key=field.key,
-                period_key=report.period_key,
-                period_start=start,
-                value=value,
-            )
-        )
+        if value is not None:
+            rows.append(
+                dict(report_id=report.id, staff_id=report.staff_id, form_key=form.key,
+                     field_key=field.key, period_key=report.period_key, period_start=start,
+                     value=value)
+            )  # fmt: skip
+    if rows:  # one executemany: ORM objects cost SQLite one INSERT each (ids read back)
+        await session.execute(insert(Metric), rows)
 
 
 async def existing(
