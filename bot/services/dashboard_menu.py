@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
 from bot.models import Outbox, Staff
-from bot.outbox import enqueue
+from bot.outbox import Row, enqueue_many
 
 PREFIX = "webmenu:"
 
@@ -21,16 +21,14 @@ async def enqueue_missing(session: AsyncSession, public_url: str | None) -> int:
     if not public_url:
         return 0
     digest = sha256(public_url.encode()).hexdigest()[:8]
-    queued = 0
-    for staff_id, telegram_id, locale, active in await session.execute(_unsent(digest)):
-        key = f"{PREFIX}{staff_id}:{digest}:{locale}:{int(active)}"
-        extra = {"url": public_url, "text": t(locale, "📊 Dashboard")}
-        button = extra if active else {}  # the default menu button again
-        queued += int(
-            await enqueue(session, key, telegram_id, "", method="setChatMenuButton",
-                          extra=button)
-        )  # fmt: skip
-    return queued
+    rows = [
+        Row(f"{PREFIX}{staff_id}:{digest}:{locale}:{int(active)}", telegram_id, "",
+            method="setChatMenuButton",
+            # the default menu button again for someone no longer active
+            extra={"url": public_url, "text": t(locale, "📊 Dashboard")} if active else {})
+        for staff_id, telegram_id, locale, active in await session.execute(_unsent(digest))
+    ]  # fmt: skip
+    return await enqueue_many(session, rows) if rows else 0
 
 
 def _unsent(digest: str):
