@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SCRIPT = Path(__file__).resolve()
 AT = "2026-11-26 10:00"  # a Thursday: the daily report is owed today, due at 18:00
 BURST_AT = "2026-11-26 17:59:55"
+TEAM_TZ = "Asia/Shanghai"  # opsbot.example.toml's team timezone, for the echo bot's defaults
 STAFF_ID = 3_000_000  # the 20 staff who ask /help, /my, answer forms, move channels
 FILER_ID = 3_100_000  # one-message daily reports, each person once
 JOINER_ID = 3_200_000  # people asking to join (the director approves them)
@@ -47,17 +48,16 @@ async def child(args: argparse.Namespace) -> None:
     """Run one bot; answer "cpu" with this process's CPU seconds, "tick" by ticking once."""
     if args.core is not None:
         os.sched_setaffinity(0, {args.core})
-    from support import rss_mb, settings_for
-
-    from bot import clock
-
-    settings = settings_for(args.base_url, args.base_file_url, args.url)
-    if args.child == "echo":
-        app = build_echo(settings)
+    if args.child == "echo":  # PTB and the limiter only: its start-up is a bare bot's
+        app = build_echo(args)
         await app.initialize()
     else:
+        from support import settings_for
+
+        from bot import clock
         from bot.app import build_application, startup
 
+        settings = settings_for(args.base_url, args.base_file_url, args.url)
         clock.start_at(datetime.fromisoformat(args.at).replace(tzinfo=settings.team.tz))
         app = build_application(settings)
         await app.initialize()
@@ -89,9 +89,12 @@ async def child(args: argparse.Namespace) -> None:
     say(phase="done", peak=peak_mb())
 
 
-def build_echo(settings):
+def build_echo(args: argparse.Namespace):
     """A bare PTB bot: bot/app.py's builder settings and limiter; a message is sent back with
-    one button, a press answered and the message edited (what opsbot's presses do)."""
+    one button, a press answered and the message edited (what opsbot's presses do). It imports
+    PTB and the limiter only (not opsbot's settings), so its start-up is a bare bot's too."""
+    from zoneinfo import ZoneInfo
+
     from telegram import InlineKeyboardButton, InlineKeyboardMarkup
     from telegram.constants import ParseMode
     from telegram.ext import (
@@ -102,7 +105,7 @@ def build_echo(settings):
         filters,
     )
 
-    from bot.app import rate_limiter
+    from bot.pacing import ChatPacer
 
     again = InlineKeyboardMarkup([[InlineKeyboardButton("again", callback_data="again")]])
     presses = [0]
@@ -118,11 +121,11 @@ def build_echo(settings):
 
     app = (
         ApplicationBuilder()
-        .token(settings.require_token())
-        .base_url(settings.telegram.base_url)
-        .base_file_url(settings.telegram.base_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.team.tz))
-        .rate_limiter(rate_limiter(per_chat=settings.telegram.pace_per_chat))
+        .token(args.token)
+        .base_url(args.base_url)
+        .base_file_url(args.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(TEAM_TZ)))
+        .rate_limiter(ChatPacer(per_chat=True))  # bot/app.py's rate_limiter()
         .build()
     )
     app.add_handler(MessageHandler(filters.TEXT, echo))
@@ -132,6 +135,12 @@ def build_echo(settings):
 
 def say(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
+
+
+def rss_mb() -> float:
+    """Resident memory now, in MB (bench/support.py's, without its imports)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_mb() -> float:
@@ -147,8 +156,9 @@ def peak_mb() -> float:
 class Bot:
     """A bot process and the simulator it polls."""
 
-    def __init__(self, name: str, sim, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, name: str, sim, proc: asyncio.subprocess.Process, ready: float) -> None:
         self.name, self.sim, self.proc = name, sim, proc
+        self.ready = ready  # seconds from spawning the interpreter to polling
 
     async def ask(self, command: str, phase: str) -> dict:
         self.proc.stdin.write(f"{command}\n".encode())
@@ -169,13 +179,14 @@ class Bot:
 async def spawn(kind: str, sim, url: str, core: int | None, at: str = AT) -> Bot:
     """A bot in a fresh interpreter, pinned to `core`, polling `sim`."""
     core_args = [] if core is None else ["--core", str(core)]
+    began = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), "--child", kind, "--url", url, "--at", at,
-        "--base-url", sim.base_url, "--base-file-url", sim.base_file_url, *core_args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        "--base-url", sim.base_url, "--base-file-url", sim.base_file_url, "--token", sim.token,
+        *core_args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     await heard(proc, "ready")
-    return Bot(kind, sim, proc)
+    return Bot(kind, sim, proc, time.perf_counter() - began)
 
 
 async def heard(proc: asyncio.subprocess.Process, phase: str) -> dict:
@@ -486,6 +497,41 @@ async def compare(args: argparse.Namespace) -> None:
     print()
     summary(paths)
     print(f"\npeak RSS: opsbot {ops_done['peak']:.0f} MB, echo bot {echo_done['peak']:.0f} MB")
+    print(
+        f"process start to polling (pinned, database at head after the first start): opsbot "
+        f"{ops.ready:.2f} s, echo bot {echo.ready:.2f} s ({ops.ready / echo.ready:.2f}×)"
+    )
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+async def startups(args: argparse.Namespace) -> None:
+    """Process start to polling, opsbot and the echo bot alternately, each pinned to a core."""
+    from support import BOT_USERNAME, TOKEN, fresh_database, header
+
+    from bot.simulator import TelegramSimulator
+
+    print(await header(f"process start to polling, {args.starts} starts each", args.db))
+    cores = sorted(os.sched_getaffinity(0))
+    bot_core = cores[0] if len(cores) > 1 else None
+    if bot_core is not None:
+        os.sched_setaffinity(0, set(cores[1:]))
+    ready: dict[str, list[float]] = {"echo": [], "opsbot": []}
+    async with (
+        TelegramSimulator(token=TOKEN, bot_username="echo_bench_bot") as echo_sim,
+        TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
+        fresh_database(args.db) as url,
+    ):
+        await populate(url, 0)  # migrated and seeded: each start finds the database at head
+        for i in range(args.starts):
+            for kind in ("echo", "opsbot") if i % 2 == 0 else ("opsbot", "echo"):
+                bot = await spawn(kind, echo_sim if kind == "echo" else sim, url, bot_core)
+                ready[kind].append(bot.ready)
+                await bot.stop()
+    ops, echo = statistics.median(ready["opsbot"]), statistics.median(ready["echo"])
+    for kind, seconds in ready.items():
+        print(f"{kind:<7} median {statistics.median(seconds):.2f} s "
+              f"(min {min(seconds):.2f}, max {max(seconds):.2f})")  # fmt: skip
+    print(f"opsbot / echo bot: {ops / echo:.2f}×")
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -579,11 +625,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--people", type=int, default=200, help="--burst: staff filing (200)")
     parser.add_argument("--window", type=float, default=10.0, help="--burst: seconds (10)")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--starts", type=int, help="only start-up: start each bot N times")
     parser.add_argument("--child", choices=("echo", "opsbot"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--at", default=AT, help=argparse.SUPPRESS)
     parser.add_argument("--core", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--base-file-url", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -597,7 +645,10 @@ def main(argv: list[str] | None = None) -> None:
     from support import check_db_option
 
     check_db_option(args.db)
-    asyncio.run(burst(args) if args.burst else compare(args))
+    if args.starts:
+        asyncio.run(startups(args))
+    else:
+        asyncio.run(burst(args) if args.burst else compare(args))
 
 
 if __name__ == "__main__":
