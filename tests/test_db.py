@@ -54,3 +54,30 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
     await engine.dispose()
+
+
+async def test_sqlite_makes_one_trip_to_its_thread_per_statement(tmp_path, monkeypatch):
+    """bot/sqlite_onehop.py: execute, fetch and close in one call into aiosqlite's worker thread;
+    a transaction that wrote nothing needs no commit there (decision 67)."""
+    import aiosqlite.core
+
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'hops.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+    trips: list[str] = []
+    real = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    async with engine.connect() as conn:  # a read: one trip, no commit, no rollback
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    assert len(trips) == 1
+    trips.clear()
+    async with engine.begin() as conn:  # a write: the statement, then the commit
+        await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), [{"n": "a"}, {"n": "b"}])
+        rows = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).all()
+    assert [r.name for r in rows] == ["a", "b"] and len(trips) == 3
+    await engine.dispose()
