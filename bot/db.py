@@ -109,11 +109,12 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 def insert_for(session_or_conn):
     """The dialect's INSERT, which has ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike)."""
-    return _insert(session_or_conn.bind.dialect.name == "postgresql")
+    return insert_for_dialect(session_or_conn.bind.dialect.name == "postgresql")
 
 
 @cache
-def _insert(postgresql: bool):
+def insert_for_dialect(postgresql: bool):
+    """`insert_for` by dialect: PostgreSQL's INSERT, or SQLite's."""
     # Imported once, on first use (an import statement per update cost ~0.1 ms of CPU).
     if postgresql:
         from sqlalchemy.dialects.postgresql import insert

@@ -1,11 +1,13 @@
 """The team this deployment serves: first-start defaults, and its bound group."""
 
-from sqlalchemy import delete, select
+from functools import cache
+
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.config import TeamSettings
-from bot.db import insert_for
+from bot.db import insert_for_dialect
 from bot.models import ProcessedUpdate, Team
 from bot.outbox import enqueue
 from bot.render import render
@@ -62,13 +64,23 @@ async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id:
 
 async def mark_update(session: AsyncSession, update_id: int) -> bool:
     """Record an update id; False when it was already handled (a redelivery)."""
-    insert = insert_for(session)
-    stmt = (
+    stmt = _mark_statement(session.bind.dialect.name == "postgresql")
+    # Core, on the session's connection: with parameters, session.execute would take an
+    # INSERT for an ORM bulk insert, whose result has no rowcount.
+    conn = await session.connection()
+    done = await conn.execute(stmt, {"update_id": update_id, "processed_at": clock.now()})
+    return done.rowcount == 1
+
+
+@cache
+def _mark_statement(postgresql: bool):
+    # Built once per dialect and reused: every update runs it (see staff._BY_TELEGRAM_ID).
+    insert = insert_for_dialect(postgresql)
+    return (
         insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=clock.now())
+        .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
-    return (await session.execute(stmt)).rowcount == 1
 
 
 async def forget_updates_before(session: AsyncSession, moment) -> None:
