@@ -15,7 +15,6 @@ from bot.calendar import local_date
 from bot.db import transaction
 from bot.sender import deliver
 from bot.services import (
-    activities,
     activity_results,
     approval_followups,
     approvals,
@@ -88,11 +87,10 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     morning = clock_time(cfg.next_day_time)
     enqueued += await task_series.create_due(session, state.calendar, tz, morning)
     enqueued += await task_reminders.remind(session, state.calendar, tz, cfg)
+    # Every request's current step (an activity plan's too): its deadline, reminders and
+    # escalation, worded by its form's presenter (decision 65).
     days = state.settings.approvals.decision_working_days
-    await activities.set_deadlines(session, state.calendar, tz, days)
-    enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
-    # Requests of forms approved in steps: each step's deadline, reminders, escalation.
-    await approvals.set_deadlines(session, state.calendar, tz, forms)
+    await approvals.set_deadlines(session, state.calendar, tz, forms, days)
     # approved -> running on its start day (an activity plan's too: decision 65)
     await approvals.start_due(session, today)
     before = timedelta(minutes=cfg.approval_before_minutes)

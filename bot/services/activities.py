@@ -530,22 +530,6 @@ def decision_deadline(
     return at_local(day, local.time().replace(tzinfo=None), tz)
 
 
-async def set_deadlines(
-    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, working_days: int
-) -> int:
-    """Give every pending plan without one its decision deadline; returns how many were set."""
-    undated = await session.scalars(
-        select(ActivityPlan).where(
-            ActivityPlan.status == PlanStatus.PENDING, ActivityPlan.decide_by.is_(None)
-        )
-    )
-    count = 0
-    for plan in undated:
-        plan.decide_by = decision_deadline(plan.submitted_at, cal, tz, working_days)
-        count += 1
-    return count
-
-
 async def start_due(session: AsyncSession, today: date) -> int:
     """Approved plans whose start date has come become running; returns how many (the engine
     moves them: approvals.start_due, its audit worded activity.running by the presenter)."""
