@@ -15,7 +15,6 @@ from bot.calendar import local_date
 from bot.db import transaction
 from bot.sender import deliver
 from bot.services import (
-    activity_results,
     approval_followups,
     approvals,
     calendar_notice,
@@ -96,8 +95,8 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     before = timedelta(minutes=cfg.approval_before_minutes)
     hush = partial(reminders.quiet, tz=tz, cfg=cfg)
     enqueued += await approvals.remind(session, state.calendar, tz, before, hush)
-    enqueued += await activity_results.ask_for_results(session, today)
-    # What approved requests still owe: a published link, figures, results (decision 63).
+    # What approved requests still owe: a published link, figures, results (decision 63), an
+    # activity plan's results too (decision 65).
     enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
     # Everyone's menu button opens the dashboard (nothing to do without web.public_url).
     enqueued += await dashboard_menu.enqueue_missing(session, state.settings.web.public_url)

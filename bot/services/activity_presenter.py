@@ -1,18 +1,18 @@
 """Activity plans as the approval engine words them: the activity_* cards with act:v1 buttons,
 the decided notice, the group's announcement and the activity.* audit entries (decision 65)."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import WorkCalendar, local_date
+from bot.calendar import WorkCalendar, at_local, local_date
 from bot.forms.spec import ReportsConfig
-from bot.models import ApprovalRequest, Staff
+from bot.models import ApprovalFollowup, ApprovalRequest, Staff
 from bot.outbox import Buttons, enqueue
 from bot.render import render
-from bot.services import activities, approvals, audit, team
+from bot.services import activities, approval_followups, approvals, audit, team
 from bot.services.budgets import yuan
 from bot.services.reminders import when
 from bot.states import Decision
@@ -155,6 +155,25 @@ class PlanPresenter(approvals.Presenter):
                        when=lambda at, locale=person.locale: when(at, now, tz, locale)),
             )  # fmt: skip
         return queued
+
+    # A plan's results were always asked at the first tick of the day after its end date,
+    # whatever the hour, and once: no reminders (test_activity_results pins the wording).
+    followups_held = False
+
+    def followup_due(self, request: ApprovalRequest, kind: str, tz: ZoneInfo) -> datetime | None:
+        return at_local(request.end_date + timedelta(days=1), time(0), tz)
+
+    async def ask_followup(
+        self, session: AsyncSession, row: ApprovalFollowup, request: ApprovalRequest,
+        person: Staff, step: int, reports: ReportsConfig | None,
+    ) -> int:  # fmt: skip
+        if step:
+            return 0
+        return await enqueue(
+            session, f"act:{request.id}:results-ask", person.telegram_id,
+            render("activity_results_ask.html.j2", person.locale, plan=request),
+            about=approval_followups.about_key(row),
+        )  # fmt: skip
 
 
 approvals.PRESENTERS[FORM_KEY] = PlanPresenter()

@@ -35,6 +35,7 @@ from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import (
     ApprovalDecision,
+    ApprovalFollowup,
     ApprovalRequest,
     ApprovalRequestId,
     ApprovalRound,
@@ -196,6 +197,21 @@ class Presenter:
         form = reports.form(request.form_key)
         days = form.approval.deadline_workdays if form and form.approval else 2
         return activities.decision_deadline(request.updated_at, cal, tz, days)
+
+    # A follow-up's ask and reminders wait for working hours on working days (approval_followups).
+    followups_held = True
+
+    def followup_due(self, request: ApprovalRequest, kind: str, tz: ZoneInfo) -> datetime | None:
+        """When a follow-up of `kind` falls due; None: as approval_followups dates it (the
+        results the morning of the first working day after the request's results_after day)."""
+        return None
+
+    async def ask_followup(
+        self, session: AsyncSession, row: ApprovalFollowup, request: ApprovalRequest,
+        person: Staff, step: int, reports: ReportsConfig | None,
+    ) -> int:  # fmt: skip
+        """Ask `person` for a follow-up (step 0) or remind them (1, 2); how many queued."""
+        return await approval_followups.ask_text(session, row, request, person, step, reports)
 
     async def remind(
         self, session: AsyncSession, due: list[ApprovalRequest], cal: WorkCalendar, tz: ZoneInfo,
