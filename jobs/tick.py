@@ -15,8 +15,6 @@ from bot.calendar import local_date
 from bot.db import transaction
 from bot.sender import deliver
 from bot.services import (
-    activities,
-    activity_results,
     approval_followups,
     approvals,
     calendar_notice,
@@ -88,18 +86,17 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     morning = clock_time(cfg.next_day_time)
     enqueued += await task_series.create_due(session, state.calendar, tz, morning)
     enqueued += await task_reminders.remind(session, state.calendar, tz, cfg)
+    # Every request's current step (an activity plan's too): its deadline, reminders and
+    # escalation, worded by its form's presenter (decision 65).
     days = state.settings.approvals.decision_working_days
-    await activities.set_deadlines(session, state.calendar, tz, days)
-    enqueued += await reminders.approval_nags(session, state.calendar, tz, cfg)
-    # Requests of forms approved in steps: each step's deadline, reminders, escalation.
-    await approvals.set_deadlines(session, state.calendar, tz, forms)
+    await approvals.set_deadlines(session, state.calendar, tz, forms, days)
     # approved -> running on its start day (an activity plan's too: decision 65)
     await approvals.start_due(session, today)
     before = timedelta(minutes=cfg.approval_before_minutes)
     hush = partial(reminders.quiet, tz=tz, cfg=cfg)
     enqueued += await approvals.remind(session, state.calendar, tz, before, hush)
-    enqueued += await activity_results.ask_for_results(session, today)
-    # What approved requests still owe: a published link, figures, results (decision 63).
+    # What approved requests still owe: a published link, figures, results (decision 63), an
+    # activity plan's results too (decision 65).
     enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
     # Everyone's menu button opens the dashboard (nothing to do without web.public_url).
     enqueued += await dashboard_menu.enqueue_missing(session, state.settings.web.public_url)

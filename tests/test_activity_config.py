@@ -5,9 +5,11 @@ config can add a step, and the engine follows it with the cards still worded as 
 import tomllib
 
 import pytest
+import time_machine
 from sqlalchemy import select
+from support import local
 from test_activity_engine import _file_plan
-from test_approvals import people, thursday, with_forms  # noqa: F401
+from test_approvals import at, people, thursday, with_forms  # noqa: F401
 
 from bot.forms.spec import DEFAULTS_FILE
 from bot.models import ActivityPlan, ApprovalDecision
@@ -75,6 +77,44 @@ async def test_a_cheap_plan_skips_the_step_the_config_conditions(app, sessions, 
         plan = await s.get(ActivityPlan, plan_id)
         assert plan.status == "approved" and plan.steps["steps"] == [TWO_STEPS["steps"][0]]
     assert not any("社区地推" in m.plain for m in people.zhao.inbox)
+
+
+async def test_a_configured_second_step_has_its_deadline_and_its_person_is_reminded(
+    app, sessions, people
+):
+    plan_id = await _file_plan(app, sessions, people.wang.id, budget=800_000)  # Thursday 10:00
+    card = people.zhang.inbox[-1]
+    await at(app, "2026-11-26 10:01")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id)
+    # [approvals] decision_working_days (1) from submission: Friday, the same time of day.
+    assert abs((plan.decide_by - local("2026-11-27 10:00")).total_seconds()) < 120
+    await people.zhang.press(card, "✅ 批准")  # step 2 opens, undated
+    await at(app, "2026-11-26 10:05")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id)
+    assert plan.step == 1
+    assert abs((plan.decide_by - local("2026-11-27 10:00")).total_seconds()) < 300
+
+    await at(app, "2026-11-27 08:30")  # within two hours of step 2's deadline
+    await at(app, "2026-11-27 10:30")  # past it
+    reminders = [m.plain for m in people.zhao.inbox if "等待你审批的活动方案" in m.plain]
+    assert len(reminders) == 2, [m.plain for m in people.zhao.inbox[-3:]]
+    assert f"#{plan_id} 社区地推 — 请在 今天 10:0" in reminders[0]
+    assert f"#{plan_id} 社区地推 — 已超过审批时限（今天 10:0" in reminders[1]
+    # The directors decided their step: they are not reminded of hers, until it is a working
+    # day overdue (Monday), when they get the plan's card to decide it themselves.
+    assert not [m for m in people.zhang.inbox if "等待你审批的活动方案" in m.plain]
+    before = len(people.zhang.inbox)
+    await at(app, "2026-11-30 10:30")
+    escalated = [m for m in people.zhang.inbox[before:] if "社区地推" in m.plain]
+    assert len(escalated) == 2 and "作为运营总监" in escalated[0].plain
+    assert "第 2/2 步：财务复核" in escalated[1].plain
+    assert any(b.startswith(f"act:v1:ap:{plan_id}:") for b in _buttons(escalated[1]))
+    with time_machine.travel(local("2026-11-30 10:40"), tick=False):
+        await people.zhang.press(escalated[1], "✅ 批准")  # overdue: a director may decide it
+    async with sessions() as s:
+        assert (await s.get(ActivityPlan, plan_id)).status == "approved"
 
 
 def test_a_plans_approval_may_not_charge_or_ask_for_results_a_second_time():

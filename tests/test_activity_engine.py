@@ -6,14 +6,17 @@ press on a card sent before the requests were renumbered finds its request."""
 from datetime import date
 
 import pytest
+import time_machine
 from sqlalchemy import select
-from test_approvals import card_of, file_expense, people, settings, thursday  # noqa: F401
+from support import local
+from test_approvals import at, card_of, file_expense, people, settings, thursday  # noqa: F401
 
 from bot import sender
 from bot.models import (
     ActivityPlan,
     ActivityVersion,
     ApprovalDecision,
+    ApprovalFollowup,
     ApprovalRequest,
     ApprovalRequestId,
     AuditLog,
@@ -156,3 +159,32 @@ async def test_a_plans_money_is_a_charge_of_the_activities_pool(app, sessions, p
     async with sessions() as s:
         view = await budgets.remainder(s, budgets.ACTIVITIES, "2026-12")
     assert (view.charged, view.pending) == (100_000, 0)
+
+
+async def test_a_plans_results_are_owed_as_the_engines_follow_up(app, sessions, people):
+    """Asked on the day after the end date whatever the day (a Saturday here), once, worded as
+    a plan's; the follow-up row is what is owed, and filing the results closes it."""
+    plan_id = await _file_plan(app, sessions, people.wang.id)  # 10–11 December
+    await people.zhang.press(people.zhang.inbox[-1], "✅ 批准")
+    async with sessions() as s:
+        (row,) = await s.scalars(select(ApprovalFollowup))
+        assert (row.request_id, row.kind, row.status) == (plan_id, "results", "waiting")
+
+    await at(app, "2026-12-11 23:00")  # running, still its last day
+    assert not [m for m in people.wang.inbox if "“社区地推”已结束" in m.plain]
+    await at(app, "2026-12-12 10:00")  # Saturday, the day after
+    asked = [m.plain for m in people.wang.inbox if "“社区地推”已结束" in m.plain]
+    assert len(asked) == 1 and "社区地推" in asked[0] and "/results" in asked[0]
+    await at(app, "2026-12-17 10:00")  # three working days on: a plan is not reminded
+    assert len([m for m in people.wang.inbox if "“社区地推”已结束" in m.plain]) == 1
+
+    with time_machine.travel(local("2026-12-17 10:05"), tick=True):
+        await people.wang.send("/results")
+        assert "注册 0 人" in people.wang.inbox[-1].plain  # pre-filled with its targets
+        for answer in ("注册 280 人", "900", "社群裂变", "提前预热"):
+            await people.wang.send(answer)
+        await people.wang.press(people.wang.inbox[-1], "✅ 提交")
+    async with sessions() as s:
+        plan = await s.get(ActivityPlan, plan_id)
+        row = await s.scalar(select(ApprovalFollowup))
+    assert (plan.status, row.status) == ("completed", "done")

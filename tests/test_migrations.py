@@ -326,3 +326,36 @@ async def test_activity_plans_become_requests_with_their_ids_and_back(empty_url)
         assert await _rows(conn, "SELECT target FROM audit_log") == [("approval:1",)]
     await migrate.upgrade(engine)  # and up again
     await engine.dispose()
+
+
+async def test_approved_and_running_plans_owe_their_results_as_follow_ups_and_back(empty_url):
+    """0019: an approved or running plan gets its results follow-up (asked when its ask went
+    out); the others none; downgrade removes them."""
+    engine = make_engine(empty_url)
+    await migrate.upgrade(engine, "0017")
+    await _at_0017_with_plans_and_a_request(engine)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (dedup_key, chat_id, method, payload, status, attempts, "
+                "created_at, next_attempt_at) VALUES ('act:8:results-ask', 1001, 'sendMessage', "
+                "'{}', 'sent', 0, :at, :at)"
+            ),
+            {"at": datetime(2026, 12, 12, 1, 0, tzinfo=UTC)},
+        )
+    await migrate.upgrade(engine, "0018")
+    async with engine.connect() as conn:
+        assert await _rows(conn, "SELECT count(*) FROM approval_followups") == [(0,)]
+
+    await migrate.upgrade(engine)
+
+    async with engine.connect() as conn:
+        rows = await _rows(
+            conn, "SELECT request_id, staff_id, kind, status FROM approval_followups ORDER BY 1"
+        )
+        assert rows == [(4, 1, "results", "waiting"), (8, 1, "results", "asked")]
+    await migrate.downgrade(engine, "0018")
+    async with engine.connect() as conn:
+        assert await _rows(conn, "SELECT count(*) FROM approval_followups") == [(0,)]
+    await migrate.upgrade(engine)
+    await engine.dispose()

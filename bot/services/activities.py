@@ -141,9 +141,18 @@ async def submit(
     return plan
 
 
+# A plan's results are owed the day after its end date, asked and tracked by the engine's
+# follow-ups (approval_followups; worded by the plan's presenter) and filed by /results
+# (activity_results.complete closes the follow-up). Always so, whatever its [forms.approval]
+# says: the config may not name a plan's results (bot/forms/spec.py, "the plan's own").
+RESULTS = {"results_after": "end_date", "results_form": "activity_results"}
+
+
 def approval(form: FormSpec) -> ApprovalSpec:
-    """How a plan of this form is decided: its [forms.approval], else the shipped default."""
-    return form.approval or DEFAULT_APPROVAL
+    """How a plan of this form is decided: its [forms.approval], else the shipped default, its
+    results asked after its end date."""
+    spec = form.approval or DEFAULT_APPROVAL
+    return spec.model_copy(update={"after": spec.after.model_copy(update=RESULTS)})
 
 
 def _translated(exc: "approvals.ApprovalError") -> ActivityError:
@@ -528,22 +537,6 @@ def decision_deadline(
     for _ in range(working_days):
         day = cal.next_workday(day)
     return at_local(day, local.time().replace(tzinfo=None), tz)
-
-
-async def set_deadlines(
-    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, working_days: int
-) -> int:
-    """Give every pending plan without one its decision deadline; returns how many were set."""
-    undated = await session.scalars(
-        select(ActivityPlan).where(
-            ActivityPlan.status == PlanStatus.PENDING, ActivityPlan.decide_by.is_(None)
-        )
-    )
-    count = 0
-    for plan in undated:
-        plan.decide_by = decision_deadline(plan.submitted_at, cal, tz, working_days)
-        count += 1
-    return count
 
 
 async def start_due(session: AsyncSession, today: date) -> int:

@@ -1,16 +1,20 @@
 """Activity plans as the approval engine words them: the activity_* cards with act:v1 buttons,
 the decided notice, the group's announcement and the activity.* audit entries (decision 65)."""
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import ApprovalRequest, Staff
+from bot.calendar import WorkCalendar, at_local, local_date
+from bot.forms.spec import ReportsConfig
+from bot.models import ApprovalFollowup, ApprovalRequest, Staff
 from bot.outbox import Buttons, enqueue
 from bot.render import render
-from bot.services import activities, approvals, audit, team
+from bot.services import activities, approval_followups, approvals, audit, team
 from bot.services.budgets import yuan
+from bot.services.reminders import when
 from bot.states import Decision
 
 FORM_KEY = "activity_plan"
@@ -24,11 +28,6 @@ WORDS = {
 
 class PlanPresenter(approvals.Presenter):
     """An activity plan reads as it always did, whichever code decides it."""
-
-    # reminders.approval_nags reminds each director once of all their plans (pinned wording),
-    # and activities.set_deadlines dates a plan from [approvals] decision_working_days.
-    reminds = False
-    dated = False
 
     def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
         return f"act:{request_id}:v{version}:card:{telegram_id}"
@@ -119,6 +118,62 @@ class PlanPresenter(approvals.Presenter):
             kept = {"version": request.version, **kept}
         target = f"activity:{request.id}"
         await audit.record(session, actor, f"activity.{WORDS.get(event, event)}", target, **kept)
+
+    def deadline(
+        self, request: ApprovalRequest, cal: WorkCalendar, tz: ZoneInfo, reports: ReportsConfig,
+        decision_days: int,
+    ) -> datetime:  # fmt: skip
+        # Every step of a plan has [approvals] decision_working_days (its TOML cannot refer to
+        # the setting): the first from submission, as always, a configured later one from its
+        # start.
+        began = request.submitted_at if request.step == 0 else request.updated_at
+        return activities.decision_deadline(began, cal, tz, decision_days)
+
+    async def remind(
+        self, session: AsyncSession, due: list[ApprovalRequest], cal: WorkCalendar, tz: ZoneInfo,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        # One message per decider listing every plan of theirs near or past its deadline, before
+        # it, again the moment one passes, then once per working half-day (the plans' own
+        # reminder, worded as it always was). A step the directors do not decide (a configured
+        # person's) is escalated to them a working day after its deadline, as the engine does.
+        today = local_date(now, tz)
+        waiting: dict[int, tuple[Staff, list[ApprovalRequest]]] = {}
+        queued = 0
+        for plan in due:
+            for person in await approvals.deciders(session, plan, today):
+                waiting.setdefault(person.id, (person, []))[1].append(plan)
+            if approvals.step_who(plan) != "directors":
+                queued += await approvals.escalate(session, plan, cal, tz, now)
+        half = "am" if now.astimezone(tz).hour < 13 else "pm"
+        for person, plans in waiting.values():
+            phase = "overdue" if any(p.decide_by <= now for p in plans) else "before"
+            queued += await enqueue(
+                session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}:{phase}",
+                person.telegram_id,
+                render("approval_reminder.html.j2", person.locale, plans=plans, now=now,
+                       when=lambda at, locale=person.locale: when(at, now, tz, locale)),
+            )  # fmt: skip
+        return queued
+
+    # A plan's results were always asked at the first tick of the day after its end date,
+    # whatever the hour, and once: no reminders (test_activity_results pins the wording).
+    followups_held = False
+
+    def followup_due(self, request: ApprovalRequest, kind: str, tz: ZoneInfo) -> datetime | None:
+        return at_local(request.end_date + timedelta(days=1), time(0), tz)
+
+    async def ask_followup(
+        self, session: AsyncSession, row: ApprovalFollowup, request: ApprovalRequest,
+        person: Staff, step: int, reports: ReportsConfig | None,
+    ) -> int:  # fmt: skip
+        if step:
+            return 0
+        return await enqueue(
+            session, f"act:{request.id}:results-ask", person.telegram_id,
+            render("activity_results_ask.html.j2", person.locale, plan=request),
+            about=approval_followups.about_key(row),
+        )  # fmt: skip
 
 
 approvals.PRESENTERS[FORM_KEY] = PlanPresenter()

@@ -1,4 +1,5 @@
-"""After an activity: ask the proposer for results, close the plan, send the review card."""
+"""After an activity: its results filed (asked through approval_followups), the plan closed,
+the review card sent."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -9,12 +10,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.models import ActivityPlan, ApprovalRequest, Staff
+from bot.models import ActivityPlan, ApprovalFollowup, ApprovalRequest, Staff
 from bot.outbox import enqueue
 from bot.render import render
 from bot.services import audit, team
 from bot.services import staff as staff_service
 from bot.services.activities import ActivityError, yuan
+from bot.services.approval_followups import OPEN, FollowupKind, FollowupStatus
 from bot.states import PlanStatus
 
 
@@ -29,33 +31,18 @@ class Effect:
     ratio: Decimal | None
 
 
-async def ask_for_results(session: AsyncSession, today: date) -> int:
-    """Running plans whose end date has passed: ask each proposer once; returns how many asked."""
-    ended = await session.scalars(
-        select(ActivityPlan).where(
-            ActivityPlan.status == PlanStatus.RUNNING, ActivityPlan.end_date < today
-        )
-    )
-    asked = 0
-    for plan in ended:
-        proposer = await session.get(Staff, plan.proposer_id)
-        if proposer is None or not proposer.active:
-            continue
-        asked += await enqueue(
-            session, f"act:{plan.id}:results-ask", proposer.telegram_id,
-            render("activity_results_ask.html.j2", proposer.locale, plan=plan),
-        )  # fmt: skip
-    return asked
-
-
 async def awaiting_results(
     session: AsyncSession, staff_id: int, today: date
 ) -> ActivityPlan | None:
-    """The person's oldest running plan that has ended (its results are owed)."""
+    """The person's oldest running plan that has ended with its results still owed (its open
+    results follow-up: approval_followups)."""
     return await session.scalar(
         select(ActivityPlan)
+        .join(ApprovalFollowup, ApprovalFollowup.request_id == ActivityPlan.id)
         .where(
-            ActivityPlan.proposer_id == staff_id,
+            ApprovalFollowup.staff_id == staff_id,
+            ApprovalFollowup.kind == FollowupKind.RESULTS,
+            ApprovalFollowup.status.in_(OPEN),
             ActivityPlan.status == PlanStatus.RUNNING,
             ActivityPlan.end_date < today,
         )
@@ -96,6 +83,16 @@ async def complete(
     plan.results, plan.completed_at = dict(answers), now
     plan.actual_cost_fen = int(answers.get("actual_cost") or 0)
     await session.flush()
+    # Its results are no longer owed (a plan built by hand in a test has no follow-up row).
+    await session.execute(
+        update(ApprovalFollowup)
+        .where(
+            ApprovalFollowup.request_id == plan.id,
+            ApprovalFollowup.kind == FollowupKind.RESULTS,
+            ApprovalFollowup.status.in_(OPEN),
+        )
+        .values(status=FollowupStatus.DONE, done_at=now, answer={"plan": plan.id})
+    )
     await audit.record(session, proposer.telegram_id, "activity.completed", f"activity:{plan.id}")
     await _review_cards(session, plan, proposer)
     return plan

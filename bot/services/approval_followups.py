@@ -69,7 +69,8 @@ def _after(request: ApprovalRequest) -> dict[str, Any]:
     return dict(request.steps.get("after") or {})
 
 
-def _about(row: ApprovalFollowup) -> str:
+def about_key(row: ApprovalFollowup) -> str:
+    """The sender's key of a follow-up's messages: sent only while it is open (still_wanted)."""
     return f"fu:{row.id}"
 
 
@@ -150,11 +151,11 @@ async def run(
     reports: ReportsConfig,
 ) -> int:
     """Date what is not dated yet, cancel what no longer applies, ask what is due and remind
-    what is unanswered (not in quiet hours, on working days only). Returns how many queued."""
+    what is unanswered (not in quiet hours, on working days only, unless the form's presenter
+    asks at any hour: an activity plan). Returns how many queued."""
     now = clock.now()
     await _schedule(session, cal, tz, cfg)
-    if reminders.quiet(now, tz, cfg) or not cal.is_workday(local_date(now, tz)):
-        return 0
+    hushed = reminders.quiet(now, tz, cfg) or not cal.is_workday(local_date(now, tz))
     queued = 0
     rows = await session.scalars(
         select(ApprovalFollowup)
@@ -165,6 +166,8 @@ async def run(
         request = await session.get(ApprovalRequest, row.request_id)
         if request is None or request.status not in GRANTED:
             await _set(session, row, FollowupStatus.CANCELLED)
+            continue
+        if hushed and approvals.presenter(request).followups_held:
             continue
         person = await session.get(Staff, row.staff_id)
         if person is None or not person.active:
@@ -190,7 +193,10 @@ async def _schedule(
     for row in list(undated):
         request = await session.get(ApprovalRequest, row.request_id)
         after = _after(request)
-        if row.kind == FollowupKind.FIGURES:
+        own = approvals.presenter(request).followup_due(request, row.kind, tz)
+        if own is not None:
+            row.due_at = own
+        elif row.kind == FollowupKind.FIGURES:
             days = int(after.get("figures_after_days") or 1)
             row.due_at = activities.decision_deadline(row.created_at, cal, tz, days)
         else:  # results: the morning of the first working day after the date
@@ -235,9 +241,23 @@ async def _ask(
     # a reminder opens it again once that one is answered.
     if row.kind == FollowupKind.LINK and await prompts.current(session, person.id) is None:
         await prompts.ask(
-            session, person.id, prompts.Kind.PUBLISHED_LINK, about=_about(row),
+            session, person.id, prompts.Kind.PUBLISHED_LINK, about=about_key(row),
             details={"fu": row.id},
         )  # fmt: skip
+    return await approvals.presenter(request).ask_followup(
+        session, row, request, person, step, reports
+    )
+
+
+async def ask_text(
+    session: AsyncSession,
+    row: ApprovalFollowup,
+    request: ApprovalRequest,
+    person: Staff,
+    step: int,
+    reports: ReportsConfig | None,
+) -> int:
+    """The engine's ask (step 0) or reminder (step 1, 2) of a follow-up; how many queued."""
     command = _command(reports, request, row)
     key = f"fu:{row.id}:ask" if step == 0 else f"fu:{row.id}:remind:{step}"
     return await enqueue(
@@ -245,7 +265,7 @@ async def _ask(
         render("approval_followup_ask.html.j2", person.locale, kind=row.kind,
                title=request.title, form=approvals.form_name(request, person.locale),
                command=command, reminder=step > 0),
-        about=_about(row),
+        about=about_key(row),
     )  # fmt: skip
 
 
@@ -319,7 +339,11 @@ async def next_link(session: AsyncSession, person: Staff) -> str | None:
     if row is None or await prompts.current(session, person.id) is not None:
         return None
     await prompts.ask(
-        session, person.id, prompts.Kind.PUBLISHED_LINK, about=_about(row), details={"fu": row.id}
+        session,
+        person.id,
+        prompts.Kind.PUBLISHED_LINK,
+        about=about_key(row),
+        details={"fu": row.id},
     )
     return (await request_of(session, row)).title
 

@@ -35,6 +35,7 @@ from bot.forms.summary import full_text_buttons, snapshot_items
 from bot.i18n import t
 from bot.models import (
     ApprovalDecision,
+    ApprovalFollowup,
     ApprovalRequest,
     ApprovalRequestId,
     ApprovalRound,
@@ -118,11 +119,6 @@ class Presenter:
     whose requests read otherwise registers its own in PRESENTERS (activity plans: decision 65).
     """
 
-    # The engine's reminders and escalation (remind) speak for this form.
-    reminds = True
-    # The engine dates each step from the form's deadline_workdays (set_deadlines).
-    dated = True
-
     def card_key(self, request_id: int, version: int, telegram_id: int | str) -> str:
         """Outbox key of one decider's card of `version`."""
         return f"req:{request_id}:v{version}:card:{telegram_id}"
@@ -190,6 +186,48 @@ class Presenter:
     ) -> None:  # fmt: skip
         """Record `event` (submitted, resubmitted, a decision, withdrawn, running, completed)."""
         await audit.record(session, actor, f"approval.{event}", request_key(request.id), **details)
+
+    def deadline(
+        self, request: ApprovalRequest, cal: WorkCalendar, tz: ZoneInfo, reports: ReportsConfig,
+        decision_days: int,
+    ) -> datetime:  # fmt: skip
+        """When the current step must be decided: the form's deadline_workdays working days
+        after the step began (its last change); `decision_days` is [approvals]
+        decision_working_days, for a presenter that dates by it."""
+        form = reports.form(request.form_key)
+        days = form.approval.deadline_workdays if form and form.approval else 2
+        return activities.decision_deadline(request.updated_at, cal, tz, days)
+
+    # A follow-up's ask and reminders wait for working hours on working days (approval_followups).
+    followups_held = True
+
+    def followup_due(self, request: ApprovalRequest, kind: str, tz: ZoneInfo) -> datetime | None:
+        """When a follow-up of `kind` falls due; None: as approval_followups dates it (the
+        results the morning of the first working day after the request's results_after day)."""
+        return None
+
+    async def ask_followup(
+        self, session: AsyncSession, row: ApprovalFollowup, request: ApprovalRequest,
+        person: Staff, step: int, reports: ReportsConfig | None,
+    ) -> int:  # fmt: skip
+        """Ask `person` for a follow-up (step 0) or remind them (1, 2); how many queued."""
+        return await approval_followups.ask_text(session, row, request, person, step, reports)
+
+    async def remind(
+        self, session: AsyncSession, due: list[ApprovalRequest], cal: WorkCalendar, tz: ZoneInfo,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        """Remind the deciders of `due` (this form's pending requests near or past their step's
+        deadline, soonest first): each request's deciders once per version and phase, and the
+        directors a working day after the deadline (escalation). Returns how many were queued."""
+        today = local_date(now, tz)
+        queued = 0
+        for request in due:
+            phase = "overdue" if request.step_due_at <= now else "before"
+            for person in await deciders(session, request, today):
+                queued += await _remind(session, request, person, phase, tz, now)
+            queued += await escalate(session, request, cal, tz, now)
+        return queued
 
 
 # Per form key; every other form reads as the engine's own Presenter.
@@ -1015,10 +1053,14 @@ def where_is(request: ApprovalRequest, locale: str) -> dict[str, Any]:
 
 
 async def set_deadlines(
-    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, reports: ReportsConfig
+    session: AsyncSession,
+    cal: WorkCalendar,
+    tz: ZoneInfo,
+    reports: ReportsConfig,
+    decision_days: int,
 ) -> int:
-    """Give every pending request's current step its deadline: the form's deadline_workdays
-    working days after the step began (its last change). Returns how many were set."""
+    """Give every pending request's current step its deadline, as its presenter counts it (the
+    form's deadline_workdays from the step's start by default). Returns how many were set."""
     undated = await session.scalars(
         select(ApprovalRequest).where(
             ApprovalRequest.status == RequestStatus.PENDING,
@@ -1026,10 +1068,8 @@ async def set_deadlines(
         )
     )
     count = 0
-    for request in [r for r in undated if presenter(r).dated]:
-        form = reports.form(request.form_key)
-        days = form.approval.deadline_workdays if form and form.approval else 2
-        request.step_due_at = activities.decision_deadline(request.updated_at, cal, tz, days)
+    for request in undated:
+        request.step_due_at = presenter(request).deadline(request, cal, tz, reports, decision_days)
         count += 1
     return count
 
@@ -1041,9 +1081,9 @@ async def remind(
     before: timedelta,
     quiet: Callable[[datetime], bool],
 ) -> int:
-    """The step's deciders are reminded `before` its deadline and again once it has passed; a
-    working day after the deadline the directors get the card too (escalation). Once per
-    version, phase and person; held in quiet hours and off working days. Returns how many."""
+    """Requests whose step's deadline is within `before` or past are reminded as each form's
+    presenter words it (the engine: per request, decider and phase, then escalation; activity
+    plans: one list per decider and half-day). Held in quiet hours and off working days."""
     now = clock.now()
     today = local_date(now, tz)
     if quiet(now) or not cal.is_workday(today):
@@ -1058,15 +1098,30 @@ async def remind(
             .order_by(ApprovalRequest.step_due_at, ApprovalRequest.id)
         )
     )
+    by_presenter: dict[int, tuple[Presenter, list[ApprovalRequest]]] = {}
+    for request in due:
+        shown = presenter(request)
+        by_presenter.setdefault(id(shown), (shown, []))[1].append(request)
     queued = 0
-    for request in [r for r in due if presenter(r).reminds]:
-        overdue = request.step_due_at <= now
-        phase = "overdue" if overdue else "before"
-        for person in await deciders(session, request, today):
-            queued += await _remind(session, request, person, phase, tz, now)
-        escalate_at = activities.decision_deadline(request.step_due_at, cal, tz, 1)
-        if escalate_at <= now:
-            queued += await _escalate(session, request, today, tz, now)
+    for shown, requests in by_presenter.values():
+        queued += await shown.remind(session, requests, cal, tz, now)
+    return queued
+
+
+async def escalate(
+    session: AsyncSession, request: ApprovalRequest, cal: WorkCalendar, tz: ZoneInfo,
+    now: datetime,
+) -> int:  # fmt: skip
+    """A working day after the step's deadline the directors (or their deputies) get its card
+    and a line saying why; nothing before then."""
+    if activities.decision_deadline(request.step_due_at, cal, tz, 1) > now:
+        return 0
+    queued = 0
+    for director in await leave.deciders(session, local_date(now, tz)):
+        if director.id == request.proposer_id:
+            continue
+        queued += await _remind(session, request, director, "escalated", tz, now)
+        queued += await _send_card(session, request, director)
     return queued
 
 
@@ -1097,19 +1152,6 @@ async def _remind(
         ),
         about=_about(request),
     )
-
-
-async def _escalate(
-    session: AsyncSession, request: ApprovalRequest, today: date, tz: ZoneInfo, now: datetime
-) -> int:
-    """The directors (or their deputies) get the overdue step's card and a line saying why."""
-    queued = 0
-    for director in await leave.deciders(session, today):
-        if director.id == request.proposer_id:
-            continue
-        queued += await _remind(session, request, director, "escalated", tz, now)
-        queued += await _send_card(session, request, director)
-    return queued
 
 
 # ---- after the last approval ------------------------------------------------------------------

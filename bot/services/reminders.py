@@ -1,4 +1,4 @@
-"""Reminders: the ladder each open obligation walks, escalation, and approval nudges.
+"""Reminders: the ladder each open obligation walks and escalation.
 
 Everything is derived from rows plus the calendar at the moment asked ("what is due now?"), so
 a restart, a second process or a day of downtime changes nothing: each step has an outbox key,
@@ -19,14 +19,14 @@ from bot.config import ReminderSettings
 from bot.forms.spec import ReportsConfig
 from bot.forms.summary import period_label
 from bot.i18n import t
-from bot.models import ActivityPlan, Obligation, Staff
+from bot.models import Obligation, Staff
 from bot.outbox import Row, enqueue, enqueue_many
 from bot.render import render
 from bot.services import leave
 from bot.services import staff as staff_service
 from bot.services.obligations import clock_time
 from bot.services.periods import WEEKDAY_NAMES, short_date
-from bot.states import ObligationStatus, PlanStatus
+from bot.states import ObligationStatus
 
 log = logging.getLogger(__name__)
 # The ladder: 1 gentle (before due), 2 overdue (at due + grace), 3 the next working morning.
@@ -246,39 +246,3 @@ async def _missed_streak(session: AsyncSession, staff_id: int, form_key: str) ->
             break
         streak += 1
     return streak
-
-
-async def approval_nags(
-    session: AsyncSession, cal: WorkCalendar, tz: ZoneInfo, cfg: ReminderSettings
-) -> int:
-    """Directors (or deputies) with plans near or past their deadline: one message per person,
-    at most once per working half-day, listing all of them."""
-    now = clock.now()
-    today = local_date(now, tz)
-    if quiet(now, tz, cfg) or not cal.is_workday(today):
-        return 0
-    soon = now + timedelta(minutes=cfg.approval_before_minutes)
-    plans = list(
-        await session.scalars(
-            select(ActivityPlan)
-            .where(ActivityPlan.status == PlanStatus.PENDING, ActivityPlan.decide_by <= soon)
-            .order_by(ActivityPlan.decide_by)
-        )
-    )
-    if not plans:
-        return 0
-    half = "am" if now.astimezone(tz).hour < 13 else "pm"
-    queued = 0
-    for person in await leave.deciders(session, today):
-        mine = [p for p in plans if p.proposer_id != person.id]
-        if not mine:
-            continue
-        # "before" the deadline, again the moment one passes, then once per working half-day.
-        phase = "overdue" if any(p.decide_by <= now for p in mine) else "before"
-        queued += await enqueue(
-            session, f"approvals:{person.telegram_id}:{today.isoformat()}:{half}:{phase}",
-            person.telegram_id,
-            render("approval_reminder.html.j2", person.locale, plans=mine, now=now,
-                   when=lambda at, locale=person.locale: when(at, now, tz, locale)),
-        )  # fmt: skip
-    return queued
