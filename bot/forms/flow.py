@@ -294,7 +294,11 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
         return await _typed_new_channel_detail(session, draft, ctx, text)
     # A whole report typed as the first answer (a text question's answer is its own, though:
     # an activity's title may name a region and a date).
-    if _fresh(draft) and spec.type not in ("text", "longtext", *FILE_TYPES):
+    if (
+        _fresh(draft)
+        and spec.type not in ("text", "longtext", *FILE_TYPES)
+        and not _BARE_NUMBER.fullmatch(text)  # "12" answers the question; it fills no report
+    ):
         understood = await sentence.understand(session, ctx, text)
         if understood.count >= 2:
             return await sentence.put(session, draft, ctx, understood)
@@ -307,6 +311,11 @@ async def answer_text(session: AsyncSession, draft: Draft, ctx: FlowContext, tex
     if spec.type == "channels":
         return await _typed_channels(session, draft, ctx, spec, value)
     return await _set_and_advance(session, draft, ctx, spec, value)
+
+
+# A typed answer that is one number and nothing else: read as a whole report it could fill one
+# field at most, so the reader (the channel library and the person's words) is not consulted.
+_BARE_NUMBER = re.compile(r"\s*[-+]?[\d,，]*\.?\d+\s*")
 
 
 def _fresh(draft: Draft) -> bool:
