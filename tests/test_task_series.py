@@ -128,7 +128,7 @@ async def test_stopped_from_tasks_no_more_occurrences_and_the_assignee_is_told(
         await director.press(listing, "⏹ 停止：周报汇总")
     stopped = sim.message(listing.chat_id, listing.message_id)
     assert "⏹ 周期任务已停止；已发出的任务仍需完成。" in stopped.plain and not stopped.buttons
-    assert "张 总 停止了周期任务“周报汇总”" in wang.inbox[-1].plain
+    assert "张 总 停止了周期任务「周报汇总」" in wang.inbox[-1].plain
     await at(app, "2026-12-14 09:31")
     found = await _tasks(sessions)
     assert len(found) == 1 and found[0].status == "open"  # the one sent stays open
