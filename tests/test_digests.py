@@ -320,3 +320,28 @@ def _hostile_contexts() -> dict:
 
 CONTEXTS = _hostile_contexts()
 NO_USER_INPUT: set[str] = set()
+
+
+def test_a_monthly_target_smaller_than_its_working_days_is_not_split_by_day():
+    """4 signings in a month of 21 working days: "plan 0 a day" and "needs 1 a day" misread the
+    month, so the daily digest states the month's target and what is still to go."""
+    from decimal import Decimal as D
+
+    from bot.kpis.spec import KpiSpec
+    from bot.render import render
+    from bot.services.digests import Daily
+    from bot.services.kpi import Pace
+
+    signed = KpiSpec.model_validate(dict(key="signed", name={"zh": "签约渠道", "en": "Signed"},
+                                         roles=["channel"], source="channels", stage="signed",
+                                         target=4, weight=1))  # fmt: skip
+    thin = Pace(signed, D(0), D(0), D(1), D(4), 10, month_workdays=21)
+    broad = Pace(signed, D(500), D(286), D(1400), D(6000), 2, month_workdays=21)
+    daily = Daily(date(2026, 11, 26), [("王伟", False)], [], [], [thin, broad])
+
+    text = render("digest_daily.html.j2", "zh", digest=daily, day_label="11月26日")
+
+    assert "签约渠道：今天 0（本月目标 4，不按天分摊）" in text
+    assert "不按天分摊）\n  本月累计 1 / 4 · 还差 3，本月还剩 10 个工作日\n• " in text
+    assert "计划每天 0" not in text and "每个工作日需完成 1 " not in text
+    assert "今天 500，计划每天 286" in text and "每个工作日需完成 2,300" in text  # as before

@@ -377,6 +377,21 @@ class Pace:
     month_actual: Decimal
     month_target: Decimal | None
     workdays_left: int
+    month_workdays: int = 0  # working days in the month
+
+    @property
+    def spread_thin(self) -> bool:
+        """Fewer units a month than working days (4 signings in 21 days): a day's share is 0 or
+        1 and "plan 0 a day" says nothing, so the digest speaks of the month instead."""
+        target = self.month_target
+        return target is not None and 0 < target < self.month_workdays
+
+    @property
+    def still_to_go(self) -> Decimal | None:
+        """What the month still needs in all (0 when on plan); None without a target."""
+        if self.month_target is None:
+            return None
+        return max(self.month_target - self.month_actual, ZERO)
 
     @property
     def needed_per_day(self) -> Decimal | None:
@@ -419,5 +434,8 @@ async def paces(
         day_plan = book.team(kpi, today, [book.personal(kpi, i, today, joined[i]) for i in ids])
         month_target = book.team(kpi, month, [book.personal(kpi, i, month, joined[i]) for i in ids])
         left = cal.count_workdays(day + ONE_DAY, month.end)
-        found.append(Pace(kpi, day_actual or ZERO, day_plan, so_far or ZERO, month_target, left))
+        found.append(
+            Pace(kpi, day_actual or ZERO, day_plan, so_far or ZERO, month_target, left,
+                 cal.count_workdays(month.start, month.end))
+        )  # fmt: skip
     return found
