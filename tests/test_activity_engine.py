@@ -171,12 +171,12 @@ async def test_a_plans_results_are_owed_as_the_engines_follow_up(app, sessions, 
         assert (row.request_id, row.kind, row.status) == (plan_id, "results", "waiting")
 
     await at(app, "2026-12-11 23:00")  # running, still its last day
-    assert not [m for m in people.wang.inbox if "“社区地推”已结束" in m.plain]
+    assert not [m for m in people.wang.inbox if "「社区地推」已结束" in m.plain]
     await at(app, "2026-12-12 10:00")  # Saturday, the day after
-    asked = [m.plain for m in people.wang.inbox if "“社区地推”已结束" in m.plain]
+    asked = [m.plain for m in people.wang.inbox if "「社区地推」已结束" in m.plain]
     assert len(asked) == 1 and "社区地推" in asked[0] and "/results" in asked[0]
     await at(app, "2026-12-17 10:00")  # three working days on: a plan is not reminded
-    assert len([m for m in people.wang.inbox if "“社区地推”已结束" in m.plain]) == 1
+    assert len([m for m in people.wang.inbox if "「社区地推」已结束" in m.plain]) == 1
 
     with time_machine.travel(local("2026-12-17 10:05"), tick=True):
         await people.wang.send("/results")
