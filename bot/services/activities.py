@@ -36,11 +36,15 @@ from bot.states import Decision, PlanStatus
 
 STATUSES = tuple(PlanStatus)
 DECISIONS = (PlanStatus.APPROVED, PlanStatus.REJECTED, PlanStatus.CHANGES_REQUESTED)
-# A director's press on a plan's card (handlers/activities.py); the version it carries makes a
+# A director's press on a plan's card (handlers/approvals.py); the version it carries makes a
 # press on an older card stale.
 APPROVE = Action("act", "ap:{plan}:{version}", plan=ID, version=ID)
 REJECT = Action("act", "rj:{plan}:{version}", plan=ID, version=ID)
 REQUEST_CHANGES = Action("act", "ch:{plan}:{version}", plan=ID, version=ID)
+# A plan's card again (/pending's button) and the proposer's withdraw button (/activity list,
+# /mine).
+SHOW_CARD = Action("act", "cd:{plan}", plan=ID)
+WITHDRAW = Action("act", "wd:{plan}", plan=ID)
 # A card must stay under Telegram's 4,096 characters: long answers are clipped, harder and harder
 # until the whole card fits (the plan itself keeps every word).
 CLIPS = (600, 300, 150, 60)

@@ -58,6 +58,22 @@ class PlanPresenter(approvals.Presenter):
     def closed_key(self, key: str, request: ApprovalRequest) -> str:
         return f"{key}:{request.status}"
 
+    async def card_again(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
+        return await activities.card_text(session, request, locale)  # as /pending always sent it
+
+    # A press on a plan's card answers in the activity_* words; a press by someone who is not a
+    # director (nor standing in for one) is refused and audited.
+    refusal_template = "activity_error.html.j2"
+    audited = ("not_director",)
+
+    def done(self, request: ApprovalRequest) -> tuple[str, dict[str, Any]]:
+        return "activity_done.html.j2", {"plan": request}
+
+    def reason_question(
+        self, request: ApprovalRequest, decision: str
+    ) -> tuple[str, dict[str, Any]]:
+        return "activity_reason_ask.html.j2", {"plan": request, "decision": WORDS[decision]}
+
     async def decided(
         self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
         comment: str | None,

@@ -161,6 +161,26 @@ class Presenter:
         """Outbox key of the edit that closes the card `key`."""
         return f"{key}:closed"
 
+    async def card_again(self, session: AsyncSession, request: ApprovalRequest, locale: str) -> str:
+        """The open card sent again on request (/pending's button): the card itself."""
+        return await self.card(session, request, locale)
+
+    # What a decider's press answers (handlers/approvals.py): the template of a refusal, the
+    # refusals also written to the audit log (a press by someone who may not decide), ...
+    refusal_template = "approval_error.html.j2"
+    audited = ("not_decider", "own_request")
+
+    def done(self, request: ApprovalRequest) -> tuple[str, dict[str, Any]]:
+        """... the confirmation after a decision or a withdrawal (template, context) ..."""
+        return "approval_done.html.j2", {"request": request, "suggestion": _suggestion(request)}
+
+    def reason_question(
+        self, request: ApprovalRequest, decision: str
+    ) -> tuple[str, dict[str, Any]]:
+        """... and the question for the reason or comment a press asks for."""
+        ctx = {"request": request, "decision": decision, "suggestion": _suggestion(request)}
+        return "approval_reason_ask.html.j2", ctx
+
     async def decided(
         self, session: AsyncSession, request: ApprovalRequest, person: Staff, decision: str,
         comment: str | None,
@@ -281,6 +301,10 @@ def step_name(request: ApprovalRequest, index: int, locale: str) -> str:
 def style(request: ApprovalRequest) -> str:
     """ "suggestion" when the deciders answer 采纳 / 已阅 / 不采纳, else "approval"."""
     return str((request.steps.get("approval") or {}).get("style") or "approval")
+
+
+def _suggestion(request: ApprovalRequest) -> bool:
+    return style(request) == "suggestion"
 
 
 def form_name(request: ApprovalRequest, locale: str) -> str:
