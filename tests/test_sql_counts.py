@@ -129,3 +129,21 @@ async def test_approve(team, sim, sessions, sql, channel_manager):
     await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
     await sql.of("approve", zhao.press(card_of(zhao), "✅ 批准"))
     assert "已批准" in channel_manager.inbox[-1].plain
+
+
+async def test_an_update_is_one_transaction(team, engine, director, channel_manager):
+    """The update id is recorded in the handler's own transaction (decision 67, third round):
+    one transaction per update, not one for the record and another for the handler."""
+    begun: list[object] = []
+
+    def began(conn) -> None:
+        begun.append(conn)
+
+    event.listen(engine.sync_engine, "begin", began)
+    try:
+        for person, text in ((director, "/help"), (channel_manager, "/my")):
+            begun.clear()
+            await person.send(text)
+            assert len(begun) == 1, f"{text}: {len(begun)} transactions"
+    finally:
+        event.remove(engine.sync_engine, "begin", began)
