@@ -11,11 +11,6 @@ from bot.services import audit
 from bot.services import staff as staff_service
 
 
-async def is_unreachable(session: AsyncSession, chat_id: int) -> bool:
-    """True when `chat_id` is a person already known to refuse our messages."""
-    return await session.scalar(select(unreachable_since(chat_id))) is not None
-
-
 def unreachable_since(chat_id: int):
     """Since when `chat_id` refuses our messages, as a scalar subquery (NULL: reachable, or no
     person), so a caller can read it in the same statement as something else."""
