@@ -1,13 +1,15 @@
-"""Translations: gettext catalogs (zh default, en) compiled in memory from the .po files."""
+"""Translations: gettext catalogs (zh default, en), compiled from the .po files when they change."""
 
 import gettext
+import logging
+import os
 from functools import cache
 from io import BytesIO
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from pathlib import Path
 
 from bot import LOCALES_DIR
+
+log = logging.getLogger(__name__)
 
 LOCALES = ("zh", "en")
 DOMAIN = "messages"
@@ -25,13 +27,52 @@ def po_path(locale: str):
 
 @cache
 def translations(locale: str) -> gettext.GNUTranslations:
-    """The compiled catalog of `locale` (compiled once per process; no .mo files to build)."""
-    with po_path(locale).open("rb") as fh:
+    """The catalog of `locale`, loaded once per process."""
+    return load_catalog(po_path(locale), locale)
+
+
+def load_catalog(po: Path, locale: str) -> gettext.GNUTranslations:
+    """A .po's catalog: its .mo beside it while that is fresh, else compiled anew (and kept)."""
+    mo = po.with_suffix(".mo")
+    if _fresh(mo, po):
+        with mo.open("rb") as fh:
+            return gettext.GNUTranslations(fh)
+    compiled = compile_po(po, locale)
+    _keep(mo, compiled)
+    return gettext.GNUTranslations(BytesIO(compiled))
+
+
+def compile_po(po: Path, locale: str) -> bytes:
+    """The .mo bytes of a .po file (Babel is imported only here: ~70 ms a start when not needed)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
     buf = BytesIO()
     write_mo(buf, catalog)
-    buf.seek(0)
-    return gettext.GNUTranslations(buf)
+    return buf.getvalue()
+
+
+def _fresh(mo: Path, po: Path) -> bool:
+    # Like a .pyc: the compiled file serves while it is newer than its source (a checkout or an
+    # edit of the .po makes it stale, and the next start compiles it again).
+    try:
+        return mo.stat().st_mtime_ns >= po.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+
+
+def _keep(mo: Path, compiled: bytes) -> None:
+    # Written beside the .po for the next start; a read-only install (a container's /app run as
+    # another user) compiles in memory each start instead, as before.
+    partial = mo.with_suffix(f".mo.{os.getpid()}")
+    try:
+        partial.write_bytes(compiled)
+        partial.replace(mo)  # atomic: a process starting meanwhile reads the old file or the new
+    except OSError as exc:
+        log.debug("not caching %s: %s", mo, exc)
+        partial.unlink(missing_ok=True)
 
 
 def t(locale: str, msgid: str, **params: object) -> str:

@@ -1,5 +1,6 @@
 """Every message is translated into zh and en, and every template escapes user input."""
 
+import os
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -25,7 +26,7 @@ from test_tasks import NO_USER_INPUT as TASK_NO_INPUT
 from bot import TEMPLATES_DIR
 from bot.cli.i18n import extract, load
 from bot.cli.i18n import untranslated as is_untranslated
-from bot.i18n import LOCALES, normalise, t
+from bot.i18n import LOCALES, load_catalog, normalise, t
 from bot.render import render
 from bot.simulator.html import parse_html, utf16_len
 
@@ -51,6 +52,39 @@ def test_chinese_is_the_default_and_english_available():
     assert normalise("en-US") == "en"
     assert normalise("fr") == "zh"
     assert normalise(None, default="en") == "en"
+
+
+PO = """msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+msgid "Approve"
+msgstr "%s"
+"""
+
+
+def test_a_catalog_is_compiled_once_and_again_when_its_po_changes(tmp_path):
+    po = tmp_path / "messages.po"
+    po.write_text(PO % "批准", encoding="utf-8")
+    assert load_catalog(po, "zh").gettext("Approve") == "批准"
+    mo = po.with_suffix(".mo")
+    assert mo.exists(), "the compiled catalog is kept beside the .po for the next start"
+    assert load_catalog(po, "zh").gettext("Approve") == "批准"  # read from the .mo
+    po.write_text(PO % "同意", encoding="utf-8")
+    os.utime(po, ns=(mo.stat().st_mtime_ns + 1, mo.stat().st_mtime_ns + 1))
+    assert load_catalog(po, "zh").gettext("Approve") == "同意", "a changed .po is compiled again"
+
+
+def test_a_read_only_install_compiles_in_memory(tmp_path, monkeypatch):
+    po = tmp_path / "messages.po"
+    po.write_text(PO % "批准", encoding="utf-8")
+
+    def read_only(self, data):  # a container's /app, owned by root, run as another user
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(po), "write_bytes", read_only)
+    assert load_catalog(po, "zh").gettext("Approve") == "批准"
+    assert list(tmp_path.iterdir()) == [po]
 
 
 def _person(**kw):
