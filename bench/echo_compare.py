@@ -642,9 +642,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         asyncio.run(child(args))
         return
-    from support import check_db_option
+    from support import check_db_option, compile_like_run_sh
 
     check_db_option(args.db)
+    compile_like_run_sh()  # the bot processes load bytecode, as started by ./run.sh
     if args.starts:
         asyncio.run(startups(args))
     else:

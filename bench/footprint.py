@@ -401,6 +401,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.db and not args.db.startswith("postgresql+asyncpg://"):
         sys.exit("--db expects postgresql+asyncpg://user@host/db")
+    from support import compile_like_run_sh
+
+    compile_like_run_sh()  # the bot processes load bytecode, as started by ./run.sh
     asyncio.run(parent(args))
 
 

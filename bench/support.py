@@ -153,6 +153,16 @@ async def server_version(admin_url: str | None) -> str:
     return f"PostgreSQL {version} (a throw-away database per case on {where})"
 
 
+def compile_like_run_sh() -> None:
+    """Write opsbot's bytecode as ./run.sh does before each start, so a bot process started here
+    loads what a deployed one loads (with PYTHONDONTWRITEBYTECODE set it would compile its ~130
+    modules at every start instead, 0.2 s of it)."""
+    import compileall
+
+    for package in ("bot", "handlers", "jobs"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 async def header(title: str, admin_url: str | None) -> str:
     """What to print first: the benchmark, the machine, the code, the database, the command."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
