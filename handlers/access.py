@@ -41,7 +41,7 @@ def staff_only(*roles: str) -> Callable[[Handler], Callable]:
             if user is None:
                 return
             async with transaction(context) as session:
-                actor = await staff_service.by_telegram_id(session, user.id)
+                actor = await staff_service.sender(session, user.id)
                 refusal = _refusal(actor, roles)
                 if refusal is None:
                     reachability.mark_reachable(actor)

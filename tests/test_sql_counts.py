@@ -22,18 +22,21 @@ BUDGET = {
     "/my": 3,  # 6: + what is owed and the latest reports, in one statement
     # 8: + the open prompt, the draft, its update. The sentence reader (issue 21) read the channel
     # names and the person's words for every first answer (8); a bare number is not read as a
-    # whole report (it fills one field at most) and the router's draft is the flow's: 5.
-    "form answer": 5,
-    "form button": 4,  # 5: + the draft and its update
+    # whole report (it fills one field at most) and the router's draft is the flow's: 5; the
+    # open prompt and the draft are read with the sender (services/held.py): 3.
+    "form answer": 3,
+    "form button": 3,  # 5: + the draft (now read with the sender) and its update
     "list button": 4,  # 5: + a page of channels and their count
     "stage change": 7,  # 11: + the channel, its update, its history, an audit row
     # 38: the decision, its cards and notices, and sending them at once; 32 since the sender
     # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once.
     "approve": 32,
-    "daily in one message": 13,  # 13; 11 after the first cuts, 13 with the sentence reader
+    # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held
+    "daily in one message": 12,
     # 21: the report, 6 metrics, a version, the obligation, an audit row; 15 (SQLite 14) since
-    # the metrics are one executemany (ORM objects cost SQLite one INSERT each).
-    "submit": 15,
+    # the metrics are one executemany (ORM objects cost SQLite one INSERT each); 14 (SQLite 13)
+    # with the draft read with the sender.
+    "submit": 14,
 }
 
 

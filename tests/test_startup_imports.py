@@ -6,9 +6,9 @@ import sys
 
 from bot import migrate
 
-# Charts (matplotlib), the pinyin search (pypinyin), exports (openpyxl), and Alembic (only when
-# the database is behind the code).
-LAZY = ("alembic", "matplotlib", "pypinyin", "openpyxl", "numpy")
+# Charts (matplotlib), the pinyin search (pypinyin), exports (openpyxl), Alembic (only when the
+# database is behind the code) and Babel (only to compile a .po newer than its .mo).
+LAZY = ("alembic", "matplotlib", "pypinyin", "openpyxl", "numpy", "babel")
 
 
 def test_the_bot_starts_without_what_only_some_commands_need():

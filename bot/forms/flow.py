@@ -13,7 +13,7 @@ from datetime import UTC, date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from bot.forms.oneshot import parse_message
 from bot.forms.spec import FILE_TYPES, FieldSpec, FormSpec, ReportsConfig
 from bot.i18n import t
 from bot.models import Channel, Draft, Report, Staff
-from bot.services import budgets, channels, filing
+from bot.services import budgets, channels, filing, held
 from bot.services.filing import Opening
 from bot.services.reports import missing_required
 
@@ -189,9 +189,9 @@ async def _start(
 
 async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
     """The person's draft in progress, if any."""
-    known = session.info.get(("draft", staff_id))  # read by the router in this transaction
-    if known is not None and inspect(known).persistent:
-        return known
+    known, draft = held.recall(session, Draft, staff_id)  # read with the sender, or by the router
+    if known:
+        return draft
     return await session.scalar(
         select(Draft).where(Draft.staff_id == staff_id).execution_options(populate_existing=True)
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.models import Draft, Prompt
+from bot.services import held
 
 
 class Kind(StrEnum):
@@ -87,6 +88,9 @@ async def ask(
 
 async def current(session: AsyncSession, staff_id: int) -> Prompt | None:
     """`staff_id`'s open prompt, unless it has expired."""
+    known, prompt = held.recall(session, Prompt, staff_id)
+    if known:
+        return prompt if prompt is None or _open(prompt) else None
     return await session.scalar(
         select(Prompt)
         .where(Prompt.staff_id == staff_id, _unexpired())
@@ -154,10 +158,15 @@ def _unexpired():
     return or_(Prompt.expires_at.is_(None), Prompt.expires_at > clock.now())
 
 
+def _open(prompt: Prompt) -> bool:
+    return prompt.expires_at is None or prompt.expires_at > clock.now()  # as _unexpired()
+
+
 async def _filling(session: AsyncSession, staff_id: int) -> bool:
-    # The whole row, kept for the form flow in this transaction (flow.draft_of): the answer
-    # that follows reads it from here instead of a second time (decision 67).
-    draft = await session.scalar(select(Draft).where(Draft.staff_id == staff_id))
-    if draft is not None:
-        session.info[("draft", staff_id)] = draft
+    # The whole row, held for the form flow in this transaction (flow.draft_of): the answer
+    # that follows reads it from there instead of a second time (decision 67).
+    known, draft = held.recall(session, Draft, staff_id)
+    if not known:
+        draft = await session.scalar(select(Draft).where(Draft.staff_id == staff_id))
+        held.keep(session, Draft, staff_id, draft)
     return draft is not None

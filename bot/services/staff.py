@@ -10,8 +10,8 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.util import identity_key
 
 from bot import clock
-from bot.models import Staff, StaffRole
-from bot.services import audit
+from bot.models import Draft, Prompt, Staff, StaffRole
+from bot.services import audit, held
 from bot.services.errors import ServiceError
 from bot.services.roles import DEFAULT_ROLES, RolesConfig
 
@@ -37,10 +37,31 @@ async def by_telegram_id(session: AsyncSession, telegram_id: int) -> Staff | Non
     return found.unique().scalar_one_or_none()
 
 
+async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
+    """The sender of an update (`by_telegram_id`), read in the same statement as their open prompt
+    and draft, which are held for the transaction (services/held.py): a typed answer or a form
+    button then needs no statement of its own to find them."""
+    rows = (await session.execute(_SENDER, {"telegram_id": telegram_id})).unique().all()
+    if not rows:
+        return None
+    person, prompt, draft = rows[0]
+    held.keep(session, Prompt, person.id, prompt)
+    held.keep(session, Draft, person.id, draft)
+    return person
+
+
 # Built once: SQLAlchemy memoizes a statement's cache key, so a statement reused with new
 # parameters skips building and keying it again (~0.2–0.3 ms of CPU on every update).
 _BY_TELEGRAM_ID = (
     select(Staff)
+    .where(Staff.telegram_id == bindparam("telegram_id"))
+    .options(joinedload(Staff.roles))
+)
+# Prompts and drafts are unique per person: one row per role, as above.
+_SENDER = (
+    select(Staff, Prompt, Draft)
+    .outerjoin(Prompt, Prompt.staff_id == Staff.id)
+    .outerjoin(Draft, Draft.staff_id == Staff.id)
     .where(Staff.telegram_id == bindparam("telegram_id"))
     .options(joinedload(Staff.roles))
 )
