@@ -308,10 +308,9 @@ async def _existing(session: AsyncSession, channel_id: int) -> Channel:
 
 async def _list(context, session, me: Staff, view: View):
     """The text and keyboard of one page of a list."""
-    total = await _count(context, session, me, view)
-    pages = max(1, -(-total // PAGE_SIZE))
-    view = View(view.kind, min(view.page, pages - 1), view.query)
-    found = await _fetch(context, session, me, view)
+    page = await _fetch(context, session, me, view)
+    found, total, pages = page.channels, page.total, page.pages(PAGE_SIZE)
+    view = View(view.kind, page.number, view.query)
     rows = [[(_button_label(c, me.locale), _or_home(CARD, c.id, view=view))] for c in found]
     rows += _list_footer(me, view, pages)
     if view.kind == "q" and not found:
@@ -321,21 +320,13 @@ async def _list(context, session, me: Staff, view: View):
     return text | dict(page=view.page + 1, pages=pages), rows
 
 
-async def _count(context, session, me: Staff, view: View) -> int:
+async def _fetch(context, session, me: Staff, view: View) -> channels.Page:
     if view.kind == "m":
-        return await channels.count_mine(session, me.id)
+        return await channels.page_mine(session, me.id, view.page, PAGE_SIZE)
     if view.kind == "a":
-        return await channels.count_all(session)
-    return await channels.count_search(session, view.query, **_vocabulary(context))
-
-
-async def _fetch(context, session, me: Staff, view: View) -> list[Channel]:
-    page = dict(limit=PAGE_SIZE, offset=view.page * PAGE_SIZE)
-    if view.kind == "m":
-        return await channels.mine(session, me.id, **page)
-    if view.kind == "a":
-        return await channels.recent(session, **page)
-    return await channels.search(session, view.query, **page, **_vocabulary(context))
+        return await channels.page_all(session, view.page, PAGE_SIZE)
+    vocabulary = _vocabulary(context)
+    return await channels.page_search(session, view.query, view.page, PAGE_SIZE, **vocabulary)
 
 
 def _vocabulary(context) -> dict:

@@ -229,13 +229,11 @@ async def _picker(update, context, session, me, item, kind: str, page: int) -> N
 
 async def _library_page(session, me: Staff, kind: str, page: int):
     """One page of my channels ("m") or of the whole library: (channels, total, page, pages)."""
-    mine = kind == "m"
-    total = await (channels.count_mine(session, me.id) if mine else channels.count_all(session))
-    pages = max(1, -(-total // PICKER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    window = dict(limit=PICKER_PAGE, offset=page * PICKER_PAGE)
-    found = channels.mine(session, me.id, **window) if mine else channels.recent(session, **window)
-    return await found, total, page, pages
+    if kind == "m":
+        found = await channels.page_mine(session, me.id, page, PICKER_PAGE)
+    else:
+        found = await channels.page_all(session, page, PICKER_PAGE)
+    return found.channels, found.total, found.number, found.pages(PICKER_PAGE)
 
 
 async def _channel(update, context, session, me, item, channel_id: int) -> None:

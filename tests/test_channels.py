@@ -254,13 +254,16 @@ async def test_my_channels_come_most_recently_updated_first_and_in_pages(session
         await _add(s, li, "保利物业")
         clock.start_at(start + timedelta(hours=1))
         await channels.set_stage(s, made[0], "contacted", wang, date(2026, 5, 6))
-        first = await channels.mine(s, wang.id)
-        second = await channels.mine(s, wang.id, offset=8)
-        total = await channels.count_mine(s, wang.id)
+        first = await channels.page_mine(s, wang.id, 0, 8)
+        second = await channels.page_mine(s, wang.id, 1, 8)
+        past_the_end = await channels.page_mine(s, wang.id, 5, 8)  # the list shrank meanwhile
+        nothing = await channels.page_mine(s, li.id + 1, 3, 8)
 
-    assert [c.name for c in first] == ["渠道0", *(f"渠道{i}" for i in range(9, 2, -1))]
-    assert [c.name for c in second] == ["渠道2", "渠道1"]
-    assert total == 10
+    assert [c.name for c in first.channels] == ["渠道0", *(f"渠道{i}" for i in range(9, 2, -1))]
+    assert [c.name for c in second.channels] == ["渠道2", "渠道1"]
+    assert (first.total, second.total, first.pages(8), second.number) == (10, 10, 2, 1)
+    assert (past_the_end.channels, past_the_end.number) == (second.channels, 1)
+    assert (nothing.channels, nothing.total, nothing.number) == ([], 0, 0)
 
 
 @pytest.mark.databases
@@ -288,7 +291,9 @@ async def test_it_searches_by_name_region_industry_and_pinyin(sessions):
         assert await names("   ") == set()
         assert await names("%") == set()  # LIKE wildcards are plain characters
         assert await names("_") == set()
-        assert await channels.count_search(s, "物业", **VOCABULARY) == 2
+        found = await channels.page_search(s, "物业", 0, 1, **VOCABULARY)
+        assert (len(found.channels), found.total, found.pages(1)) == (1, 2, 2)
+        assert (await channels.page_search(s, "   ", 0, 8, **VOCABULARY)).total == 0
 
 
 @pytest.mark.databases

@@ -256,11 +256,11 @@ async def _options(
     elif spec.type == "industry":
         step.options = [(c.key, c.label.get(loc)) for c in ctx.reports.industries]
     elif spec.type == "channels":
-        total = await channels.count_mine(session, ctx.staff.id)
-        step.pages = max(1, -(-total // PAGE))
-        step.page = min(int(draft.scratch.get("page", 0)), step.pages - 1)
-        mine = await channels.mine(session, ctx.staff.id, limit=PAGE, offset=step.page * PAGE)
-        step.options = [(str(c.id), c.name) for c in mine]
+        mine = await channels.page_mine(
+            session, ctx.staff.id, int(draft.scratch.get("page", 0)), PAGE
+        )
+        step.pages, step.page = mine.pages(PAGE), mine.number
+        step.options = [(str(c.id), c.name) for c in mine.channels]
 
 
 async def _suggestion(session: AsyncSession, ctx: FlowContext, draft: Draft, source: str) -> Any:

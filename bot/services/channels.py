@@ -344,27 +344,39 @@ def _latest_first(query: Select, limit: int, offset: int) -> Select:
     return query.order_by(Channel.updated_at.desc(), Channel.id.desc()).limit(limit).offset(offset)
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of a list of channels: its channels, how many the list holds, the page's number
+    (the last page when the one asked for is past the end: the list shrank meanwhile)."""
+
+    channels: list[Channel]
+    total: int
+    number: int
+
+    def pages(self, size: int) -> int:
+        """How many pages of `size` the list fills (at least one, if empty)."""
+        return max(1, -(-self.total // size))
+
+
+def _mine(staff_id: int) -> Select:
+    return select(Channel).where(Channel.owner_id == staff_id)
+
+
 async def mine(
     session: AsyncSession, staff_id: int, *, limit: int = 8, offset: int = 0
 ) -> list[Channel]:
     """The channels a person owns, most recently updated first."""
-    query = select(Channel).where(Channel.owner_id == staff_id)
-    return list(await session.scalars(_latest_first(query, limit, offset)))
+    return list(await session.scalars(_latest_first(_mine(staff_id), limit, offset)))
 
 
-async def count_mine(session: AsyncSession, staff_id: int) -> int:
-    """How many channels a person owns."""
-    return await session.scalar(select(func.count()).where(Channel.owner_id == staff_id))
+async def page_mine(session: AsyncSession, staff_id: int, number: int, size: int) -> Page:
+    """Page `number` of the channels a person owns, most recently updated first."""
+    return await _page(session, _mine(staff_id), number, size)
 
 
-async def recent(session: AsyncSession, *, limit: int = 8, offset: int = 0) -> list[Channel]:
-    """The whole library, most recently updated first."""
-    return list(await session.scalars(_latest_first(select(Channel), limit, offset)))
-
-
-async def count_all(session: AsyncSession) -> int:
-    """How many channels the library holds."""
-    return await session.scalar(select(func.count()).select_from(Channel))
+async def page_all(session: AsyncSession, number: int, size: int) -> Page:
+    """Page `number` of the whole library, most recently updated first."""
+    return await _page(session, select(Channel), number, size)
 
 
 async def search(
@@ -382,27 +394,50 @@ async def search(
     "物业"), or the pinyin of the name ("wk" or "wanke" finds 万科). `regions`/`industries`
     are the configured choices whose labels are matched (the shipped defaults when omitted).
     """
-    where = await _search_where(session, query, regions, industries)
-    if where is None:
+    ranked = await _searched(session, query, regions, industries)
+    if ranked is None:
         return []
-    # The channel whose whole name was typed comes first, so limit=1 finds it.
-    exact = case((Channel.norm_name == normalise(query), 0), else_=1)
-    ranked = select(Channel).where(where).order_by(exact)
     return list(await session.scalars(_latest_first(ranked, limit, offset)))
 
 
-async def count_search(
+async def page_search(
     session: AsyncSession,
     query: str,
+    number: int,
+    size: int,
     *,
     regions: Sequence[Choice] | None = None,
     industries: Sequence[Choice] | None = None,
-) -> int:
-    """How many channels search() would find in all."""
+) -> Page:
+    """Page `number` of what search() finds, with how many it finds in all."""
+    ranked = await _searched(session, query, regions, industries)
+    if ranked is None:
+        return Page([], 0, 0)
+    return await _page(session, ranked, number, size)
+
+
+async def _searched(session, query, regions, industries) -> Select | None:
     where = await _search_where(session, query, regions, industries)
     if where is None:
-        return 0
-    return await session.scalar(select(func.count()).select_from(Channel).where(where))
+        return None
+    # The channel whose whole name was typed comes first, so limit=1 finds it.
+    exact = case((Channel.norm_name == normalise(query), 0), else_=1)
+    return select(Channel).where(where).order_by(exact)
+
+
+async def _page(session: AsyncSession, query: Select, number: int, size: int) -> Page:
+    # One statement: the page and, beside each row, how many rows the list holds (a window
+    # count, taken before LIMIT). Only a page past the end needs a count of its own.
+    number = max(number, 0)
+    windowed = query.add_columns(func.count().over().label("total"))
+    rows = (await session.execute(_latest_first(windowed, size, number * size))).all()
+    if rows:
+        return Page([row[0] for row in rows], rows[0].total, number)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    last = max(1, -(-total // size)) - 1
+    if total == 0 or number == last:
+        return Page([], total, min(number, last))
+    return await _page(session, query, last, size)
 
 
 async def _search_where(session, query, regions, industries):
