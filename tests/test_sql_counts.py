@@ -26,7 +26,7 @@ BUDGET = {
     # open prompt and the draft are read with the sender (services/held.py): 3.
     "form answer": 3,
     "form button": 3,  # 5: + the draft (now read with the sender) and its update
-    "list button": 4,  # 5: + a page of channels and their count
+    "list button": 3,  # 5: + a page of channels and their count (one statement since: a window)
     "stage change": 7,  # 11: + the channel, its update, its history, an audit row
     # 38: the decision, its cards and notices, and sending them at once; 32 since the sender
     # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once.
