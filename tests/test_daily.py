@@ -359,3 +359,29 @@ async def test_a_field_removed_from_config_does_not_break_filed_reports(
         report = await s.scalar(select(Report))
     assert report.answers["downloads"] == 500  # kept, with its label in the snapshot
     assert report.fields["downloads"]["label"]["zh"] == "渠道带来的下载量"
+
+
+async def test_two_daily_at_once_make_one_draft_and_the_second_continues_it(app, sessions, wang):
+    from bot.calendar import local_date
+    from bot.forms import flow
+    from bot.models import Draft
+    from bot.services import held
+
+    async def started(seen_none: bool):
+        async with sessions() as s, s.begin():
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == wang.id))
+            if seen_none:  # it looked before the other one's draft was committed
+                held.keep(s, Draft, me.id, None)
+            settings = app.bot_data.settings
+            ctx = flow.FlowContext(
+                me, settings.reports.form("daily_channel"), settings.reports,
+                local_date(clock.now(), TZ),
+            )  # fmt: skip
+            step = await flow.begin(s, ctx)
+            return step.draft.id, step.notes
+
+    first, _ = await started(seen_none=False)
+    second, notes = await started(seen_none=True)
+    assert second == first and "resumed" in notes
+    async with sessions() as s:
+        assert len(list(await s.scalars(select(Draft)))) == 1

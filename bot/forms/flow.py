@@ -14,11 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
+from bot.db import insert_for
 from bot.forms import sentence
 from bot.forms.fields import (
     FieldContext,
@@ -157,12 +157,15 @@ async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
     return await _start(session, ctx, opening, notes=("not_due",))
 
 
+STAFF = Draft.staff_id.key  # a person's draft is unique
+
+
 async def _start(
     session: AsyncSession, ctx: FlowContext, opening: Opening, notes: tuple[str, ...] = ()
 ) -> Step:
     start = await filing.start(session, ctx.staff, ctx.form, opening.key)
     now = clock.now()
-    draft = Draft(
+    new = dict(
         staff_id=ctx.staff.id,
         form_key=ctx.form.key,
         period_key=opening.key,
@@ -176,11 +179,12 @@ async def _start(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(draft)
-            await session.flush()
-    except IntegrityError:  # two /daily at once: the other one made the draft; continue it
+    # One statement: a draft is unique per person, and two /daily at once make one of them.
+    made = (
+        insert_for(session)(Draft).values(new).on_conflict_do_nothing(index_elements=["staff_id"])
+    )
+    draft = await session.scalar(made.returning(Draft))
+    if draft is None:  # the other one made the draft; continue it
         existing = await draft_of(session, ctx.staff.id)
         return await show(session, existing, ctx, notes=("resumed",))
     notes = (*notes, "editing") if start.report_id else notes

@@ -431,8 +431,8 @@ async def _page(session: AsyncSession, query: Select, number: int, size: int) ->
     number = max(number, 0)
     windowed = query.add_columns(func.count().over().label("total"))
     rows = (await session.execute(_latest_first(windowed, size, number * size))).all()
-    if rows:
-        return Page([row[0] for row in rows], rows[0].total, number)
+    if rows or number == 0:
+        return Page([row[0] for row in rows], rows[0].total if rows else 0, number)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     last = max(1, -(-total // size)) - 1
     if total == 0 or number == last:

@@ -271,7 +271,7 @@ async def settle(
         Obligation.form_key == form_key,
         Obligation.period_key == period_key,
     )
-    await session.execute(
+    settled = await session.scalar(
         update(Obligation)
         .where(*mine, Obligation.status == ObligationStatus.OPEN)
         .values(
@@ -280,8 +280,11 @@ async def settle(
             ),
             filed_at=at,
         )
-        .execution_options(synchronize_session=False)
+        .returning(Obligation)  # the open one, settled: no second statement to read it
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
+    if settled is not None:
+        return settled
     return await session.scalar(
         select(Obligation).where(*mine).execution_options(populate_existing=True)
     )

@@ -1,6 +1,6 @@
 """Filed reports: submit a draft once, keep every version, write the metrics KPIs read."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -10,7 +10,7 @@ from bot import clock
 from bot.calendar import Period
 from bot.forms import fields as field_types
 from bot.forms.spec import FormSpec
-from bot.models import Draft, Metric, Report, ReportVersion, Staff
+from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
 from bot.services import audit, obligations
 from bot.services.errors import ServiceError
 from bot.states import ObligationStatus
@@ -41,8 +41,11 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
         raise ReportError("already_submitted")
     now = clock.now()
     report = await existing(session, staff.id, form.key, draft.period_key)
-    if report is None:
-        report = await _create(session, draft, form, staff)
+    new = report is None
+    if new:
+        # Settled first, so the report is written once, already linked to its obligation.
+        owed = await obligations.settle(session, staff.id, form.key, draft.period_key, now)
+        report = await _create(session, draft, form, staff, now, owed)
     else:
         report.version += 1
         # Fields dropped from config since keep their stored labels (old answers stay readable).
@@ -54,8 +57,9 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
             report_id=report.id, version=report.version, answers=report.answers, filed_at=now
         )
     )
-    await _settle(session, report)
-    await _write_metrics(session, report, form)
+    if not new:
+        await _settle(session, report)
+    await _write_metrics(session, report, form, replacing=not new)
     await audit.record(
         session,
         staff.telegram_id,
@@ -68,15 +72,23 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
     return report
 
 
-async def _create(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Report:
-    now = clock.now()
+async def _create(
+    session: AsyncSession,
+    draft: Draft,
+    form: FormSpec,
+    staff: Staff,
+    now: datetime,
+    owed: Obligation | None,
+) -> Report:
     report = Report(
         staff_id=staff.id,
         form_key=form.key,
         period_key=draft.period_key,
+        obligation_id=owed.id if owed else None,
         answers=dict(draft.answers),
         fields=field_types.fields_snapshot(form),
         version=1,
+        late=owed is not None and owed.status == ObligationStatus.LATE,
         filed_at=now,
         updated_at=now,
     )
@@ -97,8 +109,11 @@ async def _settle(session: AsyncSession, report: Report) -> None:
         report.late = obligation.status == ObligationStatus.LATE
 
 
-async def _write_metrics(session: AsyncSession, report: Report, form: FormSpec) -> None:
-    await session.execute(delete(Metric).where(Metric.report_id == report.id))
+async def _write_metrics(
+    session: AsyncSession, report: Report, form: FormSpec, *, replacing: bool
+) -> None:
+    if replacing:  # a new version's figures replace the old ones; a new report has none
+        await session.execute(delete(Metric).where(Metric.report_id == report.id))
     start: date = Period.parse(report.period_key).start
     rows = []
     for field, group in form.metrics():
