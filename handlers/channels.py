@@ -216,8 +216,10 @@ async def _show_card(update, context, session, me, channel_id: int, view: View) 
 
 
 async def _move(update, context, session, me, channel_id, shown, pressed, view) -> str | None:
-    channel = await _existing(session, channel_id)
-    expected, stage = STAGES[shown], STAGES[pressed]
+    found = await channels.card(session, channel_id)  # read once: moved, then shown
+    if found is None:
+        raise ChannelError("not_found")
+    channel, expected, stage = found.channel, STAGES[shown], STAGES[pressed]
     day = local_date(clock.now(), context.settings.team.tz)
     try:
         change = await channels.set_stage(session, channel, stage, me, day, expected=expected)
@@ -229,12 +231,15 @@ async def _move(update, context, session, me, channel_id, shown, pressed, view) 
         raise ChannelError("stale_stage") from None
     if change is None:
         return "already_there"
-    await _redraw_card(update, context, session, me, channel.id, view, notice="moved")
+    moved = found.after(change, me)
+    await _redraw_card(update, context, session, me, channel.id, view, notice="moved", found=moved)
     return None
 
 
-async def _redraw_card(update, context, session, me, channel_id, view, notice=None) -> None:
-    text, rows = await _card(context, session, me, channel_id, view, notice=notice)
+async def _redraw_card(
+    update, context, session, me, channel_id, view, notice=None, found=None
+) -> None:
+    text, rows = await _card(context, session, me, channel_id, view, notice=notice, found=found)
     await edit(update, me.locale, "channel_card.html.j2", rows, **text)
 
 
@@ -379,9 +384,9 @@ def _summary(context, channel: Channel, locale: str) -> dict:
     )
 
 
-async def _card(context, session, me: Staff, channel_id: int, view: View, notice=None):
-    """The text and keyboard of a channel card."""
-    text = await _card_text(context, session, me, channel_id)
+async def _card(context, session, me: Staff, channel_id: int, view: View, notice=None, found=None):
+    """The text and keyboard of a channel card (`found`: the card already read, if it was)."""
+    text = await _card_text(context, session, me, channel_id, found)
     stage = STAGES.index(text["channel"].stage) if text["channel"].stage in STAGES else 0
     back = [("🔙 " + t(me.locale, "Back"), _or_home(LIST, view=view))]
     if not _may_edit(me):
@@ -398,8 +403,8 @@ async def _card(context, session, me: Staff, channel_id: int, view: View, notice
     return text | {"notice": notice}, rows
 
 
-async def _card_text(context, session, me: Staff, channel_id: int) -> dict:
-    found = await channels.card(session, channel_id)
+async def _card_text(context, session, me: Staff, channel_id: int, found=None) -> dict:
+    found = found or await channels.card(session, channel_id)
     if found is None:
         raise ChannelError("not_found")
     tz, locale = context.settings.team.tz, me.locale

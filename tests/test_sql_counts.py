@@ -27,7 +27,9 @@ BUDGET = {
     "form answer": 3,
     "form button": 3,  # 5: + the draft (now read with the sender) and its update
     "list button": 3,  # 5: + a page of channels and their count (one statement since: a window)
-    "stage change": 7,  # 11: + the channel, its update, its history, an audit row
+    # 11: + the channel, its update, its history, an audit row; 6 since the card is read once
+    # (the channel with its history, one statement) and drawn again with the new change added.
+    "stage change": 6,
     # 38: the decision, its cards and notices, and sending them at once; 32 since the sender
     # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once.
     "approve": 32,

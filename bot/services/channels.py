@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import Select, and_, case, distinct, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock, pinyin
@@ -74,6 +74,9 @@ class DayStats:
     in_stage: dict[str, int] = field(default_factory=dict)
 
 
+CARD_CHANGES = 5  # the latest stage changes a card shows
+
+
 @dataclass(frozen=True)
 class Card:
     """Everything a channel card shows: the channel, its owner and its latest stage changes."""
@@ -81,6 +84,11 @@ class Card:
     channel: Channel
     owner: Staff | None
     changes: list[tuple[ChannelStageChange, Staff | None]]
+
+    def after(self, change: ChannelStageChange, by: Staff) -> "Card":
+        """The card once `change` (by `by`) is made: no need to read the history again."""
+        latest = [*self.changes, (change, by)][-CARD_CHANGES:]
+        return Card(self.channel, self.owner, latest)
 
 
 def normalise(name: str) -> str:
@@ -312,18 +320,30 @@ async def get(session: AsyncSession, channel_id: int) -> Channel | None:
     return await session.get(Channel, channel_id)
 
 
-async def card(session: AsyncSession, channel_id: int, *, changes: int = 5) -> Card | None:
-    """A channel with its owner and its `changes` latest stage changes (oldest of them first)."""
-    channel = await get(session, channel_id)
-    if channel is None:
+async def card(
+    session: AsyncSession, channel_id: int, *, changes: int = CARD_CHANGES
+) -> Card | None:
+    """A channel with its owner and its `changes` latest stage changes (oldest of them first),
+    the channel and its history read in one statement."""
+    rows = (await session.execute(_WITH_HISTORY, {"channel_id": channel_id})).all()
+    if not rows:
         return None
-    latest = (await history(session, channel_id))[-changes:]
+    channel = rows[0][0]
+    latest = [change for _, change in rows if change is not None][-changes:]
     people = await _staff_by_id(
         session, {channel.owner_id, *(c.by_staff_id for c in latest)} - {None}
     )
     return Card(
         channel, people.get(channel.owner_id), [(c, people.get(c.by_staff_id)) for c in latest]
     )
+
+
+_WITH_HISTORY = (
+    select(Channel, ChannelStageChange)
+    .outerjoin(ChannelStageChange, ChannelStageChange.channel_id == Channel.id)
+    .where(Channel.id == bindparam("channel_id"))
+    .order_by(ChannelStageChange.at, ChannelStageChange.id)
+)
 
 
 async def _staff_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Staff]:
