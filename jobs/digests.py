@@ -71,10 +71,13 @@ async def queue_digest(
     show = settings.kpi.show_scores_in_group
     text = render("digest_period.html.j2", locale, digest=digest, period_label=label,
                   show_scores=show)  # fmt: skip
-    queued = int(await enqueue(session, due.key, group, text, button))
+    # The chart is drawn before the first write: on SQLite a write holds the database's one
+    # write lock until commit, and matplotlib takes a second or more on a busy machine, which
+    # every update and a second replica would wait out (or fail on, after the busy timeout).
     chart = digests.team_chart(digest, locale)
-    if chart is not None:
-        png = await charts.render(chart)
+    png = await charts.render(chart) if chart is not None else None
+    queued = int(await enqueue(session, due.key, group, text, button))
+    if png is not None:
         caption = digests.chart_caption(digest, locale)
         queued += await enqueue_photo(session, f"{due.key}:chart", group, png, caption)
     if not show and digest.now.cards:
