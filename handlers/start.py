@@ -105,6 +105,6 @@ async def owe_from_now(session: AsyncSession, context: BotContext, staff: Staff)
     /daily in between would be told nothing is due on a working day); only theirs: the rest of
     the team is the tick's."""
     tz = context.settings.team.tz
-    await obligations.create_ahead(
-        session, context.settings.reports.forms, context.state.calendar, tz, only=staff
+    await obligations.create_for_newcomer(
+        session, context.settings.reports.forms, context.state.calendar, tz, staff
     )

@@ -125,3 +125,58 @@ async def test_late_filing_is_marked_and_unfiled_periods_close_as_missed(session
             assert len(await obligations.close_expired(s)) == 1
     statuses = {o.period_key: o.status for o in await _obligations(sessions)}
     assert statuses == {"2026-11-26": "late", "2026-11-27": "missed"}
+
+
+async def _newcomer_owes(sessions, staff_id: int, forms=(DAILY, WEEKLY)) -> list[tuple]:
+    """create_for_newcomer for `staff_id`, then what the next tick adds (nothing, if it is
+    right); the rows as (form, period, status)."""
+    async with sessions() as s, s.begin():
+        person = await s.get(Staff, staff_id)
+        await s.refresh(person, ["roles"])
+        made = await obligations.create_for_newcomer(s, forms, CAL, TZ, person)
+    async with sessions() as s, s.begin():
+        assert await obligations.create_ahead(s, forms, CAL, TZ) == 0, "the tick found more"
+    rows = [(o.form_key, o.period_key, o.status) for o in await _obligations(sessions)]
+    assert made == len(rows), (made, rows)
+    return rows
+
+
+async def test_a_newcomer_owes_at_once_what_the_tick_would_create(sessions):
+    with time_machine.travel(local("2026-11-26 10:00"), tick=False):  # Thursday
+        staff_id = await _person(sessions, 1, "channel", local("2026-11-26 09:59"))
+        async with sessions() as s, s.begin():
+            s.add(StaffRole(staff_id=staff_id, role="user_ops"))  # owes the weekly one too
+        assert sorted(await _newcomer_owes(sessions, staff_id)) == [
+            ("daily_channel", "2026-11-26", "open"),
+            ("daily_channel", "2026-11-27", "open"),
+            ("weekly_feedback", "2026-W48", "open"),
+            ("weekly_feedback", "2026-W49", "open"),
+        ]
+
+
+async def test_someone_back_from_leave_owes_nothing_for_a_day_still_on_leave(sessions):
+    from bot.models import Leave
+
+    with time_machine.travel(local("2026-11-26 10:00"), tick=False):
+        staff_id = await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+        async with sessions() as s, s.begin():
+            s.add(Leave(staff_id=staff_id, start_date=date(2026, 11, 20),
+                        end_date=date(2026, 11, 26), created_at=clock.now()))  # fmt: skip
+        rows = await _newcomer_owes(sessions, staff_id, (DAILY,))
+    assert rows == [("daily_channel", "2026-11-27", "open")]
+
+
+async def test_someone_who_filed_before_leaving_has_that_day_filed_when_back(sessions):
+    from bot.models import Report
+
+    with time_machine.travel(local("2026-11-26 10:00"), tick=False):
+        staff_id = await _person(sessions, 1, "channel", local("2026-11-01 09:00"))
+        async with sessions() as s, s.begin():
+            now = clock.now()
+            s.add(Report(staff_id=staff_id, form_key="daily_channel", period_key="2026-11-26",
+                         answers={}, fields={}, filed_at=now, updated_at=now))  # fmt: skip
+        rows = await _newcomer_owes(sessions, staff_id, (DAILY,))
+    assert rows == [
+        ("daily_channel", "2026-11-26", "filed"),
+        ("daily_channel", "2026-11-27", "open"),
+    ]

@@ -1,5 +1,6 @@
 """Leave: days a person is away — they owe no reports, and a director's deputy decides."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -87,6 +88,18 @@ async def away_ids(session: AsyncSession, day: date) -> set[int]:
         select(Leave.staff_id).where(Leave.start_date <= day, Leave.end_date >= day)
     )
     return set(rows)
+
+
+async def days_away(session: AsyncSession, staff_id: int, since: date) -> Callable[[date], bool]:
+    """Whether `staff_id` is on leave on a day from `since` on (their leaves read once)."""
+    spans = list(
+        await session.execute(
+            select(Leave.start_date, Leave.end_date).where(
+                Leave.staff_id == staff_id, Leave.end_date >= since
+            )
+        )
+    )
+    return lambda day: any(start <= day <= end for start, end in spans)
 
 
 async def deciders(session: AsyncSession, day: date) -> list[Staff]:

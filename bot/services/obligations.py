@@ -212,6 +212,12 @@ async def lock_period(
     )
 
 
+def _one_period(model, form_key: str | None, period_key: str | None) -> tuple:
+    if form_key is None:
+        return ()
+    return (model.form_key == form_key, model.period_key == period_key)
+
+
 def _its_report():
     """Report and obligation of the same person, form and period (a correlated condition)."""
     return and_(
@@ -222,14 +228,15 @@ def _its_report():
 
 
 async def settle_filed(
-    session: AsyncSession, form_key: str, period_key: str, staff_ids: list[int]
+    session: AsyncSession, form_key: str | None, period_key: str | None, staff_ids: list[int]
 ) -> None:
     """Open obligations of these people whose period already has a report become filed or late
-    as of the report's first filing, and each such report is linked to its obligation."""
+    as of the report's first filing, and each such report is linked to its obligation. With no
+    form and period: every form and period of theirs."""
     filed_at = select(Report.filed_at).where(_its_report()).scalar_subquery()
     for start in range(0, len(staff_ids), INSERT_CHUNK):
         ids = staff_ids[start : start + INSERT_CHUNK]
-        period = (Obligation.form_key == form_key, Obligation.period_key == period_key)
+        period = _one_period(Obligation, form_key, period_key)
         await session.execute(
             update(Obligation)
             .where(
@@ -248,8 +255,8 @@ async def settle_filed(
         owed = select(Obligation.id).where(_its_report())
         await session.execute(
             update(Report)
-            .where(Report.staff_id.in_(ids), Report.form_key == form_key)
-            .where(Report.period_key == period_key, Report.obligation_id.is_(None), exists(owed))
+            .where(Report.staff_id.in_(ids), *_one_period(Report, form_key, period_key))
+            .where(Report.obligation_id.is_(None), exists(owed))
             .values(
                 obligation_id=owed.scalar_subquery(),
                 late=select(Obligation.status == ObligationStatus.LATE)
@@ -405,3 +412,56 @@ def mark_filed(obligation: Obligation, at: datetime) -> None:
     """A report arrived: on time or late, and the reminders stop."""
     obligation.status = ObligationStatus.LATE if at > obligation.due_at else ObligationStatus.FILED
     obligation.filed_at = at
+
+
+async def create_for_newcomer(
+    session: AsyncSession,
+    forms: tuple[FormSpec, ...],
+    cal: WorkCalendar,
+    tz: ZoneInfo,
+    person: Staff,
+) -> int:
+    """What `create_ahead` would create for one person who joined (or came back) a moment ago,
+    in this transaction: their forms' obligations for this period and the next, in four
+    statements whatever the number of forms (one anti-join, leave read, INSERT and settle per
+    form and period made approving a newcomer 58 statements). Returns how many were new.
+
+    No period lock (lock_period): nobody else can file as this person, or see them, before the
+    transaction commits; a tick that creates their rows meanwhile is absorbed by ON CONFLICT.
+    """
+    now = clock.now()
+    plans = [
+        (form, plan)
+        for form in forms
+        if form.cadence in PERIOD_KIND and person.role_names & set(form.roles)
+        for period in periods_ahead(form, local_date(now, tz))
+        if (plan := schedule(form, period, cal, tz)) is not None
+        and plan.closes_at > now
+        and plan.due_at > person.joined_at
+    ]
+    if not plans or not person.active:
+        return 0
+    have = set(
+        await session.execute(
+            select(Obligation.form_key, Obligation.period_key).where(
+                Obligation.staff_id == person.id
+            )
+        )
+    )
+    away = await leave.days_away(session, person.id, local_date(now, tz))
+    rows = [
+        dict(staff_id=person.id, form_key=form.key, period_key=plan.period.key,
+             due_at=plan.due_at, closes_at=plan.closes_at, status=ObligationStatus.OPEN,
+             reminder_step=0, created_at=now)
+        for form, plan in plans
+        if (form.key, plan.period.key) not in have and not away(local_date(plan.due_at, tz))
+    ]  # fmt: skip
+    if not rows:
+        return 0
+    made = insert_for(session)(Obligation).on_conflict_do_nothing(
+        index_elements=["staff_id", "form_key", "period_key"]
+    )
+    created = (await session.execute(made.values(rows))).rowcount
+    # Someone who comes back may have filed a period before leaving (the rows are settled by it).
+    await settle_filed(session, None, None, [person.id])
+    return created
