@@ -149,7 +149,10 @@ async def decide(
         .where(JoinRequest.id == request_id, JoinRequest.status == JoinStatus.PENDING)
         .values(status=status, decided_by=director.id, decided_at=clock.now())
     )
-    req = await session.get(JoinRequest, request_id, populate_existing=True)
+    if changed.rowcount == 1 and asked is not None:
+        req = asked  # the UPDATE set its new values on the object too (synchronize_session)
+    else:  # decided meanwhile, or never there: read what is true now
+        req = await session.get(JoinRequest, request_id, populate_existing=True)
     if req is None:
         raise JoinError("not_found")
     if changed.rowcount != 1:
