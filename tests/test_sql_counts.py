@@ -28,8 +28,11 @@ BUDGET = {
     "list button": 4,  # 5: + a page of channels and their count
     "stage change": 7,  # 11: + the channel, its update, its history, an audit row
     # 38: the decision, its cards and notices, and sending them at once; 32 since the sender
-    # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once.
-    "approve": 32,
+    # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once;
+    # 22 since the step's people, the directors and the proposer are read once each (with their
+    # roles), the decided request is not read back, the cards to close are read once with what
+    # their edits need, and the sender's claim also returns whether the chat is reachable.
+    "approve": 22,
     "daily in one message": 13,  # 13; 11 after the first cuts, 13 with the sentence reader
     # 21: the report, 6 metrics, a version, the obligation, an audit row; 15 (SQLite 14) since
     # the metrics are one executemany (ORM objects cost SQLite one INSERT each).
