@@ -275,8 +275,8 @@ async def measured(bot: Bot, path: Path, actions) -> None:
 class Scene:
     """The people of the opsbot run and where each of them is."""
 
-    def __init__(self, sim, n: int) -> None:
-        self.sim, self.n = sim, n
+    def __init__(self, sim, n: int, url: str) -> None:
+        self.sim, self.n, self.url = sim, n, url
         self.director = sim.user(DIRECTOR_ID, "张总", username="zhang", language_code="zh")
         self.staff = [
             sim.user(STAFF_ID + i, f"员工{i:02d}", username=f"s{i}", language_code="zh")
@@ -312,15 +312,31 @@ async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
     """Every opsbot path once, N updates each."""
     sim, n = scene.sim, scene.n
     for name, text in (("/help", "/help"), ("/my", "/my")):
+        if name not in paths:
+            continue
         acts = [lambda k=k, t=text: send(sim, scene.person(k), t) for k in range(n)]
         await measured(bot, paths[name], acts)
 
+    if "form answer" in paths or "form button (back)" in paths:
+        await form_round(bot, scene, paths)
+    if "stage change" in paths:
+        await measured(bot, paths["stage change"], [lambda k=k: move(scene, k) for k in range(n)])
+    if "approve (join card)" in paths:
+        await join_round(bot, scene, paths)
+    if "approve (expense card)" in paths:
+        await expense_round(bot, scene, paths)
+    if "daily report + submit" in paths:
+        await daily_round(bot, scene, paths)
+
+
+async def form_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+    """A form answer, then « back to that question: alternate, each measured on its own."""
+    sim, n = scene.sim, scene.n
     answers = [lambda k=k: send(sim, scene.person(k), "12") for k in range(n)]
     backs = [
         lambda k=k: press(sim, scene.person(k), scene.person(k).inbox[-1], "« 返回")
         for k in range(n)
     ]
-    # A form answer, then « back to that question: alternate, each measured on its own.
     answer_cpu = back_cpu = 0.0
     for answer, back in zip(answers, backs, strict=True):
         before = await bot.cpu()
@@ -333,14 +349,18 @@ async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
     paths["form button (back)"].cpu.append(back_cpu)
     paths["form button (back)"].updates.append(n)
 
-    async def move(k: int) -> float:
-        p = scene.person(k)
-        target = "已接触" if scene.stage[p.id] != "已接触" else "洽谈中"
-        scene.stage[p.id] = target
-        return await press(sim, p, scene.cards[p.id], target)
 
-    await measured(bot, paths["stage change"], [lambda k=k: move(k) for k in range(n)])
+async def move(scene: Scene, k: int) -> float:
+    """A channel card's stage button: to 已接触, or back to 洽谈中."""
+    p = scene.person(k)
+    target = "已接触" if scene.stage[p.id] != "已接触" else "洽谈中"
+    scene.stage[p.id] = target
+    return await press(scene.sim, p, scene.cards[p.id], target)
 
+
+async def join_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+    """N people ask to join (untimed); the director approves each card."""
+    sim, n = scene.sim, scene.n
     joiners = [
         sim.user(JOINER_ID + scene.joiners + i, f"新人{i}", language_code="zh") for i in range(n)
     ]
@@ -355,8 +375,23 @@ async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
     approve = [lambda c=c: press(sim, scene.director, c, "join:v1:ok:") for c in cards]
     await measured(bot, paths["approve (join card)"], approve)
 
+
+async def expense_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+    """N expense claims filed (untimed); the director approves each card (✅ 批准)."""
+    sim, n = scene.sim, scene.n
+    before = sim.delivered(scene.director.id)
+    await file_expenses(scene)
+    await until(lambda: sim.delivered(scene.director.id) >= before + n)
+    cards = scene.director.inbox[-n:]
+    approve = [lambda c=c: press(sim, scene.director, c, "apr:v1:ok:") for c in cards]
+    await measured(bot, paths["approve (expense card)"], approve)
+
+
+async def daily_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+    """N people file the daily report in one message, then press ✅ submit."""
     from bot.cli.demo import DAILY_IN_ONE_MESSAGE
 
+    sim, n = scene.sim, scene.n
     filers = [
         sim.user(FILER_ID + scene.filers + i, f"经理{i}", language_code="zh") for i in range(n)
     ]
@@ -373,6 +408,38 @@ async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
         paths["daily report + submit"].latency.append(await file(p, i) / 2)
     paths["daily report + submit"].cpu.append(await bot.cpu() - before)
     paths["daily report + submit"].updates.append(2 * n)
+
+
+async def file_expenses(scene: Scene) -> None:
+    """N expense claims (the shipped form: ¥300 from the expenses pool, no receipt), one per
+    staff member, filed as their ✅ submit files one; the bot's sender job sends the cards."""
+    from datetime import date
+
+    from support import settings_for
+
+    from bot import clock
+    from bot.db import make_engine, make_sessionmaker
+    from bot.services import approvals, staff
+
+    sim = scene.sim
+    settings = settings_for(sim.base_url, sim.base_file_url, scene.url)
+    form = settings.reports.form("expense")
+    answers = {"purpose": "打印宣传单", "amount": 30_000, "spent_on": "2026-11-25",
+               "pool": "expenses", "receipts": []}  # fmt: skip
+    # The bot's clock (AT): a row queued at the parent's real time would not be due there yet.
+    clock.start_at(datetime.fromisoformat(AT).replace(tzinfo=settings.team.tz))
+    engine = make_engine(scene.url)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            for k in range(scene.n):
+                proposer = await staff.by_telegram_id(s, scene.person(k).id)
+                await approvals.submit(
+                    s, proposer, form, answers, reports=settings.reports,
+                    today=date(2026, 11, 26), pools=settings.budgets.pools,
+                )  # fmt: skip
+    finally:
+        clock.reset()
+        await engine.dispose()
 
 
 async def echo_round(bot: Bot, people: list, paths: dict[str, Path], n: int) -> None:
@@ -393,8 +460,21 @@ OPS_PATHS = (
     ("form button (back)", "echo press"),
     ("stage change", "echo press"),
     ("approve (join card)", "echo press"),
+    ("approve (expense card)", "echo press"),
     ("daily report + submit", "echo message + press"),
 )
+
+
+def chosen(names: str | None) -> list[tuple[str, str]]:
+    """The paths `--paths` names (comma-separated parts of their names), every one by default;
+    a form answer and its « back are measured together."""
+    parts = [p.strip() for p in (names or "").split(",") if p.strip()]
+    found = [(n, e) for n, e in OPS_PATHS if not parts or any(p in n for p in parts)]
+    if any(n.startswith("form ") for n, _ in found):
+        found = [(n, e) for n, e in OPS_PATHS if (n, e) in found or n.startswith("form ")]
+    if not found:
+        raise SystemExit(f"--paths: none of {names!r} in {[n for n, _ in OPS_PATHS]}")
+    return found
 
 
 async def populate(url: str, filers: int) -> None:
@@ -435,7 +515,7 @@ def summary(paths: dict[str, Path]) -> None:
     print(f"{'path':<24} {'CPU ms/update':>14} {'(min–max)':>14} {'vs echo':>8} "
           f"{'latency ms p50':>15} {'p95':>6}")  # fmt: skip
     rows = [("echo message", "echo message"), ("echo press", "echo press"), *OPS_PATHS]
-    for name, against in rows:
+    for name, against in [(name, against) for name, against in rows if name in paths]:
         p = paths[name]
         per = p.per_update_ms()
         lat = sorted(p.latency)
@@ -459,7 +539,7 @@ async def compare(args: argparse.Namespace) -> None:
     if bot_core is not None:
         os.sched_setaffinity(0, set(cores[1:]))  # the simulators and people: the other core(s)
     print(f"bots pinned to core {bot_core}; simulators and people on {cores[1:] or cores}")
-    paths = {name: Path(name, against) for name, against in OPS_PATHS}
+    paths = {name: Path(name, against) for name, against in chosen(args.paths)}
     paths |= {"echo message": Path("echo message", ""), "echo press": Path("echo press", "")}
     async with (
         TelegramSimulator(token=TOKEN, bot_username="echo_bench_bot") as echo_sim,
@@ -467,7 +547,7 @@ async def compare(args: argparse.Namespace) -> None:
         fresh_database(args.db) as url,
     ):
         await populate(url, args.n * args.rounds)
-        scene = Scene(sim, args.n)
+        scene = Scene(sim, args.n, url)
         scene.director.started = True  # the tick may write to the director before /start
         echo = await spawn("echo", echo_sim, url, bot_core)
         ops = await spawn("opsbot", sim, url, bot_core)
@@ -493,7 +573,8 @@ async def compare(args: argparse.Namespace) -> None:
                     if not c.ok and c.method != "getUpdates"]  # fmt: skip
         if problems or sim.errors or echo_sim.errors:
             raise RuntimeError(f"failed calls: {failures(problems)}")
-        await check_reports(url, args.n * args.rounds)
+        filed = args.n * args.rounds if "daily report + submit" in paths else 0
+        await check_reports(url, filed)
     print()
     summary(paths)
     print(f"\npeak RSS: opsbot {ops_done['peak']:.0f} MB, echo bot {echo_done['peak']:.0f} MB")
@@ -625,6 +706,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--people", type=int, default=200, help="--burst: staff filing (200)")
     parser.add_argument("--window", type=float, default=10.0, help="--burst: seconds (10)")
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument(
+        "--paths", help='only these paths: parts of their names, comma-separated ("approve")'
+    )
     parser.add_argument("--starts", type=int, help="only start-up: start each bot N times")
     parser.add_argument("--child", choices=("echo", "opsbot"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

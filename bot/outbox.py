@@ -189,10 +189,19 @@ async def enqueue_edit(
     ref = await session.scalar(select(Outbox).where(Outbox.dedup_key == ref_key))
     if ref is None:
         return False
+    return await enqueue_edit_of(session, key, ref, text, buttons)
+
+
+async def enqueue_edit_of(
+    session: AsyncSession, key: str, ref: Outbox, text: str, buttons: Buttons | None = None
+) -> bool:
+    """`enqueue_edit` of a row the caller has read already (every copy of a card at once)."""
     method = "editMessageText"
     if ref.method in MEDIA_KINDS.values():
         method, text = "editMessageCaption", text[:CAPTION_MAX]
-    return await enqueue(session, key, ref.chat_id, text, buttons, method=method, ref_key=ref_key)
+    return await enqueue(
+        session, key, ref.chat_id, text, buttons, method=method, ref_key=ref.dedup_key
+    )
 
 
 def _plain(buttons: Buttons | None) -> list[list[list[str]]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, null, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import clock, metrics
@@ -147,10 +147,10 @@ async def deliver(
                 if not await take_sender_lease(sessions, holder):
                     return sent  # another process took over (we were too slow); it carries on
                 renewed = time.monotonic()
-            row = await _claim(sessions, row_id)
-            if row is None:
+            claimed = await _claim(sessions, row_id)
+            if claimed is None:
                 continue  # another sender took it between our read and our claim
-            result = await _send_one(sessions, transport, row)
+            result = await _send_one(sessions, transport, *claimed)
             if result is not None and result.error is None:
                 sent += 1
             if result is not None and result.retry_after is not None:
@@ -245,10 +245,15 @@ async def _due_rows(sessions: Sessions, limit: int) -> list[tuple[int, int]]:
         return [(row_id, chat_id) for row_id, chat_id in rows]
 
 
-async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
+async def _claim(sessions: Sessions, row_id: int) -> tuple[Outbox, datetime | None] | None:
+    """Claim a due row; None when another sender took it. With the row, in the same statement:
+    since when its chat refuses our messages."""
     now = clock.now()
+    # SQLite writes RETURNING's columns unqualified, the subquery's too: `chat_id` is the
+    # outbox row's because staff has no column of that name (tests/test_delivery.py would see).
+    since = reachability.unreachable_since(Outbox.chat_id).correlate(Outbox)
     async with sessions() as s, s.begin():
-        claimed = await s.scalars(
+        claimed = await s.execute(
             update(Outbox)
             .where(Outbox.id == row_id, _due(now))
             .values(
@@ -256,13 +261,16 @@ async def _claim(sessions: Sessions, row_id: int) -> Outbox | None:
                 lease_until=now + CLAIM_LEASE,
                 attempts=Outbox.attempts + 1,
             )
-            .returning(Outbox)
+            .returning(Outbox, since)
         )
-        return claimed.one_or_none()  # None: another sender took it
+        found = claimed.one_or_none()
+        return None if found is None else (found[0], found[1])
 
 
-async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> SendResult | None:
-    skip, target = await _before_sending(sessions, row)
+async def _send_one(
+    sessions: Sessions, transport: Transport, row: Outbox, since: datetime | None
+) -> SendResult | None:
+    skip, target = await _before_sending(sessions, row, since)
     if skip is not None:
         await _finish(sessions, row, status=OutboxStatus.CANCELLED, last_error=skip)
         return None
@@ -275,25 +283,22 @@ async def _send_one(sessions: Sessions, transport: Transport, row: Outbox) -> Se
     return result
 
 
-async def _before_sending(sessions: Sessions, row: Outbox) -> tuple[str | None, int | None]:
-    """Why the row must not go (no longer wanted, recipient unreachable), and the message an
-    edit is for: whether the recipient is reachable and the target are read in one statement."""
-    async with sessions() as s:
-        if row.about:
-            check = WANTED_CHECKS.get(row.about.split(":", 1)[0])
-            if check is not None and not await check(s, row.about):
-                return f"no longer wanted: {row.about}", None
-        target = (
-            select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key).scalar_subquery()
-            if row.ref_key is not None
-            else null()
-        )
-        since, message_id = (
-            await s.execute(select(reachability.unreachable_since(row.chat_id), target))
-        ).one()
-    if since is not None:
-        return "recipient unreachable", None
-    return None, message_id
+async def _before_sending(
+    sessions: Sessions, row: Outbox, since: datetime | None
+) -> tuple[str | None, int | None]:
+    """Why the row must not go (no longer wanted, or the recipient unreachable: `since`, read
+    with the claim), and the message an edit is for."""
+    check = WANTED_CHECKS.get(row.about.split(":", 1)[0]) if row.about else None
+    async with sessions() as s:  # a session reads nothing until asked: most rows ask nothing
+        if check is not None and not await check(s, row.about):
+            return f"no longer wanted: {row.about}", None
+        if since is not None:
+            return "recipient unreachable", None
+        if row.ref_key is None:
+            return None, None
+        # Read here rather than in the claim's RETURNING, where SQLite scans the outbox for it.
+        target = select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key)
+        return None, await s.scalar(target)
 
 
 async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:

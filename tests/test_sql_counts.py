@@ -31,8 +31,11 @@ BUDGET = {
     # (the channel with its history, one statement) and drawn again with the new change added.
     "stage change": 6,
     # 38: the decision, its cards and notices, and sending them at once; 32 since the sender
-    # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once.
-    "approve": 32,
+    # claims a row with UPDATE … RETURNING and reads reachability and an edit's target at once;
+    # 22 since the step's people, the directors and the proposer are read once each (with their
+    # roles), the decided request is not read back, the cards to close are read once with what
+    # their edits need, and the sender's claim also returns whether the chat is reachable.
+    "approve": 22,
     # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held; 9 since
     # the draft is made by one INSERT … ON CONFLICT DO NOTHING (no savepoint) and an empty page
     # of channels needs no count.

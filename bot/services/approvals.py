@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot import clock
 from bot.buttons import ID, Action
@@ -43,7 +44,7 @@ from bot.models import (
     Prompt,
     Staff,
 )
-from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit
+from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit_of
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
@@ -255,6 +256,16 @@ PRESENTERS: dict[str, Presenter] = {}
 GENERIC = Presenter()
 
 
+async def _proposer(session: AsyncSession, request: ApprovalRequest) -> Staff | None:
+    """The request's proposer, with their roles, read once per session: a decision names them
+    on the closed cards, in the notice and to the after-actions. The session keeps them in its
+    `info` because its identity map holds a person only while something refers to them."""
+    proposer = await session.get(Staff, request.proposer_id, options=[joinedload(Staff.roles)])
+    if proposer is not None:
+        session.info.setdefault("approvals.proposers", {})[proposer.id] = proposer
+    return proposer
+
+
 def presenter(request: ApprovalRequest) -> Presenter:
     """Who words this request's cards and notices."""
     return PRESENTERS.get(request.form_key, GENERIC)
@@ -319,7 +330,7 @@ def form_name(request: ApprovalRequest, locale: str) -> str:
 async def _named(session: AsyncSession, request: ApprovalRequest, who: str) -> list[Staff] | None:
     """The people a step names, leave aside; None when it names the directors (or nobody)."""
     if who == "lead":
-        proposer = await session.get(Staff, request.proposer_id)
+        proposer = await _proposer(session, request)
         leads = request.steps.get("leads") or {}
         roles = proposer.role_names if proposer else set()
         who = next((w for role, w in leads.items() if role in roles), "directors")
@@ -358,13 +369,19 @@ def step_who(request: ApprovalRequest) -> str | None:
 async def deciders(session: AsyncSession, request: ApprovalRequest, day: date) -> list[Staff]:
     """Who gets the current step's card on `day` (the proposer never decides their own,
     unless nobody else can: see the module's docstring)."""
-    who = _steps(request)[request.step]["who"]
-    named = await _named(session, request, who)
+    named = await _named(session, request, _steps(request)[request.step]["who"])
+    return await _deciders(session, request, day, named)
+
+
+async def _deciders(
+    session: AsyncSession, request: ApprovalRequest, day: date, named: list[Staff] | None,
+    directors: list[Staff] | None = None,
+) -> list[Staff]:  # fmt: skip
     if named is not None:
         people = [p for p in await _present(session, named, day) if p.id != request.proposer_id]
         if people:
             return people
-    return [p for p in await leave.deciders(session, day) if p.id != request.proposer_id]
+    return [p for p in await leave.deciders(session, day, directors) if p.id != request.proposer_id]
 
 
 async def _may_decide(
@@ -374,13 +391,16 @@ async def _may_decide(
     step is overdue; anyone else is refused."""
     if person.id == request.proposer_id:
         raise ApprovalError("own_request")
-    allowed = {p.id for p in await deciders(session, request, day)}
+    # The step's people and the directors, each read once for every rule below.
     named = await _named(session, request, _steps(request)[request.step]["who"])
-    allowed |= {p.id for p in named or await staff_service.directors(session)}
+    directors = None if named else await staff_service.directors(session)
+    allowed = {p.id for p in await _deciders(session, request, day, named, directors)}
+    allowed |= {p.id for p in named or directors}
     due = request.step_due_at
     if due is not None and due <= clock.now():
-        allowed |= {p.id for p in await leave.deciders(session, day)}
-        allowed |= {p.id for p in await staff_service.directors(session)}
+        directors = await staff_service.directors(session) if directors is None else directors
+        allowed |= {p.id for p in await leave.deciders(session, day, directors)}
+        allowed |= {p.id for p in directors}
     allowed.discard(request.proposer_id)
     if person.id not in allowed:
         raise ApprovalError("not_decider")
@@ -530,7 +550,7 @@ async def _open_step(session: AsyncSession, request: ApprovalRequest, today: dat
         return
     if not await staff_service.directors(session):
         raise ApprovalError("no_deciders")
-    proposer = await session.get(Staff, request.proposer_id)
+    proposer = await _proposer(session, request)
     await _record(session, request, proposer, Decision.APPROVE, None, self_approved=True)
     await _advance(session, request, proposer, Decision.APPROVE, None, today)
 
@@ -625,7 +645,7 @@ async def card_text(
     comments, what changed since the last round, and every answer; once `closed_by` decided
     this version (`outcome`: approve, reject, changes, withdrawn), the card says so instead of
     asking."""
-    proposer = await session.get(Staff, request.proposer_id)
+    proposer = await _proposer(session, request)
     before = await previous_answers(session, request)
     # activity plans and requests keep their labels the same way: one diff, one row builder.
     diff = activities.changes(request, before, locale) if before is not None else None
@@ -742,8 +762,10 @@ async def decide(
         )
         .values(**values)
     )
-    await session.refresh(request)
+    # The UPDATE set its values on `request` too (the ORM evaluates its WHERE on the objects
+    # the session holds), so only a refused press reads the row again: what beat it.
     if changed.rowcount != 1:
+        await session.refresh(request)
         raise await _refusal(session, request, version)
     await _record(session, request, person, decision, comment, step=step)
     await _close_cards(session, request, version, step, person.display_name, decision)
@@ -825,7 +847,7 @@ async def _finish(
         now = clock.now()
         request.status, request.decided_at, request.updated_at = RequestStatus.APPROVED, now, now
         await session.flush()
-    proposer = await session.get(Staff, request.proposer_id)
+    proposer = await _proposer(session, request)
     await _tell_listeners(session, request, RequestStatus.APPROVED)
     await presenter(request).tell_proposer(
         session, request, person or proposer, Decision.APPROVE, comment
@@ -844,7 +866,7 @@ async def _tell_proposer(
     decision: str,
     comment: str | None,
 ) -> None:
-    proposer = await session.get(Staff, request.proposer_id)
+    proposer = await _proposer(session, request)
     await enqueue(
         session,
         f"req:{request.id}:v{request.version}:told",
@@ -877,20 +899,25 @@ async def _close_cards(
     say who decided it; the buttons go."""
     shown = presenter(request)
     prefix = shown.card_key(request.id, version, "")
-    keys = await session.scalars(
-        select(Outbox.dedup_key).where(
+    sent = await session.scalars(
+        select(Outbox).where(
             Outbox.dedup_key.like(f"{prefix}%"),
             Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument")),
         )
     )
     # The card itself (its key ends with the reader's id), not the files sent after it.
-    for key in [k for k in keys if k.removeprefix(prefix).isdigit()]:
-        reader = await staff_service.by_telegram_id(session, int(key.rsplit(":", 1)[1]))
-        locale = reader.locale if reader else "zh"
-        text = await shown.closed_card(
-            session, request, locale, closed_by=decider, outcome=outcome, step=step
-        )
-        await enqueue_edit(session, shown.closed_key(key, request), key, text)
+    cards = [row for row in sent if row.dedup_key.removeprefix(prefix).isdigit()]
+    readers = [int(row.dedup_key.rsplit(":", 1)[1]) for row in cards]
+    locales = await staff_service.locales(session, readers)
+    texts: dict[str, str] = {}  # a closed card reads the same for every reader of a locale
+    for row, reader in zip(cards, readers, strict=True):
+        locale = locales.get(reader, "zh")
+        if locale not in texts:
+            texts[locale] = await shown.closed_card(
+                session, request, locale, closed_by=decider, outcome=outcome, step=step
+            )
+        key = row.dedup_key
+        await enqueue_edit_of(session, shown.closed_key(key, request), row, texts[locale])
 
 
 async def _may_press(

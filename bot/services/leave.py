@@ -102,13 +102,16 @@ async def days_away(session: AsyncSession, staff_id: int, since: date) -> Callab
     return lambda day: any(start <= day <= end for start, end in spans)
 
 
-async def deciders(session: AsyncSession, day: date) -> list[Staff]:
+async def deciders(
+    session: AsyncSession, day: date, directors: list[Staff] | None = None
+) -> list[Staff]:
     """Who decides approvals on `day`: directors at work, and the deputies of those on leave.
+    `directors`: the active directors, when the caller has read them already.
 
     When every director is away and none named a deputy, all directors still get the cards:
     a decision must stay possible.
     """
-    directors = await staff_service.directors(session)
+    directors = await staff_service.directors(session) if directors is None else directors
     leaves = {lv.staff_id: lv for lv in await _leaves_on(session, day)}
     present = [d for d in directors if d.id not in leaves]
     deputies = [leaves[d.id].deputy_id for d in directors if d.id in leaves]

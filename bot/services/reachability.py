@@ -1,6 +1,6 @@
 """People Telegram will not deliver to (they blocked the bot): marked once, directors told once."""
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -11,9 +11,10 @@ from bot.services import audit
 from bot.services import staff as staff_service
 
 
-def unreachable_since(chat_id: int):
-    """Since when `chat_id` refuses our messages, as a scalar subquery (NULL: reachable, or no
-    person), so a caller can read it in the same statement as something else."""
+def unreachable_since(chat_id: int | ColumnElement[int]):
+    """Since when `chat_id` (a value, or a column such as the outbox's) refuses our messages, as
+    a scalar subquery (NULL: reachable, or no person), so a caller can read it in the same
+    statement as something else."""
     return select(Staff.unreachable_since).where(Staff.telegram_id == chat_id).scalar_subquery()
 
 

@@ -102,6 +102,22 @@ async def by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Staff]:
     return found
 
 
+async def locales(session: AsyncSession, telegram_ids: Iterable[int]) -> dict[int, str]:
+    """The locale of each Telegram id that is staff, active or not: of the people this session
+    holds already without a statement, of the rest in one."""
+    wanted, found = set(telegram_ids), {}
+    for obj in session.identity_map.values():
+        # Read from the instance's dict: an expired attribute must not load (async).
+        values = vars(obj) if isinstance(obj, Staff) else {}
+        if values.get("telegram_id") in wanted and values.get("locale") is not None:
+            found[values["telegram_id"]] = values["locale"]
+    missing = wanted - found.keys()
+    if missing:
+        query = select(Staff.telegram_id, Staff.locale).where(Staff.telegram_id.in_(missing))
+        found |= {telegram_id: locale for telegram_id, locale in await session.execute(query)}
+    return found
+
+
 async def names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
     """Display names by staff id (the ids that exist)."""
     return {i: person.display_name for i, person in (await by_ids(session, ids)).items()}
@@ -121,7 +137,7 @@ async def directors(session: AsyncSession) -> list[Staff]:
 
 
 async def holding(session: AsyncSession, roles: Iterable[str]) -> list[Staff]:
-    """Active people holding any of `roles`, each once."""
+    """Active people holding any of `roles`, each once, with their roles (one statement)."""
     query = (
         select(Staff)
         .where(
@@ -129,8 +145,9 @@ async def holding(session: AsyncSession, roles: Iterable[str]) -> list[Staff]:
             Staff.id.in_(select(StaffRole.staff_id).where(StaffRole.role.in_(list(roles)))),
         )
         .order_by(Staff.id)
+        .options(joinedload(Staff.roles))
     )
-    return list(await session.scalars(query))
+    return list((await session.execute(query)).unique().scalars())
 
 
 async def add(
