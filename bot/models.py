@@ -151,6 +151,17 @@ class Team(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
 
+class RosterVersion(Base):
+    """One row whose number database triggers raise on every change that can make someone owe a
+    report (a person added or reactivated, a role, a leave, an obligation row removed): the
+    tick looks for missing obligations only when it moved (decision 67, fourth round)."""
+
+    __tablename__ = "roster_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(default=0)
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, so a redelivered update has no second effect."""
 

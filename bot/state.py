@@ -21,6 +21,9 @@ class AppState:
     calendar: WorkCalendar | None = None
     bot_username: str = ""
     last_tick: object = None
+    # Periods whose owers all had obligation rows, by the roster version they were seen at
+    # (obligations.create_ahead): the tick skips them until the roster changes.
+    owers_complete: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
 

@@ -76,7 +76,9 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     tz = state.settings.team.tz
     today = local_date(at, tz)
     enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
-    await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
+    await obligations.create_ahead(
+        session, state.settings.reports.forms, state.calendar, tz, complete=state.owers_complete
+    )
     await obligations.excuse_on_leave(session, tz)
     missed = await obligations.close_expired(session)
     cfg, forms = state.settings.reminders, state.settings.reports

@@ -1,18 +1,20 @@
 """Obligations: who owes which form for which period, when it is due and when it closes."""
 
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, select, text, update
+from sqlalchemy import and_, case, event, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.db import insert_for
 from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
-from bot.models import Leave, Obligation, Report, Staff, StaffRole
+from bot.models import Leave, Obligation, Report, RosterVersion, Staff, StaffRole
 from bot.services import leave
 from bot.states import FILED, ObligationStatus
 
@@ -114,12 +116,34 @@ async def create_ahead(
     cal: WorkCalendar,
     tz: ZoneInfo,
     only: Staff | None = None,
+    *,
+    complete: dict | None = None,
 ) -> int:
     """Create this period's and the next period's obligations; returns how many were new.
-    `only`: just this person's (who joined a moment ago), the forms of their roles only."""
+    `only`: just this person's (who joined a moment ago), the forms of their roles only.
+    `complete`: the tick's memory (AppState.owers_complete) of the periods whose owers all had
+    their rows at a roster version; they are not looked for again until the version moves."""
     now = clock.now()
-    today = local_date(now, tz)
+    version = await _roster_version(session) if complete is not None and only is None else None
+    found = {}  # this call's complete periods, remembered once its transaction commits
     created = 0
+    for form, plan in _open_plans(forms, cal, tz, now, only):
+        key = (form.key, tuple(form.roles), plan.period.key, plan.due_at)
+        if version is None or complete.get(key) != version:
+            missing = await _owing_without_row(session, form, plan, only)
+            if missing:
+                created += await _create_missing(session, form.key, plan, missing, tz, now)
+        found[key] = version
+    if version is not None:
+        _on_commit(session, partial(_remember, complete, found))
+    return created
+
+
+def _open_plans(
+    forms: tuple[FormSpec, ...], cal: WorkCalendar, tz: ZoneInfo, now: datetime, only
+) -> Iterator[tuple[FormSpec, Schedule]]:
+    """Each owed form's periods ahead that are still open (of `only`'s roles, if given)."""
+    today = local_date(now, tz)
     for form in forms:
         if form.cadence not in PERIOD_KIND:
             continue  # adhoc forms (activity plans) are filed when wanted, never owed
@@ -129,10 +153,38 @@ async def create_ahead(
             plan = schedule(form, period, cal, tz)
             # A form added mid-period whose due day is long past owes nothing for it.
             if plan is not None and plan.closes_at > now:
-                missing = await _owing_without_row(session, form, plan, only)
-                if missing:
-                    created += await _create_missing(session, form.key, plan, missing, tz, now)
-    return created
+                yield form, plan
+
+
+async def _roster_version(session: AsyncSession) -> int | None:
+    """The number database triggers raise on every change that can make someone owe
+    (migration 0020); None when its row is missing: unknown, so every period is looked at."""
+    return await session.scalar(_ROSTER_VERSION)
+
+
+_ROSTER_VERSION = select(RosterVersion.version).where(RosterVersion.id == 1)
+
+
+def _remember(complete: dict, found: dict) -> None:
+    # Replaced, not merged: the periods of earlier days are not kept.
+    complete.clear()
+    complete.update(found)
+
+
+def _on_commit(session: AsyncSession, remember: Callable[[], None]) -> None:
+    """Call `remember` when the session's outermost transaction commits, never after a
+    rollback: what a rolled-back transaction saw (a dry run's rows) was never true."""
+    pending, outermost = [remember], session.sync_session.get_transaction()
+
+    def committed(_sync_session) -> None:
+        if pending and not outermost.is_active:  # its own commit, not a savepoint's release
+            pending.pop()()
+
+    def rolled_back(_sync_session) -> None:
+        pending.clear()
+
+    event.listen(session.sync_session, "after_commit", committed)
+    event.listen(session.sync_session, "after_rollback", rolled_back)
 
 
 async def _owing_without_row(
