@@ -212,8 +212,6 @@ class Obligation(Base):
     __table_args__ = (
         UniqueConstraint("staff_id", "form_key", "period_key"),
         Index("ix_obligations_status_due_at", "status", "due_at"),
-        # The tick's "open and past closing" finds only those (it read every open row).
-        Index("ix_obligations_status_closes_at", "status", "closes_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
