@@ -153,8 +153,9 @@ class Team(Base):
 
 class RosterVersion(Base):
     """One row whose number database triggers raise on every change that can make someone owe a
-    report (a person added or reactivated, a role, a leave, an obligation row removed): the
-    tick looks for missing obligations only when it moved (decision 67, fourth round)."""
+    report or need a menu button (a person added, reactivated or speaking another language, a
+    role, a leave, an obligation row removed): the tick looks for people without theirs only
+    when it moved (bot/services/roster_version.py; decision 67, fourth round)."""
 
     __tablename__ = "roster_version"
 

@@ -101,7 +101,9 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     # activity plan's results too (decision 65).
     enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
     # Everyone's menu button opens the dashboard (nothing to do without web.public_url).
-    enqueued += await dashboard_menu.enqueue_missing(session, state.settings.web.public_url)
+    enqueued += await dashboard_menu.enqueue_missing(
+        session, state.settings.web.public_url, complete=state.menus_complete
+    )
     await team.forget_updates_before(session, at - UPDATE_MEMORY)
     return enqueued
 

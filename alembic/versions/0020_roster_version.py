@@ -1,12 +1,13 @@
 """roster version: one number database triggers raise on every change that can make someone owe
-a report, so the minute tick looks for missing obligations only when it moved (decision 67,
-fourth round)
+a report or need their dashboard menu button, so the minute tick looks for people without their
+obligations or button only when it moved (decision 67, fourth round)
 
 Triggers and not the code that writes: replicas, the CLI and any future writer change the
 roster, and a trigger cannot be forgotten by one of them. The changes: a person added, or their
-`active` or `joined_at` changed; a role added, changed or removed; a leave added, changed or
-removed (someone away on a due day owes nothing, so a cancelled leave makes them owe); an
-obligation row removed or moved to another person, form or period.
+`active`, `joined_at` or `locale` changed (the button is in their language); a role added,
+changed or removed; a leave added, changed or removed (someone away on a due day owes nothing,
+so a cancelled leave makes them owe); an obligation row removed or moved to another person, form
+or period.
 
 Revision ID: 0020
 Revises: 0019
@@ -34,8 +35,9 @@ BUMP = (
 # (name, event, table, condition on OLD and NEW for a row trigger, or None: any row)
 TRIGGERS = (
     ("roster_staff_added", "INSERT", "staff", None),
-    ("roster_staff_changed", "UPDATE OF active, joined_at", "staff",
-     "OLD.active {ne} NEW.active OR OLD.joined_at {ne} NEW.joined_at"),
+    ("roster_staff_changed", "UPDATE OF active, joined_at, locale", "staff",
+     "OLD.active {ne} NEW.active OR OLD.joined_at {ne} NEW.joined_at "
+     "OR OLD.locale {ne} NEW.locale"),
     ("roster_roles_added", "INSERT", "staff_roles", None),
     ("roster_roles_changed", "UPDATE", "staff_roles", None),
     ("roster_roles_removed", "DELETE", "staff_roles", None),

@@ -1,21 +1,20 @@
 """Obligations: who owes which form for which period, when it is due and when it closes."""
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, event, exists, select, text, update
+from sqlalchemy import and_, case, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.db import insert_for
 from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
-from bot.models import Leave, Obligation, Report, RosterVersion, Staff, StaffRole
-from bot.services import leave
+from bot.models import Leave, Obligation, Report, Staff, StaffRole
+from bot.services import leave, roster_version
 from bot.states import FILED, ObligationStatus
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
@@ -124,7 +123,7 @@ async def create_ahead(
     `complete`: the tick's memory (AppState.owers_complete) of the periods whose owers all had
     their rows at a roster version; they are not looked for again until the version moves."""
     now = clock.now()
-    version = await _roster_version(session) if complete is not None and only is None else None
+    version = await roster_version.read(session) if complete is not None and only is None else None
     found = {}  # this call's complete periods, remembered once its transaction commits
     created = 0
     for form, plan in _open_plans(forms, cal, tz, now, only):
@@ -135,7 +134,7 @@ async def create_ahead(
                 created += await _create_missing(session, form.key, plan, missing, tz, now)
         found[key] = version
     if version is not None:
-        _on_commit(session, partial(_remember, complete, found))
+        roster_version.remember_on_commit(session, complete, found)
     return created
 
 
@@ -154,37 +153,6 @@ def _open_plans(
             # A form added mid-period whose due day is long past owes nothing for it.
             if plan is not None and plan.closes_at > now:
                 yield form, plan
-
-
-async def _roster_version(session: AsyncSession) -> int | None:
-    """The number database triggers raise on every change that can make someone owe
-    (migration 0020); None when its row is missing: unknown, so every period is looked at."""
-    return await session.scalar(_ROSTER_VERSION)
-
-
-_ROSTER_VERSION = select(RosterVersion.version).where(RosterVersion.id == 1)
-
-
-def _remember(complete: dict, found: dict) -> None:
-    # Replaced, not merged: the periods of earlier days are not kept.
-    complete.clear()
-    complete.update(found)
-
-
-def _on_commit(session: AsyncSession, remember: Callable[[], None]) -> None:
-    """Call `remember` when the session's outermost transaction commits, never after a
-    rollback: what a rolled-back transaction saw (a dry run's rows) was never true."""
-    pending, outermost = [remember], session.sync_session.get_transaction()
-
-    def committed(_sync_session) -> None:
-        if pending and not outermost.is_active:  # its own commit, not a savepoint's release
-            pending.pop()()
-
-    def rolled_back(_sync_session) -> None:
-        pending.clear()
-
-    event.listen(session.sync_session, "after_commit", committed)
-    event.listen(session.sync_session, "after_rollback", rolled_back)
 
 
 async def _owing_without_row(
