@@ -82,6 +82,22 @@ async def test_a_newcomer_added_after_a_quiet_tick_owes_at_the_next(
     assert await owed(sessions, user_ops_manager) == quiet
 
 
+async def test_a_newcomer_approved_after_a_quiet_tick_owes_exactly_what_a_colleague_owes(
+    app, sim, sessions, quiet, director
+):
+    """The approval makes their obligations at once (create_ahead for them alone); the next
+    tick, with the roster changed, finds them complete and adds nothing twice."""
+    newcomer = sim.user(id=2010, first_name="赵", last_name="六", language_code="zh")
+    with time_machine.travel(local(f"{DAY} 10:03"), tick=True):
+        await director.send("/start")
+        await newcomer.send("/start")
+        await newcomer.press(newcomer.inbox[-1], "渠道拓展经理")
+        await director.press(director.inbox[-1], "✅ 批准")
+    assert "欢迎加入团队" in newcomer.inbox[-1].plain
+    await tick_at(app, f"{DAY} 10:05")
+    assert await owed(sessions, newcomer) == quiet
+
+
 async def test_a_person_added_by_another_process_owes_at_the_next_tick(
     app, engine, sessions, quiet
 ):
