@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import delete, event, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 from support import local, make_staff
 
 from bot import clock
@@ -233,3 +233,41 @@ async def test_a_dry_run_does_not_make_the_tick_forget_a_newcomer(
     assert await owed(sessions, user_ops_manager) == set()
     await tick_at(app, f"{DAY} 10:04")
     assert await owed(sessions, user_ops_manager) == quiet
+
+
+async def test_the_roster_version_moves_with_what_can_make_someone_owe_and_nothing_else(
+    engine, sessions, channel_manager
+):
+    """The triggers of migration 0020: every write that can make someone owe raises the number;
+    the writes of every minute (reminders, filing, the sender) do not, or the tick would look
+    for everyone every minute again."""
+    await join(sessions, channel_manager, "channel")
+    wei = await person(sessions, channel_manager)
+    day = local(f"{DAY} 10:00")
+
+    async def moved(*statements) -> bool:
+        async with engine.begin() as conn:
+            before = await conn.scalar(text("SELECT version FROM roster_version"))
+            for statement in statements:
+                await conn.execute(statement)
+            return await conn.scalar(text("SELECT version FROM roster_version")) != before
+
+    this = Staff.id == wei.id
+    assert await moved(update(Staff).where(this).values(active=False))
+    assert await moved(update(Staff).where(this).values(active=True))
+    assert await moved(update(Staff).where(this).values(joined_at=day))
+    assert await moved(update(Staff).where(this).values(locale="en"))
+    assert not await moved(update(Staff).where(this).values(unreachable_since=day))
+    assert not await moved(update(Staff).where(this).values(display_name="王伟", active=True))
+    assert await moved(update(StaffRole).where(StaffRole.staff_id == wei.id).values(role="x"))
+    assert await moved(delete(StaffRole).where(StaffRole.staff_id == wei.id))
+    leave = dict(staff_id=wei.id, start_date=day.date(), end_date=day.date(), created_at=day)
+    assert await moved(insert(Leave).values(leave))
+    assert await moved(update(Leave).values(end_date=day.date() + timedelta(days=1)))
+    assert await moved(delete(Leave))
+    owed_row = dict(staff_id=wei.id, form_key=DAILY, period_key=DAY, due_at=day, closes_at=day,
+                    status="open", reminder_step=0, created_at=day)  # fmt: skip
+    assert not await moved(insert(Obligation).values(owed_row))
+    assert not await moved(update(Obligation).values(status="filed", reminder_step=2))
+    assert await moved(update(Obligation).values(period_key="2026-11-27"))
+    assert await moved(delete(Obligation))
