@@ -155,7 +155,7 @@ class RosterVersion(Base):
     """One row whose number database triggers raise on every change that can make someone owe a
     report or need a menu button (a person added, reactivated or speaking another language, a
     role, a leave, an obligation row removed): the tick looks for people without theirs only
-    when it moved (bot/services/roster_version.py; decision 67, fourth round)."""
+    when it moved (bot/services/roster_version.py; decision 67, fifth round)."""
 
     __tablename__ = "roster_version"
 

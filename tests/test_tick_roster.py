@@ -1,5 +1,5 @@
 """The minute tick looks for people without their obligations only when the roster changed
-(decision 67, fourth round): every change that can make someone owe is seen at the next tick,
+(decision 67, fifth round): every change that can make someone owe is seen at the next tick,
 whoever made it, and a quiet minute reads nobody."""
 
 from datetime import timedelta

@@ -1,6 +1,6 @@
 """roster version: one number database triggers raise on every change that can make someone owe
 a report or need their dashboard menu button, so the minute tick looks for people without their
-obligations or button only when it moved (decision 67, fourth round)
+obligations or button only when it moved (decision 67, fifth round)
 
 Triggers and not the code that writes: replicas, the CLI and any future writer change the
 roster, and a trigger cannot be forgotten by one of them. The changes: a person added, or their
