@@ -151,6 +151,18 @@ class Team(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
 
+class RosterVersion(Base):
+    """One row whose number database triggers raise on every change that can make someone owe a
+    report or need a menu button (a person added, reactivated or speaking another language, a
+    role, a leave, an obligation row removed): the tick looks for people without theirs only
+    when it moved (bot/services/roster_version.py; decision 67, fifth round)."""
+
+    __tablename__ = "roster_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(default=0)
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, so a redelivered update has no second effect."""
 

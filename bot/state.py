@@ -21,6 +21,11 @@ class AppState:
     calendar: WorkCalendar | None = None
     bot_username: str = ""
     last_tick: object = None
+    # What the tick found complete, by the roster version it was seen at: the periods whose owers
+    # all had obligation rows (obligations.create_ahead), the dashboard URLs everyone had a menu
+    # button for (dashboard_menu.enqueue_missing). Skipped until the roster changes.
+    owers_complete: dict = field(default_factory=dict)
+    menus_complete: dict = field(default_factory=dict)
     extras: dict = field(default_factory=dict)
 
 

@@ -76,7 +76,9 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     tz = state.settings.team.tz
     today = local_date(at, tz)
     enqueued = await calendar_notice.notify_if_fallback(session, state.calendar, today)
-    await obligations.create_ahead(session, state.settings.reports.forms, state.calendar, tz)
+    await obligations.create_ahead(
+        session, state.settings.reports.forms, state.calendar, tz, complete=state.owers_complete
+    )
     await obligations.excuse_on_leave(session, tz)
     missed = await obligations.close_expired(session)
     cfg, forms = state.settings.reminders, state.settings.reports
@@ -99,7 +101,9 @@ async def _duties(session: AsyncSession, state: AppState, at: datetime) -> int:
     # activity plan's results too (decision 65).
     enqueued += await approval_followups.run(session, state.calendar, tz, cfg, forms)
     # Everyone's menu button opens the dashboard (nothing to do without web.public_url).
-    enqueued += await dashboard_menu.enqueue_missing(session, state.settings.web.public_url)
+    enqueued += await dashboard_menu.enqueue_missing(
+        session, state.settings.web.public_url, complete=state.menus_complete
+    )
     await team.forget_updates_before(session, at - UPDATE_MEMORY)
     return enqueued
 

@@ -3,6 +3,7 @@ digests — a Mini App button in private chats, a t.me link in the group, as Tel
 
 import pytest
 import time_machine
+from sqlalchemy import event
 from support import TEAM_GROUP, local, make_staff
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MenuButtonWebApp, WebAppInfo
 from telegram.error import BadRequest
@@ -51,6 +52,28 @@ async def test_everyone_gets_the_menu_button_once_in_their_language(
         lina.active = False
     await tick(app.bot_data, app.bot)
     assert sim.menu_buttons[user_ops_manager.id] == {"type": "default"}
+
+
+async def test_a_newcomer_gets_the_button_at_the_next_tick_and_a_quiet_tick_reads_nobody(
+    app, sim, engine, sessions, director, user_ops_manager
+):
+    await director.send("/start")
+    await tick(app.bot_data, app.bot)
+    await tick(app.bot_data, app.bot)  # nothing new
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await tick(app.bot_data, app.bot)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert not [s for s in seen if "FROM staff" in s and "NOT (EXISTS" in s]  # no anti-join
+    await make_staff(sessions, user_ops_manager, "user_ops")  # as `opsbot staff add` does
+    await tick(app.bot_data, app.bot)
+    assert sim.menu_buttons[user_ops_manager.id]["text"] == "📊 Dashboard"
 
 
 async def test_no_public_url_no_buttons(app, sim, director, settings):

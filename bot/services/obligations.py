@@ -1,6 +1,7 @@
 """Obligations: who owes which form for which period, when it is due and when it closes."""
 
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from bot.calendar import Period, WorkCalendar, at_local, local_date
 from bot.db import insert_for
 from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
 from bot.models import Leave, Obligation, Report, Staff, StaffRole
-from bot.services import leave
+from bot.services import leave, roster_version
 from bot.states import FILED, ObligationStatus
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
@@ -114,12 +115,34 @@ async def create_ahead(
     cal: WorkCalendar,
     tz: ZoneInfo,
     only: Staff | None = None,
+    *,
+    complete: dict | None = None,
 ) -> int:
     """Create this period's and the next period's obligations; returns how many were new.
-    `only`: just this person's (who joined a moment ago), the forms of their roles only."""
+    `only`: just this person's (who joined a moment ago), the forms of their roles only.
+    `complete`: the tick's memory (AppState.owers_complete) of the periods whose owers all had
+    their rows at a roster version; they are not looked for again until the version moves."""
     now = clock.now()
-    today = local_date(now, tz)
+    version = await roster_version.read(session) if complete is not None and only is None else None
+    found = {}  # this call's complete periods, remembered once its transaction commits
     created = 0
+    for form, plan in _open_plans(forms, cal, tz, now, only):
+        key = (form.key, tuple(form.roles), plan.period.key, plan.due_at)
+        if version is None or complete.get(key) != version:
+            missing = await _owing_without_row(session, form, plan, only)
+            if missing:
+                created += await _create_missing(session, form.key, plan, missing, tz, now)
+        found[key] = version
+    if version is not None:
+        roster_version.remember_on_commit(session, complete, found)
+    return created
+
+
+def _open_plans(
+    forms: tuple[FormSpec, ...], cal: WorkCalendar, tz: ZoneInfo, now: datetime, only
+) -> Iterator[tuple[FormSpec, Schedule]]:
+    """Each owed form's periods ahead that are still open (of `only`'s roles, if given)."""
+    today = local_date(now, tz)
     for form in forms:
         if form.cadence not in PERIOD_KIND:
             continue  # adhoc forms (activity plans) are filed when wanted, never owed
@@ -129,10 +152,7 @@ async def create_ahead(
             plan = schedule(form, period, cal, tz)
             # A form added mid-period whose due day is long past owes nothing for it.
             if plan is not None and plan.closes_at > now:
-                missing = await _owing_without_row(session, form, plan, only)
-                if missing:
-                    created += await _create_missing(session, form.key, plan, missing, tz, now)
-    return created
+                yield form, plan
 
 
 async def _owing_without_row(
