@@ -114,22 +114,21 @@ async def create_ahead(
     forms: tuple[FormSpec, ...],
     cal: WorkCalendar,
     tz: ZoneInfo,
-    only: Staff | None = None,
     *,
     complete: dict | None = None,
 ) -> int:
     """Create this period's and the next period's obligations; returns how many were new.
-    `only`: just this person's (who joined a moment ago), the forms of their roles only.
-    `complete`: the tick's memory (AppState.owers_complete) of the periods whose owers all had
-    their rows at a roster version; they are not looked for again until the version moves."""
+    (One person who joined a moment ago: `create_for_newcomer`.) `complete`: the tick's memory
+    (AppState.owers_complete) of the periods whose owers all had their rows at a roster version;
+    they are not looked for again until the version moves."""
     now = clock.now()
-    version = await roster_version.read(session) if complete is not None and only is None else None
+    version = await roster_version.read(session) if complete is not None else None
     found = {}  # this call's complete periods, remembered once its transaction commits
     created = 0
-    for form, plan in _open_plans(forms, cal, tz, now, only):
+    for form, plan in _open_plans(forms, cal, tz, now):
         key = (form.key, tuple(form.roles), plan.period.key, plan.due_at)
         if version is None or complete.get(key) != version:
-            missing = await _owing_without_row(session, form, plan, only)
+            missing = await _owing_without_row(session, form, plan)
             if missing:
                 created += await _create_missing(session, form.key, plan, missing, tz, now)
         found[key] = version
@@ -139,14 +138,18 @@ async def create_ahead(
 
 
 def _open_plans(
-    forms: tuple[FormSpec, ...], cal: WorkCalendar, tz: ZoneInfo, now: datetime, only
+    forms: tuple[FormSpec, ...],
+    cal: WorkCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+    roles: set[str] | None = None,
 ) -> Iterator[tuple[FormSpec, Schedule]]:
-    """Each owed form's periods ahead that are still open (of `only`'s roles, if given)."""
+    """Each owed form's periods ahead that are still open (of forms owed by `roles`, if given)."""
     today = local_date(now, tz)
     for form in forms:
         if form.cadence not in PERIOD_KIND:
             continue  # adhoc forms (activity plans) are filed when wanted, never owed
-        if only is not None and not only.role_names & set(form.roles):
+        if roles is not None and not roles & set(form.roles):
             continue
         for period in periods_ahead(form, today):
             plan = schedule(form, period, cal, tz)
@@ -155,9 +158,7 @@ def _open_plans(
                 yield form, plan
 
 
-async def _owing_without_row(
-    session: AsyncSession, form: FormSpec, plan: Schedule, only: Staff | None = None
-) -> list:
+async def _owing_without_row(session: AsyncSession, form: FormSpec, plan: Schedule) -> list:
     """Active owers of `form` who joined before the due time and have no row for the period
     (id and joined_at): asked of the database, so a minute with nothing to create loads no
     person and no obligation (loading them all cost 1.5 s a tick at 10,000 staff)."""
@@ -176,8 +177,6 @@ async def _owing_without_row(
         )
         .order_by(Staff.id)
     )
-    if only is not None:
-        query = query.where(Staff.id == only.id)
     return list(await session.execute(query))
 
 
@@ -452,12 +451,8 @@ async def create_for_newcomer(
     now = clock.now()
     plans = [
         (form, plan)
-        for form in forms
-        if form.cadence in PERIOD_KIND and person.role_names & set(form.roles)
-        for period in periods_ahead(form, local_date(now, tz))
-        if (plan := schedule(form, period, cal, tz)) is not None
-        and plan.closes_at > now
-        and plan.due_at > person.joined_at
+        for form, plan in _open_plans(forms, cal, tz, now, person.role_names)
+        if plan.due_at > person.joined_at
     ]
     if not plans or not person.active:
         return 0
