@@ -320,21 +320,40 @@ async def excuse_on_leave(session: AsyncSession, tz: ZoneInfo) -> int:
     """Open obligations whose due day falls on a leave recorded after they were created are
     excused (a month's report is created weeks before its due day); returns how many."""
     now = clock.now()
-    rows = await session.execute(
-        select(Obligation.id, Obligation.due_at, Leave.start_date, Leave.end_date)
-        .join(Leave, Leave.staff_id == Obligation.staff_id)
-        .where(
-            Obligation.status == ObligationStatus.OPEN,
-            Obligation.closes_at > now,
-            Leave.end_date >= local_date(now, tz) - LEAVE_LOOKBACK,
+    # The few recent leaves first, then only their people's obligations (by the index that
+    # starts with staff_id): joined in one statement, SQLite walked every open obligation each
+    # minute to probe the leaves (18 ms at 10,000 staff with no leave at all).
+    leaves = list(
+        await session.execute(
+            select(Leave.staff_id, Leave.start_date, Leave.end_date).where(
+                Leave.end_date >= local_date(now, tz) - LEAVE_LOOKBACK
+            )
         )
     )
-    ids = sorted({oid for oid, due, start, end in rows if start <= local_date(due, tz) <= end})
+    if not leaves:
+        return 0
+    away: dict[int, list[tuple[date, date]]] = {}
+    for staff_id, start, end in leaves:
+        away.setdefault(staff_id, []).append((start, end))
+    people, ids = sorted(away), []
+    for start in range(0, len(people), INSERT_CHUNK):  # bound parameters per statement
+        rows = await session.execute(
+            select(Obligation.id, Obligation.staff_id, Obligation.due_at).where(
+                Obligation.staff_id.in_(people[start : start + INSERT_CHUNK]),
+                Obligation.status == ObligationStatus.OPEN,
+                Obligation.closes_at > now,
+            )
+        )
+        ids += [
+            oid
+            for oid, staff_id, due in rows
+            if any(first <= local_date(due, tz) <= last for first, last in away[staff_id])
+        ]
     if not ids:
         return 0
     excused = await session.execute(
         update(Obligation)
-        .where(Obligation.id.in_(ids), Obligation.status == ObligationStatus.OPEN)
+        .where(Obligation.id.in_(sorted(ids)), Obligation.status == ObligationStatus.OPEN)
         .values(status=ObligationStatus.EXCUSED)
         .execution_options(synchronize_session=False)
     )
