@@ -144,16 +144,10 @@ def rss_mb() -> float:
 
 
 def peak_mb() -> float:
-    """This process's peak resident memory, in MB: VmHWM, not ru_maxrss — Linux carries the
-    parent's peak across fork and exec into ru_maxrss (a bot spawned by a 130 MB driver read
-    130 MB however little it used itself)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    except (OSError, StopIteration):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory, in MB: VmHWM (bench/support.py's peak_rss_mb, without its imports,
+    which would make the echo bot's start-up opsbot's)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
 
 
 # ---------------------------------------------------------------------------------------------

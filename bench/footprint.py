@@ -35,6 +35,7 @@ FIRST_STAFF_ID = 2_000_000
 async def child(args: argparse.Namespace) -> None:
     """Start the bot against the database; report each phase as a JSON line on stdout."""
     started = time.perf_counter()
+    from support import peak_rss_mb as peak_mb
     from support import rss_mb, settings_for
 
     from bot import clock
@@ -92,19 +93,6 @@ async def child(args: argparse.Namespace) -> None:
 
 def say(**fields: object) -> None:
     print(json.dumps(fields), flush=True)
-
-
-def peak_mb() -> float:
-    """This process's peak resident memory, in MB: VmHWM, not ru_maxrss — Linux carries the
-    parent's peak across fork and exec into ru_maxrss (a bot spawned by a 130 MB driver read
-    130 MB however little it used itself)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
-    except (OSError, StopIteration):
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ---------------------------------------------------------------------------------------------

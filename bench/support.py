@@ -93,8 +93,14 @@ def settings_for(base_url: str, base_file_url: str, db_url: str) -> Settings:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB: VmHWM, not ru_maxrss — Linux carries
+    the parent's peak across fork and exec into ru_maxrss (a bot spawned by a 130 MB driver read
+    130 MB however little it used itself)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mb() -> float:
