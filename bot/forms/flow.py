@@ -157,9 +157,6 @@ async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
     return await _start(session, ctx, opening, notes=("not_due",))
 
 
-STAFF = Draft.staff_id.key  # a person's draft is unique
-
-
 async def _start(
     session: AsyncSession, ctx: FlowContext, opening: Opening, notes: tuple[str, ...] = ()
 ) -> Step:

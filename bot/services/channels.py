@@ -382,13 +382,6 @@ def _mine(staff_id: int) -> Select:
     return select(Channel).where(Channel.owner_id == staff_id)
 
 
-async def mine(
-    session: AsyncSession, staff_id: int, *, limit: int = 8, offset: int = 0
-) -> list[Channel]:
-    """The channels a person owns, most recently updated first."""
-    return list(await session.scalars(_latest_first(_mine(staff_id), limit, offset)))
-
-
 async def page_mine(session: AsyncSession, staff_id: int, number: int, size: int) -> Page:
     """Page `number` of the channels a person owns, most recently updated first."""
     return await _page(session, _mine(staff_id), number, size)
@@ -454,7 +447,7 @@ async def _page(session: AsyncSession, query: Select, number: int, size: int) ->
     if rows or number == 0:
         return Page([row[0] for row in rows], rows[0].total if rows else 0, number)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    last = max(1, -(-total // size)) - 1
+    last = Page([], total, 0).pages(size) - 1
     if total == 0 or number == last:
         return Page([], total, min(number, last))
     return await _page(session, query, last, size)
