@@ -189,27 +189,37 @@ async def _create_missing(
     # A person owes the first period whose due time is after they joined, and nothing for a
     # period whose due day they are on leave.
     rows = [
-        dict(staff_id=p.id, form_key=form_key, period_key=plan.period.key, due_at=plan.due_at,
-             closes_at=plan.closes_at, status=ObligationStatus.OPEN, reminder_step=0,
-             created_at=now)
+        _row(p.id, form_key, plan, now)
         for p in missing
         if plan.due_at > p.joined_at and p.id not in away
-    ]  # fmt: skip
+    ]
     if not rows:
         return 0
     await lock_period(session, form_key, plan.period.key, exclusive=True)
     created = 0
     for start in range(0, len(rows), INSERT_CHUNK):
-        stmt = (
-            insert_for(session)(Obligation)
-            .values(rows[start : start + INSERT_CHUNK])
-            .on_conflict_do_nothing(index_elements=["staff_id", "form_key", "period_key"])
-        )
-        created += (await session.execute(stmt)).rowcount
+        created += await _insert_new(session, rows[start : start + INSERT_CHUNK])
     # Someone may have filed this period before it was owed (the first minute after joining,
     # a tick that had not run yet): such a new obligation is settled by that report at once.
     await settle_filed(session, form_key, plan.period.key, [row["staff_id"] for row in rows])
     return created
+
+
+def _row(staff_id: int, form_key: str, plan: Schedule, now: datetime) -> dict:
+    """An open obligation row of one person for `plan`'s period."""
+    return dict(staff_id=staff_id, form_key=form_key, period_key=plan.period.key,
+                due_at=plan.due_at, closes_at=plan.closes_at, status=ObligationStatus.OPEN,
+                reminder_step=0, created_at=now)  # fmt: skip
+
+
+async def _insert_new(session: AsyncSession, rows: list[dict]) -> int:
+    """Insert the rows no other process inserted meanwhile; how many were new."""
+    stmt = (
+        insert_for(session)(Obligation)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["staff_id", "form_key", "period_key"])
+    )
+    return (await session.execute(stmt)).rowcount
 
 
 async def lock_period(
@@ -484,18 +494,13 @@ async def create_for_newcomer(
     )
     away = await leave.days_away(session, person.id, local_date(now, tz))
     rows = [
-        dict(staff_id=person.id, form_key=form.key, period_key=plan.period.key,
-             due_at=plan.due_at, closes_at=plan.closes_at, status=ObligationStatus.OPEN,
-             reminder_step=0, created_at=now)
+        _row(person.id, form.key, plan, now)
         for form, plan in plans
         if (form.key, plan.period.key) not in have and not away(local_date(plan.due_at, tz))
-    ]  # fmt: skip
+    ]
     if not rows:
         return 0
-    made = insert_for(session)(Obligation).on_conflict_do_nothing(
-        index_elements=["staff_id", "form_key", "period_key"]
-    )
-    created = (await session.execute(made.values(rows))).rowcount
+    created = await _insert_new(session, rows)
     # Someone who comes back may have filed a period before leaving (the rows are settled by it).
     await settle_filed(session, None, None, [person.id])
     return created
