@@ -199,9 +199,13 @@ async def enqueue_edit_of(
     method = "editMessageText"
     if ref.method in MEDIA_KINDS.values():
         method, text = "editMessageCaption", text[:CAPTION_MAX]
+    # The message to edit, when already sent: the sender need not read it again. A card
+    # queued but not sent yet is looked up when the edit goes out.
+    target = {"target": ref.message_id} if ref.message_id is not None else None
     return await enqueue(
-        session, key, ref.chat_id, text, buttons, method=method, ref_key=ref.dedup_key
-    )
+        session, key, ref.chat_id, text, buttons, method=method, ref_key=ref.dedup_key,
+        extra=target,
+    )  # fmt: skip
 
 
 def _plain(buttons: Buttons | None) -> list[list[list[str]]]:

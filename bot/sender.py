@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot import clock, metrics
 from bot.db import insert_for
@@ -158,6 +159,51 @@ async def deliver(
     return sent
 
 
+async def deliver_own(sessions: Sessions, transport: Transport, keys: list[str]) -> list[str]:
+    """Send the rows an update queued (`keys`), now that it has committed; returns the keys it
+    left to the sender (not due, or behind an older unsent row of their chat).
+
+    Like the update's replies they are this process's to send, so there is no sender lease to
+    take and no backlog to read: one statement claims them all (decision 67, seventh round).
+    """
+    claimed = await _claim_own(sessions, keys)
+    for row, since in claimed:
+        await _send_one(sessions, transport, row, since)
+    taken = {row.dedup_key for row, _ in claimed}
+    return [key for key in keys if key not in taken]
+
+
+async def _claim_own(sessions: Sessions, keys: list[str]) -> list[tuple[Outbox, datetime | None]]:
+    """Claim the due rows of `keys`, oldest first, but none behind an older row of its chat
+    that is due or being sent: a chat's messages go in the order they were queued. (A row
+    waiting for a retry does not hold up the rest, as in `deliver`.)"""
+    now = clock.now()
+    older = aliased(Outbox)
+    behind = exists().where(
+        older.chat_id == Outbox.chat_id,
+        older.id < Outbox.id,
+        older.dedup_key.not_in(keys),
+        or_(
+            and_(older.status == OutboxStatus.PENDING, older.next_attempt_at <= now),
+            older.status == OutboxStatus.SENDING,
+        ),
+    )
+    since = reachability.unreachable_since(Outbox.chat_id).correlate(Outbox)
+    async with sessions() as s, s.begin():
+        claimed = await s.execute(
+            update(Outbox)
+            .where(Outbox.dedup_key.in_(keys), _due(now), ~behind)
+            .values(
+                status=OutboxStatus.SENDING,
+                lease_until=now + CLAIM_LEASE,
+                attempts=Outbox.attempts + 1,
+            )
+            .returning(Outbox, since)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(((row, at) for row, at in claimed), key=lambda found: found[0].id)
+
+
 def _ready_in(transport: Transport, chat_id: int) -> float:
     ready_in = getattr(transport, "ready_in", None)
     return ready_in(chat_id) if ready_in is not None else 0.0
@@ -296,6 +342,8 @@ async def _before_sending(
             return "recipient unreachable", None
         if row.ref_key is None:
             return None, None
+        if row.payload.get("target") is not None:  # known when the edit was queued
+            return None, row.payload["target"]
         # Read here rather than in the claim's RETURNING, where SQLite scans the outbox for it.
         target = select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key)
         return None, await s.scalar(target)

@@ -15,7 +15,7 @@ from bot import outbox
 from bot.outbox import CAPTION_MAX, Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
-from bot.sender import deliver
+from bot.sender import deliver, deliver_own
 from bot.state import BotContext
 from bot.telegram_io import TelegramTransport, keyboard
 
@@ -66,7 +66,7 @@ async def after_commit(context: BotContext) -> AsyncIterator[None]:
         raise NotSent(str(exc)) from exc
     finally:  # what the handler queued is committed and goes out even if a reply did not
         if queued:  # nothing queued: no outbox read (the sender job sends any backlog)
-            await flush_outbox(context)
+            await flush_outbox(context, queued)
 
 
 async def _call(call: Callable[[], Awaitable[object]]) -> None:
@@ -166,8 +166,11 @@ async def acknowledge(update: Update) -> None:
     await _call(update.callback_query.answer)
 
 
-async def flush_outbox(context: BotContext) -> None:
-    """Send what the handler queued, now that its transaction has committed."""
-    await deliver(
-        context.db, TelegramTransport(context.bot), limit=FLUSH_ROWS, rounds=1, queued=True
-    )
+async def flush_outbox(context: BotContext, keys: list[str] | None = None) -> None:
+    """Send what the handler queued (`keys`; None: it did not count them), now that its
+    transaction has committed; rows it could not take itself (behind a chat's older rows, or
+    too many) go with the backlog."""
+    transport = TelegramTransport(context.bot)
+    left = await deliver_own(context.db, transport, keys[:FLUSH_ROWS]) if keys else None
+    if left is None or left or len(keys) > FLUSH_ROWS:
+        await deliver(context.db, transport, limit=FLUSH_ROWS, rounds=1, queued=True)
