@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.db import insert_for
+from bot.db import insert_for, insert_for_dialect
 from bot.models import Outbox
 from bot.states import OutboxStatus
 
@@ -72,13 +73,22 @@ async def enqueue(
         created_at=now,
         next_attempt_at=now,
     )
-    insert = insert_for(session)
-    stmt = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
-    result = await session.execute(stmt)
+    # Core, on the session's connection: with parameters, session.execute would take the
+    # INSERT for an ORM bulk insert, whose result has no rowcount.
+    conn = await session.connection()
+    result = await conn.execute(_insert_once(conn.dialect.name == "postgresql"), values)
     watched = _queued.get()
     if watched is not None and result.rowcount == 1:
         watched.append(key)
     return result.rowcount == 1
+
+
+@cache
+def _insert_once(postgresql: bool):
+    # Built once per dialect, run with each row's values: building and keying the statement
+    # afresh cost every queued message ~0.3 ms of CPU (decision 67, seventh round).
+    insert = insert_for_dialect(postgresql)
+    return insert(Outbox.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
 @dataclass(frozen=True)

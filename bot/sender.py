@@ -13,9 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -178,6 +179,16 @@ async def _claim_own(sessions: Sessions, keys: list[str]) -> list[tuple[Outbox, 
     that is due or being sent: a chat's messages go in the order they were queued. (A row
     waiting for a retry does not hold up the rest, as in `deliver`.)"""
     now = clock.now()
+    params = {"keys": keys, "now": now, "until": now + CLAIM_LEASE}
+    async with sessions() as s, s.begin():
+        claimed = await s.execute(_claim_own_statement(), params)
+        return sorted(((row, at) for row, at in claimed), key=lambda found: found[0].id)
+
+
+@cache
+def _claim_own_statement():
+    # Built once, on first use (every update that queues a message runs it).
+    keys, now = bindparam("keys", expanding=True), bindparam("now")
     older = aliased(Outbox)
     behind = exists().where(
         older.chat_id == Outbox.chat_id,
@@ -189,19 +200,17 @@ async def _claim_own(sessions: Sessions, keys: list[str]) -> list[tuple[Outbox, 
         ),
     )
     since = reachability.unreachable_since(Outbox.chat_id).correlate(Outbox)
-    async with sessions() as s, s.begin():
-        claimed = await s.execute(
-            update(Outbox)
-            .where(Outbox.dedup_key.in_(keys), _due(now), ~behind)
-            .values(
-                status=OutboxStatus.SENDING,
-                lease_until=now + CLAIM_LEASE,
-                attempts=Outbox.attempts + 1,
-            )
-            .returning(Outbox, since)
-            .execution_options(synchronize_session=False)
+    return (
+        update(Outbox)
+        .where(Outbox.dedup_key.in_(keys), _due(now), ~behind)
+        .values(
+            status=OutboxStatus.SENDING,
+            lease_until=bindparam("until"),
+            attempts=Outbox.attempts + 1,
         )
-        return sorted(((row, at) for row, at in claimed), key=lambda found: found[0].id)
+        .returning(Outbox, since)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _ready_in(transport: Transport, chat_id: int) -> float:
@@ -354,14 +363,8 @@ async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
         metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     now = clock.now()
     if result.error is None:
-        await _finish(
-            sessions,
-            row,
-            status=OutboxStatus.SENT,
-            message_id=result.message_id,
-            sent_at=now,
-            last_error=None,
-        )
+        async with sessions() as s, s.begin():
+            await s.execute(_MARK_SENT, {"row_id": row.id, "sent_id": result.message_id, "at": now})
     elif result.migrate_to is not None:
         async with sessions() as s, s.begin():
             await team.follow_migration(s, row.chat_id, result.migrate_to)
@@ -405,12 +408,26 @@ async def _move_chat(session: AsyncSession, old: int, new: int) -> None:
     )
 
 
+# Built once: most rows end here, and building and keying the UPDATE afresh cost ~0.2 ms.
+_MARK_SENT = (
+    update(Outbox)
+    .where(Outbox.id == bindparam("row_id"))
+    .values(status=OutboxStatus.SENT, lease_until=None, last_error=None,
+            message_id=bindparam("sent_id"), sent_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
+)  # fmt: skip
+
+
 async def _finish(sessions: Sessions, row: Outbox, **values: Any) -> None:
     async with sessions() as s, s.begin():
         await _set(s, row, **values)
 
 
 async def _set(session: AsyncSession, row: Outbox, **values: Any) -> None:
+    # The session holds no outbox objects to keep in step (the row was read in another).
     await session.execute(
-        update(Outbox).where(Outbox.id == row.id).values(lease_until=None, **values)
+        update(Outbox)
+        .where(Outbox.id == row.id)
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
     )

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -899,12 +899,7 @@ async def _close_cards(
     say who decided it; the buttons go."""
     shown = presenter(request)
     prefix = shown.card_key(request.id, version, "")
-    sent = await session.scalars(
-        select(Outbox).where(
-            Outbox.dedup_key.like(f"{prefix}%"),
-            Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument")),
-        )
-    )
+    sent = await session.scalars(_CARDS_SENT, {"pattern": f"{prefix}%"})
     # The card itself (its key ends with the reader's id), not the files sent after it.
     cards = [row for row in sent if row.dedup_key.removeprefix(prefix).isdigit()]
     readers = [int(row.dedup_key.rsplit(":", 1)[1]) for row in cards]
@@ -918,6 +913,13 @@ async def _close_cards(
             )
         key = row.dedup_key
         await enqueue_edit_of(session, shown.closed_key(key, request), row, texts[locale])
+
+
+# Built once: every decision reads the cards it closes (SQLAlchemy memoizes its cache key).
+_CARDS_SENT = select(Outbox).where(
+    Outbox.dedup_key.like(bindparam("pattern")),
+    Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument")),
+)
 
 
 async def _may_press(

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -84,10 +84,13 @@ async def on_leave(session: AsyncSession, staff_id: int, day: date) -> Leave | N
 
 async def away_ids(session: AsyncSession, day: date) -> set[int]:
     """Everyone on leave on `day`."""
-    rows = await session.scalars(
-        select(Leave.staff_id).where(Leave.start_date <= day, Leave.end_date >= day)
-    )
-    return set(rows)
+    return set(await session.scalars(_AWAY_ON, {"day": day}))
+
+
+# Built once: every decision asks who is away (SQLAlchemy memoizes its cache key).
+_AWAY_ON = select(Leave.staff_id).where(
+    Leave.start_date <= bindparam("day"), Leave.end_date >= bindparam("day")
+)
 
 
 async def days_away(session: AsyncSession, staff_id: int, since: date) -> Callable[[date], bool]:

@@ -138,16 +138,21 @@ async def directors(session: AsyncSession) -> list[Staff]:
 
 async def holding(session: AsyncSession, roles: Iterable[str]) -> list[Staff]:
     """Active people holding any of `roles`, each once, with their roles (one statement)."""
-    query = (
-        select(Staff)
-        .where(
-            Staff.active.is_(True),
-            Staff.id.in_(select(StaffRole.staff_id).where(StaffRole.role.in_(list(roles)))),
-        )
-        .order_by(Staff.id)
-        .options(joinedload(Staff.roles))
+    found = await session.execute(_HOLDING, {"roles": list(roles)})
+    return list(found.unique().scalars())
+
+
+_HOLDING = (  # built once: a decision reads the step's people (see _BY_TELEGRAM_ID)
+    select(Staff)
+    .where(
+        Staff.active.is_(True),
+        Staff.id.in_(
+            select(StaffRole.staff_id).where(StaffRole.role.in_(bindparam("roles", expanding=True)))
+        ),
     )
-    return list((await session.execute(query)).unique().scalars())
+    .order_by(Staff.id)
+    .options(joinedload(Staff.roles))
+)
 
 
 async def add(
