@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.db import insert_for
+from bot.db import insert_for_dialect
 from bot.forms import sentence
 from bot.forms.fields import (
     FieldContext,
@@ -177,15 +178,31 @@ async def _start(
         updated_at=now,
     )
     # One statement: a draft is unique per person, and two /daily at once make one of them.
-    made = (
-        insert_for(session)(Draft).values(new).on_conflict_do_nothing(index_elements=["staff_id"])
-    )
-    draft = await session.scalar(made.returning(Draft))
+    made = _new_draft(session.bind.dialect.name == "postgresql")
+    draft = await session.scalar(made, {f"new_{column}": new[column] for column in _DRAFT_COLUMNS})
     if draft is None:  # the other one made the draft; continue it
         existing = await draft_of(session, ctx.staff.id)
         return await show(session, existing, ctx, notes=("resumed",))
     notes = (*notes, "editing") if start.report_id else notes
     return await show(session, draft, ctx, notes=notes)
+
+
+_DRAFT_COLUMNS = ("staff_id", "form_key", "period_key", "obligation_id", "report_id", "answers",
+                  "mode", "cursor", "scratch", "version", "created_at", "updated_at")  # fmt: skip
+
+
+@cache
+def _new_draft(postgresql: bool):
+    # Built once per dialect and run with the draft's values (see staff._BY_TELEGRAM_ID); the
+    # parameters are not named after the columns, which an INSERT keeps for its VALUES.
+    values = {column: bindparam(f"new_{column}") for column in _DRAFT_COLUMNS}
+    insert = insert_for_dialect(postgresql)
+    return (
+        insert(Draft)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["staff_id"])
+        .returning(Draft)
+    )
 
 
 async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:

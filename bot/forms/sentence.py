@@ -26,6 +26,8 @@ from bot.states import ObligationStatus
 COUNTED = ("int", "decimal")
 SNIPPET_MAX = 40  # characters of the sentence quoted beside a value on the card
 LIBRARY_MAX = 20_000  # channels the reader compares names with (a team's library is smaller)
+# Built once (SQLAlchemy memoizes a statement's cache key; a report in words runs it).
+_LIBRARY = select(Channel.id, Channel.name).limit(LIBRARY_MAX)
 
 
 @dataclass
@@ -45,7 +47,7 @@ class Understood:
 
 async def understand(session: AsyncSession, ctx: "flow.FlowContext", text: str) -> Understood:
     """Read `text` for `ctx.form` with the person's own words and the channel library."""
-    rows = await session.execute(select(Channel.id, Channel.name).limit(LIBRARY_MAX))
+    rows = await session.execute(_LIBRARY)
     library = [Known(channel_id, name) for channel_id, name in rows]
     personal = await synonyms.for_form(session, ctx.staff.id, ctx.form.key)
     reading = read(ctx.form, text, today=ctx.today, known=library, personal=personal,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, select, text, update
+from sqlalchemy import and_, bindparam, case, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -302,28 +302,34 @@ async def settle(
     """A report of the period was filed at `at`: its obligation, if still open, becomes filed or
     late. Returns the period's obligation (whatever its status), None when nothing is owed."""
     await lock_period(session, form_key, period_key, exclusive=False)
-    mine = (
-        Obligation.staff_id == staff_id,
-        Obligation.form_key == form_key,
-        Obligation.period_key == period_key,
-    )
-    settled = await session.scalar(
-        update(Obligation)
-        .where(*mine, Obligation.status == ObligationStatus.OPEN)
-        .values(
-            status=case(
-                (Obligation.due_at < at, ObligationStatus.LATE), else_=ObligationStatus.FILED
-            ),
-            filed_at=at,
-        )
-        .returning(Obligation)  # the open one, settled: no second statement to read it
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    params = {"who": staff_id, "form": form_key, "period": period_key, "at": at}
+    settled = await session.scalar(_SETTLE, params)
     if settled is not None:
         return settled
-    return await session.scalar(
-        select(Obligation).where(*mine).execution_options(populate_existing=True)
+    return await session.scalar(_THE_PERIODS, params)
+
+
+# Built once, each run with new parameters: every report filed runs them (SQLAlchemy memoizes
+# a statement's cache key; see staff._BY_TELEGRAM_ID).
+_MINE = (  # not named after the columns: an UPDATE keeps those names for its SET clause
+    Obligation.staff_id == bindparam("who"),
+    Obligation.form_key == bindparam("form"),
+    Obligation.period_key == bindparam("period"),
+)
+_SETTLE = (
+    update(Obligation)
+    .where(*_MINE, Obligation.status == ObligationStatus.OPEN)
+    .values(
+        status=case(
+            (Obligation.due_at < bindparam("at"), ObligationStatus.LATE),
+            else_=ObligationStatus.FILED,
+        ),
+        filed_at=bindparam("at"),
     )
+    .returning(Obligation)  # the open one, settled: no second statement to read it
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+_THE_PERIODS = select(Obligation).where(*_MINE).execution_options(populate_existing=True)
 
 
 async def excuse_on_leave(session: AsyncSession, tz: ZoneInfo) -> int:

@@ -1,7 +1,7 @@
 """A person's own words for a form's field (`拉新` for registrations), learnt when they correct
 what the sentence reader understood, read back into it, shown to them and removable."""
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,12 +24,19 @@ async def mine(session: AsyncSession, staff_id: int) -> list[PersonalSynonym]:
 
 async def for_form(session: AsyncSession, staff_id: int, form_key: str) -> dict[str, str]:
     """phrase -> field: what the reader takes as this person's words for `form_key`."""
-    rows = await session.execute(
-        select(PersonalSynonym.phrase, PersonalSynonym.field)
-        .where(PersonalSynonym.staff_id == staff_id, PersonalSynonym.form_key == form_key)
-        .limit(PER_PERSON_MAX)
-    )
+    rows = await session.execute(_FOR_FORM, {"staff_id": staff_id, "form_key": form_key})
     return {phrase: field for phrase, field in rows}
+
+
+# Built once: every report in words reads the person's words (see staff._BY_TELEGRAM_ID).
+_FOR_FORM = (
+    select(PersonalSynonym.phrase, PersonalSynonym.field)
+    .where(
+        PersonalSynonym.staff_id == bindparam("staff_id"),
+        PersonalSynonym.form_key == bindparam("form_key"),
+    )
+    .limit(PER_PERSON_MAX)
+)
 
 
 async def learn(
