@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
 from bot import clock
 from bot.buttons import ID, Action
@@ -260,7 +259,7 @@ async def _proposer(session: AsyncSession, request: ApprovalRequest) -> Staff | 
     """The request's proposer, with their roles, read once per session: a decision names them
     on the closed cards, in the notice and to the after-actions. The session keeps them in its
     `info` because its identity map holds a person only while something refers to them."""
-    proposer = await session.get(Staff, request.proposer_id, options=[joinedload(Staff.roles)])
+    proposer = (await staff_service.by_ids(session, [request.proposer_id])).get(request.proposer_id)
     if proposer is not None:
         session.info.setdefault("approvals.proposers", {})[proposer.id] = proposer
     return proposer
@@ -606,12 +605,7 @@ def card_buttons(request: ApprovalRequest, locale: str) -> Buttons:
 
 async def history(session: AsyncSession, request: ApprovalRequest, locale: str) -> list[StepView]:
     """Every step of the current round with who decided it and what they said."""
-    rows = await session.execute(
-        select(ApprovalDecision, Staff.display_name)
-        .join(Staff, Staff.id == ApprovalDecision.decider_id)
-        .where(ApprovalDecision.request_id == request.id, ApprovalDecision.round == request.round)
-        .order_by(ApprovalDecision.id)
-    )
+    rows = await session.execute(_HISTORY, {"request_id": request.id, "round": request.round})
     by_step: dict[int, list] = {}
     for decision, name in rows:
         by_step.setdefault(decision.step, []).append((name, decision.decision, decision.comment))
@@ -619,6 +613,18 @@ async def history(session: AsyncSession, request: ApprovalRequest, locale: str) 
         StepView(i + 1, step_name(request, i, locale), by_step.get(i, []))
         for i in range(len(_steps(request)))
     ]
+
+
+# Built once: every card drawn and every decision runs it (see staff._BY_TELEGRAM_ID).
+_HISTORY = (
+    select(ApprovalDecision, Staff.display_name)
+    .join(Staff, Staff.id == ApprovalDecision.decider_id)
+    .where(
+        ApprovalDecision.request_id == bindparam("request_id"),
+        ApprovalDecision.round == bindparam("round"),
+    )
+    .order_by(ApprovalDecision.id)
+)
 
 
 async def previous_answers(session: AsyncSession, request: ApprovalRequest) -> dict | None:
@@ -1043,12 +1049,20 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     return request
 
 
+# Built once: every press on a card reads its request as it is now (see staff._BY_TELEGRAM_ID).
+_REQUEST = (
+    select(ApprovalRequest)
+    .where(ApprovalRequest.id == bindparam("request_id"))
+    .execution_options(populate_existing=True)
+)
+
+
 async def on_card(session: AsyncSession, request_id: int) -> ApprovalRequest | None:
     """The request an `apr` card's id names. A card sent before migration 0018 carries the old
     id: now no request's (ids given since are above every old one) or an activity plan's,
     whose cards are never `apr` ones; then approval_request_ids has the new one. A current id
     costs no look-up."""
-    request = await session.get(ApprovalRequest, request_id, populate_existing=True)
+    request = await session.scalar(_REQUEST, {"request_id": request_id})
     if request is None or request.form_key in PRESENTERS:
         moved = await session.get(ApprovalRequestId, request_id)
         if moved is not None:

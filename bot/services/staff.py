@@ -97,8 +97,8 @@ async def by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Staff]:
             found[staff_id] = held
     missing = ids - found.keys()
     if missing:
-        query = select(Staff).where(Staff.id.in_(missing)).options(joinedload(Staff.roles))
-        found |= {s.id: s for s in (await session.execute(query)).unique().scalars()}
+        rows = await session.execute(_BY_IDS, {"ids": list(missing)})
+        found |= {s.id: s for s in rows.unique().scalars()}
     return found
 
 
@@ -113,9 +113,20 @@ async def locales(session: AsyncSession, telegram_ids: Iterable[int]) -> dict[in
             found[values["telegram_id"]] = values["locale"]
     missing = wanted - found.keys()
     if missing:
-        query = select(Staff.telegram_id, Staff.locale).where(Staff.telegram_id.in_(missing))
-        found |= {telegram_id: locale for telegram_id, locale in await session.execute(query)}
+        rows = await session.execute(_LOCALES, {"ids": list(missing)})
+        found |= {telegram_id: locale for telegram_id, locale in rows}
     return found
+
+
+# Built once (see _BY_TELEGRAM_ID): a decision reads its proposer and its readers' languages.
+_BY_IDS = (
+    select(Staff)
+    .where(Staff.id.in_(bindparam("ids", expanding=True)))
+    .options(joinedload(Staff.roles))
+)
+_LOCALES = select(Staff.telegram_id, Staff.locale).where(
+    Staff.telegram_id.in_(bindparam("ids", expanding=True))
+)
 
 
 async def names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
