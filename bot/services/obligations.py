@@ -329,7 +329,8 @@ _SETTLE = (
     .returning(Obligation)  # the open one, settled: no second statement to read it
     .execution_options(synchronize_session=False, populate_existing=True)
 )
-_THE_PERIODS = select(Obligation).where(*_MINE).execution_options(populate_existing=True)
+_FOR_PERIOD = select(Obligation).where(*_MINE)
+_THE_PERIODS = _FOR_PERIOD.execution_options(populate_existing=True)
 
 
 async def excuse_on_leave(session: AsyncSession, tz: ZoneInfo) -> int:
@@ -419,16 +420,8 @@ async def oldest_open(
     So /daily at 00:30 still files yesterday's report while yesterday is open, and tomorrow's
     obligation (created ahead) cannot be filed before tomorrow.
     """
-    candidates = await session.scalars(
-        select(Obligation)
-        .where(
-            Obligation.staff_id == staff_id,
-            Obligation.form_key == form_key,
-            Obligation.status == ObligationStatus.OPEN,
-            Obligation.closes_at > clock.now(),
-        )
-        .order_by(Obligation.due_at)
-    )
+    params = {"who": staff_id, "form": form_key, "now": clock.now()}
+    candidates = await session.scalars(_OPEN_NOW, params)
     return next((o for o in candidates if Period.parse(o.period_key).start <= today), None)
 
 
@@ -436,16 +429,8 @@ async def editable(
     session: AsyncSession, staff_id: int, form_key: str, today: date
 ) -> Obligation | None:
     """The newest filed obligation that has not closed yet (its report may still be edited)."""
-    candidates = await session.scalars(
-        select(Obligation)
-        .where(
-            Obligation.staff_id == staff_id,
-            Obligation.form_key == form_key,
-            Obligation.status.in_(FILED),
-            Obligation.closes_at > clock.now(),
-        )
-        .order_by(Obligation.due_at.desc())
-    )
+    params = {"who": staff_id, "form": form_key, "now": clock.now()}
+    candidates = await session.scalars(_FILED_OPEN, params)
     return next((o for o in candidates if Period.parse(o.period_key).start <= today), None)
 
 
@@ -453,13 +438,31 @@ async def for_period(
     session: AsyncSession, staff_id: int, form_key: str, period_key: str
 ) -> Obligation | None:
     """The obligation of one person, form and period, if any."""
-    return await session.scalar(
-        select(Obligation).where(
-            Obligation.staff_id == staff_id,
-            Obligation.form_key == form_key,
-            Obligation.period_key == period_key,
-        )
+    params = {"who": staff_id, "form": form_key, "period": period_key}
+    return await session.scalar(_FOR_PERIOD, params)
+
+
+# Built once: starting a report asks for these (see staff._BY_TELEGRAM_ID).
+_OPEN_NOW = (
+    select(Obligation)
+    .where(
+        Obligation.staff_id == bindparam("who"),
+        Obligation.form_key == bindparam("form"),
+        Obligation.status == ObligationStatus.OPEN,
+        Obligation.closes_at > bindparam("now"),
     )
+    .order_by(Obligation.due_at)
+)
+_FILED_OPEN = (
+    select(Obligation)
+    .where(
+        Obligation.staff_id == bindparam("who"),
+        Obligation.form_key == bindparam("form"),
+        Obligation.status.in_(FILED),
+        Obligation.closes_at > bindparam("now"),
+    )
+    .order_by(Obligation.due_at.desc())
+)
 
 
 def mark_filed(obligation: Obligation, at: datetime) -> None:
