@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -196,10 +196,13 @@ async def enqueue_edit(
 ) -> bool:
     """Queue an edit of the message sent for `ref_key` (e.g. every director's copy of a card);
     a card sent as a file with a caption gets its caption edited."""
-    ref = await session.scalar(select(Outbox).where(Outbox.dedup_key == ref_key))
+    ref = await session.scalar(_BY_KEY, {"key": ref_key})
     if ref is None:
         return False
     return await enqueue_edit_of(session, key, ref, text, buttons)
+
+
+_BY_KEY = select(Outbox).where(Outbox.dedup_key == bindparam("key"))  # built once (see above)
 
 
 async def enqueue_edit_of(

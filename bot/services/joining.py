@@ -5,8 +5,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock
 from bot.buttons import ID, Action
@@ -140,17 +141,17 @@ async def decide(
 ) -> Decision:
     """Record the one decision on a request; a second press raises JoinError('decided'), a
     press by someone who does not approve the role JoinError('not_approver')."""
-    asked = await session.get(JoinRequest, request_id)
+    asked = await session.scalar(_REQUEST, {"request_id": request_id})
     if asked is not None and not director.role_names & set(roles.approvers(asked.role)):
         raise JoinError("not_approver", approvers=roles.approvers(asked.role))
     status = JoinStatus.APPROVED if approve else JoinStatus.REJECTED
-    changed = await session.execute(
-        update(JoinRequest)
-        .where(JoinRequest.id == request_id, JoinRequest.status == JoinStatus.PENDING)
-        .values(status=status, decided_by=director.id, decided_at=clock.now())
-    )
+    now = clock.now()
+    decision = {"request_id": request_id, "new": status, "by": director.id, "at": now}
+    changed = await session.execute(_DECIDE, decision)
     if changed.rowcount == 1 and asked is not None:
-        req = asked  # the UPDATE set its new values on the object too (synchronize_session)
+        req = asked  # as the UPDATE left it, without marking the object changed
+        for name, value in (("status", status), ("decided_by", director.id), ("decided_at", now)):
+            set_committed_value(req, name, value)
     else:  # decided meanwhile, or never there: read what is true now
         req = await session.get(JoinRequest, request_id, populate_existing=True)
     if req is None:
@@ -175,6 +176,17 @@ async def decide(
     await _close_cards(session, req, director, roles)
     await audit.record(session, director.telegram_id, f"join.{status}", f"join:{req.id}")
     return Decision(req, new_staff)
+
+
+# Built once: every decision runs them (see staff._BY_TELEGRAM_ID). The UPDATE is the table's
+# (the ORM would annotate it afresh each time), its parameters not named after its columns.
+_REQUEST = select(JoinRequest).where(JoinRequest.id == bindparam("request_id"))
+_REQUESTS = JoinRequest.__table__
+_DECIDE = (
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.status == JoinStatus.PENDING)
+    .values(status=bindparam("new"), decided_by=bindparam("by"), decided_at=bindparam("at"))
+)
 
 
 async def _close_cards(
