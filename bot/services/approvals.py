@@ -19,12 +19,14 @@ themselves and the card and audit log say so (as with activity plans).
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock
 from bot.buttons import ID, Action
@@ -758,25 +760,40 @@ async def decide(
         values |= {"status": status, "decided_at": now}
     # The one decision: whichever press's UPDATE runs first wins; every later one (a double
     # tap, the step's other decider, an older card) matches no row.
+    was = {"request_id": request_id, "version_was": version, "step_was": step}
     changed = await session.execute(
-        update(ApprovalRequest)
-        .where(
-            ApprovalRequest.id == request_id,
-            ApprovalRequest.version == version,
-            ApprovalRequest.status == RequestStatus.PENDING,
-            ApprovalRequest.step == step,
-        )
-        .values(**values)
+        _decision_statement(tuple(sorted(values))),
+        was | {f"new_{name}": value for name, value in values.items()},
     )
-    # The UPDATE set its values on `request` too (the ORM evaluates its WHERE on the objects
-    # the session holds), so only a refused press reads the row again: what beat it.
+    # Only a refused press reads the row again: what beat it. The winner's values are set on
+    # `request` as the UPDATE left them (nothing more to write).
     if changed.rowcount != 1:
         await session.refresh(request)
         raise await _refusal(session, request, version)
+    for name, value in values.items():
+        set_committed_value(request, name, value)
     await _record(session, request, person, decision, comment, step=step)
     await _close_cards(session, request, version, step, person.display_name, decision)
     await _advance(session, request, person, decision, comment, today, decided=True)
     return request
+
+
+@cache
+def _decision_statement(names: tuple[str, ...]):
+    # Built once per set of columns (a decided request, a next step), on the table: the ORM
+    # would annotate it afresh each time. Parameters are not named after the columns, which an
+    # UPDATE keeps for its SET clause.
+    table = ApprovalRequest.__table__
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("request_id"),
+            table.c.version == bindparam("version_was"),
+            table.c.status == RequestStatus.PENDING,
+            table.c.step == bindparam("step_was"),
+        )
+        .values({name: bindparam(f"new_{name}") for name in names})
+    )
 
 
 async def _record(
