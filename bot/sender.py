@@ -162,7 +162,7 @@ async def deliver(
 
 async def deliver_own(sessions: Sessions, transport: Transport, keys: list[str]) -> list[str]:
     """Send the rows an update queued (`keys`), now that it has committed; returns the keys it
-    left to the sender (not due, or behind an older unsent row of their chat).
+    left to the sender (not due, or behind an older row of their chat that is due or sending).
 
     Like the update's replies they are this process's to send, so there is no sender lease to
     take and no backlog to read: one statement claims them all (decision 67, seventh round).

@@ -465,8 +465,8 @@ async def _page(
     # count, taken before LIMIT). Only a page past the end needs a count of its own. `paged`:
     # `_windowed(query)` built once already, `params` the values it and `query` take.
     number, params = max(number, 0), params or {}
-    at = {**params, "limit": size, "offset": number * size}
-    rows = (await session.execute(paged if paged is not None else _windowed(query), at)).all()
+    window = {**params, "limit": size, "offset": number * size}
+    rows = (await session.execute(paged if paged is not None else _windowed(query), window)).all()
     if rows or number == 0:
         return Page([row[0] for row in rows], rows[0].total if rows else 0, number)
     total = await session.scalar(select(func.count()).select_from(query.subquery()), params)
