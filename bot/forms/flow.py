@@ -178,8 +178,8 @@ async def _start(
         updated_at=now,
     )
     # One statement: a draft is unique per person, and two /daily at once make one of them.
-    made = _new_draft(session.bind.dialect.name == "postgresql")
-    draft = await session.scalar(made, {f"new_{column}": new[column] for column in _DRAFT_COLUMNS})
+    made = _new_draft(session.bind.dialect.name == "postgresql", tuple(new))
+    draft = await session.scalar(made, {f"new_{column}": value for column, value in new.items()})
     if draft is None:  # the other one made the draft; continue it
         existing = await draft_of(session, ctx.staff.id)
         return await show(session, existing, ctx, notes=("resumed",))
@@ -187,15 +187,11 @@ async def _start(
     return await show(session, draft, ctx, notes=notes)
 
 
-_DRAFT_COLUMNS = ("staff_id", "form_key", "period_key", "obligation_id", "report_id", "answers",
-                  "mode", "cursor", "scratch", "version", "created_at", "updated_at")  # fmt: skip
-
-
 @cache
-def _new_draft(postgresql: bool):
+def _new_draft(postgresql: bool, columns: tuple[str, ...]):
     # Built once per dialect and run with the draft's values (see staff._BY_TELEGRAM_ID); the
     # parameters are not named after the columns, which an INSERT keeps for its VALUES.
-    values = {column: bindparam(f"new_{column}") for column in _DRAFT_COLUMNS}
+    values = {column: bindparam(f"new_{column}") for column in columns}
     insert = insert_for_dialect(postgresql)
     return (
         insert(Draft)

@@ -13,7 +13,6 @@ reminds; every message has a de-duplication key, so two processes ticking send e
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -373,24 +372,22 @@ async def _tell_published(
         )
 
 
-@cache
-def _open_filed_through():
-    # Built once, on first use: every report filed runs it (see staff._BY_TELEGRAM_ID).
-    return (
-        select(ApprovalFollowup)
-        .where(
-            ApprovalFollowup.staff_id == bindparam("staff_id"),
-            ApprovalFollowup.status.in_(OPEN),
-            ApprovalFollowup.kind.in_(tuple(FORM_KEY)),
-        )
-        .order_by(ApprovalFollowup.due_at, ApprovalFollowup.id)
+# Built once: every report filed runs it (see staff._BY_TELEGRAM_ID).
+_OPEN_FILED_THROUGH = (
+    select(ApprovalFollowup)
+    .where(
+        ApprovalFollowup.staff_id == bindparam("staff_id"),
+        ApprovalFollowup.status.in_(OPEN),
+        ApprovalFollowup.kind.in_(tuple(FORM_KEY)),
     )
+    .order_by(ApprovalFollowup.due_at, ApprovalFollowup.id)
+)
 
 
 async def filed(session: AsyncSession, report: Report, staff: Staff) -> ApprovalFollowup | None:
     """A report of a form some follow-up is filed through closes that person's open one of it:
     the one whose title it carries, else the oldest."""
-    rows = list(await session.scalars(_open_filed_through(), {"staff_id": staff.id}))
+    rows = list(await session.scalars(_OPEN_FILED_THROUGH, {"staff_id": staff.id}))
     mine = []
     for row in rows:
         request = await session.get(ApprovalRequest, row.request_id)

@@ -446,8 +446,7 @@ async def for_period(
 _OPEN_NOW = (
     select(Obligation)
     .where(
-        Obligation.staff_id == bindparam("who"),
-        Obligation.form_key == bindparam("form"),
+        *_MINE[:2],  # the person's and the form's
         Obligation.status == ObligationStatus.OPEN,
         Obligation.closes_at > bindparam("now"),
     )
@@ -456,8 +455,7 @@ _OPEN_NOW = (
 _FILED_OPEN = (
     select(Obligation)
     .where(
-        Obligation.staff_id == bindparam("who"),
-        Obligation.form_key == bindparam("form"),
+        *_MINE[:2],
         Obligation.status.in_(FILED),
         Obligation.closes_at > bindparam("now"),
     )
