@@ -167,8 +167,8 @@ async def poll(app: Application) -> None:
     for sig in signals:
         loop.add_signal_handler(sig, stopping.set)
     try:
-        with connect.starting(route):  # getMe: one line if Telegram does not answer
-            await app.initialize()
+        # getMe: one line if Telegram does not answer
+        await connect.initialize(route, app.bot, app.initialize())
         try:
             with connect.starting(route):
                 info = await app.bot.get_webhook_info()

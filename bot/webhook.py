@@ -160,8 +160,8 @@ async def serve(application: Application, settings: Settings) -> None:
     server = _Server(config)
     route = connect.route(tg)
     try:
-        with connect.starting(route):  # getMe: one line if Telegram does not answer
-            await application.initialize()
+        # getMe: one line if Telegram does not answer
+        await connect.initialize(route, application.bot, application.initialize())
     except connect.Unreachable as exc:
         raise WebhookError(str(exc)) from None
     try:
@@ -269,8 +269,7 @@ async def _bot(settings: Settings) -> AsyncIterator[Bot]:
     # message would print the token), an unreachable Telegram the usual one line.
     bot = connect.bot(settings)
     try:
-        with connect.starting(connect.route(settings.telegram)):
-            await bot.initialize()
+        await connect.initialize(connect.route(settings.telegram), bot, bot.initialize())
     except connect.Unreachable as exc:
         raise NetworkError(str(exc)) from None
     try:

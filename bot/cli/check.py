@@ -152,8 +152,7 @@ async def check_telegram(settings: Settings, group: Bound) -> list[Result]:
         return [fail("telegram", str(exc)), *_skipped("no token")]
     route = connect.route(settings.telegram)
     try:
-        with connect.starting(route):
-            await bot.initialize()  # getMe
+        await connect.initialize(route, bot, bot.initialize())  # getMe
     except connect.Unreachable as exc:
         return [fail("telegram", str(exc)), *_skipped("Telegram did not answer")]
     except ConfigError as exc:  # the token
