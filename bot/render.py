@@ -31,6 +31,7 @@ def environment(locale: str) -> Environment:
         trim_blocks=False,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        auto_reload=False,  # templates do not change under a running bot: no stat per render
     )
     # Newstyle for gettext and ngettext alike: both format %(name)s and escape their arguments,
     # and {% trans count=n %}…{% pluralize %}…{% endtrans %} picks the locale's plural form.

@@ -39,6 +39,13 @@ async def _in(sessions, call, *args, **kwargs):
         return await call(s, *args, **kwargs)
 
 
+async def _then(sessions, call, pool, period_key, *args):
+    """Hold or charge, then the pool as it stands."""
+    async with sessions() as s, s.begin():
+        await call(s, pool, period_key, *args)
+        return await budgets.remainder(s, pool, period_key)
+
+
 def _figures(view: PoolView) -> tuple:
     return view.budget, view.charged, view.pending, view.left, view.over
 
@@ -48,14 +55,14 @@ def _figures(view: PoolView) -> tuple:
 
 async def test_it_sets_holds_charges_and_releases(sessions, boss):
     await _in(sessions, budgets.set_amount, "expenses", MONTH, 2_000_000, boss)
-    view = await _in(sessions, budgets.hold, "expenses", MONTH, 300_000, "req:1", boss.id)
+    view = await _then(sessions, budgets.hold, "expenses", MONTH, 300_000, "req:1", boss.id)
     assert _figures(view) == (2_000_000, 0, 300_000, 1_700_000, False)
 
-    view = await _in(sessions, budgets.charge, "expenses", MONTH, 1_200_000, "req:2", boss.id)
+    view = await _then(sessions, budgets.charge, "expenses", MONTH, 1_200_000, "req:2", boss.id)
     assert _figures(view) == (2_000_000, 1_200_000, 300_000, 500_000, False)
 
     # Approval: the hold becomes a charge.
-    view = await _in(sessions, budgets.charge, "expenses", MONTH, 300_000, "req:1", boss.id)
+    view = await _then(sessions, budgets.charge, "expenses", MONTH, 300_000, "req:1", boss.id)
     assert _figures(view) == (2_000_000, 1_500_000, 0, 500_000, False)
 
     assert await _in(sessions, budgets.release, "req:2") is True
@@ -71,19 +78,19 @@ async def test_it_sets_holds_charges_and_releases(sessions, boss):
 
 async def test_charging_twice_counts_once(sessions, boss):
     for _ in range(2):
-        view = await _in(sessions, budgets.charge, "expenses", MONTH, 600_000, "req:7", boss.id)
+        view = await _then(sessions, budgets.charge, "expenses", MONTH, 600_000, "req:7", boss.id)
     assert (view.charged, view.pending) == (600_000, 0)
     # Again with the actual cost: still one charge, at the latest amount.
-    view = await _in(sessions, budgets.charge, "expenses", MONTH, 550_000, "req:7", boss.id)
+    view = await _then(sessions, budgets.charge, "expenses", MONTH, 550_000, "req:7", boss.id)
     assert (view.charged, view.pending) == (550_000, 0)
     # A late hold (a resubmission racing the approval) does not undo the charge.
-    view = await _in(sessions, budgets.hold, "expenses", MONTH, 900_000, "req:7", boss.id)
+    view = await _then(sessions, budgets.hold, "expenses", MONTH, 900_000, "req:7", boss.id)
     assert (view.charged, view.pending) == (550_000, 0)
 
 
 async def test_holding_again_updates_the_pending_amount(sessions, boss):
     await _in(sessions, budgets.hold, "expenses", MONTH, 300_000, "req:3", boss.id)
-    view = await _in(sessions, budgets.hold, "expenses", MONTH, 200_000, "req:3", boss.id)
+    view = await _then(sessions, budgets.hold, "expenses", MONTH, 200_000, "req:3", boss.id)
     assert (view.charged, view.pending) == (0, 200_000)
     assert await _in(sessions, budgets.release, "req:3")
     assert (await _in(sessions, budgets.remainder, "expenses", MONTH)).pending == 0
@@ -134,7 +141,7 @@ async def test_a_quarterly_pool_counts_its_months_and_is_set_per_quarter(session
     assert budgets.period_key(EXPENSES, date(2026, 11, 5)) == "2026-11"
     await _in(sessions, budgets.set_amount, "advertising", "2026-Q4", 5_000_000, boss)
     await _in(sessions, budgets.charge, "advertising", "2026-10", 1_000_000, "ad:1", boss.id)
-    view = await _in(sessions, budgets.hold, "advertising", "2026-Q4", 500_000, "ad:2", boss.id)
+    view = await _then(sessions, budgets.hold, "advertising", "2026-Q4", 500_000, "ad:2", boss.id)
     assert (view.period, view.budget, view.charged, view.pending) == (
         "2026-Q4", 5_000_000, 1_000_000, 500_000,
     )  # fmt: skip

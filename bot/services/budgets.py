@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import bindparam, delete, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.db import insert_for
+from bot.db import insert_for_dialect
 from bot.forms.fields import DEFAULT_CAP, halfwidth
 from bot.i18n import normalise
 from bot.models import ActivityPlan, ApprovalRequest, Budget, BudgetCharge, Staff
@@ -193,18 +194,10 @@ async def hold(
     fen: int,
     about: str,
     staff_id: int | None,
-) -> PoolView:
+) -> None:
     """Show a request's amount as pending in the pool while it waits for a decision; holding
     again (a resubmission) updates it; a request already charged stays charged."""
-    spec, key = _checked(pool, period_key, fen, about)
-    values = dict(pool=spec.key, period_key=key, amount_fen=fen, staff_id=staff_id)
-    if not await _insert(session, values | {"about": about, "state": ChargeState.HELD}):
-        await session.execute(
-            update(BudgetCharge)
-            .where(BudgetCharge.about == about, BudgetCharge.state == ChargeState.HELD)
-            .values(**values, at=clock.now())
-        )
-    return await remainder(session, spec, key)
+    await _write(session, ChargeState.HELD, pool, period_key, fen, about, staff_id)
 
 
 async def charge(
@@ -214,18 +207,10 @@ async def charge(
     fen: int,
     about: str,
     staff_id: int | None,
-) -> PoolView:
+) -> None:
     """Charge a request's amount to the pool (its hold, if any, becomes the charge). Once per
     `about`: charging again counts once, with the latest amount (an actual cost, say)."""
-    spec, key = _checked(pool, period_key, fen, about)
-    values = dict(pool=spec.key, period_key=key, amount_fen=fen, staff_id=staff_id)
-    if not await _insert(session, values | {"about": about, "state": ChargeState.CHARGED}):
-        await session.execute(
-            update(BudgetCharge)
-            .where(BudgetCharge.about == about)
-            .values(**values, state=ChargeState.CHARGED, at=clock.now())
-        )
-    return await remainder(session, spec, key)
+    await _write(session, ChargeState.CHARGED, pool, period_key, fen, about, staff_id)
 
 
 async def release(session: AsyncSession, about: str) -> bool:
@@ -349,15 +334,39 @@ def _months(period: Period) -> list[Period]:
     return [first, first.next(), first.next().next()] if period.kind == "quarter" else [first]
 
 
-async def _insert(session: AsyncSession, values: dict) -> bool:
-    """Insert a charge row unless one for its `about` exists (two processes: one row)."""
-    insert = insert_for(session)
-    stmt = (
-        insert(BudgetCharge)
-        .values(**values, at=clock.now())
-        .on_conflict_do_nothing(index_elements=["about"])
+async def _write(
+    session: AsyncSession,
+    state: str,
+    pool: Pool | str,
+    period_key: str,
+    fen: int,
+    about: str,
+    staff_id: int | None,
+) -> None:
+    """The request's one charge row, inserted or updated by one statement (two processes: one
+    row); a hold never turns a charge back into a hold."""
+    spec, key = _checked(pool, period_key, fen, about)
+    values = {"pool": spec.key, "period_key": key, "amount_fen": fen, "about": about,
+              "staff_id": staff_id, "state": state, "at": clock.now()}  # fmt: skip
+    postgresql = session.bind.dialect.name == "postgresql"
+    await session.execute(
+        _upsert(postgresql, state), {f"new_{name}": value for name, value in values.items()}
     )
-    return (await session.execute(stmt)).rowcount == 1
+
+
+@cache
+def _upsert(postgresql: bool, state: str):
+    # Built once per dialect and state, on the table (no ORM object is involved); parameters
+    # are not named after the columns, which an INSERT keeps for its VALUES.
+    table = BudgetCharge.__table__
+    names = ("pool", "period_key", "amount_fen", "about", "staff_id", "state", "at")
+    stmt = insert_for_dialect(postgresql)(table).values({n: bindparam(f"new_{n}") for n in names})
+    held = table.c.state == ChargeState.HELD if state == ChargeState.HELD else None
+    return stmt.on_conflict_do_update(
+        index_elements=["about"],
+        set_={name: stmt.excluded[name] for name in names if name != "about"},
+        where=held,
+    )
 
 
 async def _charges(
