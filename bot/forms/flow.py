@@ -723,9 +723,10 @@ async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
     """`/daily` followed by "label: value" lines, or by a sentence (bot/forms/sentence.py):
     parse, keep what is valid, show what is not."""
     parsed = parse_message(ctx.form, text, ctx.fields)
-    understood = await sentence.understand(session, ctx, text)
-    if sentence.better_than_labels(understood, parsed):
-        return await sentence.file(session, ctx, understood)
+    if not sentence.labels_win(parsed, text):  # else the reader's reading could not be used
+        understood = await sentence.understand(session, ctx, text)
+        if sentence.better_than_labels(understood, parsed):
+            return await sentence.file(session, ctx, understood)
     step = await begin(session, ctx)
     if step.kind == StepKind.NOTHING_DUE:
         step = await begin_anyway(session, ctx)

@@ -16,6 +16,7 @@ from bot.forms import flow
 from bot.forms.fields import FieldError, parse_answer, parse_choice_key
 from bot.forms.oneshot import OneShot
 from bot.forms.reader import Known, Reading, read
+from bot.forms.reader.text import MAX_TEXT
 from bot.forms.spec import FormSpec
 from bot.models import Channel, Draft
 from bot.services import filing, obligations, synonyms
@@ -58,10 +59,16 @@ async def understand(session: AsyncSession, ctx: "flow.FlowContext", text: str) 
     return Understood(reading, answers, errors, known)
 
 
+def labels_win(labelled: OneShot, text: str) -> bool:
+    """Several lines with labels in them read as labelled lines (a pasted template reads as
+    before), whatever the sentence reader would make of them: it need not be asked."""
+    return bool(labelled.answers) and "\n" in text[:MAX_TEXT].strip()
+
+
 def better_than_labels(understood: Understood, labelled: OneShot) -> bool:
     """The sentence reading is used when it fills more fields than "label: value" lines do,
-    and never for several lines with labels in them (a pasted template reads as before)."""
-    if labelled.answers and "\n" in understood.reading.text.strip():
+    and never when the labels win (`labels_win`)."""
+    if labels_win(labelled, understood.reading.text):
         return False
     return understood.count > len(labelled.answers)
 
