@@ -18,10 +18,13 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.botapi import post
 from bot.models import Outbox
 from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, retry_seconds
 from bot.sender import SendResult
 from bot.web.links import WEB_APP
+
+HTML = ParseMode.HTML.value
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -78,11 +81,11 @@ class TelegramTransport:
     async def _call(self, row: Outbox, target: int | None) -> SendResult:
         p, paced = row.payload, self._no_wait
         markup = keyboard(p.get("buttons"))
-        if row.method == "sendMessage":
-            msg = await self.bot.send_message(
-                row.chat_id, p["text"], parse_mode=ParseMode.HTML, reply_markup=markup, **paced
-            )
-            return SendResult(message_id=msg.message_id)
+        if row.method == "sendMessage":  # botapi.post: only the message id is read back
+            params = {"chat_id": row.chat_id, "text": p["text"], "parse_mode": HTML,
+                      "reply_markup": markup}  # fmt: skip
+            sent = await post(self.bot, "sendMessage", params, **paced)
+            return SendResult(message_id=sent["message_id"])
         if row.method == "sendPhoto":
             photo = p.get("file_id") or InputFile(
                 base64.b64decode(p["photo_b64"]), filename=p.get("filename")
@@ -113,14 +116,9 @@ class TelegramTransport:
         if row.method == "editMessageText":
             if target is None:
                 return SendResult(error="the message to edit was never sent", permanent=True)
-            await self.bot.edit_message_text(
-                p["text"],
-                chat_id=row.chat_id,
-                message_id=target,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup,
-                **paced,
-            )
+            params = {"chat_id": row.chat_id, "message_id": target, "text": p["text"],
+                      "parse_mode": HTML, "reply_markup": markup}  # fmt: skip
+            await post(self.bot, "editMessageText", params, **paced)
             return SendResult(message_id=target)
         if row.method == "setChatMenuButton":  # the dashboard's menu button (decision 66)
             button = (

@@ -9,9 +9,11 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot import outbox
+from bot.botapi import post
 from bot.outbox import CAPTION_MAX, Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
@@ -26,6 +28,7 @@ REPLY_WAIT = Wait(8.0)
 # A handler sends what it queued at once, but never a whole backlog: that is the tick's job, and
 # a long send here would hold up everyone else's updates.
 FLUSH_ROWS = 25
+HTML = ParseMode.HTML.value
 
 # The Telegram calls a handler made inside its transaction, in order, made once it commits: a
 # call can wait seconds for its chat (REPLY_WAIT), and on SQLite an open transaction holds the
@@ -116,21 +119,23 @@ async def send_private(update: Update, chat_id: int, text: str) -> None:
 
 
 async def _send_text(update: Update, text: str, buttons: Buttons | None, edit: bool) -> None:
+    # Through botapi.post: nothing here reads the message Telegram sends back.
     bot = update.get_bot()
     limit = _limit(bot)
+    markup_ = markup(buttons)
     if not edit:
-        await bot.send_message(
-            update.effective_chat.id, text, reply_markup=markup(buttons), **limit
-        )
+        params = {"chat_id": update.effective_chat.id, "text": text, "parse_mode": HTML,
+                  "reply_markup": markup_}  # fmt: skip
+        await post(bot, "sendMessage", params, **limit)
         return
     message = update.callback_query.message
-    where = dict(chat_id=message.chat.id, message_id=message.message_id,
-                 reply_markup=markup(buttons), **limit)  # fmt: skip
+    where = {"chat_id": message.chat.id, "message_id": message.message_id, "parse_mode": HTML,
+             "reply_markup": markup_}  # fmt: skip
     try:
         if getattr(message, "text", None) is None:  # a file sent with the card as its caption
-            await bot.edit_message_caption(caption=text[:CAPTION_MAX], **where)
+            await post(bot, "editMessageCaption", where | {"caption": text[:CAPTION_MAX]}, **limit)
         else:
-            await bot.edit_message_text(text, **where)
+            await post(bot, "editMessageText", where | {"text": text}, **limit)
     except BadRequest as exc:
         if "message is not modified" not in str(exc).lower():
             raise

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from bot import clock, outbox, sender
 from bot.app import build_application
+from bot.botapi import post
 from bot.models import Outbox
-from bot.pacing import ChatPacer, Wait
+from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, Wait
 from bot.telegram_io import TelegramTransport
 
 pytestmark = [pytest.mark.databases, pytest.mark.paced]
@@ -192,6 +193,38 @@ async def test_a_reply_to_a_chat_held_longer_than_it_may_wait_is_dropped_quietly
         (logging.WARNING, None)
     ]
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_a_reply_waits_longer_for_its_chat_than_a_call_that_says_nothing(
+    app, sim, director, pacer
+):
+    await director.send("/start")
+    sim.flood_limits = True
+    fake = FakeTime(sim, pacer)
+    pacer.hold(director.id, 6.5)  # past the default wait (5 s), within a reply's (8 s)
+    before = len(director.inbox)
+    await director.send("/help")
+
+    assert len(director.inbox) == before + 1 and "/staff" in director.inbox[-1].plain
+    assert fake.now - fake.start >= 6.5 and sim.flood.inside_retry_after == 0
+
+
+async def test_a_call_through_botapi_waits_only_as_long_as_its_caller_may(
+    app, sim, director, pacer
+):
+    await director.send("/start")
+    sim.flood_limits = True
+    fake = FakeTime(sim, pacer)
+    pacer.hold(director.id, 3)
+    said = {"chat_id": director.id, "text": "<b>好</b>", "parse_mode": "HTML"}
+    with pytest.raises(ChatBusy):  # the outbox's NO_WAIT: left for a later pass
+        await post(app.bot, "sendMessage", said, rate_limit_args=NO_WAIT)
+    assert fake.now - fake.start == 0
+
+    sent = await post(app.bot, "sendMessage", said, rate_limit_args=Wait(5))
+    assert fake.now - fake.start >= 3
+    assert sent["message_id"] == director.inbox[-1].message_id  # Telegram's answer, as it came
+    assert director.inbox[-1].plain == "好"
 
 
 async def test_the_simulator_counts_a_send_inside_retry_after(sim, director):
