@@ -98,3 +98,11 @@ def test_the_bot_uses_aiohttp_directly_and_httpx_through_a_proxy(settings):
     assert isinstance(proxied.bot.request, HTTPXRequest)
     assert isinstance(connect.request(connect.Route("https://api.telegram.org/bot")),
                       AiohttpRequest)  # fmt: skip
+
+
+async def test_a_text_that_holds_the_form_boundary_arrives_whole(bot, wang, monkeypatch):
+    tokens = iter(["0badc0de", "5afe5afe"])
+    monkeypatch.setattr("bot.aiohttp_request.secrets.token_hex", lambda n: next(tokens))
+    text = '第一行 a=1&b=2\r\n--0badc0de\r\nContent-Disposition: form-data; name="chat_id"\r\n\r\n7'
+    await bot.send_message(wang.id, text)
+    assert wang.last.text == text
