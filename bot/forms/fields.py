@@ -838,7 +838,25 @@ def display_from_snapshot(snapshot_entry: dict[str, Any], value: Any, ctx: Field
 
 
 def field_from_snapshot(entry: Mapping[str, Any], key: str = "removed") -> FieldSpec:
-    """A FieldSpec rebuilt, unvalidated, from a snapshot entry (for display only)."""
+    """A FieldSpec rebuilt, unvalidated, from a snapshot entry (for display only); the same
+    entry again gets the same (frozen) spec: every card of a request shows its every field."""
+    memo = (key, repr(entry))
+    spec = _FROM_SNAPSHOT.get(memo)
+    if spec is None:
+        if len(_FROM_SNAPSHOT) >= _FROM_SNAPSHOT_MAX:
+            _FROM_SNAPSHOT.clear()
+        spec = _FROM_SNAPSHOT[memo] = _from_snapshot(entry, key)
+    return spec
+
+
+# Rebuilding a spec (pydantic's model_construct for it, its labels and choices) cost ~50 µs a
+# field, a card's worth per decision; the entries are few (one per field of each form's
+# versions), so a small cache keyed by their text holds them all.
+_FROM_SNAPSHOT: dict[tuple[str, str], FieldSpec] = {}
+_FROM_SNAPSHOT_MAX = 2048
+
+
+def _from_snapshot(entry: Mapping[str, Any], key: str) -> FieldSpec:
     subs = sorted(entry.get("fields", {}).items(), key=lambda kv: kv[1].get("position", 0))
     return FieldSpec.model_construct(
         key=key,
@@ -848,7 +866,7 @@ def field_from_snapshot(entry: Mapping[str, Any], key: str = "removed") -> Field
             Choice.model_construct(key=k, label=_snapshot_labels(v))
             for k, v in entry.get("choices", {}).items()
         ),
-        fields=tuple(field_from_snapshot(v, k) for k, v in subs),
+        fields=tuple(_from_snapshot(v, k) for k, v in subs),
     )
 
 

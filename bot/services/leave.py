@@ -131,9 +131,13 @@ async def acting_for(session: AsyncSession, staff_id: int, day: date) -> list[in
 
 
 async def _leaves_on(session: AsyncSession, day: date) -> list[Leave]:
-    return list(
-        await session.scalars(select(Leave).where(Leave.start_date <= day, Leave.end_date >= day))
-    )
+    return list(await session.scalars(_LEAVES_ON, {"day": day}))
+
+
+# Built once: a decision on a directors' step reads the day's leaves (and their deputies).
+_LEAVES_ON = select(Leave).where(
+    Leave.start_date <= bindparam("day"), Leave.end_date >= bindparam("day")
+)
 
 
 async def mine(session: AsyncSession, staff_id: int, today: date) -> list[Leave]:
