@@ -95,14 +95,14 @@ _AWAY_ON = select(Leave.staff_id).where(
 
 async def days_away(session: AsyncSession, staff_id: int, since: date) -> Callable[[date], bool]:
     """Whether `staff_id` is on leave on a day from `since` on (their leaves read once)."""
-    spans = list(
-        await session.execute(
-            select(Leave.start_date, Leave.end_date).where(
-                Leave.staff_id == staff_id, Leave.end_date >= since
-            )
-        )
-    )
+    spans = list(await session.execute(_SPANS_FROM, {"who": staff_id, "since": since}))
     return lambda day: any(start <= day <= end for start, end in spans)
+
+
+# Built once: approving a newcomer reads their leave.
+_SPANS_FROM = select(Leave.start_date, Leave.end_date).where(
+    Leave.staff_id == bindparam("who"), Leave.end_date >= bindparam("since")
+)
 
 
 async def deciders(

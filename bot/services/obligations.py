@@ -4,6 +4,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, exists, select, text, update
@@ -241,59 +242,52 @@ async def lock_period(
     )
 
 
-def _one_period(model, form_key: str | None, period_key: str | None) -> tuple:
-    if form_key is None:
-        return ()
-    return (model.form_key == form_key, model.period_key == period_key)
-
-
-def _its_report():
-    """Report and obligation of the same person, form and period (a correlated condition)."""
-    return and_(
-        Report.staff_id == Obligation.staff_id,
-        Report.form_key == Obligation.form_key,
-        Report.period_key == Obligation.period_key,
-    )
-
-
 async def settle_filed(
     session: AsyncSession, form_key: str | None, period_key: str | None, staff_ids: list[int]
 ) -> None:
     """Open obligations of these people whose period already has a report become filed or late
     as of the report's first filing, and each such report is linked to its obligation. With no
     form and period: every form and period of theirs."""
-    filed_at = select(Report.filed_at).where(_its_report()).scalar_subquery()
+    settle, link = _settle_filed_statements(form_key is not None)
+    period = {} if form_key is None else {"form": form_key, "period": period_key}
     for start in range(0, len(staff_ids), INSERT_CHUNK):
-        ids = staff_ids[start : start + INSERT_CHUNK]
-        period = _one_period(Obligation, form_key, period_key)
-        await session.execute(
-            update(Obligation)
-            .where(
-                Obligation.staff_id.in_(ids), *period, Obligation.status == ObligationStatus.OPEN
-            )
-            .where(exists().where(_its_report()))
-            .values(
-                status=case(
-                    (filed_at > Obligation.due_at, ObligationStatus.LATE),
-                    else_=ObligationStatus.FILED,
-                ),
-                filed_at=filed_at,
-            )
-            .execution_options(synchronize_session=False)
+        params = {"ids": staff_ids[start : start + INSERT_CHUNK], **period}
+        await session.execute(settle, params)
+        await session.execute(link, params)
+
+
+@cache
+def _settle_filed_statements(one_period: bool) -> tuple:
+    # Built once per shape (one form's period, or all of them), on the tables: the ORM would
+    # annotate its own UPDATEs afresh on every run (approving a newcomer runs both).
+    o, r = Obligation.__table__.c, Report.__table__.c
+    its_report = and_(
+        r.staff_id == o.staff_id, r.form_key == o.form_key, r.period_key == o.period_key
+    )
+    filed_at = select(r.filed_at).where(its_report).scalar_subquery()
+    settle = (
+        update(Obligation.__table__)
+        .where(o.staff_id.in_(bindparam("ids", expanding=True)), o.status == ObligationStatus.OPEN)
+        .where(exists().where(its_report))
+        .values(
+            status=case((filed_at > o.due_at, ObligationStatus.LATE), else_=ObligationStatus.FILED),
+            filed_at=filed_at,
         )
-        owed = select(Obligation.id).where(_its_report())
-        await session.execute(
-            update(Report)
-            .where(Report.staff_id.in_(ids), *_one_period(Report, form_key, period_key))
-            .where(Report.obligation_id.is_(None), exists(owed))
-            .values(
-                obligation_id=owed.scalar_subquery(),
-                late=select(Obligation.status == ObligationStatus.LATE)
-                .where(_its_report())
-                .scalar_subquery(),
-            )
-            .execution_options(synchronize_session=False)
+    )
+    owed = select(o.id).where(its_report)
+    link = (
+        update(Report.__table__)
+        .where(r.staff_id.in_(bindparam("ids", expanding=True)))
+        .where(r.obligation_id.is_(None), exists(owed))
+        .values(
+            obligation_id=owed.scalar_subquery(),
+            late=select(o.status == ObligationStatus.LATE).where(its_report).scalar_subquery(),
         )
+    )
+    if one_period:  # parameters not named after the columns (an UPDATE keeps those for SET)
+        settle = settle.where(o.form_key == bindparam("form"), o.period_key == bindparam("period"))
+        link = link.where(r.form_key == bindparam("form"), r.period_key == bindparam("period"))
+    return settle, link
 
 
 async def settle(
@@ -469,6 +463,12 @@ def mark_filed(obligation: Obligation, at: datetime) -> None:
     obligation.filed_at = at
 
 
+# Built once: approving a newcomer reads what they owe already.
+_PERIODS_OWED = select(Obligation.form_key, Obligation.period_key).where(
+    Obligation.staff_id == bindparam("who")
+)
+
+
 async def create_for_newcomer(
     session: AsyncSession,
     forms: tuple[FormSpec, ...],
@@ -492,13 +492,7 @@ async def create_for_newcomer(
     ]
     if not plans or not person.active:
         return 0
-    have = set(
-        await session.execute(
-            select(Obligation.form_key, Obligation.period_key).where(
-                Obligation.staff_id == person.id
-            )
-        )
-    )
+    have = set(await session.execute(_PERIODS_OWED, {"who": person.id}))
     away = await leave.days_away(session, person.id, local_date(now, tz))
     rows = [
         _row(person.id, form.key, plan, now)
