@@ -5,8 +5,11 @@ Each bot runs in a process of its own pinned to one core (os.sched_setaffinity),
 process holds the simulators (one per bot) on the other core and plays the people, one update
 at a time, each waiting for its answer. Rounds alternate which bot goes first, and every path
 is measured in every round. The CPU is the bot process's own (user + system, every thread:
-aiosqlite's worker and asyncpg included), read from the process before and after a path's N
-updates; the latency is from the update's dispatch to its answer reaching the simulator.
+aiosqlite's worker and asyncpg included), read from the process before and after each block
+of 5 updates; the latency is from the update's dispatch to its answer reaching the simulator.
+The ratio compares each opsbot path with the echo bot's updates of the same kinds measured in
+step with it (Twin: a block of the echo bot's before each block of opsbot's), so that the
+host's speed, which drifts from second to second on a shared VM, is the same for both.
 
 `--burst` instead: the one-message daily report filed by 200 staff within the same 10 seconds
 at 18:00 (a report and a ✅ submit each), every answer checked, p95 latency reported.
@@ -259,18 +262,65 @@ class Path:
     cpu: list[float] = field(default_factory=list)
     updates: list[int] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
+    # The echo bot's CPU and updates measured in step with this path (Twin), per round.
+    twin_cpu: list[float] = field(default_factory=list)
+    twin_updates: list[int] = field(default_factory=list)
+
+    def open_round(self) -> None:
+        for figures in (self.cpu, self.updates, self.twin_cpu, self.twin_updates):
+            figures.append(0)
 
     def per_update_ms(self) -> list[float]:
         return [1000 * c / n for c, n in zip(self.cpu, self.updates, strict=True)]
 
+    def twin_ms(self) -> list[float]:
+        return [1000 * c / n for c, n in zip(self.twin_cpu, self.twin_updates, strict=True) if n]
 
-async def measured(bot: Bot, path: Path, actions) -> None:
-    """Run `actions` (coroutine factories returning latencies) between two CPU readings."""
-    before = await bot.cpu()
-    latencies = [await act() for act in actions]
-    path.cpu.append(await bot.cpu() - before)
-    path.updates.append(len(latencies))
-    path.latency += latencies
+
+@dataclass
+class Twin:
+    """The echo bot measured in step with opsbot: before each block of opsbot's updates, as
+    many of its own of the same kinds (a message, a press). The host's speed changes from one
+    second to the next (up to ±25 % between rounds here), so the ratio is taken between
+    figures read seconds apart, not minutes."""
+
+    bot: Bot
+    people: list
+    turn: int = 0
+
+    async def block(self, path: Path, count: int) -> None:
+        kinds = {"echo message": ("message",), "echo press": ("press",)}.get(
+            path.echo, ("message", "press")
+        )
+        sim, before = self.bot.sim, await self.bot.cpu()
+        for _ in range(count):
+            person = self.people[self.turn % len(self.people)]
+            self.turn += 1
+            for kind in kinds:
+                if kind == "message":
+                    await send(sim, person, "/help")
+                else:
+                    await press(sim, person, person.inbox[-1], "again")
+        path.twin_cpu[-1] += await self.bot.cpu() - before
+        path.twin_updates[-1] += count * len(kinds)
+
+
+BLOCK = 5  # opsbot's updates between two readings of its CPU, each after the twin's block
+
+
+async def measured(bot: Bot, path: Path, actions, twin: Twin | None = None) -> None:
+    """Run `actions` (coroutine factories returning latencies) between CPU readings, in blocks
+    each after the twin's (if any) of the same size."""
+    path.open_round()
+    for start in range(0, len(actions), BLOCK):
+        block = actions[start : start + BLOCK]
+        if twin is not None:
+            await twin.block(path, len(block))
+        before = await bot.cpu()
+        latencies = [await act() for act in block]
+        path.cpu[-1] += await bot.cpu() - before
+        path.updates[-1] += len(latencies)
+        path.latency += latencies
 
 
 class Scene:
@@ -309,46 +359,43 @@ async def prepare(scene: Scene) -> None:
         await send(sim, p, "/weekly")
 
 
-async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
-    """Every opsbot path once, N updates each."""
+async def opsbot_round(bot: Bot, scene: Scene, paths: dict[str, Path], twin: Twin) -> None:
+    """Every opsbot path once, N updates each, the twin in step."""
     sim, n = scene.sim, scene.n
     for name, text in (("/help", "/help"), ("/my", "/my")):
         if name not in paths:
             continue
         acts = [lambda k=k, t=text: send(sim, scene.person(k), t) for k in range(n)]
-        await measured(bot, paths[name], acts)
+        await measured(bot, paths[name], acts, twin)
 
     if "form answer" in paths or "form button (back)" in paths:
-        await form_round(bot, scene, paths)
+        await form_round(bot, scene, paths, twin)
     if "stage change" in paths:
-        await measured(bot, paths["stage change"], [lambda k=k: move(scene, k) for k in range(n)])
+        moves = [lambda k=k: move(scene, k) for k in range(n)]
+        await measured(bot, paths["stage change"], moves, twin)
     if "approve (join card)" in paths:
-        await join_round(bot, scene, paths)
+        await join_round(bot, scene, paths, twin)
     if "approve (expense card)" in paths:
-        await expense_round(bot, scene, paths)
+        await expense_round(bot, scene, paths, twin)
     if "daily report + submit" in paths:
-        await daily_round(bot, scene, paths)
+        await daily_round(bot, scene, paths, twin)
 
 
-async def form_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+async def form_round(bot: Bot, scene: Scene, paths: dict[str, Path], twin: Twin) -> None:
     """A form answer, then « back to that question: alternate, each measured on its own."""
     sim, n = scene.sim, scene.n
-    answers = [lambda k=k: send(sim, scene.person(k), "12") for k in range(n)]
-    backs = [
-        lambda k=k: press(sim, scene.person(k), scene.person(k).inbox[-1], "« 返回")
-        for k in range(n)
-    ]
-    answer_cpu = back_cpu = 0.0
-    for answer, back in zip(answers, backs, strict=True):
-        before = await bot.cpu()
-        paths["form answer"].latency.append(await answer())
-        middle = await bot.cpu()
-        paths["form button (back)"].latency.append(await back())
-        answer_cpu, back_cpu = answer_cpu + middle - before, back_cpu + await bot.cpu() - middle
-    paths["form answer"].cpu.append(answer_cpu)
-    paths["form answer"].updates.append(n)
-    paths["form button (back)"].cpu.append(back_cpu)
-    paths["form button (back)"].updates.append(n)
+    answer, back = paths["form answer"], paths["form button (back)"]
+    answer.open_round()
+    back.open_round()
+    for k in range(n):
+        p = scene.person(k)
+        for path, act in ((answer, lambda p=p: send(sim, p, "12")),
+                          (back, lambda p=p: press(sim, p, p.inbox[-1], "« 返回"))):  # fmt: skip
+            await twin.block(path, 1)
+            before = await bot.cpu()
+            path.latency.append(await act())
+            path.cpu[-1] += await bot.cpu() - before
+            path.updates[-1] += 1
 
 
 async def move(scene: Scene, k: int) -> float:
@@ -359,7 +406,7 @@ async def move(scene: Scene, k: int) -> float:
     return await press(scene.sim, p, scene.cards[p.id], target)
 
 
-async def join_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+async def join_round(bot: Bot, scene: Scene, paths: dict[str, Path], twin: Twin) -> None:
     """N people ask to join (untimed); the director approves each card."""
     sim, n = scene.sim, scene.n
     joiners = [
@@ -374,10 +421,10 @@ async def join_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
         await until(lambda b=before: sim.delivered(scene.director.id) > b)
         cards.append(scene.director.inbox[-1])
     approve = [lambda c=c: press(sim, scene.director, c, "join:v1:ok:") for c in cards]
-    await measured(bot, paths["approve (join card)"], approve)
+    await measured(bot, paths["approve (join card)"], approve, twin)
 
 
-async def expense_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+async def expense_round(bot: Bot, scene: Scene, paths: dict[str, Path], twin: Twin) -> None:
     """N expense claims filed (untimed); the director approves each card (✅ 批准)."""
     sim, n = scene.sim, scene.n
     before = sim.delivered(scene.director.id)
@@ -385,10 +432,10 @@ async def expense_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
     await until(lambda: sim.delivered(scene.director.id) >= before + n)
     cards = scene.director.inbox[-n:]
     approve = [lambda c=c: press(sim, scene.director, c, "apr:v1:ok:") for c in cards]
-    await measured(bot, paths["approve (expense card)"], approve)
+    await measured(bot, paths["approve (expense card)"], approve, twin)
 
 
-async def daily_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
+async def daily_round(bot: Bot, scene: Scene, paths: dict[str, Path], twin: Twin) -> None:
     """N people file the daily report in one message, then press ✅ submit."""
     from bot.cli.demo import DAILY_IN_ONE_MESSAGE
 
@@ -397,18 +444,16 @@ async def daily_round(bot: Bot, scene: Scene, paths: dict[str, Path]) -> None:
         sim.user(FILER_ID + scene.filers + i, f"经理{i}", language_code="zh") for i in range(n)
     ]
     scene.filers += n
+    path = paths["daily report + submit"]
 
     async def file(p, i: int) -> float:
         text = DAILY_IN_ONE_MESSAGE.format(new=i % 4, signed=i % 2, downloads=400 + i,
                                            registrations=60 + i % 90)  # fmt: skip
         first = await send(sim, p, text)
-        return first + await press(sim, p, p.inbox[-1], "✅ 提交")
+        return (first + await press(sim, p, p.inbox[-1], "✅ 提交")) / 2
 
-    before = await bot.cpu()
-    for i, p in enumerate(filers):
-        paths["daily report + submit"].latency.append(await file(p, i) / 2)
-    paths["daily report + submit"].cpu.append(await bot.cpu() - before)
-    paths["daily report + submit"].updates.append(2 * n)
+    await measured(bot, path, [lambda i=i, p=p: file(p, i) for i, p in enumerate(filers)], twin)
+    path.updates[-1] *= 2  # a report and its submit: two updates each
 
 
 async def file_expenses(scene: Scene) -> None:
@@ -508,23 +553,18 @@ async def populate(url: str, filers: int) -> None:
 
 
 def summary(paths: dict[str, Path]) -> None:
-    """The table: CPU ms per update (median over rounds, min–max), the median of the rounds'
-    ratios to the echo bot, latency."""
-    # The ratio is the median of each round's own ratio: both bots measured minutes apart at
-    # most, while the host's speed drifts by up to 1.6× over an hour (docs/performance.md).
-    msg, press = paths["echo message"].per_update_ms(), paths["echo press"].per_update_ms()
-    both = [(m + p) / 2 for m, p in zip(msg, press, strict=True)]
-    echo = {"echo message": msg, "echo press": press, "echo message + press": both}
+    """The table: CPU ms per update (median over rounds, min–max), the ratio to the echo bot
+    (the median of each round's ratio to the twin measured in step), latency."""
     print(f"{'path':<24} {'CPU ms/update':>14} {'(min–max)':>14} {'vs echo':>8} "
           f"{'latency ms p50':>15} {'p95':>6}")  # fmt: skip
     rows = [("echo message", "echo message"), ("echo press", "echo press"), *OPS_PATHS]
-    for name, against in [(name, against) for name, against in rows if name in paths]:
+    for name in [name for name, _ in rows if name in paths]:
         p = paths[name]
         per = p.per_update_ms()
         lat = sorted(p.latency)
         p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000
-        ratios = [o / e for o, e in zip(per, echo.get(against, per), strict=True)]
-        ratio = "" if name.startswith("echo") else f"{statistics.median(ratios):.2f}×"
+        ratios = [o / e for o, e in zip(per, p.twin_ms(), strict=False)]
+        ratio = f"{statistics.median(ratios):.2f}×" if ratios else ""
         spread = f"{min(per):.2f}–{max(per):.2f}"
         print(f"{name:<24} {statistics.median(per):>14.2f} {spread:>14} {ratio:>8} "
               f"{statistics.median(lat) * 1000:>15.1f} {p95:>6.1f}")  # fmt: skip
@@ -563,13 +603,14 @@ async def compare(args: argparse.Namespace) -> None:
             ]
             for p in echo_people:
                 await send(echo_sim, p, "hello")
+            twin = Twin(echo, echo_people)
             for r in range(args.rounds):
                 order = ("echo", "opsbot") if r % 2 == 0 else ("opsbot", "echo")
                 for which in order:
                     if which == "echo":
                         await echo_round(echo, echo_people, paths, args.n)
                     else:
-                        await opsbot_round(ops, scene, paths)
+                        await opsbot_round(ops, scene, paths, twin)
                 print(f"round {r + 1}/{args.rounds} done ({' then '.join(order)})", flush=True)
         finally:
             ops_done, echo_done = await ops.stop(), await echo.stop()
