@@ -10,7 +10,10 @@ the same path (defaults, the rate limiter, PTB's errors) and skips that step. It
 from typing import Any
 
 from telegram import Bot
+from telegram.constants import ParseMode
 from telegram.ext import ExtBot
+
+HTML = ParseMode.HTML.value  # parse_mode: `post` takes parameters as Telegram names them
 
 
 async def post(bot: Bot, method: str, params: dict[str, Any], rate_limit_args: Any = None) -> Any:

@@ -18,13 +18,11 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.botapi import post
+from bot.botapi import HTML, post
 from bot.models import Outbox
 from bot.pacing import NO_WAIT, ChatBusy, ChatPacer, retry_seconds
 from bot.sender import SendResult
 from bot.web.links import WEB_APP
-
-HTML = ParseMode.HTML.value
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:

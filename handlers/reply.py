@@ -9,11 +9,10 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot import outbox
-from bot.botapi import post
+from bot.botapi import HTML, post
 from bot.outbox import CAPTION_MAX, Buttons
 from bot.pacing import ChatPacer, Wait
 from bot.render import render
@@ -28,7 +27,6 @@ REPLY_WAIT = Wait(8.0)
 # A handler sends what it queued at once, but never a whole backlog: that is the tick's job, and
 # a long send here would hold up everyone else's updates.
 FLUSH_ROWS = 25
-HTML = ParseMode.HTML.value
 
 # The Telegram calls a handler made inside its transaction, in order, made once it commits: a
 # call can wait seconds for its chat (REPLY_WAIT), and on SQLite an open transaction holds the
@@ -122,15 +120,15 @@ async def _send_text(update: Update, text: str, buttons: Buttons | None, edit: b
     # Through botapi.post: nothing here reads the message Telegram sends back.
     bot = update.get_bot()
     limit = _limit(bot)
-    markup_ = markup(buttons)
+    keys = markup(buttons)
     if not edit:
         params = {"chat_id": update.effective_chat.id, "text": text, "parse_mode": HTML,
-                  "reply_markup": markup_}  # fmt: skip
+                  "reply_markup": keys}  # fmt: skip
         await post(bot, "sendMessage", params, **limit)
         return
     message = update.callback_query.message
     where = {"chat_id": message.chat.id, "message_id": message.message_id, "parse_mode": HTML,
-             "reply_markup": markup_}  # fmt: skip
+             "reply_markup": keys}  # fmt: skip
     try:
         if getattr(message, "text", None) is None:  # a file sent with the card as its caption
             await post(bot, "editMessageCaption", where | {"caption": text[:CAPTION_MAX]}, **limit)
