@@ -4,6 +4,7 @@ the route that picks it (a proxy keeps httpx)."""
 
 import asyncio
 import socket
+from types import SimpleNamespace
 
 import pytest
 from pydantic import SecretStr
@@ -106,3 +107,18 @@ async def test_a_text_that_holds_the_form_boundary_arrives_whole(bot, wang, monk
     text = '第一行 a=1&b=2\r\n--0badc0de\r\nContent-Disposition: form-data; name="chat_id"\r\n\r\n7'
     await bot.send_message(wang.id, text)
     assert wang.last.text == text
+
+
+def test_a_system_without_certificates_trusts_httpxs_instead(monkeypatch, tmp_path):
+    route = connect.Route("https://api.telegram.org/bot")
+    store = tmp_path / "ca-certificates.crt"
+    store.write_text("")
+    try:
+        for cafile, trusted in ((str(store), None), ("/nonexistent/ca.crt", connect._tls())):
+            connect._system_trust.cache_clear()
+            paths = SimpleNamespace(cafile=cafile, capath="/nonexistent/certs")
+            monkeypatch.setattr(connect.ssl, "get_default_verify_paths", lambda p=paths: p)
+            # None: aiohttp's own context on the system's store; else httpx's (certifi).
+            assert connect.request(route)._tls is trusted
+    finally:
+        connect._system_trust.cache_clear()
