@@ -50,7 +50,7 @@ async def _file(s, settings, who, form_key, period_key, answers, obligation=None
     )  # fmt: skip
     s.add(draft)
     await s.flush()
-    return await reports.submit(s, draft, settings.reports.form(form_key), who)
+    return (await reports.submit(s, draft, settings.reports.form(form_key), who)).report
 
 
 def _daily(channel_refs, downloads=1200) -> dict:

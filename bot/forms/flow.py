@@ -7,6 +7,7 @@ loses nothing, and any process can take the next message.
 
 import mimetypes
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date
@@ -106,25 +107,30 @@ class Step:
 
 # Answers gathered over several messages or presses, kept in scratch["sel"] until Done.
 SELECTIONS = ("multichoice", "channels", *FILE_TYPES)
+# (session, draft, context, notes=…) -> the step to answer with: `show`, or `opened`.
+Presenter = Callable[..., Awaitable[Step]] | None
 
 
 # ---- starting -------------------------------------------------------------------------------
 
 
-async def begin(session: AsyncSession, ctx: FlowContext) -> Step:
-    """/daily: continue a draft, start the oldest open period, edit a filed one, or say none."""
+async def begin(session: AsyncSession, ctx: FlowContext, present: Presenter = None) -> Step:
+    """/daily: continue a draft, start the oldest open period, edit a filed one, or say none.
+    `present` draws the draft's step (`show` by default; `opened` when the caller fills the
+    draft and shows a step of its own)."""
+    present = present or show
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
         if draft.form_key != ctx.form.key:
             return Step(StepKind.OTHER_FORM, ctx.form, draft=draft)
-        return await show(session, draft, ctx, notes=("resumed",))
+        return await present(session, draft, ctx, notes=("resumed",))
     opening = await filing.opening(session, ctx.staff, ctx.form, ctx.today)
     if opening.resubmit is not None:  # a director asked for changes: that plan comes first
         return await begin_resubmission(session, ctx, opening.resubmit)
     if opening.key is None:  # no ended activity, or a day off: offer the last report or today's
         notes = (f"editable:{opening.editable}",) if opening.editable is not None else ()
         return Step(StepKind(opening.nothing), ctx.form, notes=notes)
-    return await _start(session, ctx, opening)
+    return await _start(session, ctx, opening, present=present)
 
 
 async def begin_edit(session: AsyncSession, ctx: FlowContext, period_key: str) -> Step:
@@ -149,19 +155,24 @@ async def begin_resubmission(session: AsyncSession, ctx: FlowContext, plan_id: i
     return await show(session, step.draft, ctx, notes=("resubmitting",))
 
 
-async def begin_anyway(session: AsyncSession, ctx: FlowContext) -> Step:
+async def begin_anyway(session: AsyncSession, ctx: FlowContext, present: Presenter = None) -> Step:
     """File for the current period although nothing is due (a holiday, a weekend)."""
+    present = present or show
     draft = await draft_of(session, ctx.staff.id)
     if draft is not None:
-        return await show(session, draft, ctx, notes=("resumed",))
+        return await present(session, draft, ctx, notes=("resumed",))
     opening = await filing.anyway(session, ctx.staff, ctx.form, ctx.today)
-    return await _start(session, ctx, opening, notes=("not_due",))
+    return await _start(session, ctx, opening, notes=("not_due",), present=present)
 
 
 async def _start(
-    session: AsyncSession, ctx: FlowContext, opening: Opening, notes: tuple[str, ...] = ()
+    session: AsyncSession,
+    ctx: FlowContext,
+    opening: Opening,
+    notes: tuple[str, ...] = (),
+    present: Presenter = None,
 ) -> Step:
-    start = await filing.start(session, ctx.staff, ctx.form, opening.key)
+    start = await filing.start(session, ctx.staff, ctx.form, opening.key, unfiled=opening.unfiled)
     now = clock.now()
     new = dict(
         staff_id=ctx.staff.id,
@@ -180,11 +191,12 @@ async def _start(
     # One statement: a draft is unique per person, and two /daily at once make one of them.
     made = _new_draft(session.bind.dialect.name == "postgresql", tuple(new))
     draft = await session.scalar(made, {f"new_{column}": value for column, value in new.items()})
+    present = present or show
     if draft is None:  # the other one made the draft; continue it
         existing = await draft_of(session, ctx.staff.id)
-        return await show(session, existing, ctx, notes=("resumed",))
+        return await present(session, existing, ctx, notes=("resumed",))
     notes = (*notes, "editing") if start.report_id else notes
-    return await show(session, draft, ctx, notes=notes)
+    return await present(session, draft, ctx, notes=notes)
 
 
 @cache
@@ -212,6 +224,15 @@ async def draft_of(session: AsyncSession, staff_id: int) -> Draft | None:
 
 
 # ---- showing --------------------------------------------------------------------------------
+
+
+async def opened(
+    session: AsyncSession, draft: Draft, ctx: FlowContext, *, notes: tuple[str, ...] = ()
+) -> Step:
+    """The draft, opened, without its step drawn: for a caller that fills it at once and shows
+    the step that leads to (a report in one message). Drawing the first question would read
+    its options (a page of channels) for nothing."""
+    return Step(StepKind.ASK, ctx.form, draft=draft, notes=notes)
 
 
 async def show(
@@ -727,9 +748,9 @@ async def oneshot(session: AsyncSession, ctx: FlowContext, text: str) -> Step:
         understood = await sentence.understand(session, ctx, text)
         if sentence.better_than_labels(understood, parsed):
             return await sentence.file(session, ctx, understood)
-    step = await begin(session, ctx)
+    step = await begin(session, ctx, opened)
     if step.kind == StepKind.NOTHING_DUE:
-        step = await begin_anyway(session, ctx)
+        step = await begin_anyway(session, ctx, opened)
     if step.kind in (StepKind.OTHER_FORM, StepKind.NO_RESULTS):  # no draft to put the answers in
         return step
     draft = step.draft

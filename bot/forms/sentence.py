@@ -179,31 +179,32 @@ def _record(form: FormSpec, understood: Understood) -> dict[str, Any]:
 
 
 async def _begin(session: AsyncSession, ctx: "flow.FlowContext", day: date | None) -> "flow.Step":
-    """The draft to fill: the person's open one, the period the sentence names (昨天的日报) while
-    it is open, or what /daily would open."""
+    """The draft to fill, opened but not drawn (`flow.opened`: `put` shows what comes next): the
+    person's open one, the period the sentence names (昨天的日报) while it is open, or what
+    /daily would open."""
     draft = await flow.draft_of(session, ctx.staff.id)
     if draft is not None or day is None or ctx.form.cadence == "adhoc":
         return await _begin_as_usual(session, ctx)
     wanted = obligations.period_of(ctx.form, day).key
     opening = await filing.opening(session, ctx.staff, ctx.form, ctx.today)
     if opening.key == wanted:
-        return await flow._start(session, ctx, opening)
+        return await flow._start(session, ctx, opening, present=flow.opened)
     owed = await obligations.for_period(session, ctx.staff.id, ctx.form.key, wanted)
     open_now = owed is not None and owed.closes_at > clock.now()
     if open_now and owed.status == ObligationStatus.OPEN and day <= ctx.today:
-        return await flow._start(session, ctx, Opening(wanted, owed.id))
+        return await flow._start(session, ctx, Opening(wanted, owed.id), present=flow.opened)
     edit = await filing.editing(session, ctx.staff, ctx.form, ctx.today, wanted)
     if edit is not None:
-        return await flow._start(session, ctx, edit)
+        return await flow._start(session, ctx, edit, present=flow.opened)
     step = await _begin_as_usual(session, ctx)
     step.notes = (*step.notes, f"period_closed:{wanted}")
     return step
 
 
 async def _begin_as_usual(session: AsyncSession, ctx: "flow.FlowContext") -> "flow.Step":
-    step = await flow.begin(session, ctx)
+    step = await flow.begin(session, ctx, flow.opened)
     if step.kind == flow.StepKind.NOTHING_DUE:
-        step = await flow.begin_anyway(session, ctx)
+        step = await flow.begin_anyway(session, ctx, flow.opened)
     return step
 
 

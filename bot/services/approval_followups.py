@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -372,21 +372,38 @@ async def _tell_published(
         )
 
 
-# Built once: every report filed runs it (see staff._BY_TELEGRAM_ID).
-_OPEN_FILED_THROUGH = (
-    select(ApprovalFollowup)
-    .where(
-        ApprovalFollowup.staff_id == bindparam("staff_id"),
+def _filed_through(staff_id):
+    # A person's open follow-ups that a report files (figures, results), not a link.
+    return (
+        ApprovalFollowup.staff_id == staff_id,
         ApprovalFollowup.status.in_(OPEN),
         ApprovalFollowup.kind.in_(tuple(FORM_KEY)),
     )
+
+
+def open_filed_through(staff_id) -> ColumnElement[bool]:
+    """True when `staff_id` (a value or a bound parameter) has a follow-up open that a report
+    files: asked with the submit's first statement (reports.submit), so that `filed` reads
+    nothing for the many who have none."""
+    return exists().where(*_filed_through(staff_id))
+
+
+# Built once: a report filed by someone with a follow-up open runs it (see staff._BY_TELEGRAM_ID).
+_OPEN_FILED_THROUGH = (
+    select(ApprovalFollowup)
+    .where(*_filed_through(bindparam("staff_id")))
     .order_by(ApprovalFollowup.due_at, ApprovalFollowup.id)
 )
 
 
-async def filed(session: AsyncSession, report: Report, staff: Staff) -> ApprovalFollowup | None:
+async def filed(
+    session: AsyncSession, report: Report, staff: Staff, *, any_open: bool = True
+) -> ApprovalFollowup | None:
     """A report of a form some follow-up is filed through closes that person's open one of it:
-    the one whose title it carries, else the oldest."""
+    the one whose title it carries, else the oldest. `any_open` False: the filer had none open
+    (reports.Submitted), nothing to read."""
+    if not any_open:
+        return None
     rows = list(await session.scalars(_OPEN_FILED_THROUGH, {"staff_id": staff.id}))
     mine = []
     for row in rows:

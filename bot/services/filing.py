@@ -100,6 +100,7 @@ class Opening:
     resubmit: int | str | None = None
     nothing: Literal["no_results", "nothing_due"] | None = None
     editable: str | None = None  # nothing due: the period of the last report still editable
+    unfiled: bool = False  # known to have no report on file yet (`start` need not look)
 
 
 async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: date) -> Opening:
@@ -115,9 +116,9 @@ async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: da
         return Opening(resubmit=request_key(back.id)) if back is not None else Opening(NEW_REQUEST)
     if form.cadence == "adhoc":  # owed by nobody: filed for the day, edited again that day
         return Opening(Period.containing("day", today).key)
-    due = await obligations.oldest_open(session, staff.id, form.key, today)
+    due, on_file = await obligations.oldest_open_filed(session, staff.id, form.key, today)
     if due is not None:
-        return Opening(due.period_key, due.id)
+        return Opening(due.period_key, due.id, unfiled=not on_file)
     filed = await obligations.editable(session, staff.id, form.key, today)
     if filed is not None and today in Period.parse(filed.period_key):
         return Opening(filed.period_key, filed.id)
@@ -184,9 +185,12 @@ class Start:
     report_id: int | None = None
 
 
-async def start(session: AsyncSession, staff: Staff, form: FormSpec, key: str) -> Start:
-    """The filed report's answers (an edit), or those the bot pre-fills for a new one."""
-    report = await reports.existing(session, staff.id, form.key, key)
+async def start(
+    session: AsyncSession, staff: Staff, form: FormSpec, key: str, *, unfiled: bool = False
+) -> Start:
+    """The filed report's answers (an edit), or those the bot pre-fills for a new one
+    (`unfiled`: the caller knows there is no report, Opening.unfiled)."""
+    report = None if unfiled else await reports.existing(session, staff.id, form.key, key)
     if report is not None:
         return Start(dict(report.answers), report.id)
     return Start(await _prefilled(session, staff, form, key))
@@ -267,12 +271,13 @@ async def submit(
     if form.target == "approval":
         return await _submit_request(session, draft, form, staff, config, today, pools)
     try:
-        report = await reports.submit(session, draft, form, staff)
+        report, followup_open = await reports.submit(session, draft, form, staff)
     except ReportError as exc:
         if exc.reason == "missing":  # back to the first one, then on through the form
             return Refused(exc.details["fields"][0], "empty", to_review=False)
         raise
-    await approval_followups.filed(session, report, staff)  # figures or results owed
+    # Figures or results owed
+    await approval_followups.filed(session, report, staff, any_open=followup_open)
     if form.announce:
         await announce.report_filed(session, report, form, staff, config, team_locale)
     return Filed(Outcome.FILED, report=report)

@@ -414,9 +414,19 @@ async def oldest_open(
     So /daily at 00:30 still files yesterday's report while yesterday is open, and tomorrow's
     obligation (created ahead) cannot be filed before tomorrow.
     """
+    return (await oldest_open_filed(session, staff_id, form_key, today))[0]
+
+
+async def oldest_open_filed(
+    session: AsyncSession, staff_id: int, form_key: str, today: date
+) -> tuple[Obligation | None, bool]:
+    """`oldest_open`, and whether a report of its period is on file already (read with it: a
+    report filed before its obligation was made, say), so a new draft need not look again."""
     params = {"who": staff_id, "form": form_key, "now": clock.now()}
-    candidates = await session.scalars(_OPEN_NOW, params)
-    return next((o for o in candidates if Period.parse(o.period_key).start <= today), None)
+    candidates = await session.execute(_OPEN_NOW, params)
+    found = (row for row in candidates if Period.parse(row[0].period_key).start <= today)
+    obligation, filed = next(found, (None, False))
+    return obligation, bool(filed)
 
 
 async def editable(
@@ -437,8 +447,13 @@ async def for_period(
 
 
 # Built once: starting a report asks for these (see staff._BY_TELEGRAM_ID).
+_REPORT_OF_IT = exists().where(
+    Report.staff_id == Obligation.staff_id,
+    Report.form_key == Obligation.form_key,
+    Report.period_key == Obligation.period_key,
+)
 _OPEN_NOW = (
-    select(Obligation)
+    select(Obligation, _REPORT_OF_IT)
     .where(
         *_MINE[:2],  # the person's and the form's
         Obligation.status == ObligationStatus.OPEN,

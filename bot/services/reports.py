@@ -1,7 +1,8 @@
 """Filed reports: submit a draft once, keep every version, write the metrics KPIs read."""
 
 from datetime import date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,15 @@ def missing_required(form: FormSpec, answers: dict[str, Any]) -> list[str]:
     return [f.key for f in form.fields if f.required and answers.get(f.key) in (None, "", [])]
 
 
-async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Report:
+class Submitted(NamedTuple):
+    """A filed report, and whether its filer has a follow-up open that a report may close
+    (approval_followups.filed need not look when not)."""
+
+    report: Report
+    followup_open: bool
+
+
+async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Staff) -> Submitted:
     """File the draft: create or update the period's report, its version and metrics.
 
     The draft is deleted with a conditional DELETE on its version first, so two submits of the
@@ -34,11 +43,16 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
     missing = missing_required(form, draft.answers)
     if missing:
         raise ReportError("missing", fields=missing)
-    gone = await session.execute(_DRAFT_DONE, {"draft_id": draft.id, "version": draft.version})
-    if gone.rowcount != 1:
+    keys = {"staff_id": staff.id, "form_key": form.key, "period_key": draft.period_key}
+    gone = await session.execute(
+        _draft_done(), {"draft_id": draft.id, "version": draft.version, **keys}
+    )
+    done = gone.first()
+    if done is None:
         raise ReportError("already_submitted")
     now = clock.now()
-    report = await existing(session, staff.id, form.key, draft.period_key)
+    # The DELETE said whether the period has a report already: only a re-filing reads it.
+    report = None if done.report_id is None else await existing(session, **keys)
     new = report is None
     if new:
         # Settled first, so the report is written once, already linked to its obligation.
@@ -67,7 +81,7 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
         period=report.period_key,
         version=report.version,
     )
-    return report
+    return Submitted(report, bool(done.followup_open))
 
 
 async def _create(
@@ -131,9 +145,28 @@ async def _write_metrics(
 
 # Built once, each run with new parameters: every submit runs them (SQLAlchemy memoizes a
 # statement's cache key; building and keying them afresh cost a submit ~1 ms; decision 67).
-_DRAFT_DONE = delete(Draft).where(
-    Draft.id == bindparam("draft_id"), Draft.version == bindparam("version")
-)
+@cache
+def _draft_done():
+    # Built on first use (approval_followups imports this module). With the draft gone, in the
+    # same statement: the period's report if one was filed, and whether a follow-up is open
+    # (two reads every submit made after it, each a statement of its own).
+    from bot.services.approval_followups import open_filed_through
+
+    report = select(Report.id).where(
+        Report.staff_id == bindparam("staff_id"),
+        Report.form_key == bindparam("form_key"),
+        Report.period_key == bindparam("period_key"),
+    )
+    return (
+        delete(Draft)
+        .where(Draft.id == bindparam("draft_id"), Draft.version == bindparam("version"))
+        .returning(
+            report.scalar_subquery().label("report_id"),
+            open_filed_through(bindparam("staff_id")).label("followup_open"),
+        )
+    )
+
+
 _METRICS = insert(Metric.__table__)  # the table's: the ORM would annotate it on every run
 
 
