@@ -41,6 +41,10 @@ Sessions = async_sessionmaker[AsyncSession]
 CLAIM_LEASE = timedelta(minutes=2)
 SENDER_LEASE = timedelta(seconds=90)
 MAX_ATTEMPTS = 8
+# An update's own rows that went are marked together (one transaction, not one each), but
+# none waits longer than this: were the process to die before the mark, a row still `sending`
+# goes again once its claim expires, so what may go twice stays what went in this time.
+MARK_WITHIN = 1.0
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 # "Is this still wanted?" by the prefix of a row's `about` ("join:12" -> "join"), named here
@@ -168,8 +172,17 @@ async def deliver_own(sessions: Sessions, transport: Transport, keys: list[str])
     take and no backlog to read: one statement claims them all (decision 67, seventh round).
     """
     claimed = await _claim_own(sessions, keys)
+    sent: list[tuple[Outbox, SendResult]] = []  # went, not yet marked
+    oldest = 0.0  # when the first of them went
     for row, since in claimed:
-        await _send_one(sessions, transport, row, since)
+        unmarked = len(sent)
+        await _send_one(sessions, transport, row, since, sent)
+        if not unmarked and sent:
+            oldest = time.monotonic()
+        elif sent and time.monotonic() - oldest > MARK_WITHIN:
+            await _mark_sent(sessions, sent)
+    if sent:
+        await _mark_sent(sessions, sent)
     taken = {row.dedup_key for row, _ in claimed}
     return [key for key in keys if key not in taken]
 
@@ -323,8 +336,14 @@ async def _claim(sessions: Sessions, row_id: int) -> tuple[Outbox, datetime | No
 
 
 async def _send_one(
-    sessions: Sessions, transport: Transport, row: Outbox, since: datetime | None
+    sessions: Sessions,
+    transport: Transport,
+    row: Outbox,
+    since: datetime | None,
+    sent: list[tuple[Outbox, "SendResult"]] | None = None,
 ) -> SendResult | None:
+    """Send one claimed row and mark what came of it; a row that went is added to `sent`
+    instead, when given, for the caller to mark with others (`_mark_sent`)."""
     skip, target = await _before_sending(sessions, row, since)
     if skip is not None:
         await _finish(sessions, row, status=OutboxStatus.CANCELLED, last_error=skip)
@@ -334,7 +353,10 @@ async def _send_one(
     except Exception as exc:  # a bug in one payload must not stop the queue
         log.exception("outbox row %s failed", row.id)
         result = SendResult(error=repr(exc))
-    await _mark(sessions, row, result)
+    if sent is not None and result.error is None:
+        sent.append((row, result))
+    else:
+        await _mark(sessions, row, result)
     return result
 
 
@@ -358,14 +380,26 @@ async def _before_sending(
         return None, await s.scalar(target)
 
 
+async def _mark_sent(sessions: Sessions, sent: list[tuple[Outbox, "SendResult"]]) -> None:
+    """Mark rows that went, in one transaction and one statement (an update's card edit and
+    notice were a transaction each); `sent` is emptied."""
+    now = clock.now()
+    for row, result in sent:
+        metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
+    marks = [{"row_id": row.id, "sent_id": result.message_id, "at": now} for row, result in sent]
+    sent.clear()
+    async with sessions() as s, s.begin():
+        await s.execute(_MARK_SENT, marks)
+
+
 async def _mark(sessions: Sessions, row: Outbox, result: SendResult) -> None:
+    if result.error is None:
+        await _mark_sent(sessions, [(row, result)])
+        return
     if not result.paced:  # a row held back on our side is not a send
         metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     now = clock.now()
-    if result.error is None:
-        async with sessions() as s, s.begin():
-            await s.execute(_MARK_SENT, {"row_id": row.id, "sent_id": result.message_id, "at": now})
-    elif result.migrate_to is not None:
+    if result.migrate_to is not None:
         async with sessions() as s, s.begin():
             await team.follow_migration(s, row.chat_id, result.migrate_to)
             await _move_chat(s, row.chat_id, result.migrate_to)

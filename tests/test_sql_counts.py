@@ -36,8 +36,9 @@ BUDGET = {
     # roles), the decided request is not read back, the cards to close are read once with what
     # their edits need, and the sender's claim also returns whether the chat is reachable; 17
     # since the update's own rows are claimed by key in one statement (no sender lease, holds or
-    # backlog read) and an edit carries its card's message id.
-    "approve": 17,
+    # backlog read) and an edit carries its card's message id; 16 since the rows that went are
+    # marked sent together (the card's edit and the proposer's notice were a statement each).
+    "approve": 16,
     # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held; 9 since
     # the draft is made by one INSERT … ON CONFLICT DO NOTHING (no savepoint) and an empty page
     # of channels needs no count; 7 since several labelled lines do not ask the sentence reader
