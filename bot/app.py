@@ -13,7 +13,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
 import jobs
-from bot import connect, metrics, migrate, sender
+from bot import connect, metrics, migrate, sender, sqlite_onehop
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
@@ -32,10 +32,11 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 
 class OpsApplication(Application):
-    """PTB's Application, counting and timing every update for /metrics (any mode, tests too)."""
+    """PTB's Application, counting and timing every update for /metrics (any mode, tests too),
+    its SQLite statements run in the loop's thread where they cannot wait (sqlite_onehop)."""
 
     async def process_update(self, update: object) -> None:
-        with metrics.handling(update):
+        with metrics.handling(update), sqlite_onehop.inline_here():
             await super().process_update(update)
 
 

@@ -47,6 +47,9 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
         kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         if url.startswith("sqlite+aiosqlite"):
             kwargs.setdefault("module", sqlite_onehop.dbapi())  # one thread hop per statement
+            # …or none: the loop's thread runs an update's reads itself (sqlite_onehop.inline_here;
+            # never at the same time as the worker: each connection's calls are awaited in turn).
+            kwargs["connect_args"] = {"check_same_thread": False, **kwargs["connect_args"]}
     else:
         # After a PostgreSQL restart every pooled connection is dead; test each before use
         # rather than failing one job or update per stale connection (a round trip each).

@@ -7,10 +7,22 @@ four together in one call, and skips the commit or rollback of a connection that
 transaction (SQLite begins one only before a write). It is handed to SQLAlchemy as the DBAPI
 module (`create_async_engine(module=…)`, a documented argument), so the dialect, the pool and
 every statement are SQLAlchemy's own (decision 67).
+
+While the bot handles an update (`inline_here`, bot/app.py), a statement that cannot wait runs
+in the event loop's own thread, no trip at all: a read (WAL readers take no lock), stopped
+after READ_BUDGET and read again in the worker should it run long, and a write once the
+transaction holds SQLite's one write lock. A transaction's first write (it may wait for another
+writer's lock), its commit (a checkpoint may sync the disk) and everything a job runs still go
+to the worker, so the loop never waits on a lock or the disk (decision 67, ninth round).
 """
 
 import collections
+import re
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
@@ -19,6 +31,43 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util.concurrency import await_
+
+# A read in the loop's thread stops after this long and goes to the worker instead: a long
+# report or export must not hold up every other update meanwhile.
+READ_BUDGET = 0.005  # seconds
+_PROGRESS_STEPS = 2_000  # SQLite virtual machine steps between looks at the clock
+_READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_INLINE: ContextVar[bool] = ContextVar("sqlite_inline", default=False)
+
+
+@contextmanager
+def inline_here() -> Iterator[None]:
+    """Let the statements awaited inside run in the loop's thread where they cannot wait (the
+    update being handled; jobs stay in the worker)."""
+    token = _INLINE.set(True)
+    try:
+        yield
+    finally:
+        _INLINE.reset(token)
+
+
+def _inline(conn: sqlite3.Connection, work, operation: str, parameters: Any) -> tuple | None:
+    """Run `work` here when it cannot wait: None when it must go to the worker (a first write,
+    or a read that ran past READ_BUDGET and was stopped)."""
+    reads = _READ.match(operation) is not None
+    if not reads:
+        # sqlite3 begins a transaction just before a write and holds the write lock from it.
+        return work(conn, operation, parameters) if conn.in_transaction else None
+    deadline = time.perf_counter() + READ_BUDGET
+    conn.set_progress_handler(lambda: time.perf_counter() > deadline, _PROGRESS_STEPS)
+    try:
+        return work(conn, operation, parameters)
+    except sqlite3.OperationalError as error:
+        if str(error) != "interrupted":
+            raise
+        return None  # a stopped SELECT changed nothing, and its transaction goes on
+    finally:
+        conn.set_progress_handler(None, 0)
 
 
 class OneHopCursor:
@@ -52,7 +101,9 @@ class OneHopCursor:
             conn = self._connection._connection
             if conn is None:
                 raise ValueError("no active connection")
-            done = await self._connection._execute(work, conn, operation, parameters)
+            done = _inline(conn, work, operation, parameters) if _INLINE.get() else None
+            if done is None:
+                done = await self._connection._execute(work, conn, operation, parameters)
         self.description, self.rowcount, self.lastrowid, rows = done
         self._rows = collections.deque(rows)
 
