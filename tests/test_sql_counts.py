@@ -37,8 +37,10 @@ BUDGET = {
     # their edits need, and the sender's claim also returns whether the chat is reachable; 17
     # since the update's own rows are claimed by key in one statement (no sender lease, holds or
     # backlog read) and an edit carries its card's message id; 16 since the rows that went are
-    # marked sent together (the card's edit and the proposer's notice were a statement each).
-    "approve": 16,
+    # marked sent together (the card's edit and the proposer's notice were a statement each);
+    # 14 since one whom the step names is let decide from their own row and roles (the step's
+    # people and the day's leave are read only for someone else: a deputy, a late director).
+    "approve": 14,
     # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held; 9 since
     # the draft is made by one INSERT … ON CONFLICT DO NOTHING (no savepoint) and an empty page
     # of channels needs no count; 7 since several labelled lines do not ask the sentence reader

@@ -343,6 +343,20 @@ async def _named(session: AsyncSession, request: ApprovalRequest, who: str) -> l
     return None
 
 
+def _named_is(person: Staff, who: str) -> bool:
+    """True when `person` is one of those `_named` finds for `who` (the directors when it names
+    nobody), told from their own row and roles: the step's deciders need not be read to let
+    the one who pressed decide. False: not known without reading (a lead, someone else)."""
+    if not person.active or who == "lead":
+        return False
+    if who.startswith("role:"):
+        return person.has_role(who.split(":", 1)[1])
+    if who.startswith("person:@"):
+        handle = who.split("@", 1)[1].lstrip("@")
+        return handle == person.username or handle == str(person.telegram_id)
+    return person.has_role("director")  # named nobody: the directors decide
+
+
 async def _present(session: AsyncSession, people: list[Staff], day: date) -> list[Staff]:
     """`people` at work on `day`, each away one replaced by their deputy; all of them when
     everyone is away without a deputy (a decision must stay possible)."""
@@ -392,6 +406,8 @@ async def _may_decide(
     step is overdue; anyone else is refused."""
     if person.id == request.proposer_id:
         raise ApprovalError("own_request")
+    if _named_is(person, _steps(request)[request.step]["who"]):
+        return  # the step names them (leave or not): nothing to read
     # The step's people and the directors, each read once for every rule below.
     named = await _named(session, request, _steps(request)[request.step]["who"])
     directors = None if named else await staff_service.directors(session)
