@@ -4,8 +4,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,11 +14,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
 from bot import sqlite_onehop
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -124,3 +127,27 @@ def insert_for_dialect(postgresql: bool):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+def loaded(session: AsyncSession, model: type[T], values: dict[str, Any]) -> T:
+    """`values` (every column, the id too), just written by a Core INSERT, as a persistent
+    object of `session`, as if read back: changed later, it is UPDATEd as usual. The ORM's own
+    INSERT of an object (its unit of work, or an ORM INSERT … RETURNING) cost an update
+    ~0.3 ms of CPU more (decision 67, ninth round)."""
+    obj = model(**values)
+    make_transient_to_detached(obj)  # history reset, as when loaded by a query
+    session.add(obj)
+    return obj
+
+
+async def insert_row(session: AsyncSession, model: type[T], values: dict[str, Any]) -> T:
+    """INSERT a row of `model` (every column but the id) on the session's connection, and
+    return it `loaded`."""
+    conn = await session.connection()
+    new_id = (await conn.execute(_returning_id(model.__table__), values)).scalar_one()
+    return loaded(session, model, {**values, "id": new_id})
+
+
+@cache
+def _returning_id(table):
+    return insert(table).returning(table.c.id)  # built once per table

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
+from bot.db import insert_row
 from bot.forms import fields as field_types
 from bot.forms.spec import FormSpec
 from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
@@ -64,10 +65,10 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
         report.answers = dict(draft.answers)
         report.fields = {**report.fields, **field_types.fields_snapshot(form)}
         report.updated_at = now
-    session.add(
-        ReportVersion(
-            report_id=report.id, version=report.version, answers=report.answers, filed_at=now
-        )
+    conn = await session.connection()  # never read back as an object: no ORM one (see _create)
+    await conn.execute(
+        _VERSION,
+        dict(report_id=report.id, version=report.version, answers=report.answers, filed_at=now),
     )
     if not new:
         await _settle(session, report)
@@ -92,7 +93,7 @@ async def _create(
     now: datetime,
     owed: Obligation | None,
 ) -> Report:
-    report = Report(
+    values = dict(
         staff_id=staff.id,
         form_key=form.key,
         period_key=draft.period_key,
@@ -104,9 +105,7 @@ async def _create(
         filed_at=now,
         updated_at=now,
     )
-    session.add(report)
-    await session.flush()
-    return report
+    return await insert_row(session, Report, values)
 
 
 async def _settle(session: AsyncSession, report: Report) -> None:
@@ -168,6 +167,7 @@ def _draft_done():
 
 
 _METRICS = insert(Metric.__table__)  # the table's: the ORM would annotate it on every run
+_VERSION = insert(ReportVersion.__table__)
 
 
 async def existing(
