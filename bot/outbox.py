@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -206,9 +207,14 @@ _BY_KEY = select(Outbox).where(Outbox.dedup_key == bindparam("key"))  # built on
 
 
 async def enqueue_edit_of(
-    session: AsyncSession, key: str, ref: Outbox, text: str, buttons: Buttons | None = None
+    session: AsyncSession,
+    key: str,
+    ref: Outbox | ResultRow,
+    text: str,
+    buttons: Buttons | None = None,
 ) -> bool:
-    """`enqueue_edit` of a row the caller has read already (every copy of a card at once)."""
+    """`enqueue_edit` of a row the caller has read already (every copy of a card at once): an
+    Outbox object or a row with its dedup_key, chat_id, method and message_id."""
     method = "editMessageText"
     if ref.method in MEDIA_KINDS.values():
         method, text = "editMessageCaption", text[:CAPTION_MAX]

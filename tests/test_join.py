@@ -1,13 +1,15 @@
 """Joining by request: pick a role, every director gets a card, one decision, the user is told."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
+from support import local, make_staff
 
 from bot import clock
-from bot.models import AuditLog, JoinRequest, Staff
+from bot.models import AuditLog, JoinRequest, Leave, Obligation, Staff
+from bot.services import staff as staff_service
 
 
 async def _ask_to_join(person, role_label="渠道拓展经理"):
@@ -168,3 +170,43 @@ async def test_text_while_waiting_for_a_decision_says_it_is_pending(app, directo
     await _ask_to_join(channel_manager)
     await channel_manager.send("你好，还要多久？")
     assert "正在等待总监审批" in channel_manager.inbox[-1].plain
+
+
+async def _owed_periods(sessions, persona) -> set[tuple[str, str]]:
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Obligation.form_key, Obligation.period_key)
+            .join(Staff, Staff.id == Obligation.staff_id)
+            .where(Staff.telegram_id == persona.id)
+        )
+        return set(rows)
+
+
+async def test_a_newcomer_owes_today_at_once_and_one_back_from_leave_owes_nothing_while_away(
+    app, sim, sessions, director, channel_manager
+):
+    """Approving a join makes today's obligations at once: for someone new (nothing to look
+    up), and for someone with a row already (added and let go while their request waited),
+    whose leave counts."""
+    with time_machine.travel(local("2026-11-26 10:00"), tick=True):  # a Thursday
+        await director.send("/start")
+        await _ask_to_join(channel_manager)
+        await director.press(director.inbox[-1], "✅ 批准")
+        assert ("daily_channel", "2026-11-26") in await _owed_periods(sessions, channel_manager)
+
+        zhao = sim.user(id=2004, first_name="赵", last_name="敏", language_code="zh")
+        await _ask_to_join(zhao)
+        card = director.inbox[-1]
+        await make_staff(sessions, zhao, "channel")
+        async with sessions() as s, s.begin():
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == zhao.id))
+            s.add(Leave(staff_id=me.id, start_date=date(2026, 11, 26),
+                        end_date=date(2026, 11, 27), created_at=clock.now()))  # fmt: skip
+            await staff_service.deactivate(s, me, director.id)
+        await director.press(card, "✅ 批准")
+        async with sessions() as s:
+            me = await s.scalar(select(Staff).where(Staff.telegram_id == zhao.id))
+            assert me.active
+        owed = await _owed_periods(sessions, zhao)
+        assert ("daily_channel", "2026-11-26") not in owed
+        assert ("daily_channel", "2026-11-27") not in owed

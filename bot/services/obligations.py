@@ -16,6 +16,7 @@ from bot.db import insert_for
 from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
 from bot.models import Leave, Obligation, Report, Staff, StaffRole
 from bot.services import leave, roster_version
+from bot.services import staff as staff_service
 from bot.states import FILED, ObligationStatus
 
 # Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
@@ -507,8 +508,15 @@ async def create_for_newcomer(
     ]
     if not plans or not person.active:
         return 0
-    have = set(await session.execute(_PERIODS_OWED, {"who": person.id}))
-    away = await leave.days_away(session, person.id, local_date(now, tz))
+    # A row made in this transaction has nothing referring to it yet: no obligations, leave or
+    # reports to read (four statements of approving a newcomer).
+    first_time = staff_service.made_here(session, person)
+    have = set() if first_time else set(await session.execute(_PERIODS_OWED, {"who": person.id}))
+    away = (
+        _never_away
+        if first_time
+        else await leave.days_away(session, person.id, local_date(now, tz))
+    )
     rows = [
         _row(person.id, form.key, plan, now)
         for form, plan in plans
@@ -517,6 +525,10 @@ async def create_for_newcomer(
     if not rows:
         return 0
     created = await _insert_new(session, rows)
-    # Someone who comes back may have filed a period before leaving (the rows are settled by it).
-    await settle_filed(session, None, None, [person.id])
+    if not first_time:  # someone back may have filed a period before leaving: settled by it
+        await settle_filed(session, None, None, [person.id])
     return created
+
+
+def _never_away(day: date) -> bool:
+    return False

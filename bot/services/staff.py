@@ -176,7 +176,8 @@ async def add(
     """Make `person` staff with `roles`, or reactivate them with those roles."""
     roles = _checked(roles, known)
     staff = await by_telegram_id(session, person.telegram_id)
-    if staff is None:
+    created = staff is None
+    if created:
         staff = Staff(
             telegram_id=person.telegram_id,
             display_name=person.display_name,
@@ -189,8 +190,19 @@ async def add(
     staff.active = True
     _replace_roles(staff, roles)
     await session.flush()
+    if created:
+        session.info.setdefault(_CREATED, set()).add(staff.id)
     await audit.record(session, actor, "staff.add", f"staff:{staff.id}", roles=sorted(roles))
     return staff
+
+
+_CREATED = "staff.created"  # session.info: ids of the rows `add` made in this session
+
+
+def made_here(session: AsyncSession, staff: Staff) -> bool:
+    """True when `add` made this person's row in this session: nothing refers to them yet (no
+    obligations, leave or reports), so a newcomer's first obligations need not look for any."""
+    return staff.id in session.info.get(_CREATED, ())
 
 
 async def set_roles(
