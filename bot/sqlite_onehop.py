@@ -10,10 +10,11 @@ every statement are SQLAlchemy's own (decision 67).
 
 While the bot handles an update (`inline_here`, bot/app.py), a statement that cannot wait runs
 in the event loop's own thread, no trip at all: a read (WAL readers take no lock), stopped
-after READ_BUDGET and read again in the worker should it run long, and a write once the
-transaction holds SQLite's one write lock. A transaction's first write (it may wait for another
-writer's lock), its commit (a checkpoint may sync the disk) and everything a job runs still go
-to the worker, so the loop never waits on a lock or the disk (decision 67, ninth round).
+after READ_BUDGET and read again in the worker should it run long; a transaction's first write
+when SQLite's one write lock is free (tried without a busy wait; taken, the worker waits for
+it); and every write after it, the lock held. A commit (it syncs the disk) and everything a
+job runs still go to the worker, so the loop never waits on a lock or the disk (decision 67,
+ninth round).
 """
 
 import collections
@@ -37,6 +38,7 @@ from sqlalchemy.util.concurrency import await_
 READ_BUDGET = 0.005  # seconds
 _PROGRESS_STEPS = 2_000  # SQLite virtual machine steps between looks at the clock
 _READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_LOCKED = re.compile(r"database is (locked|busy)")
 _INLINE: ContextVar[bool] = ContextVar("sqlite_inline", default=False)
 
 
@@ -52,12 +54,16 @@ def inline_here() -> Iterator[None]:
 
 
 def _inline(conn: sqlite3.Connection, work, operation: str, parameters: Any) -> tuple | None:
-    """Run `work` here when it cannot wait: None when it must go to the worker (a first write,
-    or a read that ran past READ_BUDGET and was stopped)."""
+    """Run `work` here when it cannot wait: None when it must go to the worker (a first write
+    that found the lock taken, or a read that ran past READ_BUDGET and was stopped)."""
     reads = _READ.match(operation) is not None
     if not reads:
         # sqlite3 begins a transaction just before a write and holds the write lock from it.
-        return work(conn, operation, parameters) if conn.in_transaction else None
+        return (
+            work(conn, operation, parameters)
+            if conn.in_transaction
+            else _first(conn, work, operation, parameters)
+        )
     deadline = time.perf_counter() + READ_BUDGET
     conn.set_progress_handler(lambda: time.perf_counter() > deadline, _PROGRESS_STEPS)
     try:
@@ -68,6 +74,21 @@ def _inline(conn: sqlite3.Connection, work, operation: str, parameters: Any) -> 
         return None  # a stopped SELECT changed nothing, and its transaction goes on
     finally:
         conn.set_progress_handler(None, 0)
+
+
+def _first(conn: sqlite3.Connection, work, operation: str, parameters: Any) -> tuple | None:
+    """A transaction's first write, here if the write lock is free this instant (no busy wait
+    here: another writer holds it, and the worker waits for it with the busy timeout)."""
+    (waits,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        return work(conn, operation, parameters)
+    except sqlite3.OperationalError as error:
+        if not _LOCKED.search(str(error)):
+            raise
+        return None  # nothing was written: the worker runs it again, waiting for the lock
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(waits)}")
 
 
 class OneHopCursor:
