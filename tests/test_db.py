@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 
+from bot import db
 from bot.db import make_engine
 from bot.models import AuditLog
 
@@ -81,3 +83,51 @@ async def test_sqlite_makes_one_trip_to_its_thread_per_statement(tmp_path, monke
         rows = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).all()
     assert [r.name for r in rows] == ["a", "b"] and len(trips) == 3
     await engine.dispose()
+
+
+# ---- PostgreSQL: a pooled connection that sat idle is tested before use ----------------------
+
+
+async def _backend(engine) -> int:
+    async with engine.begin() as conn:
+        return (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+
+@pytest.mark.postgresql_only
+async def test_an_idle_pooled_connection_that_died_is_replaced_unnoticed(db_url, monkeypatch):
+    """PostgreSQL restarted (here: the connection's backend terminated) while the bot sat idle:
+    the next transaction gets a fresh connection instead of an error."""
+    engine = make_engine(db_url)
+    try:
+        first = await _backend(engine)
+        admin = make_engine(db_url)
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await admin.dispose()
+        monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)  # it has sat idle long enough
+        assert await _backend(engine) != first
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgresql_only
+async def test_a_connection_in_use_moments_ago_is_not_tested_again(db_url, monkeypatch):
+    """A busy bot's transactions pay no round trip before each one."""
+    pings: list[object] = []
+    real = AsyncAdapt_asyncpg_connection.ping
+
+    def counted(self) -> None:
+        pings.append(self)
+        real(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counted)
+    engine = make_engine(db_url)
+    try:
+        for _ in range(5):
+            await _backend(engine)
+        assert pings == []  # each taken moments after its last use (or just connected)
+        monkeypatch.setattr(db, "PING_AFTER_IDLE", 0.0)
+        await _backend(engine)
+        assert len(pings) == 1
+    finally:
+        await engine.dispose()
