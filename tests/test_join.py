@@ -6,9 +6,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 from support import local, make_staff
+from test_tick_roster import owed
 
 from bot import clock
-from bot.models import AuditLog, JoinRequest, Leave, Obligation, Staff
+from bot.models import AuditLog, JoinRequest, Leave, Staff
 from bot.services import staff as staff_service
 
 
@@ -172,16 +173,6 @@ async def test_text_while_waiting_for_a_decision_says_it_is_pending(app, directo
     assert "正在等待总监审批" in channel_manager.inbox[-1].plain
 
 
-async def _owed_periods(sessions, persona) -> set[tuple[str, str]]:
-    async with sessions() as s:
-        rows = await s.execute(
-            select(Obligation.form_key, Obligation.period_key)
-            .join(Staff, Staff.id == Obligation.staff_id)
-            .where(Staff.telegram_id == persona.id)
-        )
-        return set(rows)
-
-
 async def test_a_newcomer_owes_today_at_once_and_one_back_from_leave_owes_nothing_while_away(
     app, sim, sessions, director, channel_manager
 ):
@@ -192,7 +183,7 @@ async def test_a_newcomer_owes_today_at_once_and_one_back_from_leave_owes_nothin
         await director.send("/start")
         await _ask_to_join(channel_manager)
         await director.press(director.inbox[-1], "✅ 批准")
-        assert ("daily_channel", "2026-11-26") in await _owed_periods(sessions, channel_manager)
+        assert ("daily_channel", "2026-11-26") in await owed(sessions, channel_manager)
 
         zhao = sim.user(id=2004, first_name="赵", last_name="敏", language_code="zh")
         await _ask_to_join(zhao)
@@ -207,6 +198,6 @@ async def test_a_newcomer_owes_today_at_once_and_one_back_from_leave_owes_nothin
         async with sessions() as s:
             me = await s.scalar(select(Staff).where(Staff.telegram_id == zhao.id))
             assert me.active
-        owed = await _owed_periods(sessions, zhao)
-        assert ("daily_channel", "2026-11-26") not in owed
-        assert ("daily_channel", "2026-11-27") not in owed
+        periods = await owed(sessions, zhao)
+        assert ("daily_channel", "2026-11-26") not in periods
+        assert ("daily_channel", "2026-11-27") not in periods
