@@ -38,6 +38,7 @@ from sqlalchemy.util.concurrency import await_
 READ_BUDGET = 0.005  # seconds
 _PROGRESS_STEPS = 2_000  # SQLite virtual machine steps between looks at the clock
 _READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
+_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _LOCKED = re.compile(r"database is (locked|busy)")
 _INLINE: ContextVar[bool] = ContextVar("sqlite_inline", default=False)
 
@@ -56,14 +57,13 @@ def inline_here() -> Iterator[None]:
 def _inline(conn: sqlite3.Connection, work, operation: str, parameters: Any) -> tuple | None:
     """Run `work` here when it cannot wait: None when it must go to the worker (a first write
     that found the lock taken, or a read that ran past READ_BUDGET and was stopped)."""
-    reads = _READ.match(operation) is not None
-    if not reads:
+    if _WRITE.match(operation):
         # sqlite3 begins a transaction just before a write and holds the write lock from it.
-        return (
-            work(conn, operation, parameters)
-            if conn.in_transaction
-            else _first(conn, work, operation, parameters)
-        )
+        if conn.in_transaction:
+            return work(conn, operation, parameters)
+        return _first(conn, work, operation, parameters)
+    if not _READ.match(operation):
+        return None  # anything else (WITH …, PRAGMA …): the worker, as before
     deadline = time.perf_counter() + READ_BUDGET
     conn.set_progress_handler(lambda: time.perf_counter() > deadline, _PROGRESS_STEPS)
     try:

@@ -43,6 +43,14 @@ async def test_an_updates_read_runs_in_the_loops_thread_a_jobs_in_the_worker(bar
     assert await _read_thread(bare) != LOOP()  # a job (no update being handled)
 
 
+async def test_a_statement_neither_read_nor_write_goes_to_the_worker(bare):
+    """A WITH … (it may lead a long read or a write) is not told apart here: the worker runs it."""
+    with sqlite_onehop.inline_here():
+        async with bare.connect() as conn:
+            cte = text("WITH x AS (SELECT thread() AS t) SELECT t FROM x")
+            assert (await conn.execute(cte)).scalar_one() != LOOP()
+
+
 async def test_an_updates_writes_run_here_while_the_write_lock_is_free(bare):
     with sqlite_onehop.inline_here():
         async with bare.begin() as conn:
