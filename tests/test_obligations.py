@@ -96,7 +96,7 @@ async def test_a_report_at_half_past_midnight_counts_for_yesterday(sessions):
     with time_machine.travel(local("2026-11-27 00:30"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
-            target = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 27))
+            target, _ = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 27))
     assert target.period_key == "2026-11-26"
 
 
@@ -105,10 +105,13 @@ async def test_tomorrows_obligation_cannot_be_filed_today(sessions):
     with time_machine.travel(local("2026-11-26 08:00"), tick=False):
         async with sessions() as s, s.begin():
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
-            first = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
+            first, _ = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
             obligations.mark_filed(first, clock.now())
         async with sessions() as s:
-            assert await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26)) is None
+            assert await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26)) == (
+                None,
+                False,
+            )
 
 
 async def test_late_filing_is_marked_and_unfiled_periods_close_as_missed(sessions):
@@ -118,7 +121,7 @@ async def test_late_filing_is_marked_and_unfiled_periods_close_as_missed(session
             await obligations.create_ahead(s, (DAILY,), CAL, TZ)
     with time_machine.travel(local("2026-11-26 19:00"), tick=False):
         async with sessions() as s, s.begin():
-            today = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
+            today, _ = await obligations.oldest_open(s, staff_id, DAILY.key, date(2026, 11, 26))
             obligations.mark_filed(today, clock.now())
     with time_machine.travel(local("2026-11-30 12:01"), tick=False):  # Friday's closed Monday noon
         async with sessions() as s, s.begin():

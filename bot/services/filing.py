@@ -116,7 +116,7 @@ async def opening(session: AsyncSession, staff: Staff, form: FormSpec, today: da
         return Opening(resubmit=request_key(back.id)) if back is not None else Opening(NEW_REQUEST)
     if form.cadence == "adhoc":  # owed by nobody: filed for the day, edited again that day
         return Opening(Period.containing("day", today).key)
-    due, on_file = await obligations.oldest_open_filed(session, staff.id, form.key, today)
+    due, on_file = await obligations.oldest_open(session, staff.id, form.key, today)
     if due is not None:
         return Opening(due.period_key, due.id, unfiled=not on_file)
     filed = await obligations.editable(session, staff.id, form.key, today)
@@ -276,8 +276,7 @@ async def submit(
         if exc.reason == "missing":  # back to the first one, then on through the form
             return Refused(exc.details["fields"][0], "empty", to_review=False)
         raise
-    # Figures or results owed
-    await approval_followups.filed(session, report, staff, any_open=followup_open)
+    await approval_followups.filed(session, report, staff, any_open=followup_open)  # owed figures
     if form.announce:
         await announce.report_filed(session, report, form, staff, config, team_locale)
     return Filed(Outcome.FILED, report=report)

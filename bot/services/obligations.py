@@ -409,20 +409,14 @@ async def close_expired(session: AsyncSession) -> list[Obligation]:
 
 async def oldest_open(
     session: AsyncSession, staff_id: int, form_key: str, today: date
-) -> Obligation | None:
-    """The obligation a report filed now counts for: the oldest still open whose period began.
+) -> tuple[Obligation | None, bool]:
+    """The obligation a report filed now counts for: the oldest still open whose period began,
+    and whether a report of its period is on file already (read with it: one filed before its
+    obligation was made, say), so a new draft need not look again.
 
     So /daily at 00:30 still files yesterday's report while yesterday is open, and tomorrow's
     obligation (created ahead) cannot be filed before tomorrow.
     """
-    return (await oldest_open_filed(session, staff_id, form_key, today))[0]
-
-
-async def oldest_open_filed(
-    session: AsyncSession, staff_id: int, form_key: str, today: date
-) -> tuple[Obligation | None, bool]:
-    """`oldest_open`, and whether a report of its period is on file already (read with it: a
-    report filed before its obligation was made, say), so a new draft need not look again."""
     params = {"who": staff_id, "form": form_key, "now": clock.now()}
     candidates = await session.execute(_OPEN_NOW, params)
     found = (row for row in candidates if Period.parse(row[0].period_key).start <= today)

@@ -151,11 +151,7 @@ def _draft_done():
     # (two reads every submit made after it, each a statement of its own).
     from bot.services.approval_followups import open_filed_through
 
-    report = select(Report.id).where(
-        Report.staff_id == bindparam("staff_id"),
-        Report.form_key == bindparam("form_key"),
-        Report.period_key == bindparam("period_key"),
-    )
+    report = _EXISTING.with_only_columns(Report.id)
     return (
         delete(Draft)
         .where(Draft.id == bindparam("draft_id"), Draft.version == bindparam("version"))
