@@ -47,6 +47,11 @@ def watching() -> Iterator[list[str]]:
         _queued.reset(token)
 
 
+def queued() -> list[str]:
+    """The keys of the rows queued in this task since `watching()` began (none outside it)."""
+    return _queued.get() or []
+
+
 async def enqueue(
     session: AsyncSession,
     key: str,

@@ -165,14 +165,17 @@ async def deliver(
     return sent
 
 
-async def deliver_own(sessions: Sessions, transport: Transport, keys: list[str]) -> list[str]:
+async def deliver_own(
+    sessions: Sessions, transport: Transport, keys: list[str], claimed: list | None = None
+) -> list[str]:
     """Send the rows an update queued (`keys`), now that it has committed; returns the keys it
     left to the sender (not due, or behind an older row of their chat that is due or sending).
 
     Like the update's replies they are this process's to send, so there is no sender lease to
-    take and no backlog to read: one statement claims them all (decision 67, seventh round).
+    take and no backlog to read: one statement claims them all (decision 67, seventh round),
+    in a transaction of its own, or already in the update's (`claimed`: `claim_own`'s rows).
     """
-    claimed = await _claim_own(sessions, keys)
+    claimed = await _claim_own(sessions, keys) if claimed is None else claimed
     sent: list[tuple[Row, SendResult]] = []  # went, not yet marked
     oldest = 0.0  # when the first of them went
     for row, since in claimed:
@@ -189,17 +192,24 @@ async def deliver_own(sessions: Sessions, transport: Transport, keys: list[str])
 
 
 async def _claim_own(sessions: Sessions, keys: list[str]) -> list[tuple[Row, datetime | None]]:
+    async with sessions() as s, s.begin():
+        return await claim_own(s, keys)
+
+
+async def claim_own(session: AsyncSession, keys: list[str]) -> list[tuple[Row, datetime | None]]:
     """Claim the due rows of `keys`, oldest first, but none behind an older row of its chat
     that is due or being sent: a chat's messages go in the order they were queued. (A row
-    waiting for a retry does not hold up the rest, as in `deliver`.)"""
+    waiting for a retry does not hold up the rest, as in `deliver`.) In the caller's
+    transaction: the update that queued them claims them before it commits (handlers/reply.py),
+    saving a transaction; a claim that commits and is never sent waits out CLAIM_LEASE."""
     now = clock.now()
     params = {"keys": keys, "now": now, "until": now + CLAIM_LEASE}
-    async with sessions() as s, s.begin():
-        # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
-        # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
-        conn = await s.connection()
-        claimed = await conn.execute(_claim_own_statement(), params)
-        return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)
+    await session.flush()  # the claim reads whether a chat is reachable: the session's say
+    # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
+    # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
+    conn = await session.connection()
+    claimed = await conn.execute(_claim_own_statement(), params)
+    return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)
 
 
 @cache

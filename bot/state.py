@@ -50,6 +50,11 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
     def db(self) -> async_sessionmaker[AsyncSession]:
         return self.bot_data.sessions
 
+    @property
+    def in_transaction(self) -> bool:
+        """True inside `begin`'s block (a nested `begin` joins that transaction)."""
+        return self._open is not None
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction. The update's first one records the update id in it: a

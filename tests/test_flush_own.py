@@ -15,9 +15,11 @@ from test_approvals import (  # noqa: F401 (fixtures)
     with_forms,
 )
 
+import handlers.reply
 from bot import clock, outbox, sender
-from bot.models import Lease, Outbox
+from bot.models import Lease, Outbox, Staff
 from bot.states import OutboxStatus
+from bot.telegram_io import TelegramTransport
 
 pytestmark = pytest.mark.databases
 
@@ -109,3 +111,57 @@ async def test_rows_that_went_are_not_left_unmarked_longer_than_mark_within(
     assert statuses["own:a"] == (OutboxStatus.SENT, 101)
     assert statuses["own:b"] == (OutboxStatus.SENT, 102)
     assert statuses["own:c"][0] == OutboxStatus.SENDING  # claimed; goes once its claim expires
+
+
+async def test_a_decision_claims_its_messages_before_it_commits(app, sessions, people, monkeypatch):  # noqa: F811
+    """The rows a decision queued are claimed in its own transaction: should the process die
+    after the commit, before sending, they are not lost; the sender sends them, once, when the
+    claim expires."""
+    await file_expense(people.wang, "打印宣传单", "300")
+
+    async def dies(*args, **kwargs):
+        raise RuntimeError("the process died after the commit")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(handlers.reply, "deliver_own", dies)
+        patched.setattr(handlers.reply, "deliver", dies)
+        await people.zhao.press(card_of(people.zhao), "✅ 批准")
+    assert not _told(people.wang)
+    async with sessions() as s:
+        rows = list(await s.scalars(select(Outbox).where(Outbox.status != OutboxStatus.SENT)))
+    # The closed card, the proposer's notice, the group's announcement: claimed, unsent.
+    assert sorted(r.status for r in rows) == [OutboxStatus.SENDING] * 3
+
+    transport = TelegramTransport(app.bot)
+    assert await sender.deliver(sessions, transport) == 0  # claimed: not another's to send
+    clock.start_at(clock.now() + sender.CLAIM_LEASE + timedelta(seconds=1))
+    assert await sender.deliver(sessions, transport) == 3
+    assert len([m for m in people.wang.inbox if "已批准" in m.plain]) == 1
+
+
+async def test_a_decider_who_was_unreachable_gets_their_card_closed(app, sessions, people):  # noqa: F811
+    """Someone marked unreachable who presses a button is reachable again, and the claim made
+    in the same transaction sees it: their own card's edit goes, it is not cancelled."""
+    await file_expense(people.wang, "打印宣传单", "300")
+    card = card_of(people.zhao)
+    async with sessions() as s, s.begin():
+        zhao = await s.scalar(select(Staff).where(Staff.telegram_id == people.zhao.id))
+        zhao.unreachable_since = clock.now()
+    await people.zhao.press(card, "✅ 批准")
+    closed = people.zhao.sim.message(card.chat_id, card.message_id)
+    assert "本步已由 赵 敏 批准。" in closed.plain and not closed.buttons, closed.plain
+    assert _told(people.wang)
+
+
+async def test_a_claim_sees_what_its_transaction_changed_unflushed(app, sessions, people):  # noqa: F811
+    """claim_own reads whether each chat is reachable: a change the session holds unflushed
+    (the person wrote to us again) counts, or their row would be cancelled as unreachable."""
+    async with sessions() as s, s.begin():
+        zhao = await s.scalar(select(Staff).where(Staff.telegram_id == people.zhao.id))
+        zhao.unreachable_since = clock.now()
+    async with sessions() as s, s.begin():
+        zhao = await s.scalar(select(Staff).where(Staff.telegram_id == people.zhao.id))
+        zhao.unreachable_since = None
+        await outbox.enqueue(s, "own:back", people.zhao.id, "欢迎回来")
+        [(row, since)] = await sender.claim_own(s, ["own:back"])
+    assert (row.dedup_key, since) == ("own:back", None)

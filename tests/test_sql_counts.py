@@ -156,9 +156,8 @@ async def test_approve(team, sim, sessions, sql, channel_manager):
     assert "已批准" in channel_manager.inbox[-1].plain
 
 
-async def test_an_update_is_one_transaction(team, engine, director, channel_manager):
-    """The update id is recorded in the handler's own transaction (decision 67, third round):
-    one transaction per update, not one for the record and another for the handler."""
+async def transactions(engine, action) -> int:
+    """How many transactions the bot's engine begins while `action` awaits an update."""
     begun: list[object] = []
 
     def began(conn) -> None:
@@ -166,12 +165,31 @@ async def test_an_update_is_one_transaction(team, engine, director, channel_mana
 
     event.listen(engine.sync_engine, "begin", began)
     try:
-        for person, text in ((director, "/help"), (channel_manager, "/my")):
-            begun.clear()
-            await person.send(text)
-            assert len(begun) == 1, f"{text}: {len(begun)} transactions"
+        await action
     finally:
         event.remove(engine.sync_engine, "begin", began)
+    return len(begun)
+
+
+async def test_an_update_is_one_transaction(team, engine, director, channel_manager):
+    """The update id is recorded in the handler's own transaction (decision 67, third round):
+    one transaction per update, not one for the record and another for the handler."""
+    for person, text in ((director, "/help"), (channel_manager, "/my")):
+        assert await transactions(engine, person.send(text)) == 1, text
+
+
+async def test_a_decision_claims_what_it_queued_in_its_own_transaction(
+    team, sim, sessions, engine, channel_manager
+):
+    """The decision, and the claim of the messages it queued: one transaction; marking them
+    sent once they went: the other (the claim was a third, after the commit)."""
+    zhao = sim.user(id=2004, first_name="赵", last_name="敏", language_code="zh")
+    await make_staff(sessions, zhao, "new_media")
+    await zhao.send("/start")
+    await channel_manager.send("/expense\n用途：打印宣传单\n金额（元）：300")
+    await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
+    assert await transactions(engine, zhao.press(card_of(zhao), "✅ 批准")) == 2
+    assert "已批准" in channel_manager.inbox[-1].plain
 
 
 async def test_approve_a_join(team, sim, sql, director):
