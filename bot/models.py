@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     case,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
@@ -176,7 +177,11 @@ class Outbox(Base):
     """A message the bot sends on its own initiative, queued in the transaction that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # Keys by prefix on PostgreSQL (bot/outbox.py keys_between; SQLite's unique index serves).
+        Index("ix_outbox_dedup_key_c", text('dedup_key COLLATE "C"')).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)

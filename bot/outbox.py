@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,28 @@ def watching() -> Iterator[list[str]]:
         yield keys
     finally:
         _queued.reset(token)
+
+
+def key_bounds(prefix: str) -> tuple[str, str]:
+    """The keys that begin with `prefix` are those from the first to before the second."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def keys_between(postgresql: bool, low: Any = None, high: Any = None):
+    """Rows whose key is from `low` to before `high` (`key_bounds`; by default the parameters
+    "low" and "high"), as a range the key's index serves. `LIKE 'prefix%'` read the whole
+    outbox, which keeps every key it ever sent: SQLite uses an index for LIKE only when it is
+    case-insensitive, PostgreSQL only in the C collation (ix_outbox_dedup_key_c, which orders
+    the keys as SQLite's own index does; migration 0021)."""
+    low = bindparam("low") if low is None else low
+    high = bindparam("high") if high is None else high
+    key = Outbox.dedup_key.collate("C") if postgresql else Outbox.dedup_key
+    return and_(key >= low, key < high)
+
+
+def keys_starting(session: AsyncSession, prefix: str):
+    """Rows whose key begins with `prefix` (`keys_between`, the session's dialect)."""
+    return keys_between(session.bind.dialect.name == "postgresql", *key_bounds(prefix))
 
 
 def queued() -> list[str]:

@@ -13,7 +13,11 @@ from bot import migrate
 from bot.db import make_engine
 from bot.models import ActivityPlan, ApprovalRequest, Base, Prompt
 
-pytestmark = pytest.mark.databases
+pytestmark = [
+    pytest.mark.databases,
+    # SQLite cannot reflect the PostgreSQL-only index on a collated key (UNCOMPARED below).
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression"),
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -23,9 +27,17 @@ def empty_url(request, tmp_path) -> str:
     return request.getfixturevalue("pg_database_factory")()
 
 
+# Alembic cannot compare an index on a collated key (it reads PostgreSQL's as a plain one and
+# skips the models' as an expression): tests/test_outbox_keys.py checks that one instead.
+UNCOMPARED = {"ix_outbox_dedup_key_c"}
+
+
 def _diff(conn):
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return compare_metadata(context, Base.metadata)
+    def compared(found, name, kind, reflected, compare_to) -> bool:
+        return not (kind == "index" and name in UNCOMPARED)
+
+    opts = {"compare_type": True, "include_object": compared}
+    return compare_metadata(MigrationContext.configure(conn, opts=opts), Base.metadata)
 
 
 def _tables(conn):

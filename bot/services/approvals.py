@@ -45,7 +45,7 @@ from bot.models import (
     Prompt,
     Staff,
 )
-from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit_of
+from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit_of, key_bounds, keys_between
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
@@ -943,7 +943,10 @@ async def _close_cards(
     shown = presenter(request)
     prefix = shown.card_key(request.id, version, "")
     conn = await session.connection()  # rows, not Outbox objects: read only (see sender)
-    sent = await conn.execute(_CARDS_SENT, {"pattern": f"{prefix}%"})
+    low, high = key_bounds(prefix)
+    sent = await conn.execute(
+        _cards_sent(conn.dialect.name == "postgresql"), {"low": low, "high": high}
+    )
     # The card itself (its key ends with the reader's id), not the files sent after it.
     cards = [row for row in sent if row.dedup_key.removeprefix(prefix).isdigit()]
     readers = [int(row.dedup_key.rsplit(":", 1)[1]) for row in cards]
@@ -959,13 +962,16 @@ async def _close_cards(
         await enqueue_edit_of(session, shown.closed_key(key, request), row, texts[locale])
 
 
-# Built once: every decision reads the cards it closes (SQLAlchemy memoizes its cache key).
-_CARDS_SENT = select(
-    *(Outbox.__table__.c[name] for name in ("dedup_key", "chat_id", "method", "message_id"))
-).where(
-    Outbox.dedup_key.like(bindparam("pattern")),
-    Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument")),
-)
+@cache
+def _cards_sent(postgresql: bool):
+    # Built once per dialect: every decision reads the cards it closes (SQLAlchemy memoizes a
+    # statement's cache key).
+    columns = (
+        Outbox.__table__.c[name] for name in ("dedup_key", "chat_id", "method", "message_id")
+    )
+    return select(*columns).where(
+        keys_between(postgresql), Outbox.method.in_(("sendMessage", "sendPhoto", "sendDocument"))
+    )
 
 
 async def _may_press(

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.forms.spec import Labels
 from bot.i18n import t
 from bot.models import ActivityPlan, ApprovalRequest, Feedback, Obligation, Outbox, Report, Staff
+from bot.outbox import keys_starting
 from bot.render import render
 from bot.services import approvals, kpi, leave, periods, task_kpi
 from bot.services import feedback as feedback_service
@@ -290,7 +291,7 @@ async def _group_link(session: AsyncSession, report_id: int, version: int) -> st
     # Announced to a supergroup, a message has a t.me/c link (members can open it).
     sent = await session.execute(
         select(Outbox.chat_id, Outbox.message_id).where(
-            Outbox.dedup_key.like(f"report:{report_id}:v{version}:-100%"),
+            keys_starting(session, f"report:{report_id}:v{version}:-100"),
             Outbox.message_id.is_not(None),
         )
     )

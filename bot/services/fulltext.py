@@ -10,6 +10,7 @@ from bot.forms.fields import FieldContext
 from bot.forms.spec import ReportsConfig
 from bot.forms.summary import answer_items, snapshot_items
 from bot.models import ActivityPlan, ApprovalRequest, Draft, Outbox, Report, Staff
+from bot.outbox import keys_starting
 from bot.services import leave
 
 KINDS = ("d", "r", "p", "q")  # a draft (its filer), a report, an activity plan, a request
@@ -87,7 +88,10 @@ async def _may_read_request(
         return True
     sent = await session.scalar(
         select(Outbox.id)
-        .where(Outbox.dedup_key.like(f"req:{request.id}:v%:card:{me.telegram_id}"))
+        .where(
+            keys_starting(session, f"req:{request.id}:v"),
+            Outbox.dedup_key.like(f"req:{request.id}:v%:card:{me.telegram_id}"),
+        )
         .limit(1)
     )
     return sent is not None

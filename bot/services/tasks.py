@@ -16,7 +16,7 @@ from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, at_local, local_date
 from bot.i18n import N_, t
 from bot.models import Outbox, Prompt, Staff, Task, TaskEvent, TaskSeries
-from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit
+from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit, keys_starting
 from bot.render import render
 from bot.services import audit, deadlines, leave, prompts, recurrence
 from bot.services.deadlines import Deadline
@@ -658,6 +658,7 @@ async def _supersede_cards(
     older = await session.execute(
         select(Outbox.dedup_key, Outbox.chat_id).where(
             Outbox.about == about(task.id),
+            keys_starting(session, f"task:{task.id}:v"),
             Outbox.dedup_key.like(f"task:{task.id}:v%:card"),
             Outbox.dedup_key != new_key,
         )
