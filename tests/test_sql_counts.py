@@ -39,8 +39,10 @@ BUDGET = {
     # backlog read) and an edit carries its card's message id; 16 since the rows that went are
     # marked sent together (the card's edit and the proposer's notice were a statement each);
     # 14 since one whom the step names is let decide from their own row and roles (the step's
-    # people and the day's leave are read only for someone else: a deputy, a late director).
-    "approve": 14,
+    # people and the day's leave are read only for someone else: a deputy, a late director);
+    # 12 since the proposer is read with the request, and a round's decisions once per update
+    # (none at its first step: the one just made is the whole round).
+    "approve": 12,
     # 21 (21 in the eighth round): the request, the newcomer and their role, the cards closed,
     # a welcome and a command menu, today's obligations; 17 since someone whose row was made
     # in this transaction is not looked up for obligations, leave or reports to settle.

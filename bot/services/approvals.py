@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock
@@ -258,13 +259,19 @@ GENERIC = Presenter()
 
 
 async def _proposer(session: AsyncSession, request: ApprovalRequest) -> Staff | None:
-    """The request's proposer, with their roles, read once per session: a decision names them
-    on the closed cards, in the notice and to the after-actions. The session keeps them in its
-    `info` because its identity map holds a person only while something refers to them."""
+    """The request's proposer, with their roles, read once per session (a press reads them with
+    the request: `on_card`): a decision names them on the closed cards, in the notice and to
+    the after-actions."""
     proposer = (await staff_service.by_ids(session, [request.proposer_id])).get(request.proposer_id)
+    _keep_proposer(session, proposer)
+    return proposer
+
+
+def _keep_proposer(session: AsyncSession, proposer: Staff | None) -> None:
+    # In the session's `info`: its identity map holds a person only while something refers to
+    # them, and `staff.by_ids` finds them there without a statement.
     if proposer is not None:
         session.info.setdefault("approvals.proposers", {})[proposer.id] = proposer
-    return proposer
 
 
 def presenter(request: ApprovalRequest) -> Presenter:
@@ -623,14 +630,38 @@ def card_buttons(request: ApprovalRequest, locale: str) -> Buttons:
 
 async def history(session: AsyncSession, request: ApprovalRequest, locale: str) -> list[StepView]:
     """Every step of the current round with who decided it and what they said."""
-    rows = await session.execute(_HISTORY, {"request_id": request.id, "round": request.round})
     by_step: dict[int, list] = {}
-    for decision, name in rows:
-        by_step.setdefault(decision.step, []).append((name, decision.decision, decision.comment))
+    for step, name, decision, comment in await _decisions(session, request):
+        by_step.setdefault(step, []).append((name, decision, comment))
     return [
         StepView(i + 1, step_name(request, i, locale), by_step.get(i, []))
         for i in range(len(_steps(request)))
     ]
+
+
+Decided = tuple[int, str, str, str | None]  # (step, decider's name, decision, comment)
+
+
+async def _decisions(session: AsyncSession, request: ApprovalRequest) -> list[Decided]:
+    """The decisions of the request's current round, oldest first, read once per session: a
+    decision's closed cards and its announcement draw the same history, and `_noted` adds the
+    decision the session records (at the first step, that is the whole round: no read)."""
+    kept = session.info.setdefault("approvals.decisions", {})
+    key = (request.id, request.round)
+    if key not in kept:
+        rows = await session.execute(_HISTORY, {"request_id": request.id, "round": request.round})
+        kept[key] = [(d.step, name, d.decision, d.comment) for d, name in rows]
+    return kept[key]
+
+
+def _noted(session: AsyncSession, request: ApprovalRequest, decided: Decided) -> None:
+    # A round's first step is decided first, once (the one UPDATE that wins, in `decide`).
+    kept = session.info.setdefault("approvals.decisions", {})
+    key = (request.id, request.round)
+    if key in kept:
+        kept[key].append(decided)
+    elif decided[0] == 0:
+        kept[key] = [decided]
 
 
 # Built once: every card drawn and every decision runs it (see staff._BY_TELEGRAM_ID).
@@ -834,6 +865,7 @@ async def _record(
         dict(request_id=request.id, round=request.round, step=step, decider_id=person.id,
              decision=decision, comment=comment, at=clock.now()),
     )  # fmt: skip
+    _noted(session, request, (step, person.display_name, decision, comment))
     shown = presenter(request)
     await shown.decided(session, request, person, decision, comment)
     await shown.audit(
@@ -1095,10 +1127,13 @@ async def withdraw(session: AsyncSession, proposer: Staff, request_id: int) -> A
     return request
 
 
-# Built once: every press on a card reads its request as it is now (see staff._BY_TELEGRAM_ID).
+# Built once: every press on a card reads its request as it is now, and its proposer with
+# their roles, whom a decision names on its cards and notices (see staff._BY_TELEGRAM_ID).
 _REQUEST = (
-    select(ApprovalRequest)
+    select(ApprovalRequest, Staff)
+    .outerjoin(Staff, Staff.id == ApprovalRequest.proposer_id)
     .where(ApprovalRequest.id == bindparam("request_id"))
+    .options(joinedload(Staff.roles))
     .execution_options(populate_existing=True)
 )
 
@@ -1108,7 +1143,9 @@ async def on_card(session: AsyncSession, request_id: int) -> ApprovalRequest | N
     id: now no request's (ids given since are above every old one) or an activity plan's,
     whose cards are never `apr` ones; then approval_request_ids has the new one. A current id
     costs no look-up."""
-    request = await session.scalar(_REQUEST, {"request_id": request_id})
+    found = (await session.execute(_REQUEST, {"request_id": request_id})).unique().first()
+    request, proposer = found if found is not None else (None, None)
+    _keep_proposer(session, proposer)
     if request is None or request.form_key in PRESENTERS:
         moved = await session.get(ApprovalRequestId, request_id)
         if moved is not None:
