@@ -401,9 +401,8 @@ async def _mark_sent(sessions: Sessions, sent: list[tuple[Outbox | Row, "SendRes
         metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     marks = [{"row_id": row.id, "sent_id": result.message_id, "at": now} for row, result in sent]
     sent.clear()
-    # On the engine, not in a session: one Core statement needs no unit of work (~0.3 ms).
-    async with sessions.kw["bind"].begin() as conn:
-        await conn.execute(_MARK_SENT, marks)
+    async with sessions() as s, s.begin():
+        await s.execute(_MARK_SENT, marks)
 
 
 async def _mark(sessions: Sessions, row: Outbox | Row, result: SendResult) -> None:
