@@ -87,3 +87,17 @@ async def test_an_expired_prompt_read_with_the_sender_is_not_open(sessions, lina
     async with sessions() as s, s.begin():
         await staff_service.sender(s, lina.id)
         assert await prompts.current(s, lina_id) is None
+
+
+async def test_the_sender_read_as_rows_is_an_object_of_the_session(sessions, lina, lina_id):
+    """The sender is made from plain rows (staff.sender): their roles are there without a
+    read, a change to them is saved at the commit, and a second read in the same session
+    (the ORM's, since the session holds them) gives the same object."""
+    async with sessions() as s, s.begin():
+        me = await staff_service.sender(s, lina.id)
+        assert me.role_names == {"user_ops"}
+        assert [role.staff for role in me.roles] == [me]
+        assert await staff_service.sender(s, lina.id) is me
+        me.locale = "en"
+    async with sessions() as s:
+        assert (await staff_service.by_telegram_id(s, lina.id)).locale == "en"
