@@ -50,11 +50,13 @@ async def test_it_stores_telegram_ids_beyond_32_bits(sessions):
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    """WAL with synchronous NORMAL (1): a commit is not synced, a checkpoint is (decision 67)."""
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+        assert (await conn.execute(text("PRAGMA synchronous"))).scalar() == 1
     await engine.dispose()
 
 
