@@ -349,7 +349,10 @@ async def _write(
     values = {"pool": spec.key, "period_key": key, "amount_fen": fen, "about": about,
               "staff_id": staff_id, "state": state, "at": clock.now()}  # fmt: skip
     postgresql = session.bind.dialect.name == "postgresql"
-    await session.execute(
+    # Core, on the session's connection: no ORM object is involved, and session.execute would
+    # take the INSERT through the ORM's bulk path first (see team.mark_update).
+    conn = await session.connection()
+    await conn.execute(
         _upsert(postgresql, state), {f"new_{name}": value for name, value in values.items()}
     )
 
