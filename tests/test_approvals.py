@@ -570,6 +570,26 @@ async def test_the_only_director_proposing_is_approved_in_their_name(sessions, p
     assert refused.details["self_approved"] is True
 
 
+async def test_a_card_press_reads_its_request_and_proposer_as_objects_of_the_session(
+    sessions, people
+):
+    """approvals.on_card reads the request and its proposer as rows and makes them the
+    session's objects: the proposer's roles are there, a change is saved at the commit, a
+    proposer the session holds already (pressing their own card) is that object, and a second
+    read in the session gives the same request."""
+    request = await _service_request(sessions, _form(), people.wang.id, idea="看板")
+    async with sessions() as s, s.begin():
+        found = await approvals.on_card(s, request.id)
+        proposer = s.info["approvals.proposers"][found.proposer_id]
+        assert (found.answers, proposer.role_names) == ({"idea": "看板"}, {"channel"})
+        assert await approvals.on_card(s, request.id) is found
+        found.title = "改过的标题"
+    async with sessions() as s, s.begin():
+        me = await staff_service.sender(s, people.wang.id)
+        assert (await approvals.on_card(s, request.id)).title == "改过的标题"
+        assert s.info["approvals.proposers"][me.id] is me
+
+
 # ---- hostile input ------------------------------------------------------------------------------
 
 # Too long twice (refused, asked again), then taken (NUL dropped at the database door).

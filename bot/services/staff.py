@@ -57,20 +57,38 @@ async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
     if not rows:
         return None
     first = rows[0]
-    person = loaded(session, Staff, _values(first, "s_", Staff))
-    roles = [loaded(session, StaffRole, _values(row, "r_", StaffRole)) for row in rows if row.r_id]
-    set_committed_value(person, "roles", roles)
-    for role in roles:
-        set_committed_value(role, "staff", person)
-    prompt = loaded(session, Prompt, _values(first, "p_", Prompt)) if first.p_id else None
-    draft = loaded(session, Draft, _values(first, "d_", Draft)) if first.d_id else None
+    person = from_rows(session, rows)
+    prompt = loaded(session, Prompt, row_values(first, "p_", Prompt)) if first.p_id else None
+    draft = loaded(session, Draft, row_values(first, "d_", Draft)) if first.d_id else None
     held.keep(session, Prompt, person.id, prompt)
     held.keep(session, Draft, person.id, draft)
     return person
 
 
-def _values(row: Row, prefix: str, model: type) -> dict[str, Any]:
+def labelled(prefix: str, model: type) -> list:
+    """Every column of `model`'s table labelled `prefix` + its name, for `row_values`."""
+    return [column.label(f"{prefix}{column.key}") for column in model.__table__.c]
+
+
+def row_values(row: Row, prefix: str, model: type) -> dict[str, Any]:
+    """The columns of `model` read `labelled` with `prefix` in `row`."""
     return {column.key: row._mapping[f"{prefix}{column.key}"] for column in model.__table__.c}
+
+
+def from_rows(session: AsyncSession, rows: list[Row]) -> Staff:
+    """A person and their roles read as rows (`s_` and `r_` columns, one row per role), as the
+    session's objects as if loaded; the session's own object when it holds the person already
+    (read in this transaction, so as current)."""
+    first = rows[0]
+    person = session.identity_map.get(identity_key(Staff, first.s_id))
+    if person is not None:
+        return person
+    person = loaded(session, Staff, row_values(first, "s_", Staff))
+    roles = [loaded(session, StaffRole, row_values(r, "r_", StaffRole)) for r in rows if r.r_id]
+    set_committed_value(person, "roles", roles)
+    for role in roles:
+        set_committed_value(role, "staff", person)
+    return person
 
 
 async def _sender_by_orm(session: AsyncSession, telegram_id: int) -> Staff | None:
@@ -94,9 +112,8 @@ _BY_TELEGRAM_ID = (
 _STAFF, _ROLES = Staff.__table__, StaffRole.__table__
 _PROMPTS, _DRAFTS = Prompt.__table__, Draft.__table__
 _SENDER_ROWS = (
-    select(*(column.label(f"{prefix}{column.key}") for prefix, table in (
-        ("s_", _STAFF), ("r_", _ROLES), ("p_", _PROMPTS), ("d_", _DRAFTS)
-    ) for column in table.c))
+    select(*(column for prefix, model in (("s_", Staff), ("r_", StaffRole), ("p_", Prompt),
+                                          ("d_", Draft)) for column in labelled(prefix, model)))
     .select_from(
         _STAFF.outerjoin(_ROLES, _ROLES.c.staff_id == _STAFF.c.id)
         .outerjoin(_PROMPTS, _PROMPTS.c.staff_id == _STAFF.c.id)
