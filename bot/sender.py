@@ -379,18 +379,21 @@ async def _before_sending(
     """Why the row must not go (no longer wanted, or the recipient unreachable: `since`, read
     with the claim), and the message an edit is for."""
     check = WANTED_CHECKS.get(row.about.split(":", 1)[0]) if row.about else None
-    async with sessions() as s:  # a session reads nothing until asked: most rows ask nothing
-        if check is not None and not await check(s, row.about):
-            return f"no longer wanted: {row.about}", None
-        if since is not None:
-            return "recipient unreachable", None
-        if row.ref_key is None:
-            return None, None
-        if row.payload.get("target") is not None:  # known when the edit was queued
-            return None, row.payload["target"]
-        # Read here rather than in the claim's RETURNING, where SQLite scans the outbox for it.
-        target = select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key)
-        return None, await s.scalar(target)
+    if check is not None:
+        async with sessions() as s:
+            if not await check(s, row.about):
+                return f"no longer wanted: {row.about}", None
+    if since is not None:
+        return "recipient unreachable", None
+    if row.ref_key is None:
+        return None, None
+    if row.payload.get("target") is not None:  # known when the edit was queued
+        return None, row.payload["target"]
+    # Read here rather than in the claim's RETURNING, where SQLite scans the outbox for it.
+    async with sessions() as s:  # most rows need no session at all: none is made for them
+        return None, await s.scalar(
+            select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key)
+        )
 
 
 async def _mark_sent(sessions: Sessions, sent: list[tuple[Outbox | Row, "SendResult"]]) -> None:
