@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import LOCALES
 from bot.kpis.spec import source_problem
+from bot.marks import marks_for
 from bot.ordering import ChatOrder
 from bot.pacing import ChatPacer
 from bot.services import menu, team
@@ -128,6 +129,8 @@ async def _default_menus(app: Application) -> None:
 async def shutdown(app: Application) -> None:
     """Close the database."""
     state: AppState = app.bot_data
+    if state.sessions is not None:  # the marks of messages sent last wait for no transaction
+        await marks_for(state.sessions).close()
     if state.engine is not None:
         await state.engine.dispose()
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from bot import clock, metrics
 from bot.db import insert_for
+from bot.marks import MARK_SENT, marks_for
 from bot.models import Lease, Outbox
 from bot.services import (
     activities,
@@ -42,11 +43,15 @@ Sessions = async_sessionmaker[AsyncSession]
 CLAIM_LEASE = timedelta(minutes=2)
 SENDER_LEASE = timedelta(seconds=90)
 MAX_ATTEMPTS = 8
-# An update's own rows that went are marked together (one transaction, not one each), but
-# none waits longer than this: were the process to die before the mark, a row still `sending`
-# goes again once its claim expires, so what may go twice stays what went in this time.
+# An update's own rows that went are marked together, with the process's next transaction
+# (bot/marks.py), but none waits longer than this: were the process to die before the mark, a
+# row still `sending` goes again once its claim expires, so what may go twice stays what went
+# in this time.
 MARK_WITHIN = 1.0
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+# Why an edit waits: the message it edits went, but its mark (and message id) has not come.
+CARD_UNMARKED = "the message to edit is still being sent"
+_OUTBOX = Outbox.__table__
 
 # "Is this still wanted?" by the prefix of a row's `about` ("join:12" -> "join"), named here
 # rather than registered by the services, so any process that sends has every check. A row
@@ -129,6 +134,7 @@ async def deliver(
         return 0  # the common case: no lease write, no transaction
     if not await take_sender_lease(sessions, holder):
         return 0
+    await marks_for(sessions).flush()  # a chat's rows sent lately must not look unsent here
     sent = 0
     renewed = time.monotonic()
     seen: set[int] = set()
@@ -185,14 +191,15 @@ async def deliver_own(
             oldest = time.monotonic()
         elif sent and time.monotonic() - oldest > MARK_WITHIN:
             await _mark_sent(sessions, sent)
-    if sent:
-        await _mark_sent(sessions, sent)
+    if sent:  # marked by the process's next transaction, within MARK_WITHIN (bot/marks.py)
+        marks_for(sessions).defer(_marks(sent), within=MARK_WITHIN)
     taken = {row.dedup_key for row, _ in claimed}
     return [key for key in keys if key not in taken]
 
 
 async def _claim_own(sessions: Sessions, keys: list[str]) -> list[tuple[Row, datetime | None]]:
     async with sessions() as s, s.begin():
+        await marks_for(sessions).ride(s)  # rows sent lately are not `sending` to the claim
         return await claim_own(s, keys)
 
 
@@ -358,6 +365,9 @@ async def _send_one(
     """Send one claimed row and mark what came of it; a row that went is added to `sent`
     instead, when given, for the caller to mark with others (`_mark_sent`)."""
     skip, target = await _before_sending(sessions, row, since)
+    if skip == CARD_UNMARKED:  # tried again after a backoff, as after a network error
+        await _mark(sessions, row, SendResult(error=skip))
+        return None
     if skip is not None:
         await _finish(sessions, row, status=OutboxStatus.CANCELLED, last_error=skip)
         return None
@@ -391,21 +401,32 @@ async def _before_sending(
         return None, row.payload["target"]
     # Read here rather than in the claim's RETURNING, where SQLite scans the outbox for it.
     async with sessions() as s:  # most rows need no session at all: none is made for them
-        return None, await s.scalar(
-            select(Outbox.message_id).where(Outbox.dedup_key == row.ref_key)
-        )
+        card = (await s.execute(_CARD, {"key": row.ref_key})).first()
+    if card is not None and card.message_id is None and card.status == OutboxStatus.SENDING:
+        # Sent by another process whose mark has not come yet (bot/marks.py): not "never sent".
+        return CARD_UNMARKED, None
+    return None, card.message_id if card is not None else None
+
+
+_CARD = select(Outbox.message_id, Outbox.status).where(Outbox.dedup_key == bindparam("key"))
 
 
 async def _mark_sent(sessions: Sessions, sent: list[tuple[Outbox | Row, "SendResult"]]) -> None:
     """Mark rows that went, in one transaction and one statement (an update's card edit and
     notice were a transaction each); `sent` is emptied."""
+    marks = _marks(sent)
+    async with sessions() as s, s.begin():
+        await s.execute(MARK_SENT, marks)
+
+
+def _marks(sent: list[tuple[Outbox | Row, "SendResult"]]) -> list[dict]:
+    """The marks of rows that went (counted as sent here); `sent` is emptied."""
     now = clock.now()
     for row, result in sent:
         metrics.count_send(result, gave_up=row.attempts >= MAX_ATTEMPTS)
     marks = [{"row_id": row.id, "sent_id": result.message_id, "at": now} for row, result in sent]
     sent.clear()
-    async with sessions() as s, s.begin():
-        await s.execute(_MARK_SENT, marks)
+    return marks
 
 
 async def _mark(sessions: Sessions, row: Outbox | Row, result: SendResult) -> None:
@@ -456,17 +477,6 @@ async def _move_chat(session: AsyncSession, old: int, new: int) -> None:
             chat_id=new, status=OutboxStatus.PENDING, lease_until=None, next_attempt_at=clock.now()
         )
     )
-
-
-# Built once, on the table: most rows end here, and building and keying the UPDATE afresh cost
-# ~0.2 ms (the ORM would annotate it afresh on every run).
-_OUTBOX = Outbox.__table__
-_MARK_SENT = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("row_id"))
-    .values(status=OutboxStatus.SENT, lease_until=None, last_error=None,
-            message_id=bindparam("sent_id"), sent_at=bindparam("at"))
-)  # fmt: skip
 
 
 async def _finish(sessions: Sessions, row: Outbox | Row, **values: Any) -> None:

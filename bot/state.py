@@ -9,6 +9,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.calendar import WorkCalendar
 from bot.config import Settings
+from bot.marks import marks_for
 
 
 @dataclass
@@ -66,14 +67,22 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
         if self._open is not None:
             yield self._open
             return
-        async with self.db() as session, session.begin():
-            self._open = session
-            try:
-                if self.unrecorded_update is not None:
-                    await self._record_update(session)
-                yield session
-            finally:
-                self._open = None
+        marks, taken = marks_for(self.db), []
+        try:
+            async with self.db() as session, session.begin():
+                self._open = session
+                try:
+                    if self.unrecorded_update is not None:
+                        await self._record_update(session)
+                    # The marks of messages sent lately ride with it (no transaction of their
+                    # own): before anything here reads or claims the outbox.
+                    taken = await marks.ride(session)
+                    yield session
+                finally:
+                    self._open = None
+        except BaseException:
+            marks.put_back(taken)
+            raise
 
     async def _record_update(self, session: AsyncSession) -> None:
         from bot.services.team import mark_update  # bot.services imports bot.state's users

@@ -17,6 +17,7 @@ from test_approvals import (  # noqa: F401 (fixtures)
 
 import handlers.reply
 from bot import clock, outbox, sender
+from bot.marks import marks_for
 from bot.models import Lease, Outbox, Staff
 from bot.states import OutboxStatus
 from bot.telegram_io import TelegramTransport
@@ -82,17 +83,82 @@ async def _statuses(sessions, keys) -> dict[str, tuple]:
         return {r.dedup_key: (r.status, r.message_id) for r in rows}
 
 
-async def test_an_updates_rows_are_marked_sent_together(app, sessions):
-    keys = ["own:1", "own:2", "own:3"]
+async def _queued(sessions, keys: list[str], chat_id: int = 7001) -> None:
     async with sessions() as s, s.begin():
         for i, key in enumerate(keys):
-            await outbox.enqueue(s, key, 7001 + i, f"消息{i}")
+            await outbox.enqueue(s, key, chat_id, f"消息{i}")
+
+
+SENDING = (OutboxStatus.SENDING, None)
+
+
+async def test_an_updates_rows_are_marked_sent_together_by_the_next_transaction(
+    app, sessions, monkeypatch
+):
+    """The rows an update sent are marked with the process's next transaction (bot/marks.py):
+    `sending` until then; one that rolls back leaves the marks waiting for the next."""
+    monkeypatch.setattr(sender, "MARK_WITHIN", 60.0)  # no timer: only transactions mark
+    keys = ["own:1", "own:2", "own:3"]
+    await _queued(sessions, keys)
     assert await sender.deliver_own(sessions, _StoppedAt("none"), keys) == []
+    assert await _statuses(sessions, keys) == dict.fromkeys(keys, SENDING)
+    marks = marks_for(sessions)
+    with pytest.raises(RuntimeError):
+        async with sessions() as s, s.begin():
+            taken = await marks.ride(s)
+            try:
+                raise RuntimeError("the update failed")
+            except RuntimeError:
+                marks.put_back(taken)
+                raise
+    assert await _statuses(sessions, keys) == dict.fromkeys(keys, SENDING)
+    async with sessions() as s, s.begin():
+        await marks.ride(s)
     assert await _statuses(sessions, keys) == {
         "own:1": (OutboxStatus.SENT, 101),
         "own:2": (OutboxStatus.SENT, 102),
         "own:3": (OutboxStatus.SENT, 103),
     }
+
+
+async def test_rows_sent_are_marked_within_mark_within_when_no_transaction_comes(
+    app, sessions, monkeypatch
+):
+    monkeypatch.setattr(sender, "MARK_WITHIN", 0.05)
+    keys = ["own:t1", "own:t2"]
+    await _queued(sessions, keys)
+    await sender.deliver_own(sessions, _StoppedAt("none"), keys)
+    for _ in range(100):
+        if (await _statuses(sessions, keys))["own:t2"][0] == OutboxStatus.SENT:
+            break
+        await asyncio.sleep(0.02)
+    assert await _statuses(sessions, keys) == {
+        "own:t1": (OutboxStatus.SENT, 101),
+        "own:t2": (OutboxStatus.SENT, 102),
+    }
+
+
+async def test_what_went_is_marked_before_more_is_claimed_or_sent(app, sessions, monkeypatch):
+    """A chat's next row is not held up behind rows that went but wait for their mark: a claim
+    writes the marks first, and so does the sender before a pass. At shutdown nothing is left
+    waiting."""
+    monkeypatch.setattr(sender, "MARK_WITHIN", 60.0)
+    await _queued(sessions, ["own:m1"])
+    await sender.deliver_own(sessions, _StoppedAt("none"), ["own:m1"])
+    await _queued(sessions, ["own:m2"])
+    transport = _StoppedAt("none")
+    assert await sender.deliver_own(sessions, transport, ["own:m2"]) == []
+    assert transport.sent == ["own:m2"]
+    assert await _statuses(sessions, ["own:m1", "own:m2"]) == {
+        "own:m1": (OutboxStatus.SENT, 101),
+        "own:m2": SENDING,
+    }
+    await sender.deliver(sessions, transport, queued=True)
+    assert (await _statuses(sessions, ["own:m2"]))["own:m2"] == (OutboxStatus.SENT, 101)
+    await _queued(sessions, ["own:m3"], chat_id=7002)
+    await sender.deliver_own(sessions, _StoppedAt("none"), ["own:m3"])
+    await marks_for(sessions).close()
+    assert (await _statuses(sessions, ["own:m3"]))["own:m3"] == (OutboxStatus.SENT, 101)
 
 
 async def test_rows_that_went_are_not_left_unmarked_longer_than_mark_within(

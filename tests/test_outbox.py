@@ -97,6 +97,49 @@ async def test_an_edit_targets_the_message_of_its_reference(sessions):
     assert seen == [("editMessageText", card.message_id)]
 
 
+async def test_an_edit_waits_for_its_card_sent_elsewhere_and_not_yet_marked(sessions):
+    """Another process sent the card and has not marked it yet (bot/marks.py): an edit of it
+    is tried again after a backoff, not given up as "never sent"."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot import clock
+    from bot.states import OutboxStatus
+
+    await _queue(sessions, "card", chat_id=8)
+    async with sessions() as s, s.begin():  # claimed and sent by a replica, its mark to come
+        await s.execute(
+            update(Outbox)
+            .where(Outbox.dedup_key == "card")
+            .values(status=OutboxStatus.SENDING, lease_until=clock.now() + timedelta(minutes=2))
+        )
+        assert await outbox.enqueue_edit(s, "card:closed", "card", "closed")
+    transport = FakeTransport()
+    assert await sender.deliver(sessions, transport) == 0
+    edit = await _row(sessions, "card:closed")
+    assert (edit.status, edit.last_error) == ("pending", sender.CARD_UNMARKED)
+    async with sessions() as s, s.begin():  # the replica's mark
+        await s.execute(
+            update(Outbox)
+            .where(Outbox.dedup_key == "card")
+            .values(status=OutboxStatus.SENT, message_id=777, lease_until=None)
+        )
+    seen = []
+
+    class Recorder(FakeTransport):
+        async def send(self, row, target_message_id):
+            seen.append((row.method, target_message_id))
+            return SendResult(message_id=target_message_id)
+
+    clock.start_at(clock.now() + timedelta(seconds=5))
+    try:
+        assert await sender.deliver(sessions, Recorder()) == 1
+    finally:
+        clock.reset()
+    assert seen == [("editMessageText", 777)]
+
+
 async def test_two_concurrent_senders_send_each_row_once(sessions):
     for i in range(20):
         await _queue(sessions, key=f"k{i}", text=f"m{i}")

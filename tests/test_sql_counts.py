@@ -7,11 +7,14 @@ handler, the outbox flush after the commit)."""
 
 import pytest
 import time_machine
-from sqlalchemy import event
+from sqlalchemy import event, select
 from support import local, make_staff
 from test_approvals import EXPENSE, card_of, with_forms
 
+from bot import sender
 from bot.cli.demo import DAILY_IN_ONE_MESSAGE
+from bot.models import Outbox
+from bot.states import OutboxStatus
 from jobs.tick import tick
 
 pytestmark = pytest.mark.databases
@@ -180,18 +183,33 @@ async def test_an_update_is_one_transaction(team, engine, director, channel_mana
         assert await transactions(engine, person.send(text)) == 1, text
 
 
-async def test_a_decision_claims_what_it_queued_in_its_own_transaction(
-    team, sim, sessions, engine, channel_manager
+async def test_a_decision_is_one_transaction_with_the_marks_of_what_went_before(
+    team, sim, sessions, engine, channel_manager, monkeypatch
 ):
-    """The decision, and the claim of the messages it queued: one transaction; marking them
-    sent once they went: the other (the claim was a third, after the commit)."""
+    """The decision, the claim of the messages it queued and the marks of the messages the
+    update before it sent: one transaction (decision 67: the claim, then the mark, were each
+    one of their own after the commit). Its own messages are marked by the next update."""
+    monkeypatch.setattr(sender, "MARK_WITHIN", 60.0)  # no timer: only transactions mark
     zhao = sim.user(id=2004, first_name="赵", last_name="敏", language_code="zh")
     await make_staff(sessions, zhao, "new_media")
     await zhao.send("/start")
     await channel_manager.send("/expense\n用途：打印宣传单\n金额（元）：300")
     await channel_manager.press(channel_manager.inbox[-1], "✅ 提交")
-    assert await transactions(engine, zhao.press(card_of(zhao), "✅ 批准")) == 2
-    assert "已批准" in channel_manager.inbox[-1].plain
+    assert await transactions(engine, zhao.press(card_of(zhao), "✅ 批准")) == 1
+    told = channel_manager.inbox[-1]
+    assert "已批准" in told.plain
+    assert await _to(sessions, channel_manager.id) == (OutboxStatus.SENDING, None)
+    assert await transactions(engine, channel_manager.send("/my")) == 1
+    assert await _to(sessions, channel_manager.id) == (OutboxStatus.SENT, told.message_id)
+
+
+async def _to(sessions, chat_id: int) -> tuple:
+    """The status and message id of the latest outbox row to `chat_id`."""
+    async with sessions() as s:
+        row = await s.scalar(
+            select(Outbox).where(Outbox.chat_id == chat_id).order_by(Outbox.id.desc()).limit(1)
+        )
+        return row.status, row.message_id
 
 
 async def test_approve_a_join(team, sim, sql, director):
