@@ -16,7 +16,19 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    all_,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -215,19 +227,28 @@ async def claim_own(session: AsyncSession, keys: list[str]) -> list[tuple[Row, d
     # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
     # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
     conn = await session.connection()
-    claimed = await conn.execute(_claim_own_statement(), params)
+    statement = _claim_own_statement(session.bind.dialect.name == "postgresql")
+    claimed = await conn.execute(statement, params)
     return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)
 
 
 @cache
-def _claim_own_statement():
-    # Built once, on first use (every update that queues a message runs it).
-    keys, now = bindparam("keys", expanding=True), bindparam("now")
+def _claim_own_statement(postgresql: bool):
+    # Built once per dialect, on first use (every update that queues a message runs it). On
+    # PostgreSQL the keys are one array parameter: an expanding IN is rendered again at every
+    # run (~0.15 ms of CPU) and, as one statement per number of keys, prepared again too.
+    now = bindparam("now")
     older = aliased(Outbox)
+    if postgresql:
+        keys = bindparam("keys", type_=ARRAY(String))
+        ours, not_ours = Outbox.dedup_key == any_(keys), older.dedup_key != all_(keys)
+    else:
+        keys = bindparam("keys", expanding=True)
+        ours, not_ours = Outbox.dedup_key.in_(keys), older.dedup_key.not_in(keys)
     behind = exists().where(
         older.chat_id == Outbox.chat_id,
         older.id < Outbox.id,
-        older.dedup_key.not_in(keys),
+        not_ours,
         or_(
             and_(older.status == OutboxStatus.PENDING, older.next_attempt_at <= now),
             older.status == OutboxStatus.SENDING,
@@ -236,7 +257,7 @@ def _claim_own_statement():
     since = reachability.unreachable_since(Outbox.chat_id).correlate(Outbox)
     return (
         update(_OUTBOX)
-        .where(Outbox.dedup_key.in_(keys), _due(now), ~behind)
+        .where(ours, _due(now), ~behind)
         .values(
             status=OutboxStatus.SENDING,
             lease_until=bindparam("until"),
