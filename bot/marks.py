@@ -77,6 +77,7 @@ class Marks:
                 await conn.execute(MARK_SENT, taken)
         except BaseException:
             self._waiting[:0] = taken
+            self.defer([], within=self._within)  # tried again: by a timer or the next transaction
             raise
 
     async def close(self) -> None:
@@ -101,9 +102,8 @@ class Marks:
     async def _flush_logged(self) -> None:
         try:
             await self.flush()
-        except Exception:  # the marks wait on; the next transaction or flush writes them
+        except Exception:  # the marks wait on (flush put them back)
             log.exception("marking sent rows failed; they are marked with the next transaction")
-            self.defer([], within=self._within)
 
 
 _MARKS: "weakref.WeakKeyDictionary[async_sessionmaker, Marks]" = weakref.WeakKeyDictionary()

@@ -121,6 +121,27 @@ async def test_an_updates_rows_are_marked_sent_together_by_the_next_transaction(
     }
 
 
+async def test_marks_that_could_not_be_written_wait_for_the_next_transaction(
+    app, sessions, monkeypatch
+):
+    monkeypatch.setattr(sender, "MARK_WITHIN", 60.0)
+    await _queued(sessions, ["own:f1"])
+    await sender.deliver_own(sessions, _StoppedAt("none"), ["own:f1"])
+    marks = marks_for(sessions)
+
+    def away():
+        raise ConnectionError("the database is away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(marks, "_sessions", away)
+        with pytest.raises(ConnectionError):
+            await marks.flush()
+    assert await _statuses(sessions, ["own:f1"]) == {"own:f1": SENDING}
+    async with sessions() as s, s.begin():
+        await marks.ride(s)
+    assert await _statuses(sessions, ["own:f1"]) == {"own:f1": (OutboxStatus.SENT, 101)}
+
+
 async def test_rows_sent_are_marked_within_mark_within_when_no_transaction_comes(
     app, sessions, monkeypatch
 ):
