@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, event, insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -173,6 +173,17 @@ def loaded(session: AsyncSession, model: type[T], values: dict[str, Any]) -> T:
     make_transient_to_detached(obj)  # history reset, as when loaded by a query
     session.add(obj)
     return obj
+
+
+def labelled(prefix: str, model: type) -> list:
+    """Every column of `model`'s table labelled `prefix` + its name (several tables read in one
+    statement as plain rows, for `row_values`)."""
+    return [column.label(f"{prefix}{column.key}") for column in model.__table__.c]
+
+
+def row_values(row: Row, prefix: str, model: type) -> dict[str, Any]:
+    """The columns of `model` read `labelled` with `prefix` in `row`, for `loaded`."""
+    return {column.key: row._mapping[f"{prefix}{column.key}"] for column in model.__table__.c}
 
 
 async def insert_row(session: AsyncSession, model: type[T], values: dict[str, Any]) -> T:

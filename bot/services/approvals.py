@@ -33,7 +33,7 @@ from sqlalchemy.orm.util import identity_key
 from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, local_date
-from bot.db import loaded
+from bot.db import labelled, loaded, row_values
 from bot.forms.fields import FieldContext
 from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
@@ -1145,8 +1145,8 @@ _REQUEST = (
 # and making the objects from rows (`db.loaded`) costs a third of the ORM's joined loading
 # (~0.4 ms of CPU a press; decision 67, eleventh round).
 _REQUEST_ROWS = (
-    select(*staff_service.labelled("a_", ApprovalRequest), *staff_service.labelled("s_", Staff),
-           *staff_service.labelled("r_", StaffRole))
+    select(*labelled("a_", ApprovalRequest), *labelled("s_", Staff),
+           *labelled("r_", StaffRole))
     .select_from(
         ApprovalRequest.__table__
         .outerjoin(Staff.__table__, Staff.id == ApprovalRequest.proposer_id)
@@ -1182,9 +1182,7 @@ async def _with_proposer(
     rows = (await conn.execute(_REQUEST_ROWS, {"request_id": request_id})).all()
     if not rows:
         return None, None
-    request = loaded(
-        session, ApprovalRequest, staff_service.row_values(rows[0], "a_", ApprovalRequest)
-    )
+    request = loaded(session, ApprovalRequest, row_values(rows[0], "a_", ApprovalRequest))
     proposer = staff_service.from_rows(session, rows) if rows[0].s_id is not None else None
     return request, proposer
 

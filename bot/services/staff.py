@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -13,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from bot import clock
-from bot.db import loaded
+from bot.db import labelled, loaded, row_values
 from bot.models import Draft, Prompt, Staff, StaffRole
 from bot.services import audit, held
 from bot.services.errors import ServiceError
@@ -63,16 +62,6 @@ async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
     held.keep(session, Prompt, person.id, prompt)
     held.keep(session, Draft, person.id, draft)
     return person
-
-
-def labelled(prefix: str, model: type) -> list:
-    """Every column of `model`'s table labelled `prefix` + its name, for `row_values`."""
-    return [column.label(f"{prefix}{column.key}") for column in model.__table__.c]
-
-
-def row_values(row: Row, prefix: str, model: type) -> dict[str, Any]:
-    """The columns of `model` read `labelled` with `prefix` in `row`."""
-    return {column.key: row._mapping[f"{prefix}{column.key}"] for column in model.__table__.c}
 
 
 def from_rows(session: AsyncSession, rows: list[Row]) -> Staff:
