@@ -19,6 +19,7 @@ import weakref
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import connection
 from bot.models import Outbox
 from bot.states import OutboxStatus
 
@@ -57,8 +58,7 @@ class Marks:
         for `put_back`, should that transaction not commit."""
         taken = self._take()
         if taken:
-            conn = await session.connection()
-            await conn.execute(MARK_SENT, taken)
+            await (await connection(session)).execute(MARK_SENT, taken)
         return taken
 
     def put_back(self, taken: list[dict]) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
-from bot.db import insert_for, insert_for_dialect
+from bot.db import connection, insert_for, insert_for_dialect
 from bot.models import Outbox
 from bot.states import OutboxStatus
 
@@ -103,7 +103,7 @@ async def enqueue(
     )
     # Core, on the session's connection: with parameters, session.execute would take the
     # INSERT for an ORM bulk insert, whose result has no rowcount.
-    conn = await session.connection()
+    conn = await connection(session)
     result = await conn.execute(_insert_once(conn.dialect.name == "postgresql"), values)
     watched = _queued.get()
     if watched is not None and result.rowcount == 1:

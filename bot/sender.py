@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot import clock, metrics
-from bot.db import insert_for
+from bot.db import connection, insert_for
 from bot.marks import MARK_SENT, marks_for
 from bot.models import Lease, Outbox
 from bot.services import (
@@ -226,7 +226,7 @@ async def claim_own(session: AsyncSession, keys: list[str]) -> list[tuple[Row, d
     await session.flush()  # the claim reads whether a chat is reachable: the session's say
     # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
     # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
-    conn = await session.connection()
+    conn = await connection(session)
     statement = _claim_own_statement(session.bind.dialect.name == "postgresql")
     claimed = await conn.execute(statement, params)
     return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)

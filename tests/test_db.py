@@ -49,6 +49,31 @@ async def test_it_stores_telegram_ids_beyond_32_bits(sessions):
         assert await s.scalar(select(AuditLog.actor_telegram_id)) == big
 
 
+async def test_the_connection_held_for_core_statements_follows_the_sessions_transactions(sessions):
+    """`db.connection` asks the session once per transaction: after a commit or a rollback the
+    next statement runs in the new transaction, and a savepoint shares its connection."""
+
+    async def write(session, action: str) -> None:
+        row = {"at": datetime.now(UTC), "actor_telegram_id": 1, "action": action, "details": {}}
+        await (await db.connection(session)).execute(AuditLog.__table__.insert(), row)
+
+    async with sessions() as s:
+        await write(s, "committed")
+        assert await db.connection(s) is await db.connection(s)
+        await s.commit()
+        await write(s, "rolled back")
+        await s.rollback()
+        await write(s, "kept")
+        async with s.begin_nested() as savepoint:
+            await write(s, "undone")
+            await savepoint.rollback()
+        await write(s, "after the savepoint")
+        await s.commit()
+    async with sessions() as s:
+        actions = set(await s.scalars(select(AuditLog.action)))
+    assert actions == {"committed", "kept", "after the savepoint"}
+
+
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     """WAL with synchronous NORMAL (1): a commit is not synced, a checkpoint is (decision 67)."""
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.db import insert_for_dialect, loaded
+from bot.db import connection, insert_for_dialect, loaded
 from bot.forms import sentence
 from bot.forms.fields import (
     FieldContext,
@@ -192,7 +192,7 @@ async def _start(
     # Core, on the session's connection: the ORM's INSERT … RETURNING of an object keyed its
     # statement afresh every time (~0.3 ms); the row comes back `loaded` as it was written.
     made = _new_draft(session.bind.dialect.name == "postgresql", tuple(new))
-    conn = await session.connection()
+    conn = await connection(session)
     found = await conn.execute(made, {f"new_{column}": value for column, value in new.items()})
     new_id = found.scalar_one_or_none()
     present = present or show

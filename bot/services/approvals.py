@@ -33,7 +33,7 @@ from sqlalchemy.orm.util import identity_key
 from bot import clock
 from bot.buttons import ID, Action
 from bot.calendar import WorkCalendar, local_date
-from bot.db import labelled, loaded, row_values
+from bot.db import connection, labelled, loaded, row_values
 from bot.forms.fields import FieldContext
 from bot.forms.spec import ApprovalSpec, FormSpec, ReportsConfig
 from bot.forms.summary import full_text_buttons, snapshot_items
@@ -811,7 +811,10 @@ async def decide(
     # The one decision: whichever press's UPDATE runs first wins; every later one (a double
     # tap, the step's other decider, an older card) matches no row.
     was = {"request_id": request_id, "version_was": version, "step_was": step}
-    changed = await session.execute(
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # as session.execute would have: what came first goes first
+    # On the connection: the session's execute would take it through the ORM (~0.15 ms).
+    changed = await (await connection(session)).execute(
         _decision_statement(tuple(sorted(values))),
         was | {f"new_{name}": value for name, value in values.items()},
     )
@@ -862,7 +865,7 @@ async def _record(
     step = request.step if step is None else step
     await session.flush()  # what the caller changed first (nothing, mostly: then no statement)
     # Never read back as an object: written by Core (an ORM object cost its flush ~0.2 ms).
-    conn = await session.connection()
+    conn = await connection(session)
     await conn.execute(
         _DECISION,
         dict(request_id=request.id, round=request.round, step=step, decider_id=person.id,
@@ -977,7 +980,7 @@ async def _close_cards(
     say who decided it; the buttons go."""
     shown = presenter(request)
     prefix = shown.card_key(request.id, version, "")
-    conn = await session.connection()  # rows, not Outbox objects: read only (see sender)
+    conn = await connection(session)  # rows, not Outbox objects: read only (see sender)
     low, high = key_bounds(prefix)
     sent = await conn.execute(
         _cards_sent(conn.dialect.name == "postgresql"), {"low": low, "high": high}
@@ -1178,7 +1181,7 @@ async def _with_proposer(
     if identity_key(ApprovalRequest, request_id) in session.identity_map:
         found = (await session.execute(_REQUEST, {"request_id": request_id})).unique().first()
         return found if found is not None else (None, None)
-    conn = await session.connection()
+    conn = await connection(session)
     rows = (await conn.execute(_REQUEST_ROWS, {"request_id": request_id})).all()
     if not rows:
         return None, None

@@ -4,6 +4,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
+from bot.db import connection
 from bot.models import AuditLog
 
 
@@ -13,7 +14,7 @@ async def record(
     """Append one entry: who (Telegram id) did what to which object, with details."""
     # Written at once, on the session's connection (so in its transaction): an entry is never
     # read back as an object, and an ORM object cost its flush ~0.2 ms more (decision 67).
-    conn = await session.connection()
+    conn = await connection(session)
     await conn.execute(
         _ENTRY,
         dict(at=clock.now(), actor_telegram_id=actor, action=action, target=target,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.db import insert_for_dialect
+from bot.db import connection, insert_for_dialect
 from bot.forms.fields import DEFAULT_CAP, halfwidth
 from bot.i18n import normalise
 from bot.models import ActivityPlan, ApprovalRequest, Budget, BudgetCharge, Staff
@@ -351,7 +351,7 @@ async def _write(
     postgresql = session.bind.dialect.name == "postgresql"
     # Core, on the session's connection: no ORM object is involved, and session.execute would
     # take the INSERT through the ORM's bulk path first (see team.mark_update).
-    conn = await session.connection()
+    conn = await connection(session)
     await conn.execute(
         _upsert(postgresql, state), {f"new_{name}": value for name, value in values.items()}
     )

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period
-from bot.db import insert_row
+from bot.db import connection, insert_row
 from bot.forms import fields as field_types
 from bot.forms.spec import FormSpec
 from bot.models import Draft, Metric, Obligation, Report, ReportVersion, Staff
@@ -65,7 +65,7 @@ async def submit(session: AsyncSession, draft: Draft, form: FormSpec, staff: Sta
         report.answers = dict(draft.answers)
         report.fields = {**report.fields, **field_types.fields_snapshot(form)}
         report.updated_at = now
-    conn = await session.connection()  # never read back as an object: no ORM one (see _create)
+    conn = await connection(session)  # never read back as an object: no ORM one (see _create)
     await conn.execute(
         _VERSION,
         dict(report_id=report.id, version=report.version, answers=report.answers, filed_at=now),

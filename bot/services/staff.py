@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from bot import clock
-from bot.db import labelled, loaded, row_values
+from bot.db import connection, labelled, loaded, row_values
 from bot.models import Draft, Prompt, Staff, StaffRole
 from bot.services import audit, held
 from bot.services.errors import ServiceError
@@ -51,7 +51,7 @@ async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
     person already, the ORM reads them as before."""
     if session.identity_map:
         return await _sender_by_orm(session, telegram_id)
-    conn = await session.connection()
+    conn = await connection(session)
     rows = (await conn.execute(_SENDER_ROWS, {"telegram_id": telegram_id})).all()
     if not rows:
         return None

@@ -8,7 +8,7 @@ from sqlalchemy.orm.util import identity_key
 
 from bot import clock
 from bot.config import TeamSettings
-from bot.db import insert_for_dialect
+from bot.db import connection, insert_for_dialect
 from bot.models import ProcessedUpdate, Team
 from bot.outbox import enqueue
 from bot.render import render
@@ -74,7 +74,7 @@ async def mark_update(session: AsyncSession, update_id: int) -> bool:
     stmt = _mark_statement(session.bind.dialect.name == "postgresql")
     # Core, on the session's connection: with parameters, session.execute would take an
     # INSERT for an ORM bulk insert, whose result has no rowcount.
-    conn = await session.connection()
+    conn = await connection(session)
     done = await conn.execute(stmt, {"update_id": update_id, "processed_at": clock.now()})
     return done.rowcount == 1
 
