@@ -56,9 +56,17 @@ class Marks:
     async def ride(self, session: AsyncSession) -> list[dict]:
         """Write the waiting marks in `session`'s transaction; what was written is returned
         for `put_back`, should that transaction not commit."""
-        taken = self._take()
-        if taken:
-            await (await connection(session)).execute(MARK_SENT, taken)
+        taken = self.take()
+        await write(session, taken)
+        return taken
+
+    def take(self) -> list[dict]:
+        """The waiting marks, for the caller to write in its transaction (`write`, or with
+        the update's record) and `put_back` should it not commit."""
+        taken, self._waiting = self._waiting, []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         return taken
 
     def put_back(self, taken: list[dict]) -> None:
@@ -68,13 +76,12 @@ class Marks:
 
     async def flush(self) -> None:
         """Write the waiting marks now, in a transaction of their own."""
-        taken = self._take()
+        taken = self.take()
         if not taken:
             return
         try:
             async with self._sessions() as session, session.begin():
-                conn = await session.connection()
-                await conn.execute(MARK_SENT, taken)
+                await write(session, taken)
         except BaseException:
             self._waiting[:0] = taken
             self.defer([], within=self._within)  # tried again: by a timer or the next transaction
@@ -85,13 +92,6 @@ class Marks:
         for task in list(self._flushing):
             await asyncio.gather(task, return_exceptions=True)
         await self.flush()
-
-    def _take(self) -> list[dict]:
-        taken, self._waiting = self._waiting, []
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        return taken
 
     def _time_up(self) -> None:
         self._timer = None
@@ -104,6 +104,21 @@ class Marks:
             await self.flush()
         except Exception:  # the marks wait on (flush put them back)
             log.exception("marking sent rows failed; they are marked with the next transaction")
+
+
+async def write(session: AsyncSession, marks: list[dict]) -> None:
+    """Mark these rows sent, in `session`'s transaction."""
+    if marks:
+        await (await connection(session)).execute(MARK_SENT, marks)
+
+
+def as_arrays(marks: list[dict]) -> dict[str, list]:
+    """The marks as one array per column, for a PostgreSQL statement that unnests them."""
+    return {
+        "row_ids": [mark["row_id"] for mark in marks],
+        "sent_ids": [mark["sent_id"] for mark in marks],
+        "ats": [mark["at"] for mark in marks],
+    }
 
 
 _MARKS: "weakref.WeakKeyDictionary[async_sessionmaker, Marks]" = weakref.WeakKeyDictionary()

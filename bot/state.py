@@ -10,6 +10,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 from bot.calendar import WorkCalendar
 from bot.config import Settings
 from bot.marks import marks_for
+from bot.marks import write as write_marks
 
 
 @dataclass
@@ -72,11 +73,14 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
             async with self.db() as session, session.begin():
                 self._open = session
                 try:
-                    if self.unrecorded_update is not None:
-                        await self._record_update(session)
                     # The marks of messages sent lately ride with it (no transaction of their
-                    # own): before anything here reads or claims the outbox.
-                    taken = await marks.ride(session)
+                    # own; with the update's record): before anything here reads or claims
+                    # the outbox.
+                    taken = marks.take()
+                    if self.unrecorded_update is not None:
+                        await self._record_update(session, taken)
+                    else:
+                        await write_marks(session, taken)
                     yield session
                 finally:
                     self._open = None
@@ -84,9 +88,9 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
             marks.put_back(taken)
             raise
 
-    async def _record_update(self, session: AsyncSession) -> None:
+    async def _record_update(self, session: AsyncSession, sent: list[dict]) -> None:
         from bot.services.team import mark_update  # bot.services imports bot.state's users
 
         update_id, self.unrecorded_update = self.unrecorded_update, None
-        if not await mark_update(session, update_id):
+        if not await mark_update(session, update_id, sent):
             raise ApplicationHandlerStop  # handled before: no handler runs, nothing is sent

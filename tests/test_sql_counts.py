@@ -45,11 +45,12 @@ BUDGET = {
     # people and the day's leave are read only for someone else: a deputy, a late director);
     # 12 since the proposer is read with the request, and a round's decisions once per update
     # (none at its first step: the one just made is the whole round).
-    "approve": 12,
+    "approve": 12,  # PostgreSQL: one fewer (POSTGRESQL_FEWER)
     # 21 (21 in the eighth round): the request, the newcomer and their role, the cards closed,
     # a welcome and a command menu, today's obligations; 17 since someone whose row was made
-    # in this transaction is not looked up for obligations, leave or reports to settle.
-    "approve a join": 17,
+    # in this transaction is not looked up for obligations, leave or reports to settle; 16
+    # since what it sent is marked sent by the next transaction (the eleventh round).
+    "approve a join": 16,
     # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held; 9 since
     # the draft is made by one INSERT … ON CONFLICT DO NOTHING (no savepoint) and an empty page
     # of channels needs no count; 7 since several labelled lines do not ask the sentence reader
@@ -66,12 +67,17 @@ BUDGET = {
     "submit": 9,
 }
 
+# On PostgreSQL the update's record and the marks of the rows the update before it sent are one
+# statement (a data-modifying CTE; decision 67, twelfth round).
+POSTGRESQL_FEWER = {"approve": 1}
+
 
 class Statements:
     """The statements the bot's engine runs while `of` awaits an update."""
 
     def __init__(self, engine) -> None:
         self.seen: list[str] | None = None
+        self.postgresql = engine.dialect.name == "postgresql"
         event.listen(engine.sync_engine, "before_cursor_execute", self._record)
 
     def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -86,7 +92,8 @@ class Statements:
         finally:
             seen, self.seen = self.seen, None
         listing = "\n".join(seen)
-        assert len(seen) <= BUDGET[path], f"{path}: {len(seen)} statements\n{listing}"
+        budget = BUDGET[path] - (POSTGRESQL_FEWER.get(path, 0) if self.postgresql else 0)
+        assert len(seen) <= budget, f"{path}: {len(seen)} statements\n{listing}"
         return seen
 
 

@@ -2,11 +2,11 @@
 
 from functools import cache
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from bot import clock
+from bot import clock, marks
 from bot.config import TeamSettings
 from bot.db import connection, insert_for_dialect
 from bot.models import ProcessedUpdate, Team
@@ -15,6 +15,7 @@ from bot.render import render
 from bot.services import audit
 from bot.services import staff as staff_service
 from bot.services.staff import Person
+from bot.states import OutboxStatus
 
 TEAM_ID = 1
 
@@ -69,14 +70,39 @@ async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id:
     return True
 
 
-async def mark_update(session: AsyncSession, update_id: int) -> bool:
-    """Record an update id; False when it was already handled (a redelivery)."""
-    stmt = _mark_statement(session.bind.dialect.name == "postgresql")
+async def mark_update(session: AsyncSession, update_id: int, sent: list[dict] = ()) -> bool:
+    """Record an update id, and write `sent` (outbox marks, bot/marks.py) with it; False when
+    it was already handled (a redelivery)."""
     # Core, on the session's connection: with parameters, session.execute would take an
     # INSERT for an ORM bulk insert, whose result has no rowcount.
     conn = await connection(session)
-    done = await conn.execute(stmt, {"update_id": update_id, "processed_at": clock.now()})
+    postgresql = conn.dialect.name == "postgresql"
+    record = {"update_id": update_id, "processed_at": clock.now()}
+    if sent and postgresql:
+        # One statement, one round trip to the server instead of two (~0.5 ms of CPU an
+        # update: decision 67, twelfth round).
+        record |= {"sent": OutboxStatus.SENT, **marks.as_arrays(sent)}
+        done = await conn.execute(_RECORD_AND_MARK, record)
+    else:
+        await marks.write(session, list(sent))
+        done = await conn.execute(_mark_statement(postgresql), record)
     return done.rowcount == 1
+
+
+# The marks as a data-modifying CTE of the record's INSERT, whose row count is the statement's.
+_RECORD_AND_MARK = text(
+    """
+    WITH marked AS (
+        UPDATE outbox SET status = :sent, lease_until = NULL, last_error = NULL,
+            message_id = mark.sent_id, sent_at = mark.at
+        FROM unnest(CAST(:row_ids AS BIGINT[]), CAST(:sent_ids AS BIGINT[]),
+                    CAST(:ats AS TIMESTAMP WITH TIME ZONE[])) AS mark(row_id, sent_id, at)
+        WHERE outbox.id = mark.row_id
+    )
+    INSERT INTO processed_updates (update_id, processed_at) VALUES (:update_id, :processed_at)
+    ON CONFLICT (update_id) DO NOTHING
+    """
+)
 
 
 @cache
