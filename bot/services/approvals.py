@@ -810,14 +810,18 @@ async def decide(
         values |= {"status": status, "decided_at": now}
     # The one decision: whichever press's UPDATE runs first wins; every later one (a double
     # tap, the step's other decider, an older card) matches no row.
-    was = {"request_id": request_id, "version_was": version, "step_was": step}
+    was = {"request_id": request_id, "version_was": version, "step_was": step,
+           "pending": RequestStatus.PENDING}  # fmt: skip
     if session.new or session.dirty or session.deleted:
         await session.flush()  # as session.execute would have: what came first goes first
     # On the connection: the session's execute would take it through the ORM (~0.15 ms).
-    changed = await (await connection(session)).execute(
-        _decision_statement(tuple(sorted(values))),
-        was | {f"new_{name}": value for name, value in values.items()},
-    )
+    conn = await connection(session)
+    postgresql = conn.dialect.name == "postgresql"
+    parameters = was | {f"new_{name}": value for name, value in values.items()}
+    if postgresql:  # the decision's row too, written by the same statement
+        row = _decision_row(request, step, person, decision, comment, now)
+        parameters |= {f"d_{name}": value for name, value in row.items()}
+    changed = await conn.execute(_decision_statement(tuple(sorted(values)), postgresql), parameters)
     # Only a refused press reads the row again: what beat it. The winner's values are set on
     # `request` as the UPDATE left them (nothing more to write).
     if changed.rowcount != 1:
@@ -825,7 +829,7 @@ async def decide(
         raise await _refusal(session, request, version)
     for name, value in values.items():
         set_committed_value(request, name, value)
-    await _record(session, request, person, decision, comment, step=step)
+    await _record(session, request, person, decision, comment, step=step, written=postgresql)
     await _close_cards(session, request, version, step, person.display_name, decision)
     await _advance(session, request, person, decision, comment, today, decided=True)
     return request
@@ -835,21 +839,43 @@ _DECISION = insert(ApprovalDecision.__table__)
 
 
 @cache
-def _decision_statement(names: tuple[str, ...]):
+def _decision_statement(names: tuple[str, ...], postgresql: bool):
     # Built once per set of columns (a decided request, a next step), on the table: the ORM
     # would annotate it afresh each time. Parameters are not named after the columns, which an
     # UPDATE keeps for its SET clause.
     table = ApprovalRequest.__table__
-    return (
+    decided = (
         update(table)
         .where(
             table.c.id == bindparam("request_id"),
             table.c.version == bindparam("version_was"),
-            table.c.status == RequestStatus.PENDING,
+            table.c.status == bindparam("pending"),  # a literal in a CTE went unbound
             table.c.step == bindparam("step_was"),
         )
         .values({name: bindparam(f"new_{name}") for name in names})
     )
+    if not postgresql:
+        return decided
+    # PostgreSQL: the decision's row is written by the same statement, from what the UPDATE
+    # returns (a data-modifying CTE): no row when the press lost, and one round trip to the
+    # server instead of two (~0.5 ms of CPU; decision 67, twelfth round).
+    # Its parameters are not named after columns either: a parameter named after one of the
+    # request's columns ("step") would be SET by the UPDATE too.
+    won = decided.returning(table.c.id).cte("won")
+    columns = ApprovalDecision.__table__.c
+    given = [bindparam(f"d_{name}", type_=columns[name].type) for name in _DECISION_VALUES]
+    return _DECISION.from_select(["request_id", *_DECISION_VALUES], select(won.c.id, *given))
+
+
+_DECISION_VALUES = ("round", "step", "decider_id", "decision", "comment", "at")
+
+
+def _decision_row(
+    request: ApprovalRequest, step: int, person: Staff, decision: str, comment: str | None, at
+) -> dict[str, Any]:
+    """The values of a decision's row (approval_decisions), but its request's id."""
+    return dict(round=request.round, step=step, decider_id=person.id, decision=decision,
+                comment=comment, at=at)  # fmt: skip
 
 
 async def _record(
@@ -861,16 +887,16 @@ async def _record(
     *,
     step: int | None = None,
     self_approved: bool = False,
+    written: bool = False,
 ) -> None:
+    """The decision's row (unless `written` with the request's UPDATE), its audit entry and
+    what its presenter keeps of it."""
     step = request.step if step is None else step
-    await session.flush()  # what the caller changed first (nothing, mostly: then no statement)
-    # Never read back as an object: written by Core (an ORM object cost its flush ~0.2 ms).
-    conn = await connection(session)
-    await conn.execute(
-        _DECISION,
-        dict(request_id=request.id, round=request.round, step=step, decider_id=person.id,
-             decision=decision, comment=comment, at=clock.now()),
-    )  # fmt: skip
+    if not written:
+        await session.flush()  # what the caller changed first (nothing, mostly: no statement)
+        # Never read back as an object: written by Core (an ORM object cost its flush ~0.2 ms).
+        row = _decision_row(request, step, person, decision, comment, clock.now())
+        await (await connection(session)).execute(_DECISION, {"request_id": request.id, **row})
     _noted(session, request, (step, person.display_name, decision, comment))
     shown = presenter(request)
     await shown.decided(session, request, person, decision, comment)
