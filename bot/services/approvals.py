@@ -810,8 +810,7 @@ async def decide(
         values |= {"status": status, "decided_at": now}
     # The one decision: whichever press's UPDATE runs first wins; every later one (a double
     # tap, the step's other decider, an older card) matches no row.
-    was = {"request_id": request_id, "version_was": version, "step_was": step,
-           "pending": RequestStatus.PENDING}  # fmt: skip
+    was = {"request_id": request_id, "version_was": version, "step_was": step}
     if session.new or session.dirty or session.deleted:
         await session.flush()  # as session.execute would have: what came first goes first
     # On the connection: the session's execute would take it through the ORM (~0.15 ms).
@@ -849,7 +848,7 @@ def _decision_statement(names: tuple[str, ...], postgresql: bool):
         .where(
             table.c.id == bindparam("request_id"),
             table.c.version == bindparam("version_was"),
-            table.c.status == bindparam("pending"),  # a literal in a CTE went unbound
+            table.c.status == RequestStatus.PENDING,
             table.c.step == bindparam("step_was"),
         )
         .values({name: bindparam(f"new_{name}") for name in names})
