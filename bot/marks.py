@@ -15,6 +15,7 @@ sends again, once the claims expire, only what went in its last MARK_WITHIN, as 
 import asyncio
 import logging
 import weakref
+from collections.abc import Sequence
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,7 +113,7 @@ async def write(session: AsyncSession, marks: list[dict]) -> None:
         await (await connection(session)).execute(MARK_SENT, marks)
 
 
-def as_arrays(marks: list[dict]) -> dict[str, list]:
+def as_arrays(marks: Sequence[dict]) -> dict[str, list]:
     """The marks as one array per column, for a PostgreSQL statement that unnests them."""
     return {
         "row_ids": [mark["row_id"] for mark in marks],

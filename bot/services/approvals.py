@@ -857,9 +857,8 @@ def _decision_statement(names: tuple[str, ...], postgresql: bool):
         return decided
     # PostgreSQL: the decision's row is written by the same statement, from what the UPDATE
     # returns (a data-modifying CTE): no row when the press lost, and one round trip to the
-    # server instead of two (~0.5 ms of CPU; decision 67, twelfth round).
-    # Its parameters are not named after columns either: a parameter named after one of the
-    # request's columns ("step") would be SET by the UPDATE too.
+    # server instead of two (~0.5 ms of CPU; decision 67, twelfth round). Its parameters are
+    # prefixed for the reason above: `step` would be SET on the request too.
     won = decided.returning(table.c.id).cte("won")
     columns = ApprovalDecision.__table__.c
     given = [bindparam(f"d_{name}", type_=columns[name].type) for name in _DECISION_VALUES]

@@ -1,5 +1,6 @@
 """The team this deployment serves: first-start defaults, and its bound group."""
 
+from collections.abc import Sequence
 from functools import cache
 
 from sqlalchemy import bindparam, delete, select, text
@@ -70,7 +71,7 @@ async def follow_migration(session: AsyncSession, old_chat_id: int, new_chat_id:
     return True
 
 
-async def mark_update(session: AsyncSession, update_id: int, sent: list[dict] = ()) -> bool:
+async def mark_update(session: AsyncSession, update_id: int, sent: Sequence[dict] = ()) -> bool:
     """Record an update id, and write `sent` (outbox marks, bot/marks.py) with it; False when
     it was already handled (a redelivery)."""
     # Core, on the session's connection: with parameters, session.execute would take an
