@@ -58,6 +58,25 @@ async def test_approval_makes_staff_welcomes_them_and_closes_the_card(
     assert "help" in [c for c, _ in commands]
 
 
+async def test_every_directors_copy_of_the_card_is_closed_in_their_language(
+    app, sim, sessions, director, channel_manager
+):
+    """The card each director got is edited, in that director's language, whoever decides."""
+    english = sim.user(id=2099, first_name="Ann", last_name="Lee", language_code="en")
+    await make_staff(sessions, english, "director")
+    await director.send("/start")
+    await english.send("/start")
+    await _ask_to_join(channel_manager)
+    chinese_card, english_card = director.inbox[-1], english.inbox[-1]
+    assert "Join request" in english_card.plain
+
+    await director.press(chinese_card, "✅ 批准")
+
+    assert "已由 张 总 批准" in _message(sim, chinese_card).plain
+    closed = _message(sim, english_card)
+    assert "Approved by 张 总." in closed.plain and closed.buttons == []
+
+
 def _message(sim, original):
     return next(m for m in sim.messages(original.chat_id) if m.message_id == original.message_id)
 

@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -49,7 +49,7 @@ from bot.models import (
     Staff,
     StaffRole,
 )
-from bot.outbox import Buttons, enqueue, enqueue_card, enqueue_edit_of, key_bounds, keys_between
+from bot.outbox import Buttons, cards_under, enqueue, enqueue_card, enqueue_edit_of, reader_of
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
@@ -1003,15 +1003,8 @@ async def _close_cards(
     """Edit every copy of this version's card (each decider's, an escalated director's) to
     say who decided it; the buttons go."""
     shown = presenter(request)
-    prefix = shown.card_key(request.id, version, "")
-    conn = await connection(session)  # rows, not Outbox objects: read only (see sender)
-    low, high = key_bounds(prefix)
-    sent = await conn.execute(
-        _cards_sent(conn.dialect.name == "postgresql"), {"low": low, "high": high}
-    )
-    # The card itself (its key ends with the reader's id), not the files sent after it.
-    cards = [row for row in sent if row.dedup_key.removeprefix(prefix).isdigit()]
-    readers = [int(row.dedup_key.rsplit(":", 1)[1]) for row in cards]
+    cards = await cards_under(session, shown.card_key(request.id, version, ""))
+    readers = [reader_of(card) for card in cards]
     locales = await staff_service.locales(session, readers)
     texts: dict[str, str] = {}  # a closed card reads the same for every reader of a locale
     for row, reader in zip(cards, readers, strict=True):
@@ -1022,18 +1015,6 @@ async def _close_cards(
             )
         key = row.dedup_key
         await enqueue_edit_of(session, shown.closed_key(key, request), row, texts[locale])
-
-
-@cache
-def _cards_sent(postgresql: bool):
-    # Built once per dialect: every decision reads the cards it closes (SQLAlchemy memoizes a
-    # statement's cache key).
-    columns = (
-        Outbox.__table__.c[name] for name in ("dedup_key", "chat_id", "method", "message_id")
-    )
-    # Equalities, not IN: an IN list is rendered again at every run (on PostgreSQL ~0.3 ms).
-    sent = or_(*(Outbox.method == kind for kind in ("sendMessage", "sendPhoto", "sendDocument")))
-    return select(*columns).where(keys_between(postgresql), sent)
 
 
 async def _may_press(

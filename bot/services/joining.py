@@ -14,7 +14,7 @@ from bot.buttons import ID, Action
 from bot.forms.spec import FormSpec
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
-from bot.outbox import enqueue, enqueue_edit
+from bot.outbox import cards_under, enqueue, enqueue_edit_of, reader_of
 from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
@@ -38,8 +38,9 @@ class Decision:
     staff: Staff | None
 
 
-def card_key(request_id: int, director_telegram_id: int) -> str:
-    """Outbox key of one director's copy of a join card (later edits refer to it)."""
+def card_key(request_id: int, director_telegram_id: int | str) -> str:
+    """Outbox key of one director's copy of a join card (later edits refer to it); with ""
+    for the director, the prefix of every copy's key."""
     return f"join:{request_id}:card:{director_telegram_id}"
 
 
@@ -192,17 +193,22 @@ _DECIDE = (
 async def _close_cards(
     session: AsyncSession, req: JoinRequest, director: Staff, roles: RolesConfig
 ) -> None:
-    """Edit every approver's copy of the card to show the decision and who made it."""
-    for other in await staff_service.holding(session, roles.approvers(req.role)):
-        text = render(
-            "join_card.html.j2",
-            other.locale,
-            req=req,
-            role=roles.label(req.role, other.locale),
-            decided_by=director.display_name,
-        )
-        key = card_key(req.id, other.telegram_id)
-        await enqueue_edit(session, f"{key}:closed", key, text)
+    """Edit every copy of the card to show the decision and who made it: the copies read at
+    once, with what their edits need, each in its reader's language."""
+    cards = await cards_under(session, card_key(req.id, ""))
+    locales = await staff_service.locales(session, [reader_of(card) for card in cards])
+    texts: dict[str, str] = {}  # a closed card reads the same for every reader of a language
+    for card in cards:
+        locale = locales.get(reader_of(card), director.locale)
+        if locale not in texts:
+            texts[locale] = render(
+                "join_card.html.j2",
+                locale,
+                req=req,
+                role=roles.label(req.role, locale),
+                decided_by=director.display_name,
+            )
+        await enqueue_edit_of(session, f"{card.dedup_key}:closed", card, texts[locale])
 
 
 async def _welcome(
