@@ -6,7 +6,6 @@ from sqlalchemy import select, text
 
 from bot import outbox
 from bot.models import Outbox
-from bot.services import approvals
 
 pytestmark = pytest.mark.databases
 
@@ -50,7 +49,7 @@ async def test_a_decisions_read_of_its_cards_goes_through_an_index(app, engine):
     index (migration 0021). With LIKE, both scanned the whole outbox."""
     postgresql = engine.dialect.name == "postgresql"
     low, high = outbox.key_bounds("req:1:v1:card:")
-    query = approvals._cards_sent(postgresql).params(low=low, high=high)
+    query = outbox._sent(postgresql).params(low=low, high=high)  # outbox.cards_under
     async with engine.connect() as conn:
         sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
         if postgresql:
