@@ -107,10 +107,10 @@ class Marks:
             log.exception("marking sent rows failed; they are marked with the next transaction")
 
 
-async def write(session: AsyncSession, marks: list[dict]) -> None:
+async def write(session: AsyncSession, marks: Sequence[dict]) -> None:
     """Mark these rows sent, in `session`'s transaction."""
     if marks:
-        await (await connection(session)).execute(MARK_SENT, marks)
+        await (await connection(session)).execute(MARK_SENT, list(marks))
 
 
 def as_arrays(marks: Sequence[dict]) -> dict[str, list]:

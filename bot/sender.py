@@ -35,7 +35,8 @@ from sqlalchemy.orm import aliased
 
 from bot import clock, metrics
 from bot.db import connection, insert_for
-from bot.marks import MARK_SENT, marks_for
+from bot.marks import marks_for
+from bot.marks import write as write_marks
 from bot.models import Lease, Outbox
 from bot.services import (
     activities,
@@ -227,7 +228,7 @@ async def claim_own(session: AsyncSession, keys: list[str]) -> list[tuple[Row, d
     # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
     # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
     conn = await connection(session)
-    statement = _claim_own_statement(session.bind.dialect.name == "postgresql")
+    statement = _claim_own_statement(conn.dialect.name == "postgresql")
     claimed = await conn.execute(statement, params)
     return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)
 
@@ -437,7 +438,7 @@ async def _mark_sent(sessions: Sessions, sent: list[tuple[Outbox | Row, "SendRes
     notice were a transaction each); `sent` is emptied."""
     marks = _marks(sent)
     async with sessions() as s, s.begin():
-        await s.execute(MARK_SENT, marks)
+        await write_marks(s, marks)
 
 
 def _marks(sent: list[tuple[Outbox | Row, "SendResult"]]) -> list[dict]:

@@ -85,7 +85,7 @@ async def mark_update(session: AsyncSession, update_id: int, sent: Sequence[dict
         record |= {"sent": OutboxStatus.SENT, **marks.as_arrays(sent)}
         done = await conn.execute(_RECORD_AND_MARK, record)
     else:
-        await marks.write(session, list(sent))
+        await marks.write(session, sent)
         done = await conn.execute(_mark_statement(postgresql), record)
     return done.rowcount == 1
 
