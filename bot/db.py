@@ -119,11 +119,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     if not _is_memory(dbapi_conn):
         cursor.execute("PRAGMA journal_mode=WAL")
+        wal = cursor.fetchone()[0] == "wal"  # some file systems refuse it
         # WAL's recommended setting (SQLite's docs; Rails' default): a commit is not synced to
         # the disk, a checkpoint is. A crash of the process loses nothing; a power cut may lose
         # the last commits, never the file. FULL synced every commit: ~0.12 ms of CPU and
         # 0.26 ms with the write lock held, each (decision 67, eleventh round).
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if wal and isinstance(dbapi_conn, sqlite_onehop.OneHopConnection):
+            dbapi_conn.take_checkpoints()  # an update's commit runs in the loop's thread
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

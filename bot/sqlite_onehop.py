@@ -12,12 +12,15 @@ While the bot handles an update (`inline_here`, bot/app.py), a statement that ca
 in the event loop's own thread, no trip at all: a read (WAL readers take no lock), stopped
 after READ_BUDGET and read again in the worker should it run long; a transaction's first write
 when SQLite's one write lock is free (tried without a busy wait; taken, the worker waits for
-it); and every write after it, the lock held. A commit (it syncs the disk) and everything a
-job runs still go to the worker, so the loop never waits on a lock or the disk (decision 67,
-ninth round).
+it); every write after it, the lock held; and its commit, which in WAL with synchronous=NORMAL
+writes to the WAL and syncs nothing (decision 67, thirteenth round). What syncs the disk is a
+checkpoint: SQLite's own, which falls on whichever commit fills the WAL, are off, and the
+worker takes one every CHECKPOINT_EVERY commits. Everything a job runs still goes to the
+worker, so the loop never waits on a lock or the disk (ninth round).
 """
 
 import collections
+import logging
 import re
 import sqlite3
 import time
@@ -41,6 +44,10 @@ _READ = re.compile(r"\s*SELECT\b", re.IGNORECASE)
 _WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _LOCKED = re.compile(r"database is (locked|busy)")
 _INLINE: ContextVar[bool] = ContextVar("sqlite_inline", default=False)
+log = logging.getLogger(__name__)
+# A connection that takes its own checkpoints (`take_checkpoints`) takes one every this many
+# commits. SQLite's default is at 1,000 pages of WAL; an update writes 5 to 10.
+CHECKPOINT_EVERY = 100
 
 
 @contextmanager
@@ -182,8 +189,26 @@ def _executemany_in_thread(conn: sqlite3.Connection, operation: str, seq: Any) -
         cursor.close()
 
 
+def _checkpoint_due(connection: aiosqlite.Connection) -> bool:
+    """Count a commit of `connection`; True once every CHECKPOINT_EVERY."""
+    connection._opsbot_commits += 1
+    if connection._opsbot_commits < CHECKPOINT_EVERY:
+        return False
+    connection._opsbot_commits = 0
+    return True
+
+
+def _commit_and_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.commit()
+    try:  # PASSIVE: copies what no reader still needs and waits for nobody
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+    except sqlite3.Error:  # committed all the same; the next one copies what this one left
+        log.warning("WAL checkpoint failed", exc_info=True)
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite connection with one-hop cursors and no empty commits."""
+    """SQLAlchemy's aiosqlite connection with one-hop cursors, no empty commits, and an
+    update's commits in the loop's thread."""
 
     __slots__ = ()
     _cursor_cls = OneHopCursor
@@ -193,8 +218,42 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
     def commit(self) -> None:
-        if self._in_transaction():
+        if not self._in_transaction():
+            return
+        if not self.takes_checkpoints:  # not WAL: a commit may sync the disk
             super().commit()
+        elif _checkpoint_due(self._connection):  # a checkpoint syncs the disk: the worker's
+            self._await_in_worker(_commit_and_checkpoint)
+        elif _INLINE.get():
+            # Here: WAL with synchronous=NORMAL syncs nothing at a commit (only a checkpoint
+            # does, and this connection makes none of its own), and the lock is held already.
+            try:
+                self._connection._connection.commit()
+            except Exception as error:
+                self._handle_exception(error)
+        else:
+            super().commit()
+
+    @property
+    def takes_checkpoints(self) -> bool:
+        """Whether this connection checkpoints the WAL itself, every CHECKPOINT_EVERY commits
+        (`take_checkpoints`), instead of SQLite at whichever commit fills it."""
+        return getattr(self._connection, "_opsbot_commits", None) is not None
+
+    def take_checkpoints(self) -> None:
+        """For a file in WAL mode: SQLite's own checkpoints off (one could fall on a commit in
+        the loop's thread), this connection's every CHECKPOINT_EVERY commits on, and an
+        update's commits in the loop's thread."""
+        cursor = self.cursor()
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.close()
+        self._connection._opsbot_commits = 0
+
+    def _await_in_worker(self, work) -> None:
+        try:
+            await_(self._connection._execute(work, self._connection._connection))
+        except Exception as error:
+            self._handle_exception(error)
 
     def _in_transaction(self) -> bool:
         # Read from the loop's thread: sqlite3 checks no thread for this attribute, and the

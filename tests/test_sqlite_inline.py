@@ -3,6 +3,7 @@ nothing that may wait (a lock, a long read, a job's work) ever holds up the loop
 ninth round)."""
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 
@@ -122,3 +123,47 @@ async def test_the_bot_runs_an_updates_statements_here_and_a_ticks_in_the_worker
     ran_here.clear()
     await tick(app.bot_data, app.bot)
     assert ran_here == []  # a job: every statement in the worker
+
+
+async def _commit_threads(engine, inserts: int, inline: bool) -> dict[str, set[int]]:
+    """Commit `inserts` one-row transactions; which threads ran COMMIT and each checkpoint."""
+    seen: dict[str, set[int]] = {"COMMIT": set(), "PRAGMA wal_checkpoint(PASSIVE)": set()}
+
+    def traced(sql: str) -> None:
+        if sql in seen:
+            seen[sql].add(threading.get_ident())
+
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection._connection
+        raw.set_trace_callback(traced)
+        try:
+            for n in range(inserts):
+                with sqlite_onehop.inline_here() if inline else contextlib.nullcontext():
+                    await conn.execute(
+                        text("INSERT INTO t VALUES (:n, randomblob(3000))"), {"n": n}
+                    )
+                    await conn.commit()
+        finally:
+            raw.set_trace_callback(None)
+    return seen
+
+
+async def test_an_updates_commit_runs_here_and_a_jobs_in_the_worker(bare):
+    """WAL with synchronous=NORMAL: a commit writes to the WAL and syncs nothing."""
+    assert (await _commit_threads(bare, 3, inline=True))["COMMIT"] == {LOOP()}
+    jobs = (await _commit_threads(bare, 3, inline=False))["COMMIT"]
+    assert jobs and LOOP() not in jobs
+
+
+async def test_the_wal_is_checkpointed_in_the_worker_every_so_many_commits(
+    bare, tmp_path, monkeypatch
+):
+    """SQLite's own checkpoint would fall on a commit in the loop's thread: it is off, and the
+    worker takes one every CHECKPOINT_EVERY commits, so the WAL does not grow without end."""
+    monkeypatch.setattr(sqlite_onehop, "CHECKPOINT_EVERY", 5)
+    seen = await _commit_threads(bare, 60, inline=True)
+    checkpoints = seen["PRAGMA wal_checkpoint(PASSIVE)"]
+    assert checkpoints and LOOP() not in checkpoints
+    # 60 commits of a 3 kB row: ~60 pages of 4 kB in the WAL, had nothing been checkpointed;
+    # it starts over after each checkpoint, so it holds about five commits' pages at most.
+    assert (tmp_path / "inline.db-wal").stat().st_size < 20 * 4096
