@@ -9,6 +9,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.calendar import WorkCalendar
 from bot.config import Settings
+from bot.db import connection
 from bot.marks import marks_for
 from bot.marks import write as write_marks
 
@@ -38,6 +39,7 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         # The update being handled, until a transaction has recorded it (handlers/updates.py).
         self.unrecorded_update: int | None = None
+        self.update_sender: int | None = None  # its sender's Telegram id, read with the record
         self._open: AsyncSession | None = None  # the transaction `begin` has open
 
     @property
@@ -89,8 +91,14 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
             raise
 
     async def _record_update(self, session: AsyncSession, sent: list[dict]) -> None:
-        from bot.services.team import mark_update  # bot.services imports bot.state's users
+        # bot.services imports bot.state's users
+        from bot.services.team import mark_update, mark_update_and_sender
 
         update_id, self.unrecorded_update = self.unrecorded_update, None
-        if not await mark_update(session, update_id, sent):
+        sender, self.update_sender = self.update_sender, None
+        if sender is not None and (await connection(session)).dialect.name == "postgresql":
+            fresh = await mark_update_and_sender(session, update_id, sent, sender)
+        else:  # SQLite: no round trip to save, and the read runs in the loop's thread
+            fresh = await mark_update(session, update_id, sent)
+        if not fresh:
             raise ApplicationHandlerStop  # handled before: no handler runs, nothing is sent

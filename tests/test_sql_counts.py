@@ -65,14 +65,16 @@ BUDGET = {
     # with the draft read with the sender; 11 (SQLite 10) since the obligation is settled first
     # (UPDATE … RETURNING) and the new report written once, linked, with no metrics to delete;
     # 9 (SQLite 8) since the draft's DELETE … RETURNING says whether a report is on file and
-    # whether a follow-up is open (two reads of their own before).
-    "submit": 9,
+    # whether a follow-up is open (two reads of their own before); PostgreSQL 8 as well since
+    # the update's record and its sender's read are one statement there (see below).
+    "submit": 8,
 }
 
-# On PostgreSQL the update's record and the marks of the rows the update before it sent are one
-# statement, and so are the decision's UPDATE of the request and its row (data-modifying CTEs;
-# decision 67, twelfth round).
-POSTGRESQL_FEWER = {"approve": 2}
+# On PostgreSQL the update's record, the marks of the rows the update before it sent and the
+# sender's read are one statement (every path: one fewer; thirteenth round), and so are the
+# decision's UPDATE of the request and its row (approve: one more; decision 67, twelfth round).
+# A submit takes a shared advisory lock there (SQLite's one writer needs none): no fewer.
+POSTGRESQL_FEWER = {path: 1 for path in BUDGET} | {"approve": 3, "submit": 0}
 
 
 class Statements:

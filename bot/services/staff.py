@@ -49,10 +49,14 @@ async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
     joined loading set itself up afresh on every update, ~0.5 ms of CPU for four small rows
     (decision 67, tenth round). The update's session holds nothing yet; should it hold the
     person already, the ORM reads them as before."""
+    kept = session.info.pop(_KEPT_SENDER, None)
     if session.identity_map:
         return await _sender_by_orm(session, telegram_id)
-    conn = await connection(session)
-    rows = (await conn.execute(_SENDER_ROWS, {"telegram_id": telegram_id})).all()
+    if kept is not None and kept[0] == telegram_id:  # read with the update's record
+        rows = kept[1]
+    else:
+        conn = await connection(session)
+        rows = (await conn.execute(SENDER_ROWS, {"telegram_id": telegram_id})).all()
     if not rows:
         return None
     first = rows[0]
@@ -62,6 +66,15 @@ async def sender(session: AsyncSession, telegram_id: int) -> Staff | None:
     held.keep(session, Prompt, person.id, prompt)
     held.keep(session, Draft, person.id, draft)
     return person
+
+
+def keep_sender(session: AsyncSession, telegram_id: int, rows: list[Row]) -> None:
+    """`SENDER_ROWS` read with the update's record (team.mark_update_and_sender), before
+    anything else in its transaction: `sender` takes them instead of reading."""
+    session.info[_KEPT_SENDER] = (telegram_id, rows)
+
+
+_KEPT_SENDER = "opsbot.sender_rows"
 
 
 def from_rows(session: AsyncSession, rows: list[Row]) -> Staff:
@@ -100,7 +113,7 @@ _BY_TELEGRAM_ID = (
 # Prompts and drafts are unique per person: one row per role, as above.
 _STAFF, _ROLES = Staff.__table__, StaffRole.__table__
 _PROMPTS, _DRAFTS = Prompt.__table__, Draft.__table__
-_SENDER_ROWS = (
+SENDER_ROWS = (
     select(*(column for prefix, model in (("s_", Staff), ("r_", StaffRole), ("p_", Prompt),
                                           ("d_", Draft)) for column in labelled(prefix, model)))
     .select_from(
