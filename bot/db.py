@@ -1,7 +1,7 @@
 """Database engine and sessions, and a DateTime type that is always aware UTC."""
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
 from bot import sqlite_onehop
@@ -140,9 +140,24 @@ def _is_memory(dbapi_conn) -> bool:
     return any(row[2] == "" for row in rows if row[1] == "main")
 
 
+class OpsSession(Session):
+    """The sessions `make_sessionmaker` makes: before each commit they run BEFORE_COMMIT."""
+
+
+# Called with the (sync) session before each of its commits, inside it: rows written "with the
+# transaction's last statement" that no statement took (bot/services/audit.py).
+BEFORE_COMMIT: list[Callable[[Session], None]] = []
+
+
+@event.listens_for(OpsSession, "before_commit")
+def _before_commit(session: Session) -> None:
+    for hook in BEFORE_COMMIT:
+        hook(session)
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay usable after commit (no lazy reloads in async code)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=OpsSession)
 
 
 @asynccontextmanager

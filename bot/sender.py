@@ -42,6 +42,7 @@ from bot.services import (
     activities,
     approval_followups,
     approvals,
+    audit,
     joining,
     reachability,
     reminders,
@@ -228,13 +229,16 @@ async def claim_own(session: AsyncSession, keys: list[str]) -> list[tuple[Row, d
     # Core rows, read like the objects (row.payload, row.chat_id …): nothing is written
     # through them, and loading Outbox objects cost each update ~0.3 ms (decision 67).
     conn = await connection(session)
-    statement = _claim_own_statement(conn.dialect.name == "postgresql")
-    claimed = await conn.execute(statement, params)
+    postgresql = conn.dialect.name == "postgresql"
+    # PostgreSQL: the audit entries held for the transaction's last statement ride with it.
+    entries = audit.take_held(session) if postgresql else []
+    statement = _claim_own_statement(postgresql, len(entries))
+    claimed = await conn.execute(statement, params | audit.as_params(entries))
     return sorted(((row, row.since) for row in claimed), key=lambda found: found[0].id)
 
 
 @cache
-def _claim_own_statement(postgresql: bool):
+def _claim_own_statement(postgresql: bool, audited: int = 0):
     # Built once per dialect, on first use (every update that queues a message runs it). On
     # PostgreSQL the keys are one array parameter: an expanding IN is rendered again at every
     # run (~0.15 ms of CPU) and, as one statement per number of keys, prepared again too.
@@ -256,7 +260,7 @@ def _claim_own_statement(postgresql: bool):
         ),
     )
     since = reachability.unreachable_since(Outbox.chat_id).correlate(Outbox)
-    return (
+    claim = (
         update(_OUTBOX)
         .where(ours, _due(now), ~behind)
         .values(
@@ -266,6 +270,7 @@ def _claim_own_statement(postgresql: bool):
         )
         .returning(*_OUTBOX.c, since.label("since"))
     )
+    return claim.add_cte(audit.as_cte(audited)) if audited else claim
 
 
 def _ready_in(transport: Transport, chat_id: int) -> float:

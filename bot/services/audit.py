@@ -1,10 +1,15 @@
 """The append-only audit log."""
 
-from sqlalchemy import insert
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.db import connection
+from bot.db import BEFORE_COMMIT, OpsSession, connection
 from bot.models import AuditLog
 
 
@@ -12,14 +17,77 @@ async def record(
     session: AsyncSession, actor: int | None, action: str, target: str | None = None, **details
 ) -> None:
     """Append one entry: who (Telegram id) did what to which object, with details."""
+    entry = dict(at=clock.now(), actor_telegram_id=actor, action=action, target=target,
+                 details=details)  # fmt: skip
+    if _later(session):
+        # PostgreSQL: written with the transaction's last statement, the claim of what it
+        # queued (bot/sender.py), or just before its commit: no round trip of its own.
+        _pending(session.sync_session, create=True).append(entry)
+        return
     # Written at once, on the session's connection (so in its transaction): an entry is never
     # read back as an object, and an ORM object cost its flush ~0.2 ms more (decision 67).
-    conn = await connection(session)
-    await conn.execute(
-        _ENTRY,
-        dict(at=clock.now(), actor_telegram_id=actor, action=action, target=target,
-             details=details),
-    )  # fmt: skip
+    await (await connection(session)).execute(_ENTRY, entry)
 
+
+def _later(session: AsyncSession) -> bool:
+    # Not in a savepoint: one rolled back takes its entries with it, which a held entry would
+    # outlive. Only a session whose commit writes what is held (db.OpsSession).
+    return (
+        session.bind.dialect.name == "postgresql"
+        and isinstance(session.sync_session, OpsSession)
+        and not session.in_nested_transaction()
+    )
+
+
+def _pending(session: Session, create: bool = False) -> list[dict]:
+    """The entries held for this session's current transaction (those of one that ended
+    without writing them, rolled back, are dropped)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is None or held[0] is not transaction:
+        if not create:
+            return []
+        held = session.info[_HELD] = (transaction, [])
+    return held[1]
+
+
+_HELD = "opsbot.audit_entries"
+
+
+def take_held(session: AsyncSession) -> list[dict]:
+    """The entries held to be written with the transaction's last statement, for the caller to
+    write in it (`as_cte`); they are no longer held."""
+    entries = _pending(session.sync_session)
+    session.info.pop(_HELD, None)
+    return entries
+
+
+def as_params(entries: Sequence[dict]) -> dict[str, Any]:
+    """The parameters of `as_cte(len(entries))`."""
+    return {f"audit{i}_{name}": value for i, e in enumerate(entries) for name, value in e.items()}
+
+
+@cache
+def as_cte(count: int):
+    """`count` entries written as a data-modifying CTE (PostgreSQL), for `add_cte`."""
+    columns = AuditLog.__table__.c
+    rows = [
+        {name: bindparam(f"audit{i}_{name}", type_=columns[name].type) for name in _COLUMNS}
+        for i in range(count)
+    ]
+    return insert(AuditLog.__table__).values(rows).cte("audited")
+
+
+_COLUMNS = ("at", "actor_telegram_id", "action", "target", "details")
+
+
+def _write_held(session: Session) -> None:
+    """Before a commit: what no statement took is written now (one statement)."""
+    held = session.info.pop(_HELD, None)
+    if held is not None and held[0] is session.get_transaction() and held[1]:
+        session.connection().execute(_ENTRY, held[1])
+
+
+BEFORE_COMMIT.append(_write_held)
 
 _ENTRY = insert(AuditLog.__table__)  # built once: the table's, not annotated by the ORM
