@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
 from bot.calendar import Period, WorkCalendar, at_local, local_date
-from bot.db import insert_for
+from bot.db import insert_for_dialect
 from bot.forms.spec import LONG_CADENCES, WEEKDAYS, FormSpec
 from bot.models import Leave, Obligation, Report, Staff, StaffRole
 from bot.services import leave, roster_version
 from bot.services import staff as staff_service
 from bot.states import FILED, ObligationStatus
 
-# Rows per INSERT: SQLite allows 32,766 bound parameters per statement (8 per row here).
+# Rows per run of the INSERT (SQLAlchemy pages them within the bound parameters SQLite allows).
 INSERT_CHUNK = 2000
 
 PERIOD_KIND = {
@@ -216,12 +216,21 @@ def _row(staff_id: int, form_key: str, plan: Schedule, now: datetime) -> dict:
 
 async def _insert_new(session: AsyncSession, rows: list[dict]) -> int:
     """Insert the rows no other process inserted meanwhile; how many were new."""
-    stmt = (
-        insert_for(session)(Obligation)
-        .values(rows)
+    # The rows as parameters (SQLAlchemy's "insertmanyvalues" sends them as one statement a
+    # page): with the rows in the statement (.values(rows)) it was compiled afresh at every
+    # run, as SQLAlchemy caches no multi-row VALUES (tests/test_sql_counts.py checks).
+    statement = _insert_new_statement(session.bind.dialect.name == "postgresql")
+    return len((await session.execute(statement, rows)).all())
+
+
+@cache
+def _insert_new_statement(postgresql: bool):
+    table = Obligation.__table__
+    return (
+        insert_for_dialect(postgresql)(table)
         .on_conflict_do_nothing(index_elements=["staff_id", "form_key", "period_key"])
+        .returning(table.c.id)
     )
-    return (await session.execute(stmt)).rowcount
 
 
 async def lock_period(
