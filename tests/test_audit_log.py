@@ -34,8 +34,10 @@ async def test_entries_ride_with_the_claim_of_what_the_transaction_queued(sessio
             await audit.record(s, 7, "decided", "req:1", step=1)
             await enqueue(s, "told:1", 7001, "已批准")
             claimed = await sender.claim_own(s, queued)
-            # written by then, in the transaction (PostgreSQL: by the claim's statement)
-            assert await s.scalar(select(func.count()).select_from(AuditLog)) == 1
+            # written by then, in the transaction (PostgreSQL: by the claim's statement), as a
+            # read on the connection sees (a read through the session would write it itself)
+            counted = select(func.count()).select_from(AuditLog)
+            assert await (await s.connection()).scalar(counted) == 1
     assert [row.dedup_key for row, _ in claimed] == ["told:1"]
     assert await _actions(sessions) == ["decided"]
 
@@ -60,3 +62,11 @@ async def test_an_entry_made_in_a_savepoint_that_rolled_back_is_gone(sessions):
                 raise RuntimeError("refused")
         await audit.record(s, 1, "after", "x:1")
     assert await _actions(sessions) == ["before", "after"]
+
+
+async def test_a_read_of_the_log_through_the_session_sees_the_transactions_entries(sessions):
+    async with sessions() as s, s.begin():
+        await audit.record(s, 1, "feedback.create", "feedback:1")
+        entry = await s.scalar(select(AuditLog).where(AuditLog.action == "feedback.create"))
+        assert entry is not None and entry.target == "feedback:1"
+    assert await _actions(sessions) == ["feedback.create"]  # written once

@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, union_all
+from sqlalchemy import bindparam, event, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot import clock
-from bot.db import BEFORE_COMMIT, OpsSession, connection
+from bot.db import OpsSession, connection
 from bot.models import AuditLog
 
 
@@ -84,6 +84,7 @@ def as_cte(count: int):
 _COLUMNS = ("at", "actor_telegram_id", "action", "target", "details")
 
 
+@event.listens_for(OpsSession, "before_commit")
 def _write_held(session: Session) -> None:
     """Before a commit: what no statement took is written now (one statement)."""
     held = session.info.pop(_HELD, None)
@@ -91,6 +92,12 @@ def _write_held(session: Session) -> None:
         session.connection().execute(_ENTRY, held[1])
 
 
-BEFORE_COMMIT.append(_write_held)
+@event.listens_for(OpsSession, "do_orm_execute")
+def _before_reading(state: ORMExecuteState) -> None:
+    """A read of the log through the session sees what the transaction held for it, as the
+    session's reads see its pending objects (a Core read on its connection does not)."""
+    if _HELD in state.session.info and any(m.class_ is AuditLog for m in state.all_mappers):
+        _write_held(state.session)
+
 
 _ENTRY = insert(AuditLog.__table__)  # built once: the table's, not annotated by the ORM
