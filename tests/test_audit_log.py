@@ -70,3 +70,20 @@ async def test_a_read_of_the_log_through_the_session_sees_the_transactions_entri
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "feedback.create"))
         assert entry is not None and entry.target == "feedback:1"
     assert await _actions(sessions) == ["feedback.create"]  # written once
+
+
+async def test_entries_made_before_a_savepoint_outlive_its_rollback(sessions):
+    """A read of the log or the savepoint's own release inside it does not write them there."""
+    async with sessions() as s, s.begin():
+        await audit.record(s, 1, "before", "x:1")
+        with pytest.raises(RuntimeError):
+            async with s.begin_nested():
+                await s.scalar(select(AuditLog).where(AuditLog.action == "before"))
+                raise RuntimeError("refused")
+        await audit.record(s, 1, "between", "x:1")
+        with pytest.raises(RuntimeError):
+            async with s.begin_nested():
+                async with s.begin_nested():
+                    pass  # released: its commit
+                raise RuntimeError("refused")
+    assert await _actions(sessions) == ["before", "between"]

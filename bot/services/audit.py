@@ -56,7 +56,9 @@ _HELD = "opsbot.audit_entries"
 
 def take_held(session: AsyncSession) -> list[dict]:
     """The entries held to be written with the transaction's last statement, for the caller to
-    write in it (`as_cte`); they are no longer held."""
+    write in it (`as_cte`); they are no longer held. None in a savepoint (see `_write_held`)."""
+    if session.in_nested_transaction():
+        return []
     entries = _pending(session.sync_session)
     session.info.pop(_HELD, None)
     return entries
@@ -86,7 +88,10 @@ _COLUMNS = ("at", "actor_telegram_id", "action", "target", "details")
 
 @event.listens_for(OpsSession, "before_commit")
 def _write_held(session: Session) -> None:
-    """Before a commit: what no statement took is written now (one statement)."""
+    """Before a commit: what no statement took is written now (one statement). Never in a
+    savepoint, whose rollback would take entries made before it."""
+    if session.in_nested_transaction():
+        return
     held = session.info.pop(_HELD, None)
     if held is not None and held[0] is session.get_transaction() and held[1]:
         session.connection().execute(_ENTRY, held[1])
