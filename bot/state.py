@@ -39,7 +39,8 @@ class BotContext(CallbackContext[ExtBot, dict, dict, AppState]):
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         # The update being handled, until a transaction has recorded it (handlers/updates.py).
         self.unrecorded_update: int | None = None
-        self.update_sender: int | None = None  # its sender's Telegram id, read with the record
+        # Its sender's Telegram id (PTB's, from the update), read with the record on PostgreSQL.
+        self.update_sender: int | None = user_id
         self._open: AsyncSession | None = None  # the transaction `begin` has open
 
     @property

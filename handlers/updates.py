@@ -14,8 +14,6 @@ async def skip_repeats(update: Update, context: BotContext) -> None:
     stops a redelivery); an edited message is recorded here and answered, and goes no further."""
     if update.edited_message is None:
         context.unrecorded_update = update.update_id
-        user = update.effective_user
-        context.update_sender = user.id if user is not None else None
         return
     try:
         async with context.begin() as session:

@@ -56,10 +56,15 @@ _HELD = "opsbot.audit_entries"
 
 def take_held(session: AsyncSession) -> list[dict]:
     """The entries held to be written with the transaction's last statement, for the caller to
-    write in it (`as_cte`); they are no longer held. None in a savepoint (see `_write_held`)."""
+    write in it (`as_cte`); they are no longer held."""
+    return _take(session.sync_session)
+
+
+def _take(session: Session) -> list[dict]:
+    # None in a savepoint: its rollback would take entries made before it.
     if session.in_nested_transaction():
         return []
-    entries = _pending(session.sync_session)
+    entries = _pending(session)
     session.info.pop(_HELD, None)
     return entries
 
@@ -88,13 +93,10 @@ _COLUMNS = ("at", "actor_telegram_id", "action", "target", "details")
 
 @event.listens_for(OpsSession, "before_commit")
 def _write_held(session: Session) -> None:
-    """Before a commit: what no statement took is written now (one statement). Never in a
-    savepoint, whose rollback would take entries made before it."""
-    if session.in_nested_transaction():
-        return
-    held = session.info.pop(_HELD, None)
-    if held is not None and held[0] is session.get_transaction() and held[1]:
-        session.connection().execute(_ENTRY, held[1])
+    """Before a commit: what no statement took is written now (one statement)."""
+    entries = _take(session)
+    if entries:
+        session.connection().execute(_ENTRY, entries)
 
 
 @event.listens_for(OpsSession, "do_orm_execute")

@@ -6,7 +6,6 @@ from functools import cache
 from sqlalchemy import (
     BigInteger,
     DateTime,
-    Select,
     bindparam,
     delete,
     func,
@@ -16,7 +15,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -108,41 +106,26 @@ async def mark_update_and_sender(
 ) -> bool:
     """PostgreSQL: `mark_update`, and the sender's read that `staff.sender` makes next, in one
     round trip to the server (~0.5 ms of CPU an update: decision 67, thirteenth round)."""
-    rows = await _mark_update_reading(
-        session, update_id, sent, staff_service.SENDER_ROWS, {"telegram_id": telegram_id},
-        order=("r_id",),
-    )  # fmt: skip
-    fresh = rows.pop(0).fresh == 1
-    staff_service.keep_sender(session, telegram_id, rows)
-    return fresh
-
-
-async def _mark_update_reading(
-    session: AsyncSession, update_id: int, sent: Sequence[dict], reading: Select, params: dict,
-    order: tuple[str, ...] = (),
-) -> list[Row]:  # fmt: skip
-    """PostgreSQL: `mark_update` and the SELECT `reading` (with `params`) in one statement: a
-    first row whose `fresh` is 1 when the update is new, then the rows `reading` found (in the
-    order of its columns `order`)."""
-    record = {"update_id": update_id, "processed_at": clock.now(), "sent": OutboxStatus.SENT}
-    values = record | marks.as_arrays(sent) | params
-    statement = _record_reading(reading, order)
-    rows = (await (await connection(session)).execute(statement, values)).all()
-    return [rows[0], *(row for row in rows if row.read_ is not None)]
+    values = {"update_id": update_id, "processed_at": clock.now(), "sent": OutboxStatus.SENT,
+              "telegram_id": telegram_id, **marks.as_arrays(sent)}  # fmt: skip
+    rows = (await (await connection(session)).execute(_record_and_sender(), values)).all()
+    staff_service.keep_sender(session, telegram_id, [row for row in rows if row.read_])
+    return rows[0].fresh == 1
 
 
 @cache
-def _record_reading(reading: Select, order: tuple[str, ...]):
-    # Built once per SELECT. The record and the marks are data-modifying CTEs; the SELECT is
-    # outer-joined to the record's count, so a row comes back even when it finds none.
+def _record_and_sender():
+    # The record and the marks as data-modifying CTEs; the sender's rows outer-joined to the
+    # record's count, so a row comes back (its `fresh`) for an unknown sender too.
     table = ProcessedUpdate.__table__
     recorded = _mark_statement(True).returning(table.c.update_id).cte("recorded")
     counted = select(func.count().label("fresh")).select_from(recorded).subquery("counted")
-    found = reading.add_columns(literal_column("1").label("read_")).subquery("found")
+    sender = staff_service.SENDER_ROWS
+    found = sender.add_columns(literal_column("1").label("read_")).subquery("found")
     return (
         select(counted.c.fresh, *found.c)
         .select_from(counted.outerjoin(found, true()))
-        .order_by(*(found.c[name] for name in order))
+        .order_by(found.c.r_id)  # the roles in order, as SENDER_ROWS reads them
         .add_cte(_marked())
     )
 
