@@ -4,15 +4,15 @@ Services import this module to enqueue; `bot/sender.py` sends the rows (docs/del
 """
 
 import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, or_, select
-from sqlalchemy.engine import Row as ResultRow
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import clock
@@ -69,20 +69,76 @@ def keys_starting(session: AsyncSession, prefix: str):
     return keys_between(session.bind.dialect.name == "postgresql", *key_bounds(prefix))
 
 
-async def cards_under(session: AsyncSession, prefix: str) -> list[ResultRow]:
+class Card(NamedTuple):
+    """One reader's copy of a card as `cards_under` finds it: what an edit of it needs."""
+
+    dedup_key: str
+    chat_id: int
+    method: str
+    message_id: int | None
+
+
+async def cards_under(session: AsyncSession, prefix: str) -> list[Card]:
     """The messages (not edits) queued under keys `prefix` + a Telegram id: every reader's copy
-    of a card, read once as rows with what an edit of each needs (`enqueue_edit_of`); a
-    card's files, queued under its key and more, are not among them. The reader is the key's
-    last part."""
+    of a card, read once with what an edit of each needs (`enqueue_edit_of`); a card's files,
+    queued under its key and more, are not among them. The reader is the key's last part.
+    Cards read with another statement of this transaction (`hold_cards`) are not read again."""
+    held = session.info.get(_HELD_CARDS)
+    if held is not None and held[0] is session.sync_session.get_transaction() and held[1] == prefix:
+        del session.info[_HELD_CARDS]
+        return held[2]
     conn = await connection(session)  # rows, not Outbox objects: read only (see sender)
     low, high = key_bounds(prefix)
     sent = await conn.execute(_sent(conn.dialect.name == "postgresql"), {"low": low, "high": high})
-    return [row for row in sent if row.dedup_key.removeprefix(prefix).isdigit()]
+    return _copies(prefix, (Card(*row) for row in sent))
 
 
-def reader_of(card: ResultRow) -> int:
+def cards_column(postgresql: bool):
+    """`cards_under`'s rows for the keys from the parameter "low" to before "high", as one JSON
+    column: a statement that reads something else reads them too (`hold_cards`)."""
+    table = Outbox.__table__
+    parts = [table.c[name] for name in Card._fields]
+    if postgresql:
+        cards = func.coalesce(func.json_agg(func.json_build_array(*parts)),
+                              literal_column("'[]'::json"))  # fmt: skip
+    else:
+        cards = func.json_group_array(func.json_array(*parts))
+    return select(cards).where(keys_between(postgresql), _is_sent()).scalar_subquery()
+
+
+def hold_cards(session: AsyncSession, prefix: str, cards: str | list) -> None:
+    """Keep what `cards_column` read for `cards_under(prefix)` later in this transaction: a
+    decision reads its request and the cards it closes in one statement. Dropped as soon as a
+    row under `prefix` is queued."""
+    found = json.loads(cards) if isinstance(cards, str) else cards
+    copies = _copies(prefix, (Card(*values) for values in found))
+    session.info[_HELD_CARDS] = (session.sync_session.get_transaction(), prefix, copies)
+
+
+_HELD_CARDS = "outbox.held_cards"
+
+
+def _forget_cards(session: AsyncSession, keys: list[str]) -> None:
+    # A new copy queued under the held prefix: cards_under reads them all again.
+    held = session.info.get(_HELD_CARDS)
+    if held is not None and any(key.startswith(held[1]) for key in keys):
+        del session.info[_HELD_CARDS]
+
+
+def _copies(prefix: str, rows) -> list[Card]:
+    # In key order, as the key's index returns them on either database.
+    return sorted((r for r in rows if r.dedup_key.removeprefix(prefix).isdigit()),
+                  key=lambda card: card.dedup_key)  # fmt: skip
+
+
+def reader_of(card: Card) -> int:
     """The Telegram id a card read by `cards_under` was queued for."""
     return int(card.dedup_key.rsplit(":", 1)[1])
+
+
+def _is_sent():
+    # Equalities, not IN: an IN list is rendered again at every run (on PostgreSQL ~0.3 ms).
+    return or_(*(Outbox.method == kind for kind in ("sendMessage", "sendPhoto", "sendDocument")))
 
 
 @cache
@@ -90,10 +146,8 @@ def _sent(postgresql: bool):
     # Built once per dialect: every decision reads the cards it closes (SQLAlchemy memoizes a
     # statement's cache key).
     table = Outbox.__table__
-    columns = (table.c[name] for name in ("dedup_key", "chat_id", "method", "message_id"))
-    # Equalities, not IN: an IN list is rendered again at every run (on PostgreSQL ~0.3 ms).
-    sent = or_(*(Outbox.method == kind for kind in ("sendMessage", "sendPhoto", "sendDocument")))
-    return select(*columns).where(keys_between(postgresql), sent)
+    columns = (table.c[name] for name in Card._fields)
+    return select(*columns).where(keys_between(postgresql), _is_sent())
 
 
 def queued() -> list[str]:
@@ -130,6 +184,7 @@ async def enqueue(
     )
     # Core, on the session's connection: with parameters, session.execute would take the
     # INSERT for an ORM bulk insert, whose result has no rowcount.
+    _forget_cards(session, [key])
     conn = await connection(session)
     result = await conn.execute(_insert_once(conn.dialect.name == "postgresql"), values)
     watched = _queued.get()
@@ -171,6 +226,7 @@ async def enqueue_many(session: AsyncSession, rows: list[Row]) -> int:
     ]  # fmt: skip
     if not values:
         return 0
+    _forget_cards(session, [r.key for r in rows])
     # One statement compiled once, its rows sent in pages by SQLAlchemy's "insertmanyvalues"; a
     # multi-row VALUES was compiled afresh for every chunk (~0.5 s each for 500 rows).
     insert = insert_for(session)
@@ -263,7 +319,7 @@ _BY_KEY = select(Outbox).where(Outbox.dedup_key == bindparam("key"))  # built on
 async def enqueue_edit_of(
     session: AsyncSession,
     key: str,
-    ref: Outbox | ResultRow,
+    ref: Outbox | Card,
     text: str,
     buttons: Buttons | None = None,
 ) -> bool:
