@@ -106,7 +106,8 @@ async def test_cards_read_with_a_request_are_those_read_alone(app, sessions):
     async with sessions() as s, s.begin():
         await _held(s)
         held = await outbox.cards_under(s, PREFIX)
-    assert held == alone == [
+    assert held == alone
+    assert alone == [
         outbox.Card(f"{PREFIX}5", 7005, "sendMessage", 4242),
         outbox.Card(f"{PREFIX}6", 7006, "sendPhoto", None),
         outbox.Card(f"{PREFIX}8", 7008, "sendMessage", None),
