@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, event, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot import clock
-from bot.db import connection, insert_for, insert_for_dialect
+from bot.db import OpsSession, connection, insert_for, insert_for_dialect
 from bot.models import Outbox
 from bot.states import OutboxStatus
 
@@ -87,6 +88,7 @@ async def cards_under(session: AsyncSession, prefix: str) -> list[Card]:
     if held is not None and held[0] is session.sync_session.get_transaction() and held[1] == prefix:
         del session.info[_HELD_CARDS]
         return held[2]
+    await write_later(session)  # a copy held for later is one too
     conn = await connection(session)  # rows, not Outbox objects: read only (see sender)
     low, high = key_bounds(prefix)
     sent = await conn.execute(_sent(conn.dialect.name == "postgresql"), {"low": low, "high": high})
@@ -168,29 +170,112 @@ async def enqueue(
     extra: dict[str, Any] | None = None,
 ) -> bool:
     """Queue a message once per `key`; returns False when that key was already queued."""
-    payload: dict[str, Any] = {"text": text, "buttons": _plain(buttons), **(extra or {})}
-    now = clock.now()
-    values = dict(
-        dedup_key=key,
-        chat_id=chat_id,
-        method=method,
-        payload=payload,
-        ref_key=ref_key,
-        about=about,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
+    values = _row(key, chat_id, text, buttons, method, ref_key, about, extra)
+    await write_later(session)  # rows held by enqueue_later go first: the order they came in
+    _forget_cards(session, [key])
     # Core, on the session's connection: with parameters, session.execute would take the
     # INSERT for an ORM bulk insert, whose result has no rowcount.
-    _forget_cards(session, [key])
     conn = await connection(session)
     result = await conn.execute(_insert_once(conn.dialect.name == "postgresql"), values)
-    watched = _queued.get()
-    if watched is not None and result.rowcount == 1:
-        watched.append(key)
+    if result.rowcount == 1:
+        _watch([key])
     return result.rowcount == 1
+
+
+async def enqueue_later(
+    session: AsyncSession,
+    key: str,
+    chat_id: int,
+    text: str,
+    buttons: Buttons | None = None,
+    *,
+    method: str = "sendMessage",
+    ref_key: str | None = None,
+    about: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """`enqueue` for a caller that needs no answer: the row is held and written together with
+    the rows held after it, in one INSERT, before this transaction next queues, reads (through
+    the session, `cards_under`) or claims a row, or commits. A decision's closed card and the
+    proposer's notice are one statement (one round trip on PostgreSQL; decision 67)."""
+    if not isinstance(session.sync_session, OpsSession) or session.in_nested_transaction():
+        # A savepoint's rollback must take its rows; a plain session writes nothing at commit.
+        await enqueue(session, key, chat_id, text, buttons, method=method, ref_key=ref_key,
+                      about=about, extra=extra)  # fmt: skip
+        return
+    _forget_cards(session, [key])
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_LATER)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LATER] = (transaction, {})
+    held[1].setdefault(key, _row(key, chat_id, text, buttons, method, ref_key, about, extra))
+
+
+async def write_later(session: AsyncSession) -> None:
+    """Write what `enqueue_later` holds for this transaction now, in one statement."""
+    rows = _take_later(session.sync_session)
+    if rows:
+        conn = await connection(session)
+        _watch_new(rows, await conn.execute(_insert_new(conn.dialect.name == "postgresql"), rows))
+
+
+_LATER = "outbox.later"
+
+
+def _take_later(session: Session) -> list[dict[str, Any]]:
+    # None in a savepoint: its rollback would take rows held before it (they wait for the
+    # transaction's next write outside it, or its commit).
+    if session.in_nested_transaction():
+        return []
+    held = session.info.pop(_LATER, None)
+    return list(held[1].values()) if held and held[0] is session.get_transaction() else []
+
+
+@event.listens_for(OpsSession, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    """Before a commit: what is held is written now (one statement)."""
+    rows = _take_later(session)
+    if rows:
+        connection = session.connection()
+        postgresql = connection.dialect.name == "postgresql"
+        _watch_new(rows, connection.execute(_insert_new(postgresql), rows))
+
+
+@event.listens_for(OpsSession, "do_orm_execute")
+def _before_reading(state: ORMExecuteState) -> None:
+    """A read of the outbox through the session sees the rows held, as it sees its pending
+    objects (a Core read on its connection writes them first itself: `write_later`)."""
+    if _LATER in state.session.info and any(m.class_ is Outbox for m in state.all_mappers):
+        _write_at_commit(state.session)
+
+
+def _watch_new(rows: list[dict[str, Any]], result) -> None:
+    new = set(result.scalars())  # the keys inserted: one queued before is not returned
+    _watch([row["dedup_key"] for row in rows if row["dedup_key"] in new])
+
+
+def _watch(keys: list[str]) -> None:
+    watched = _queued.get()
+    if watched is not None:
+        watched.extend(keys)
+
+
+def _row(
+    key: str, chat_id: int, text: str, buttons: Buttons | None, method: str,
+    ref_key: str | None, about: str | None, extra: dict[str, Any] | None,
+) -> dict[str, Any]:  # fmt: skip
+    now = clock.now()
+    payload: dict[str, Any] = {"text": text, "buttons": _plain(buttons), **(extra or {})}
+    return dict(dedup_key=key, chat_id=chat_id, method=method, payload=payload, ref_key=ref_key,
+                about=about, status=OutboxStatus.PENDING, attempts=0, created_at=now,
+                next_attempt_at=now)  # fmt: skip
+
+
+@cache
+def _insert_new(postgresql: bool):
+    # Several rows, one statement: SQLAlchemy's insertmanyvalues renders them as one INSERT
+    # from the statement compiled once; RETURNING says which keys were new.
+    return _insert_once(postgresql).returning(Outbox.__table__.c.dedup_key)
 
 
 @cache
@@ -216,14 +301,7 @@ class Row:
 async def enqueue_many(session: AsyncSession, rows: list[Row]) -> int:
     """Queue many text messages (no buttons), each once per key, a few statements in all;
     returns how many were new."""
-    now = clock.now()
-    values = [
-        dict(dedup_key=r.key, chat_id=r.chat_id, method=r.method,
-             payload={"text": r.text, "buttons": [], **(r.extra or {})}, ref_key=None,
-             about=r.about,
-             status=OutboxStatus.PENDING, attempts=0, created_at=now, next_attempt_at=now)
-        for r in rows
-    ]  # fmt: skip
+    values = [_row(r.key, r.chat_id, r.text, None, r.method, None, r.about, r.extra) for r in rows]
     if not values:
         return 0
     _forget_cards(session, [r.key for r in rows])
@@ -235,10 +313,8 @@ async def enqueue_many(session: AsyncSession, rows: list[Row]) -> int:
         .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(Outbox.dedup_key)
     )
-    new = list(await session.scalars(stmt, values))
-    watched = _queued.get()
-    if watched is not None and new:
-        watched.extend(new)
+    new = list(await session.scalars(stmt, values))  # after what enqueue_later holds (see above)
+    _watch(new)
     return len(new)
 
 
@@ -325,16 +401,27 @@ async def enqueue_edit_of(
 ) -> bool:
     """`enqueue_edit` of a row the caller has read already (every copy of a card at once): an
     Outbox object or a row with its dedup_key, chat_id, method and message_id."""
+    method, text, target = _edit_of(ref, text)
+    return await enqueue(session, key, ref.chat_id, text, buttons, method=method,
+                         ref_key=ref.dedup_key, extra=target)  # fmt: skip
+
+
+async def edit_later(
+    session: AsyncSession, key: str, ref: Outbox | Card, text: str, buttons: Buttons | None = None
+) -> None:
+    """`enqueue_edit_of`, held as `enqueue_later` holds a row (a decision closing its cards)."""
+    method, text, target = _edit_of(ref, text)
+    await enqueue_later(session, key, ref.chat_id, text, buttons, method=method,
+                        ref_key=ref.dedup_key, extra=target)  # fmt: skip
+
+
+def _edit_of(ref: Outbox | Card, text: str) -> tuple[str, str, dict[str, Any] | None]:
     method = "editMessageText"
     if ref.method in MEDIA_KINDS.values():
         method, text = "editMessageCaption", text[:CAPTION_MAX]
     # The message to edit, when already sent: the sender need not read it again. A card
     # queued but not sent yet is looked up when the edit goes out.
-    target = {"target": ref.message_id} if ref.message_id is not None else None
-    return await enqueue(
-        session, key, ref.chat_id, text, buttons, method=method, ref_key=ref.dedup_key,
-        extra=target,
-    )  # fmt: skip
+    return method, text, {"target": ref.message_id} if ref.message_id is not None else None
 
 
 def _plain(buttons: Buttons | None) -> list[list[list[str]]]:

@@ -62,6 +62,7 @@ async def transaction(context: BotContext) -> AsyncIterator[AsyncSession]:
 
 async def _claim_queued(session: AsyncSession) -> None:
     # The claim would be a transaction of its own after the commit (~1 ms of CPU an update).
+    await outbox.write_later(session)  # what it held for later is queued too
     keys = outbox.queued()
     if keys:
         _held.get().claimed = await claim_own(session, keys[:FLUSH_ROWS])

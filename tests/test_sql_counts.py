@@ -45,9 +45,10 @@ BUDGET = {
     # 14 since one whom the step names is let decide from their own row and roles (the step's
     # people and the day's leave are read only for someone else: a deputy, a late director);
     # 12 since the proposer is read with the request, and a round's decisions once per update
-    # (none at its first step: the one just made is the whole round); 11 since the copies of
-    # the card it closes are read with the request (fourteenth round).
-    "approve": 11,  # PostgreSQL: two fewer (POSTGRESQL_FEWER)
+    # (none at its first step: the one just made is the whole round); 10 since the copies of
+    # the card it closes are read with the request, and their edits and the proposer's notice
+    # are queued by one INSERT (fourteenth round).
+    "approve": 10,  # PostgreSQL: two fewer (POSTGRESQL_FEWER)
     # 21 (21 in the eighth round): the request, the newcomer and their role, the cards closed,
     # a welcome and a command menu, today's obligations; 17 since someone whose row was made
     # in this transaction is not looked up for obligations, leave or reports to settle; 16

@@ -49,7 +49,7 @@ from bot.models import (
     Staff,
     StaffRole,
 )
-from bot.outbox import Buttons, cards_under, enqueue, enqueue_card, enqueue_edit_of, reader_of
+from bot.outbox import Buttons, cards_under, enqueue, enqueue_card, reader_of
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import activities, audit, leave, prompts, team
 from bot.services import staff as staff_service
@@ -972,7 +972,7 @@ async def _tell_proposer(
     comment: str | None,
 ) -> None:
     proposer = await _proposer(session, request)
-    await enqueue(
+    await outbox.enqueue_later(  # with the closed card: one statement
         session,
         f"req:{request.id}:v{request.version}:told",
         proposer.telegram_id,
@@ -1013,8 +1013,9 @@ async def _close_cards(
             texts[locale] = await shown.closed_card(
                 session, request, locale, closed_by=decider, outcome=outcome, step=step
             )
-        key = row.dedup_key
-        await enqueue_edit_of(session, shown.closed_key(key, request), row, texts[locale])
+        await outbox.edit_later(
+            session, shown.closed_key(row.dedup_key, request), row, texts[locale]
+        )
 
 
 async def _may_press(
