@@ -54,8 +54,9 @@ BUDGET = {
     # in this transaction is not looked up for obligations, leave or reports to settle; 16
     # since what it sent is marked sent by the next transaction (the eleventh round); 15 since
     # the cards it closes are read once as rows with what their edits need (the approvers and
-    # then each card were read before: twelfth round).
-    "approve a join": 15,
+    # then each card were read before: twelfth round); 13 since the welcome, the menu and the
+    # cards' edits are queued by one INSERT (fourteenth round).
+    "approve a join": 13,
     # 13; 11 after the first cuts, 13 with the sentence reader, 12 with the draft held; 9 since
     # the draft is made by one INSERT … ON CONFLICT DO NOTHING (no savepoint) and an empty page
     # of channels needs no count; 7 since several labelled lines do not ask the sentence reader

@@ -14,7 +14,7 @@ from bot.buttons import ID, Action
 from bot.forms.spec import FormSpec
 from bot.i18n import t
 from bot.models import Invite, JoinRequest, Staff
-from bot.outbox import cards_under, enqueue, enqueue_edit_of, reader_of
+from bot.outbox import cards_under, edit_later, enqueue, enqueue_later, reader_of
 from bot.render import render
 from bot.services import audit, menu
 from bot.services import staff as staff_service
@@ -160,6 +160,9 @@ async def decide(
     if changed.rowcount != 1:
         decider = await session.get(Staff, req.decided_by) if req.decided_by else None
         raise JoinError("decided", status=req.status, by=decider.display_name if decider else "")
+    # The copies of the card first: what is queued after them is written with their edits, in
+    # one INSERT (outbox.enqueue_later), not after a read of them.
+    await _close_cards(session, req, director, roles)
     new_staff = None
     if approve:
         person = Person(req.telegram_id, req.display_name, req.username, req.locale)
@@ -168,13 +171,12 @@ async def decide(
         )
         await _welcome(session, new_staff, f"join:{req.id}:welcome", roles, forms)
     else:
-        await enqueue(
+        await enqueue_later(
             session,
             f"join:{req.id}:rejected",
             req.telegram_id,
             render("join_rejected.html.j2", req.locale),
         )
-    await _close_cards(session, req, director, roles)
     await audit.record(session, director.telegram_id, f"join.{status}", f"join:{req.id}")
     return Decision(req, new_staff)
 
@@ -208,7 +210,7 @@ async def _close_cards(
                 role=roles.label(req.role, locale),
                 decided_by=director.display_name,
             )
-        await enqueue_edit_of(session, f"{card.dedup_key}:closed", card, texts[locale])
+        await edit_later(session, f"{card.dedup_key}:closed", card, texts[locale])
 
 
 async def _welcome(
@@ -216,7 +218,7 @@ async def _welcome(
 ) -> None:
     roles = [known.label(r, staff.locale) for r in sorted(staff.role_names)]
     commands = menu.commands_for(staff, forms)
-    await enqueue(
+    await enqueue_later(
         session,
         key,
         staff.telegram_id,

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.forms.spec import FormSpec, Labels
 from bot.i18n import N_, t
 from bot.models import Staff
-from bot.outbox import enqueue
+from bot.outbox import enqueue_later
 
 # A menu line's description: a gettext msgid, or a form's own zh/en label from config.
 Text = str | Labels
@@ -102,9 +102,10 @@ def described(commands: list[tuple[str, Text]], locale: str) -> list[tuple[str, 
 async def enqueue_commands(
     session: AsyncSession, staff: Staff, key: str, forms: Sequence[FormSpec]
 ) -> None:
-    """Queue this person's menu (chat scope) in their language."""
+    """Queue this person's menu (chat scope) in their language (with the rows queued next:
+    `outbox.enqueue_later`)."""
     commands = commands_for(staff, forms) if staff.active else PUBLIC_COMMANDS
-    await enqueue(
+    await enqueue_later(
         session,
         key,
         staff.telegram_id,
