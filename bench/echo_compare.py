@@ -22,6 +22,7 @@ Prints figures; stops with an error only when an answer is missing or a report w
 
 import argparse
 import asyncio
+import gc
 import html
 import json
 import os
@@ -58,6 +59,7 @@ async def child(args: argparse.Namespace) -> None:
         app = build_echo(args)
         await app.initialize()
     else:
+        gc.disable()  # as the `opsbot` script starts it (bot/launch.py); startup() resumes it
         from support import settings_for
 
         from bot import clock

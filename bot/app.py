@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import LOCALES
 from bot.kpis.spec import source_problem
+from bot.launch import gc_resume
 from bot.marks import marks_for
 from bot.ordering import ChatOrder
 from bot.pacing import ChatPacer
@@ -107,6 +108,7 @@ async def startup(app: Application) -> None:
     state.bot_username = app.bot.username
     _warn_about_kpi_sources(state.settings)
     await _default_menus(app)
+    gc_resume()  # the collector, paused while opsbot loaded (bot/launch.py)
 
 
 def _warn_about_kpi_sources(settings) -> None:

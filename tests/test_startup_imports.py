@@ -1,10 +1,14 @@
 """Start-up cost (issue 20, decision 67): what only some commands or a migration need is not
-imported by the bot at start."""
+imported by the bot at start, and the collector does not walk what the start made while it
+loads (bot/launch.py)."""
 
+import gc
 import subprocess
 import sys
+import tomllib
 
-from bot import migrate
+from bot import ROOT, migrate
+from bot.app import startup
 
 # Charts (matplotlib), the pinyin search (pypinyin), exports (openpyxl), Alembic (only when the
 # database is behind the code) and Babel (only to compile a .po newer than its .mo).
@@ -25,3 +29,38 @@ def test_the_heads_read_from_the_scripts_are_alembics():
 
     script = ScriptDirectory.from_config(migrate.alembic_config())
     assert migrate.heads() == frozenset(script.get_heads())
+
+
+def test_the_opsbot_script_loads_the_bot_with_the_collector_paused():
+    # The real `bot.cli` replaced by one that says whether the collector ran while it loaded.
+    probe = (
+        "import gc, sys, types\n"
+        "cli = types.ModuleType('bot.cli')\n"
+        "cli.main = lambda: print('collecting' if gc.isenabled() else 'paused') or 3\n"
+        "sys.modules['bot.cli'] = cli\n"
+        "from bot.launch import main\n"
+        "code = main()\n"
+        "print('collecting' if gc.isenabled() else 'paused', code)\n"
+    )
+    said = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert said == ["paused", "collecting", "3"]  # and on again once the command is done
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["opsbot"] == "bot.launch:main"
+
+
+async def test_startup_resumes_a_paused_collector_with_what_it_made_frozen(app):
+    gc.disable()
+    try:
+        await startup(app)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's sight
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+async def test_startup_leaves_a_running_collector_alone(app):
+    await startup(app)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
