@@ -9,6 +9,7 @@ Prints figures, asserts nothing about them.
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import statistics
@@ -35,6 +36,7 @@ FIRST_STAFF_ID = 2_000_000
 async def child(args: argparse.Namespace) -> None:
     """Start the bot against the database; report each phase as a JSON line on stdout."""
     started = time.perf_counter()
+    gc.disable()  # as the `opsbot` script starts the bot (bot/launch.py); startup() resumes it
     from support import peak_rss_mb as peak_mb
     from support import rss_mb, settings_for
 

@@ -96,6 +96,7 @@ def rate_limiter(per_chat: bool = True) -> ChatPacer:
 
 async def startup(app: Application) -> None:
     """Open the database, migrate to head, seed the team, set the default command menus."""
+    gc_resume()  # the collector, paused while opsbot loaded (bot/launch.py)
     state: AppState = app.bot_data
     if state.engine is None:
         state.engine = make_engine(state.settings.database.url)
@@ -108,7 +109,6 @@ async def startup(app: Application) -> None:
     state.bot_username = app.bot.username
     _warn_about_kpi_sources(state.settings)
     await _default_menus(app)
-    gc_resume()  # the collector, paused while opsbot loaded (bot/launch.py)
 
 
 def _warn_about_kpi_sources(settings) -> None:
