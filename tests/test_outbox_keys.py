@@ -49,22 +49,16 @@ async def test_a_decisions_read_of_its_cards_goes_through_an_index(app, engine):
     index (migration 0021). With LIKE, both scanned the whole outbox."""
     postgresql = engine.dialect.name == "postgresql"
     low, high = outbox.key_bounds("req:1:v1:card:")
-    query = outbox._sent(postgresql).params(low=low, high=high)  # outbox.cards_under
-    async with engine.connect() as conn:
-        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
-        if postgresql:
-            await conn.execute(text("SET enable_seqscan = off"))
-            plan = "\n".join(await conn.scalars(text(f"EXPLAIN {sql}")))
-            assert "ix_outbox_dedup_key_c" in plan, plan
-        else:
-            rows = await conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))
-            plan = "\n".join(row[-1] for row in rows)
-            assert "SEARCH outbox USING" in plan and "(dedup_key>? AND dedup_key<?)" in plan, plan
+    await _uses_the_key_index(engine, outbox._sent(postgresql).params(low=low, high=high))
     # A press reads the cards with its request: the same index, inside the request's statement.
     column = select(outbox.cards_column(postgresql)).params(low=low, high=high)
+    await _uses_the_key_index(engine, column)
+
+
+async def _uses_the_key_index(engine, query) -> None:
     async with engine.connect() as conn:
-        sql = str(column.compile(conn, compile_kwargs={"literal_binds": True}))
-        if postgresql:
+        sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+        if engine.dialect.name == "postgresql":
             await conn.execute(text("SET enable_seqscan = off"))
             plan = "\n".join(await conn.scalars(text(f"EXPLAIN {sql}")))
             assert "ix_outbox_dedup_key_c" in plan, plan
