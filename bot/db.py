@@ -1,7 +1,7 @@
 """Database engine and sessions, and a DateTime type that is always aware UTC."""
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
@@ -142,7 +142,35 @@ def _is_memory(dbapi_conn) -> bool:
 
 
 class OpsSession(Session):
-    """The sessions `make_sessionmaker` makes (what listens to them: bot/services/audit.py)."""
+    """The sessions `make_sessionmaker` makes (what listens to them: bot/services/audit.py,
+    bot/outbox.py)."""
+
+
+def held_for_transaction(
+    session: Session, key: str, make: Callable[[], T] | None = None
+) -> T | None:
+    """What `session.info[key]` holds for the session's current transaction; None when it holds
+    nothing for it (what a transaction that ended, rolled back, left there is not this one's).
+    With `make`: made and held when missing."""
+    transaction = session.get_transaction()
+    held = session.info.get(key)
+    if held is not None and held[0] is transaction:
+        return held[1]
+    if make is None:
+        return None
+    value = make()
+    session.info[key] = (transaction, value)
+    return value
+
+
+def take_held_for_transaction(session: Session, key: str) -> Any | None:
+    """`held_for_transaction`, and no longer held; None in a savepoint, where nothing held is
+    taken to be written: the savepoint's rollback would take with it what was held before."""
+    if session.in_nested_transaction():
+        return None
+    value = held_for_transaction(session, key)
+    session.info.pop(key, None)
+    return value
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot import clock
-from bot.db import OpsSession, connection, insert_for, insert_for_dialect
+from bot.db import (
+    OpsSession,
+    connection,
+    held_for_transaction,
+    insert_for,
+    insert_for_dialect,
+    take_held_for_transaction,
+)
 from bot.models import Outbox
 from bot.states import OutboxStatus
 
@@ -84,10 +91,10 @@ async def cards_under(session: AsyncSession, prefix: str) -> list[Card]:
     of a card, read once with what an edit of each needs (`enqueue_edit_of`); a card's files,
     queued under its key and more, are not among them. The reader is the key's last part.
     Cards read with another statement of this transaction (`hold_cards`) are not read again."""
-    held = session.info.get(_HELD_CARDS)
-    if held is not None and held[0] is session.sync_session.get_transaction() and held[1] == prefix:
+    held = held_for_transaction(session.sync_session, _HELD_CARDS)
+    if held is not None and held[0] == prefix:
         del session.info[_HELD_CARDS]
-        return held[2]
+        return held[1]
     await write_later(session)  # a copy held for later is one too
     conn = await connection(session)  # rows, not Outbox objects: read only (see sender)
     low, high = key_bounds(prefix)
@@ -114,7 +121,8 @@ def hold_cards(session: AsyncSession, prefix: str, cards: str | list) -> None:
     row under `prefix` is queued."""
     found = json.loads(cards) if isinstance(cards, str) else cards
     copies = _copies(prefix, (Card(*values) for values in found))
-    session.info[_HELD_CARDS] = (session.sync_session.get_transaction(), prefix, copies)
+    session.info.pop(_HELD_CARDS, None)  # one card's copies at a time: the latest read
+    held_for_transaction(session.sync_session, _HELD_CARDS, lambda: (prefix, copies))
 
 
 _HELD_CARDS = "outbox.held_cards"
@@ -122,8 +130,8 @@ _HELD_CARDS = "outbox.held_cards"
 
 def _forget_cards(session: AsyncSession, keys: list[str]) -> None:
     # A new copy queued under the held prefix: cards_under reads them all again.
-    held = session.info.get(_HELD_CARDS)
-    if held is not None and any(key.startswith(held[1]) for key in keys):
+    held = held_for_transaction(session.sync_session, _HELD_CARDS)
+    if held is not None and any(key.startswith(held[0]) for key in keys):
         del session.info[_HELD_CARDS]
 
 
@@ -204,11 +212,8 @@ async def enqueue_later(
                       about=about, extra=extra)  # fmt: skip
         return
     _forget_cards(session, [key])
-    transaction = session.sync_session.get_transaction()
-    held = session.info.get(_LATER)
-    if held is None or held[0] is not transaction:
-        held = session.info[_LATER] = (transaction, {})
-    held[1].setdefault(key, _row(key, chat_id, text, buttons, method, ref_key, about, extra))
+    held = held_for_transaction(session.sync_session, _LATER, dict)
+    held.setdefault(key, _row(key, chat_id, text, buttons, method, ref_key, about, extra))
 
 
 async def write_later(session: AsyncSession) -> None:
@@ -223,12 +228,8 @@ _LATER = "outbox.later"
 
 
 def _take_later(session: Session) -> list[dict[str, Any]]:
-    # None in a savepoint: its rollback would take rows held before it (they wait for the
-    # transaction's next write outside it, or its commit).
-    if session.in_nested_transaction():
-        return []
-    held = session.info.pop(_LATER, None)
-    return list(held[1].values()) if held and held[0] is session.get_transaction() else []
+    # None in a savepoint: they wait for the transaction's next write outside it, or its commit.
+    return list((take_held_for_transaction(session, _LATER) or {}).values())
 
 
 @event.listens_for(OpsSession, "before_commit")

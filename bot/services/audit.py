@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot import clock
-from bot.db import OpsSession, connection
+from bot.db import OpsSession, connection, held_for_transaction, take_held_for_transaction
 from bot.models import AuditLog
 
 
@@ -22,7 +22,7 @@ async def record(
     if _later(session):
         # PostgreSQL: written with the transaction's last statement, the claim of what it
         # queued (bot/sender.py), or just before its commit: no round trip of its own.
-        _pending(session.sync_session, create=True).append(entry)
+        held_for_transaction(session.sync_session, _HELD, list).append(entry)
         return
     # Written at once, on the session's connection (so in its transaction): an entry is never
     # read back as an object, and an ORM object cost its flush ~0.2 ms more (decision 67).
@@ -39,18 +39,6 @@ def _later(session: AsyncSession) -> bool:
     )
 
 
-def _pending(session: Session, create: bool = False) -> list[dict]:
-    """The entries held for this session's current transaction (those of one that ended
-    without writing them, rolled back, are dropped)."""
-    transaction = session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is None or held[0] is not transaction:
-        if not create:
-            return []
-        held = session.info[_HELD] = (transaction, [])
-    return held[1]
-
-
 _HELD = "opsbot.audit_entries"
 
 
@@ -61,12 +49,7 @@ def take_held(session: AsyncSession) -> list[dict]:
 
 
 def _take(session: Session) -> list[dict]:
-    # None in a savepoint: its rollback would take entries made before it.
-    if session.in_nested_transaction():
-        return []
-    entries = _pending(session)
-    session.info.pop(_HELD, None)
-    return entries
+    return take_held_for_transaction(session, _HELD) or []
 
 
 def as_params(entries: Sequence[dict]) -> dict[str, Any]:
