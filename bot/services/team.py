@@ -14,7 +14,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -133,6 +132,10 @@ def _record_and_sender():
 @cache
 def _marked():
     """The marks (`marks.as_arrays`) written as a data-modifying CTE: UPDATE … FROM unnest."""
+    # Here, not at the top: PostgreSQL's dialect takes ~20 ms to import, which a bot on SQLite
+    # would pay at every start for nothing.
+    from sqlalchemy.dialects.postgresql import ARRAY
+
     outbox = Outbox.__table__
     mark = (
         func.unnest(
