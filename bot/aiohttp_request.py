@@ -8,11 +8,55 @@ proxy; a proxy (SOCKS included) keeps HTTPXRequest (bot/connect.py).
 
 import secrets
 import ssl
-from functools import lru_cache
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache, lru_cache
 
-import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+
+@contextmanager
+def _certificates_left_unloaded() -> Iterator[None]:
+    """While aiohttp is imported: SSLContext's loaders of the system's CA bundle do nothing.
+
+    aiohttp.connector builds two contexts as it is imported, a verifying one and one that does
+    not verify, each loading the whole bundle: ~25 ms each with OpenSSL 3 on the bench VM, a
+    tenth of what opsbot's start adds to a bare PTB bot's. opsbot uses neither (AiohttpRequest
+    passes its own, `system_tls`, and only to an https:// Bot API). Left without certificates,
+    aiohttp's verifying context trusts no server: anything that used it would fail, never
+    trust. Only the import's own thread runs then (it is the bot's first import of aiohttp).
+    """
+    own = ssl.SSLContext.load_default_certs
+    ssl.SSLContext.load_default_certs = _load_nothing
+    ssl.SSLContext.set_default_verify_paths = _load_nothing  # the C method, shadowed
+    try:
+        yield
+    finally:
+        ssl.SSLContext.load_default_certs = own
+        del ssl.SSLContext.set_default_verify_paths
+
+
+def _load_nothing(context: ssl.SSLContext, *args) -> None:
+    return None
+
+
+if "aiohttp" in sys.modules:  # already imported (the simulator's server, in tests): as it is
+    import aiohttp
+else:
+    with _certificates_left_unloaded():
+        import aiohttp
+
+
+@cache
+def system_tls() -> ssl.SSLContext:
+    """The system's CA certificates, as aiohttp's own verifying context would have them; built
+    once per process, at the first https:// call."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(("http/1.1",))
+    return context
+
 
 _HEADERS = {"User-Agent": BaseRequest.USER_AGENT}
 # PTB's "not given" marker (DEFAULT_NONE, or a method's own default such as a media upload's).
@@ -22,7 +66,7 @@ DefaultValue = type(BaseRequest.DEFAULT_NONE)
 class AiohttpRequest(BaseRequest):
     """A BaseRequest on one aiohttp ClientSession, with HTTPXRequest's timeouts and errors.
 
-    `tls`: the certificates to trust; None is aiohttp's own context (the system's)."""
+    `tls`: the certificates to trust; None is the system's (`system_tls`)."""
 
     __slots__ = ("_media_write_timeout", "_pool", "_session", "_timeouts", "_tls")
 
@@ -57,7 +101,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """See BaseRequest.initialize: opens the session (again, after a shutdown)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._pool, ssl=self._tls or True)
+            connector = aiohttp.TCPConnector(limit=self._pool)  # TLS: per call (do_request)
             # No proxy from the environment: bot/connect.py chose this route knowing there is none.
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
 
@@ -87,10 +131,11 @@ class AiohttpRequest(BaseRequest):
             self._given(pool_timeout, "pool"),
             files,
         )
+        tls = (self._tls or system_tls()) if url.startswith("https:") else True
         try:
             body, headers = _body(request_data)
             async with self._session.request(
-                method, url, headers=headers, data=body, timeout=timeout
+                method, url, headers=headers, data=body, timeout=timeout, ssl=tls
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's connect timeout covers the pool wait too

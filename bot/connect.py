@@ -108,8 +108,8 @@ def request(r: Route, *, updates: bool = False) -> BaseRequest:
 
 @cache
 def _system_trust() -> bool:
-    # aiohttp builds a context on the system's certificates when imported; using it saves
-    # building another (~1.5 MB). A system without them gets httpx's (certifi) instead.
+    # AiohttpRequest trusts the system's certificates (aiohttp_request.system_tls), built at
+    # its first https:// call. A system without them gets httpx's (certifi) instead.
     paths = ssl.get_default_verify_paths()
     return any(path and os.path.exists(path) for path in (paths.cafile, paths.capath))
 

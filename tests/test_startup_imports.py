@@ -38,6 +38,21 @@ def test_the_bot_starts_without_what_only_some_commands_need():
     assert [m for m in LAZY if m in loaded] == []
 
 
+def test_aiohttp_loads_no_certificates_as_the_bot_imports_it():
+    # aiohttp's own contexts are left empty (they trust no server); the system's certificates
+    # load once, at the first https:// call (tests/test_aiohttp_request.py), and every other
+    # context made in the process loads them as before.
+    probe = (
+        "import ssl, bot.app, aiohttp.connector as c\n"
+        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'],"
+        " c._SSL_CONTEXT_VERIFIED.verify_mode == ssl.CERT_REQUIRED,"
+        " ssl.create_default_context().cert_store_stats()['x509_ca'] > 0,"
+        " 'set_default_verify_paths' in ssl.SSLContext.__dict__)"
+    )
+    said = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert said.stdout.split() == ["0", "True", "True", "False"]
+
+
 def test_the_heads_read_from_the_scripts_are_alembics():
     from alembic.script import ScriptDirectory
 
