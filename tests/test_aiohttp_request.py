@@ -5,10 +5,10 @@ the route that picks it (a proxy keeps httpx)."""
 import asyncio
 import socket
 import ssl
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import trustme
 from aiohttp import web
 from pydantic import SecretStr
 from telegram import Bot
@@ -20,6 +20,7 @@ from bot.aiohttp_request import AiohttpRequest, system_tls
 from bot.app import build_application
 
 TOKEN = "123456:TEST-TOKEN"
+TLS = Path(__file__).parent / "tls"  # a CA and a certificate for 127.0.0.1 it signed
 
 
 @pytest.fixture
@@ -129,11 +130,9 @@ def test_a_system_without_certificates_trusts_httpxs_instead(monkeypatch, tmp_pa
 
 @pytest.fixture
 async def https_telegram():
-    """A Bot API answering getMe over TLS, its certificate issued by a CA of the test's own; the
-    CA's file is `.ca_file`."""
-    ca = trustme.CA()
+    """A Bot API answering getMe over TLS, its certificate signed by the tests' own CA."""
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    server_tls.load_cert_chain(TLS / "server.pem", TLS / "server.key")
     me = {"id": 42, "is_bot": True, "first_name": "运营助手", "username": "ops_bot"}
 
     async def get_me(_) -> web.Response:
@@ -146,8 +145,7 @@ async def https_telegram():
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    with ca.cert_pem.tempfile() as ca_file:
-        yield SimpleNamespace(base_url=f"https://127.0.0.1:{port}/bot", ca_file=ca_file)
+    yield f"https://127.0.0.1:{port}/bot"
     await runner.cleanup()
 
 
@@ -155,14 +153,14 @@ async def test_https_trusts_the_systems_certificates_and_those_only(https_telegr
     async def username() -> str:
         system_tls.cache_clear()  # built again, from the certificates the system has now
         request = AiohttpRequest()
-        async with Bot(TOKEN, base_url=https_telegram.base_url, request=request) as bot:
+        async with Bot(TOKEN, base_url=https_telegram, request=request) as bot:
             return bot.username
 
     try:
         with pytest.raises(NetworkError, match="certificate verify failed"):
             await username()  # the test's CA is not the system's
         # OpenSSL's own variable for the system's bundle, naming the test's CA instead.
-        monkeypatch.setenv("SSL_CERT_FILE", https_telegram.ca_file)
+        monkeypatch.setenv("SSL_CERT_FILE", str(TLS / "ca.pem"))
         assert await username() == "ops_bot"
     finally:
         system_tls.cache_clear()

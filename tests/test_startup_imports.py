@@ -11,8 +11,10 @@ from bot import ROOT, migrate
 from bot.app import startup
 
 # Charts (matplotlib), the pinyin search (pypinyin), exports (openpyxl), Alembic (only when the
-# database is behind the code), Babel (only to compile a .po newer than its .mo) and
-# PostgreSQL's dialect and driver (only when the database is PostgreSQL).
+# database is behind the code), Babel (only to compile a .po newer than its .mo),
+# PostgreSQL's dialect and driver (only when the database is PostgreSQL), and cryptography,
+# which PTB imports whenever it is installed (Telegram Passport, unused; ~10 ms of start):
+# no dependency of opsbot's, test extras included, may bring it into the one environment.
 LAZY = (
     "alembic",
     "matplotlib",
@@ -22,6 +24,7 @@ LAZY = (
     "babel",
     "sqlalchemy.dialects.postgresql",
     "asyncpg",
+    "cryptography",
 )
 
 
