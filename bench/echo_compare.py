@@ -655,7 +655,9 @@ async def compare(args: argparse.Namespace) -> None:
 
 
 async def startups(args: argparse.Namespace) -> None:
-    """Process start to polling, opsbot and the echo bot alternately, each pinned to a core."""
+    """Process start to polling, the echo bot and opsbot alternately, each pinned to a core;
+    and `opsbot run`, the console script as a deployment starts it (settings from the
+    environment, the webhook check, its "running as" line), in turn with them."""
     from support import BOT_USERNAME, TOKEN, fresh_database, header
 
     from bot.simulator import TelegramSimulator
@@ -665,7 +667,7 @@ async def startups(args: argparse.Namespace) -> None:
     bot_core = cores[0] if len(cores) > 1 else None
     if bot_core is not None:
         os.sched_setaffinity(0, set(cores[1:]))
-    ready: dict[str, list[float]] = {"echo": [], "opsbot": []}
+    ready: dict[str, list[float]] = {"echo": [], "opsbot": [], "opsbot run": []}
     async with (
         TelegramSimulator(token=TOKEN, bot_username="echo_bench_bot") as echo_sim,
         TelegramSimulator(token=TOKEN, bot_username=BOT_USERNAME) as sim,
@@ -673,16 +675,61 @@ async def startups(args: argparse.Namespace) -> None:
     ):
         await populate(url, 0)  # migrated and seeded: each start finds the database at head
         for i in range(args.starts):
-            for kind in ("echo", "opsbot") if i % 2 == 0 else ("opsbot", "echo"):
+            kinds = ("echo", "opsbot", "opsbot run")
+            for kind in kinds if i % 2 == 0 else reversed(kinds):
+                if kind == "opsbot run":
+                    ready[kind].append(await run_script(sim, url, bot_core))
+                    continue
                 bot = await spawn(kind, echo_sim if kind == "echo" else sim, url, bot_core)
                 ready[kind].append(bot.ready)
                 await bot.stop()
-    ops, echo = statistics.median(ready["opsbot"]), statistics.median(ready["echo"])
+    median = {kind: statistics.median(seconds) for kind, seconds in ready.items()}
     for kind, seconds in ready.items():
-        print(f"{kind:<7} median {statistics.median(seconds):.2f} s "
+        print(f"{kind:<10} median {median[kind]:.2f} s "
               f"(min {min(seconds):.2f}, max {max(seconds):.2f})")  # fmt: skip
-    print(f"opsbot / echo bot: {ops / echo:.2f}×")
+    print(f"opsbot / echo bot: {median['opsbot'] / median['echo']:.2f}×; "
+          f"opsbot run / echo bot: {median['opsbot run'] / median['echo']:.2f}×")  # fmt: skip
     print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+async def run_script(sim, url: str, core: int | None) -> float:
+    """Seconds from starting `opsbot run` (settings from the environment, as a deployment
+    gives them; bench_settings' values) to its "running as" line; then SIGTERM."""
+    from support import DIRECTOR_ID as director
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "OPSBOT_DATABASE__URL": url,
+        "OPSBOT_TELEGRAM__TOKEN": sim.token,
+        "OPSBOT_TELEGRAM__BASE_URL": sim.base_url,
+        "OPSBOT_TELEGRAM__BASE_FILE_URL": sim.base_file_url,
+        "OPSBOT_TELEGRAM__PACE_PER_CHAT": "false",
+        "OPSBOT_TEAM__NAME": "互联网运营部",
+        "OPSBOT_TEAM__DIRECTORS": f"[{director}]",
+        "PYTHONDONTWRITEBYTECODE": "1",  # the bytecode is there (compile_like_run_sh)
+    }
+    script = os.path.join(os.path.dirname(sys.executable), "opsbot")  # the venv's console script
+    ours = os.sched_getaffinity(0)
+    began = time.perf_counter()
+    if core is not None:  # the script inherits the core (a preexec_fn would slow the spawn)
+        os.sched_setaffinity(0, {core})
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            script,
+            "run",
+            env=env,
+            cwd="/",  # where no ./opsbot.toml is
+            stderr=asyncio.subprocess.PIPE,
+        )
+    finally:
+        os.sched_setaffinity(0, ours)
+    while b"opsbot running as @" not in (line := await proc.stderr.readline()):
+        if not line:
+            raise RuntimeError(f"opsbot run exited ({await proc.wait()}) before it ran")
+    seconds = time.perf_counter() - began
+    proc.terminate()
+    await proc.wait()
+    return seconds
 
 
 def failures(calls) -> list[tuple]:
