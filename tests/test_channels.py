@@ -166,6 +166,7 @@ async def test_it_moves_a_channel_and_keeps_the_history(sessions):
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "channel.stage"))
 
     assert (change.from_stage, change.to_stage, change.day) == ("lead", "negotiating", day)
+    assert change.id == changes[-1].id and change.by_staff_id == actor.id
     assert again is None
     assert channel.stage == "negotiating" and channel.updated_at >= created_at
     assert [c.to_stage for c in changes] == ["lead", "negotiating"]
@@ -184,6 +185,32 @@ async def test_a_move_from_a_stage_the_channel_has_left_changes_nothing(sessions
             await channels.set_stage(s, channel, "won", actor, date(2026, 5, 6))
     assert caught.value.reason == "stale" and unknown.value.reason == "unknown_stage"
     assert channel.stage == "contacted"
+
+
+@pytest.mark.databases
+async def test_a_move_that_someone_else_made_first_writes_no_history_and_no_audit(sessions):
+    async with sessions() as s, s.begin():
+        actor = await _person(s, 1, "Wang")
+        channel = await _add(s, actor, "万科物业")
+    async with sessions() as s, s.begin():
+        seen = await s.get(Channel, channel.id)  # drawn on a card: "lead"
+        async with sessions() as other, other.begin():  # meanwhile, another press moved it
+            mine = await other.get(Staff, actor.id)
+            moved = await other.get(Channel, channel.id)
+            await channels.set_stage(other, moved, "contacted", mine, date(2026, 5, 6))
+        with pytest.raises(ChannelError) as caught:
+            await channels.set_stage(
+                s, seen, "lost", await s.get(Staff, actor.id), date(2026, 5, 6)
+            )
+    async with sessions() as s:
+        stages = [c.to_stage for c in await channels.history(s, channel.id)]
+        entries = await s.scalars(
+            select(AuditLog.details).where(AuditLog.action == "channel.stage")
+        )
+        now = await s.scalar(select(Channel.stage).where(Channel.id == channel.id))
+    assert caught.value.reason == "stale"
+    assert stages == ["lead", "contacted"] and now == "contacted"
+    assert [e["after"] for e in entries] == ["contacted"]
 
 
 @pytest.mark.databases

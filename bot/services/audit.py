@@ -17,8 +17,11 @@ async def record(
     session: AsyncSession, actor: int | None, action: str, target: str | None = None, **details
 ) -> None:
     """Append one entry: who (Telegram id) did what to which object, with details."""
-    entry = dict(at=clock.now(), actor_telegram_id=actor, action=action, target=target,
-                 details=details)  # fmt: skip
+    await add(session, entry_of(actor, action, target, **details))
+
+
+async def add(session: AsyncSession, entry: dict) -> None:
+    """Append an entry made by `entry_of`."""
     if _later(session):
         # PostgreSQL: written with the transaction's last statement, the claim of what it
         # queued (bot/sender.py), or just before its commit: no round trip of its own.
@@ -27,6 +30,12 @@ async def record(
     # Written at once, on the session's connection (so in its transaction): an entry is never
     # read back as an object, and an ORM object cost its flush ~0.2 ms more (decision 67).
     await (await connection(session)).execute(_ENTRY, entry)
+
+
+def entry_of(actor: int | None, action: str, target: str | None = None, **details) -> dict:
+    """One entry's columns, as `record` writes them (and `as_cte` takes them)."""
+    return dict(at=clock.now(), actor_telegram_id=actor, action=action, target=target,
+                details=details)  # fmt: skip
 
 
 def _later(session: AsyncSession) -> bool:
@@ -58,8 +67,10 @@ def as_params(entries: Sequence[dict]) -> dict[str, Any]:
 
 
 @cache
-def as_cte(count: int):
-    """`count` entries written as a data-modifying CTE (PostgreSQL), for `add_cte`."""
+def as_cte(count: int, after=None):
+    """`count` entries written as a data-modifying CTE (PostgreSQL), for `add_cte`; with
+    `after` (a CTE), only as many times as it has rows: once when it has one, not at all when
+    the write it stands for changed nothing."""
     # INSERT … SELECT, one SELECT a row: a multi-row VALUES is never in SQLAlchemy's compiled
     # cache, and compiling the claim afresh cost each update ~2 ms of CPU.
     columns = AuditLog.__table__.c
@@ -67,6 +78,8 @@ def as_cte(count: int):
         select(*(bindparam(f"audit{i}_{name}", type_=columns[name].type) for name in _COLUMNS))
         for i in range(count)
     ]
+    if after is not None:
+        rows = [row.select_from(after) for row in rows]
     entries = rows[0] if count == 1 else union_all(*rows)
     return insert(AuditLog.__table__).from_select(_COLUMNS, entries).cte("audited")
 

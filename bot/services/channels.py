@@ -5,13 +5,25 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from sqlalchemy import Select, and_, bindparam, case, distinct, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import clock, pinyin
+from bot.db import connection
 from bot.forms.spec import Choice, default_reports
 from bot.i18n import N_
 from bot.models import Channel, ChannelStageChange, Staff
@@ -242,33 +254,30 @@ async def set_stage(
     if before == stage:
         return None
     now = clock.now()
-    # Conditional, so two people pressing at once make one change, not two.
-    moved = await session.execute(
-        _MOVE, {"channel_id": channel.id, "before": before, "after": stage, "at": now}
-    )
-    if moved.rowcount != 1:
-        raise ChannelError("stale")
+    move = {"channel_id": channel.id, "before": before, "after": stage, "at": now}
+    change = ChannelStageChange(
+        channel_id=channel.id, from_stage=before, to_stage=stage, by_staff_id=actor.id, at=now,
+        day=day,
+    )  # fmt: skip
+    entry = audit.entry_of(actor.telegram_id, "channel.stage", f"channel:{channel.id}",
+                           before=before, after=stage, day=day.isoformat())  # fmt: skip
+    conn = await connection(session)
+    if conn.dialect.name == "postgresql":
+        # The move, its history row and its audit entry in one statement (one round trip):
+        # the row and the entry are written only if the move was.
+        params = move | {"by": actor.id, "day": day} | audit.as_params([entry])
+        change.id = (await conn.execute(_move_recorded(), params)).scalar()
+        if change.id is None:
+            raise ChannelError("stale")
+    else:
+        # Conditional, so two people pressing at once make one change, not two.
+        if (await session.execute(_MOVE, move)).rowcount != 1:
+            raise ChannelError("stale")
+        session.add(change)
+        await audit.add(session, entry)
     # As the UPDATE left it, without marking the object changed (nothing more to write).
     set_committed_value(channel, "stage", stage)
     set_committed_value(channel, "updated_at", now)
-    change = ChannelStageChange(
-        channel_id=channel.id,
-        from_stage=before,
-        to_stage=stage,
-        by_staff_id=actor.id,
-        at=now,
-        day=day,
-    )
-    session.add(change)
-    await audit.record(
-        session,
-        actor.telegram_id,
-        "channel.stage",
-        f"channel:{channel.id}",
-        before=before,
-        after=stage,
-        day=day.isoformat(),
-    )
     return change
 
 
@@ -281,6 +290,20 @@ _MOVE = (
     .where(_CHANNELS.c.id == bindparam("channel_id"), _CHANNELS.c.stage == bindparam("before"))
     .values(stage=bindparam("after"), updated_at=bindparam("at"))
 )
+
+
+@cache
+def _move_recorded():
+    """PostgreSQL: `_MOVE`, then its history row and its audit entry only if it moved; the new
+    history row's id, or none when the channel had left `before`."""
+    moved = _MOVE.returning(_CHANNELS.c.id).cte("moved")
+    changes = ChannelStageChange.__table__
+    given = {"from_stage": "before", "to_stage": "after", "by_staff_id": "by", "at": "at",
+             "day": "day"}  # fmt: skip
+    values = select(moved.c.id, *(bindparam(p, type_=changes.c[c].type) for c, p in given.items()))
+    columns = ("channel_id", *given)
+    recorded = insert(changes).from_select(columns, values).returning(changes.c.id).cte("recorded")
+    return select(recorded.c.id).add_cte(moved, recorded, audit.as_cte(1, moved))
 
 
 async def set_field(
