@@ -164,9 +164,11 @@ async def test_it_moves_a_channel_and_keeps_the_history(sessions):
         again = await channels.set_stage(s, channel, "negotiating", actor, day)
         changes = await channels.history(s, channel.id)
         entry = await s.scalar(select(AuditLog).where(AuditLog.action == "channel.stage"))
+        logged = (await s.scalars(select(AuditLog.action).order_by(AuditLog.id))).all()
 
     assert (change.from_stage, change.to_stage, change.day) == ("lead", "negotiating", day)
     assert change.id == changes[-1].id and change.by_staff_id == actor.id
+    assert logged[-2:] == ["channel.create", "channel.stage"]  # in the order they were done
     assert again is None
     assert channel.stage == "negotiating" and channel.updated_at >= created_at
     assert [c.to_stage for c in changes] == ["lead", "negotiating"]

@@ -61,6 +61,14 @@ def _take(session: Session) -> list[dict]:
     return take_held_for_transaction(session, _HELD) or []
 
 
+async def write_held(session: AsyncSession) -> None:
+    """Write what the transaction holds now (PostgreSQL), so that what follows comes after it;
+    no statement when it holds nothing."""
+    entries = take_held(session)
+    if entries:
+        await (await connection(session)).execute(_ENTRY, entries)
+
+
 def as_params(entries: Sequence[dict]) -> dict[str, Any]:
     """The parameters of `as_cte(len(entries))`."""
     return {f"audit{i}_{name}": value for i, e in enumerate(entries) for name, value in e.items()}

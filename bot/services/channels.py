@@ -263,8 +263,11 @@ async def set_stage(
                            before=before, after=stage, day=day.isoformat())  # fmt: skip
     conn = await connection(session)
     if conn.dialect.name == "postgresql":
-        # The move, its history row and its audit entry in one statement (one round trip):
-        # the row and the entry are written only if the move was.
+        # What the transaction wrote before comes first, in order (pending objects, held audit
+        # entries; a press has none). Then the move, its history row and its audit entry in
+        # one statement (one round trip): the row and the entry only if the move was made.
+        await session.flush()
+        await audit.write_held(session)
         params = move | {"by": actor.id, "day": day} | audit.as_params([entry])
         change.id = (await conn.execute(_move_recorded(), params)).scalar()
         if change.id is None:
