@@ -47,8 +47,9 @@ BUDGET = {
     # 12 since the proposer is read with the request, and a round's decisions once per update
     # (none at its first step: the one just made is the whole round); 10 since the copies of
     # the card it closes are read with the request, and their edits and the proposer's notice
-    # are queued by one INSERT (fourteenth round).
-    "approve": 10,  # PostgreSQL: two fewer (POSTGRESQL_FEWER)
+    # are queued by one INSERT (fourteenth round); 9 since the team row, which a decision
+    # announced to the group needs, is read with the request (fifteenth round).
+    "approve": 9,  # PostgreSQL: four fewer (POSTGRESQL_FEWER)
     # 21 (21 in the eighth round): the request, the newcomer and their role, the cards closed,
     # a welcome and a command menu, today's obligations; 17 since someone whose row was made
     # in this transaction is not looked up for obligations, leave or reports to settle; 16
