@@ -1216,7 +1216,8 @@ async def _with_proposer(
     proposer = staff_service.from_rows(session, rows) if rows[0].s_id is not None else None
     if version is not None and request.form_key not in PRESENTERS:  # an apr card's copies
         outbox.hold_cards(session, prefix, rows[0].cards)
-    if version is not None and identity_key(Team, team.TEAM_ID) not in session.identity_map:
+    found_team = version is not None and rows[0].t_id is not None  # start-up made the row
+    if found_team and identity_key(Team, team.TEAM_ID) not in session.identity_map:
         # Kept in `info` as the proposer is (`_keep_proposer`): the identity map holds it only
         # while something refers to it, and `team.get` finds it there without a statement.
         session.info["approvals.team"] = loaded(session, Team, row_values(rows[0], "t_", Team))

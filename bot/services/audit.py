@@ -64,9 +64,7 @@ def _take(session: Session) -> list[dict]:
 async def write_held(session: AsyncSession) -> None:
     """Write what the transaction holds now (PostgreSQL), so that what follows comes after it;
     no statement when it holds nothing."""
-    entries = take_held(session)
-    if entries:
-        await (await connection(session)).execute(_ENTRY, entries)
+    await session.run_sync(_write_held)
 
 
 def as_params(entries: Sequence[dict]) -> dict[str, Any]:
